@@ -1,0 +1,369 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Process lifecycle: exec, fork and exit from BTF tracepoints, and a task
+ * iterator that snapshots the processes already running at start. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+
+#include "msg.h"
+#include "path.h"
+#include "process.h"
+
+#define PF_KTHREAD 0x00200000
+
+char LICENSE[] SEC("license") = "GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, COUNTER_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+struct scratch {
+	struct msg_exec msg;
+	struct path_buf path;
+};
+
+enum scratch_slot {
+	SLOT_TRACEPOINT,
+	SLOT_ITERATOR,
+	SLOT_MAX,
+};
+
+/* Per-CPU work space; the iterator has its own slot because it can be
+ * preempted by a tracepoint on the same CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SLOT_MAX);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
+/* Record types only sent through the ring buffer; kept in BTF so that user
+ * space can check its mirrors. */
+struct msg_clone *unused_msg_clone __attribute__((unused));
+struct msg_exit *unused_msg_exit __attribute__((unused));
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline void output(void *data, __u64 size)
+{
+	if (bpf_ringbuf_output(&events, data, size, 0))
+		count(COUNTER_RINGBUF_FULL);
+}
+
+static __always_inline void leader_ident(struct task_struct *task,
+					 struct exec_ident *id)
+{
+	id->pid = BPF_CORE_READ(task, tgid);
+	id->ktime = BPF_CORE_READ(task, group_leader, start_time);
+}
+
+/* The exec identity of tgid from the process map, or one derived from the
+ * task's start time when the map does not know it. */
+static __always_inline void ident_of(struct task_struct *task,
+				     struct exec_ident *id)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct proc_entry *e = bpf_map_lookup_elem(&procs, &tgid);
+
+	if (e)
+		*id = e->ident;
+	else
+		leader_ident(task, id);
+}
+
+static __always_inline void put_entry(__u32 tgid, struct proc_entry *e,
+				      __u64 flags)
+{
+	if (bpf_map_update_elem(&procs, &tgid, e, flags) && flags == BPF_ANY)
+		count(COUNTER_PROCMAP_FULL);
+}
+
+static __always_inline void fill_ns(struct msg_process *p,
+				    struct task_struct *task)
+{
+	struct nsproxy *nsp = BPF_CORE_READ(task, nsproxy);
+	struct pid *pid = BPF_CORE_READ(task, thread_pid);
+	unsigned int level = BPF_CORE_READ(pid, level);
+	struct pid_namespace *pidns;
+
+	if (!nsp)
+		return;
+	p->ns[NS_UTS] = BPF_CORE_READ(nsp, uts_ns, ns.inum);
+	p->ns[NS_IPC] = BPF_CORE_READ(nsp, ipc_ns, ns.inum);
+	p->ns[NS_MNT] = BPF_CORE_READ(nsp, mnt_ns, ns.inum);
+	p->ns[NS_PID_FOR_CHILDREN] =
+		BPF_CORE_READ(nsp, pid_ns_for_children, ns.inum);
+	p->ns[NS_NET] = BPF_CORE_READ(nsp, net_ns, ns.inum);
+	if (bpf_core_field_exists(nsp->time_ns)) {
+		p->ns[NS_TIME] = BPF_CORE_READ(nsp, time_ns, ns.inum);
+		p->ns[NS_TIME_FOR_CHILDREN] =
+			BPF_CORE_READ(nsp, time_ns_for_children, ns.inum);
+	}
+	p->ns[NS_CGROUP] = BPF_CORE_READ(nsp, cgroup_ns, ns.inum);
+	p->ns[NS_USER] = BPF_CORE_READ(task, cred, user_ns, ns.inum);
+	bpf_core_read(&pidns, sizeof(pidns), &pid->numbers[level & 31].ns);
+	p->ns[NS_PID] = BPF_CORE_READ(pidns, ns.inum);
+}
+
+static __always_inline void fill_process(struct msg_process *p,
+					 struct task_struct *task)
+{
+	const struct cred *cred = BPF_CORE_READ(task, cred);
+
+	p->tid = BPF_CORE_READ(task, pid);
+	p->uid = BPF_CORE_READ(cred, uid.val);
+	p->gid = BPF_CORE_READ(cred, gid.val);
+	p->euid = BPF_CORE_READ(cred, euid.val);
+	p->egid = BPF_CORE_READ(cred, egid.val);
+	p->suid = BPF_CORE_READ(cred, suid.val);
+	p->sgid = BPF_CORE_READ(cred, sgid.val);
+	p->fsuid = BPF_CORE_READ(cred, fsuid.val);
+	p->fsgid = BPF_CORE_READ(cred, fsgid.val);
+	p->auid = (__u32)-1;
+	if (bpf_core_field_exists(task->loginuid))
+		p->auid = BPF_CORE_READ(task, loginuid.val);
+	/* kernel_cap_t is 64 bits in every layout the kernel has used */
+	bpf_probe_read_kernel(&p->cap_permitted, 8, &cred->cap_permitted);
+	bpf_probe_read_kernel(&p->cap_effective, 8, &cred->cap_effective);
+	bpf_probe_read_kernel(&p->cap_inheritable, 8, &cred->cap_inheritable);
+	fill_ns(p, task);
+}
+
+/* Resolves path into data at pos; returns its length. */
+static __always_inline __u32 put_path(struct scratch *s, __u32 pos,
+				      const struct path *path,
+				      const struct path *root, __u32 trunc_flag)
+{
+	__s32 off = resolve_path(&s->path, path, root);
+	__u32 len = (PATH_LEN - off) & PATH_MASK;
+
+	if (s->path.trunc)
+		s->msg.proc.flags |= trunc_flag;
+	bpf_probe_read_kernel(&s->msg.data[pos], len,
+			      &s->path.buf[off & PATH_MASK]);
+	return len;
+}
+
+/* Copies the new image's argv area (NUL separated) into data at pos. */
+static __always_inline __u32 put_args(struct scratch *s, __u32 pos,
+				      struct task_struct *task)
+{
+	struct mm_struct *mm = BPF_CORE_READ(task, mm);
+	unsigned long start = BPF_CORE_READ(mm, arg_start);
+	unsigned long end = BPF_CORE_READ(mm, arg_end);
+	__u64 len = end - start;
+
+	if (end <= start)
+		return 0;
+	if (len > ARGS_LEN) {
+		len = ARGS_LEN;
+		s->msg.proc.flags |= PROC_TRUNC_ARGS;
+	}
+	len &= PATH_MASK;
+	if (bpf_probe_read_user(&s->msg.data[pos], len, (void *)start)) {
+		s->msg.proc.flags |= PROC_ERROR_ARGS;
+		return 0;
+	}
+	return len;
+}
+
+/* The task's cgroup: its cgroup v2 leaf, or its memory controller's v1
+ * cgroup when it sits at the v2 root (v1 or hybrid hosts). */
+static __always_inline struct cgroup *task_cgroup(struct task_struct *task)
+{
+	struct cgroup *cg = BPF_CORE_READ(task, cgroups, dfl_cgrp);
+	int id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+	struct cgroup_subsys_state *css;
+
+	if (BPF_CORE_READ(cg, level) != 0)
+		return cg;
+	bpf_core_read(&css, sizeof(css), &task->cgroups->subsys[id & 15]);
+	return css ? BPF_CORE_READ(css, cgroup) : cg;
+}
+
+/* Sets the cgroup id and puts the cgroup's name into data at pos. */
+static __always_inline __u32 put_cgroup(struct scratch *s, __u32 pos,
+					struct task_struct *task)
+{
+	struct cgroup *cg = task_cgroup(task);
+	long n;
+
+	s->msg.proc.cgroup_id = BPF_CORE_READ(cg, kn, id);
+	n = bpf_probe_read_kernel_str(&s->msg.data[pos], CGROUP_NAME_LEN,
+				      BPF_CORE_READ(cg, kn, name));
+	return n > 0 ? (n - 1) & NAME_MASK : 0;
+}
+
+/* Fills binary, argv (when with_args), cwd and cgroup name; returns the
+ * record size. */
+static __always_inline __u32 put_strings(struct scratch *s,
+					 struct task_struct *task,
+					 struct file *exe, bool with_args)
+{
+	struct msg_process *p = &s->msg.proc;
+	struct fs_struct *fs = BPF_CORE_READ(task, fs);
+	__u32 b = 0, a = 0, c = 0, g;
+
+	if (exe && fs)
+		b = put_path(s, 0, &exe->f_path, &fs->root,
+			     PROC_TRUNC_BINARY) & PATH_MASK;
+	if (with_args)
+		a = put_args(s, b, task) & PATH_MASK;
+	if (fs)
+		c = put_path(s, b + a, &fs->pwd, &fs->root, PROC_TRUNC_CWD) &
+		    PATH_MASK;
+	else
+		p->flags |= PROC_NO_CWD;
+	g = put_cgroup(s, b + a + c, task);
+	p->binary_len = b;
+	p->args_len = a;
+	p->cwd_len = c;
+	p->cgroup_len = g;
+	return offsetof(struct msg_exec, data) + b + a + c + g;
+}
+
+static __always_inline struct scratch *scratch_slot(__u32 slot)
+{
+	return bpf_map_lookup_elem(&scratch, &slot);
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid,
+	     struct linux_binprm *bprm)
+{
+	struct scratch *s = scratch_slot(SLOT_TRACEPOINT);
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct proc_entry e = {}, *old;
+	__u32 size, clone = 0;
+
+	if (!s)
+		return 0;
+	e.ident.pid = tgid;
+	e.ident.ktime = bpf_ktime_get_ns();
+	e.flags = PROC_EXECVE;
+	old = bpf_map_lookup_elem(&procs, &tgid);
+	if (old) {
+		e.parent = old->parent;
+		clone = old->flags & PROC_CLONE;
+	} else {
+		ident_of(BPF_CORE_READ(task, real_parent), &e.parent);
+	}
+	put_entry(tgid, &e, BPF_ANY);
+
+	s->msg.hdr.op = MSG_OP_EXEC;
+	s->msg.hdr.ktime = e.ident.ktime;
+	s->msg.proc.ident = e.ident;
+	s->msg.proc.parent = e.parent;
+	s->msg.proc.flags = e.flags | clone;
+	fill_process(&s->msg.proc, task);
+	size = put_strings(s, task, BPF_CORE_READ(bprm, file), true);
+	s->msg.hdr.size = size;
+	output(&s->msg, size);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 tgid = BPF_CORE_READ(child, tgid);
+	struct msg_clone m = {};
+	struct proc_entry e = {};
+
+	if (BPF_CORE_READ(child, pid) != tgid)
+		return 0; /* a new thread, not a new process */
+	e.ident.pid = tgid;
+	e.ident.ktime = bpf_ktime_get_ns();
+	e.flags = PROC_CLONE;
+	ident_of(parent, &e.parent);
+	put_entry(tgid, &e, BPF_ANY);
+
+	m.hdr.op = MSG_OP_CLONE;
+	m.hdr.size = sizeof(m);
+	m.hdr.ktime = e.ident.ktime;
+	m.ident = e.ident;
+	m.parent = e.parent;
+	m.tid = tgid;
+	output(&m, sizeof(m));
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit, struct task_struct *task)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct msg_exit m = {};
+	struct proc_entry *e;
+
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0; /* other threads of the process still run */
+	e = bpf_map_lookup_elem(&procs, &tgid);
+	if (e) {
+		m.ident = e->ident;
+		/* several threads can see live == 0: the delete picks one */
+		if (bpf_map_delete_elem(&procs, &tgid))
+			return 0;
+	} else {
+		leader_ident(task, &m.ident);
+	}
+	m.hdr.op = MSG_OP_EXIT;
+	m.hdr.size = sizeof(m);
+	m.hdr.ktime = bpf_ktime_get_ns();
+	m.tid = BPF_CORE_READ(task, pid);
+	m.code = BPF_CORE_READ(task, exit_code);
+	output(&m, sizeof(m));
+	return 0;
+}
+
+/* Visits every process once at start; processes the map already knows were
+ * seen live by the tracepoints and are skipped. Records go to the iterator's
+ * seq file, not the ring buffer, so a large snapshot cannot cause loss. */
+SEC("iter/task")
+int snapshot(struct bpf_iter__task *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct proc_entry e = {};
+	struct scratch *s;
+	__u32 tgid, size;
+
+	if (!task)
+		return 0;
+	tgid = BPF_CORE_READ(task, tgid);
+	if (BPF_CORE_READ(task, pid) != tgid ||
+	    BPF_CORE_READ(task, flags) & PF_KTHREAD)
+		return 0;
+	if (bpf_map_lookup_elem(&procs, &tgid))
+		return 0;
+	s = scratch_slot(SLOT_ITERATOR);
+	if (!s)
+		return 0;
+	leader_ident(task, &e.ident);
+	ident_of(BPF_CORE_READ(task, real_parent), &e.parent);
+	e.flags = PROC_PROCFS;
+	put_entry(tgid, &e, BPF_NOEXIST);
+
+	s->msg.hdr.op = MSG_OP_SNAPSHOT;
+	s->msg.hdr.ktime = e.ident.ktime;
+	s->msg.proc.ident = e.ident;
+	s->msg.proc.parent = e.parent;
+	s->msg.proc.flags = e.flags;
+	fill_process(&s->msg.proc, task);
+	size = put_strings(s, task, BPF_CORE_READ(task, mm, exe_file), false);
+	s->msg.hdr.size = size;
+	bpf_seq_write(ctx->meta->seq, &s->msg, size);
+	return 0;
+}

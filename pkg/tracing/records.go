@@ -1,0 +1,201 @@
+package tracing
+
+import (
+	"bytes"
+	"fmt"
+	"unsafe"
+)
+
+// Go mirrors of the records in bpf/include/msg.h. records_test.go checks
+// each of them against the BTF of the compiled object.
+
+// Record operations, as in enum msg_op.
+const (
+	OpExec     = 1
+	OpClone    = 2
+	OpExit     = 3
+	OpSnapshot = 4
+)
+
+// Process flags, as in enum proc_flag.
+const (
+	FlagExecve = 1 << iota
+	FlagClone
+	FlagProcFS
+	FlagTruncArgs
+	FlagTruncBinary
+	FlagTruncCwd
+	FlagNoCwd
+	FlagErrorArgs
+)
+
+// Namespace slots in Process.Ns, as in enum ns_index.
+const (
+	NsUts = iota
+	NsIpc
+	NsMnt
+	NsPid
+	NsPidForChildren
+	NsNet
+	NsTime
+	NsTimeForChildren
+	NsCgroup
+	NsUser
+	NsMax
+)
+
+// Counter slots, as in enum counter.
+const (
+	counterRingbufFull = iota
+	counterProcmapFull
+	counterMax
+)
+
+// ExecIdent names one process image: its tgid and the monotonic time of its
+// exec, fork or (for processes found at start) start.
+type ExecIdent struct {
+	Pid   uint32
+	Pad   uint32
+	Ktime uint64
+}
+
+// Header starts every record.
+type Header struct {
+	Op    uint8
+	Pad   [3]uint8
+	Size  uint32
+	Ktime uint64
+}
+
+// Process is the fixed part of an exec or snapshot record.
+type Process struct {
+	Ident          ExecIdent
+	Parent         ExecIdent
+	Tid            uint32
+	Flags          uint32
+	Uid            uint32
+	Gid            uint32
+	Euid           uint32
+	Egid           uint32
+	Suid           uint32
+	Sgid           uint32
+	Fsuid          uint32
+	Fsgid          uint32
+	Auid           uint32
+	Pad            uint32
+	CgroupID       uint64
+	CapPermitted   uint64
+	CapEffective   uint64
+	CapInheritable uint64
+	Ns             [NsMax]uint32
+	BinaryLen      uint16
+	ArgsLen        uint16
+	CwdLen         uint16
+	CgroupLen      uint16
+}
+
+// msgExecHead is struct msg_exec without its variable data.
+type msgExecHead struct {
+	Hdr  Header
+	Proc Process
+}
+
+// Clone reports a new process created by fork or clone.
+type Clone struct {
+	Hdr    Header
+	Ident  ExecIdent
+	Parent ExecIdent
+	Tid    uint32
+	Pad    uint32
+}
+
+// Exit reports the end of a whole process (its last thread).
+type Exit struct {
+	Hdr   Header
+	Ident ExecIdent
+	Tid   uint32
+	Code  uint32
+}
+
+// Status is the exit status of an Exit, as wait(2) would report it.
+func (e *Exit) Status() uint32 { return (e.Code >> 8) & 0xff }
+
+// Signal is the signal that killed the process, or 0.
+func (e *Exit) Signal() uint32 { return e.Code & 0x7f }
+
+// Exec reports a new program image (op OpExec), or a process found running
+// at start (op OpSnapshot, with no Args: the kernel cannot read another
+// process's memory there).
+type Exec struct {
+	Hdr     Header
+	Process Process
+	Binary  string
+	Args    []string // argv, argv[0] included
+	Cwd     string
+	Cgroup  string
+}
+
+// Decode turns one raw record into *Exec, *Clone or *Exit. raw is not kept.
+func Decode(raw []byte) (any, error) {
+	if len(raw) < int(unsafe.Sizeof(Header{})) {
+		return nil, fmt.Errorf("record of %d bytes is shorter than its header", len(raw))
+	}
+	hdr := (*Header)(unsafe.Pointer(&raw[0]))
+	switch hdr.Op {
+	case OpExec, OpSnapshot:
+		return decodeExec(raw)
+	case OpClone:
+		return decodeFixed[Clone](raw)
+	case OpExit:
+		return decodeFixed[Exit](raw)
+	}
+	return nil, fmt.Errorf("record with unknown op %d", hdr.Op)
+}
+
+func decodeFixed[T any](raw []byte) (*T, error) {
+	var v T
+	if len(raw) < int(unsafe.Sizeof(v)) {
+		return nil, fmt.Errorf("%T record of %d bytes, want %d", v, len(raw), unsafe.Sizeof(v))
+	}
+	v = *(*T)(unsafe.Pointer(&raw[0]))
+	return &v, nil
+}
+
+func decodeExec(raw []byte) (*Exec, error) {
+	head, err := decodeFixed[msgExecHead](raw)
+	if err != nil {
+		return nil, err
+	}
+	p := &head.Proc
+	data := raw[unsafe.Sizeof(*head):]
+	lens := []int{int(p.BinaryLen), int(p.ArgsLen), int(p.CwdLen), int(p.CgroupLen)}
+	strs := make([][]byte, len(lens))
+	for i, n := range lens {
+		if n > len(data) {
+			return nil, fmt.Errorf("exec record: string %d of %d bytes overruns the record", i, n)
+		}
+		strs[i], data = data[:n], data[n:]
+	}
+	return &Exec{
+		Hdr:     head.Hdr,
+		Process: *p,
+		Binary:  string(strs[0]),
+		Args:    splitArgs(strs[1]),
+		Cwd:     string(strs[2]),
+		Cgroup:  string(strs[3]),
+	}, nil
+}
+
+// splitArgs splits the kernel's NUL-separated argv area.
+func splitArgs(b []byte) []string {
+	b = bytes.TrimSuffix(b, []byte{0})
+	if len(b) == 0 {
+		return nil
+	}
+	parts := bytes.Split(b, []byte{0})
+	args := make([]string, len(parts))
+	for i, p := range parts {
+		args[i] = string(p)
+	}
+	return args
+}

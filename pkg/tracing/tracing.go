@@ -1,0 +1,192 @@
+// Package tracing loads Vigil's BPF programs into the kernel, attaches them,
+// and reads the records they send: ring buffer events, the start-up process
+// snapshot and the in-kernel loss counters.
+package tracing
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/features"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/cilium/ebpf/rlimit"
+)
+
+// DefaultRingBufferSize is the size of the kernel-to-user ring buffer.
+const DefaultRingBufferSize = 8 << 20
+
+// Config tunes the sensor.
+type Config struct {
+	// RingBufferSize in bytes; a power of two, multiple of the page size.
+	RingBufferSize int
+}
+
+// Sensor is the loaded and attached process-tracking programs.
+type Sensor struct {
+	objs   processObjects
+	links  []link.Link
+	reader *ringbuf.Reader
+	record ringbuf.Record
+}
+
+// Counters are the kernel's loss and error counters, summed over CPUs.
+type Counters struct {
+	RingbufFull uint64 // records dropped: the ring buffer was full
+	ProcmapFull uint64 // processes the in-kernel process map could not hold
+}
+
+// Load checks what the kernel must offer, loads the programs and attaches
+// the exec, fork and exit tracepoints. Every error names what is missing.
+func Load(cfg Config) (*Sensor, error) {
+	if err := checkPrerequisites(); err != nil {
+		return nil, err
+	}
+	spec, err := loadProcess()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.RingBufferSize == 0 {
+		cfg.RingBufferSize = DefaultRingBufferSize
+	}
+	spec.Maps[processMapEvents].MaxEntries = uint32(cfg.RingBufferSize)
+	s := &Sensor{}
+	if err := spec.LoadAndAssign(&s.objs, nil); err != nil {
+		return nil, fmt.Errorf("loading BPF process programs: %w", describe(err))
+	}
+	if err := s.attach(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if s.reader, err = ringbuf.NewReader(s.objs.Events); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("opening the BPF ring buffer: %w", err)
+	}
+	return s, nil
+}
+
+func checkPrerequisites() error {
+	if os.Geteuid() != 0 {
+		return errors.New("not running as root: loading BPF programs needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_RESOURCE)")
+	}
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		return errors.New("kernel BTF missing: /sys/kernel/btf/vmlinux not found (needs CONFIG_DEBUG_INFO_BTF)")
+	}
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return fmt.Errorf("raising RLIMIT_MEMLOCK for BPF maps: %w", err)
+	}
+	if err := features.HaveMapType(ebpf.RingBuf); err != nil {
+		return fmt.Errorf("BPF ring buffer not supported by this kernel (needs Linux 5.8): %w", err)
+	}
+	return nil
+}
+
+func (s *Sensor) attach() error {
+	progs := []struct {
+		name string
+		prog *ebpf.Program
+	}{
+		{"sched_process_exec", s.objs.OnExec},
+		{"sched_process_fork", s.objs.OnFork},
+		{"sched_process_exit", s.objs.OnExit},
+	}
+	for _, p := range progs {
+		l, err := link.AttachTracing(link.TracingOptions{Program: p.prog})
+		if err != nil {
+			return fmt.Errorf("attaching tracepoint tp_btf/%s: %w", p.name, err)
+		}
+		s.links = append(s.links, l)
+	}
+	return nil
+}
+
+// describe adds the verifier's log to a load error.
+func describe(err error) error {
+	var ve *ebpf.VerifierError
+	if errors.As(err, &ve) {
+		return fmt.Errorf("%+v", ve)
+	}
+	return err
+}
+
+// Snapshot runs the task iterator once and returns a record for every
+// process that the tracepoints have not already reported.
+func (s *Sensor) Snapshot() ([]*Exec, error) {
+	it, err := link.AttachIter(link.IterOptions{Program: s.objs.Snapshot})
+	if err != nil {
+		return nil, fmt.Errorf("attaching task iterator: %w", err)
+	}
+	defer it.Close()
+	rd, err := it.Open()
+	if err != nil {
+		return nil, fmt.Errorf("opening task iterator: %w", err)
+	}
+	defer rd.Close()
+	raw, err := io.ReadAll(rd)
+	if err != nil {
+		return nil, fmt.Errorf("reading task iterator: %w", err)
+	}
+	return decodeSnapshot(raw)
+}
+
+func decodeSnapshot(raw []byte) ([]*Exec, error) {
+	var out []*Exec
+	for len(raw) > 0 {
+		rec, err := Decode(raw)
+		if err != nil {
+			return nil, fmt.Errorf("snapshot: %w", err)
+		}
+		e, ok := rec.(*Exec)
+		if !ok {
+			return nil, fmt.Errorf("snapshot: unexpected record %T", rec)
+		}
+		out = append(out, e)
+		raw = raw[e.Hdr.Size:]
+	}
+	return out, nil
+}
+
+// Read waits for the next ring buffer record until deadline and decodes it.
+// It returns os.ErrDeadlineExceeded when the deadline passes first.
+func (s *Sensor) Read(deadline time.Time) (any, error) {
+	s.reader.SetDeadline(deadline)
+	if err := s.reader.ReadInto(&s.record); err != nil {
+		return nil, err
+	}
+	return Decode(s.record.RawSample)
+}
+
+// Counters sums the kernel's per-CPU loss counters.
+func (s *Sensor) Counters() (Counters, error) {
+	var c Counters
+	for i, dst := range [counterMax]*uint64{counterRingbufFull: &c.RingbufFull, counterProcmapFull: &c.ProcmapFull} {
+		var perCPU []uint64
+		if err := s.objs.Counters.Lookup(uint32(i), &perCPU); err != nil {
+			return c, fmt.Errorf("reading loss counter %d: %w", i, err)
+		}
+		for _, v := range perCPU {
+			*dst += v
+		}
+	}
+	return c, nil
+}
+
+// ProcessMap is the in-kernel process map, for tests and later hooks.
+func (s *Sensor) ProcessMap() *ebpf.Map { return s.objs.Procs }
+
+// Close detaches every program and frees the maps. Nothing stays pinned.
+func (s *Sensor) Close() error {
+	var errs []error
+	if s.reader != nil {
+		errs = append(errs, s.reader.Close())
+	}
+	for _, l := range s.links {
+		errs = append(errs, l.Close())
+	}
+	errs = append(errs, s.objs.Close())
+	return errors.Join(errs...)
+}
