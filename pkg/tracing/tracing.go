@@ -150,15 +150,26 @@ func decodeSnapshot(raw []byte) ([]*Exec, error) {
 	return out, nil
 }
 
+// ErrDecode marks a record that could not be decoded.
+var ErrDecode = errors.New("undecodable record")
+
 // Read waits for the next ring buffer record until deadline and decodes it.
-// It returns os.ErrDeadlineExceeded when the deadline passes first.
+// It returns os.ErrDeadlineExceeded when the deadline passes first, and an
+// error wrapping ErrDecode for a record it cannot decode.
 func (s *Sensor) Read(deadline time.Time) (any, error) {
 	s.reader.SetDeadline(deadline)
 	if err := s.reader.ReadInto(&s.record); err != nil {
 		return nil, err
 	}
-	return Decode(s.record.RawSample)
+	rec, err := Decode(s.record.RawSample)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrDecode, err)
+	}
+	return rec, nil
 }
+
+// Pending is the number of bytes waiting in the ring buffer.
+func (s *Sensor) Pending() int { return s.reader.AvailableBytes() }
 
 // Counters sums the kernel's per-CPU loss counters.
 func (s *Sensor) Counters() (Counters, error) {

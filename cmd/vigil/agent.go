@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/sirupsen/logrus"
+	"github.com/spf13/cobra"
+
+	"github.com/vigil-sec/vigil/pkg/agent"
+	"github.com/vigil-sec/vigil/pkg/export"
+	"github.com/vigil-sec/vigil/pkg/process"
+	"github.com/vigil-sec/vigil/pkg/tracing"
+)
+
+type agentFlags struct {
+	cfg      agent.Config
+	logLevel string
+	file     export.FileOptions
+}
+
+func agentCommand() *cobra.Command {
+	var f agentFlags
+	host, _ := os.Hostname()
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Run the node agent: trace processes and write events as JSON lines",
+		Args:  cobra.NoArgs,
+		RunE:  func(*cobra.Command, []string) error { return runAgent(&f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.cfg.Process.NodeName, "node-name", host, "node name in events and exec_ids")
+	fl.StringVar(&f.logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
+	fl.StringVar(&f.file.Path, "export-filename", "", "write events to this file (created 0600) instead of stdout")
+	fl.IntVar(&f.file.MaxSizeMB, "export-file-max-size-mb", 10, "rotate the export file at this size")
+	fl.IntVar(&f.file.MaxBackups, "export-file-rotation-max-backups", 5, "rotated export files kept")
+	fl.BoolVar(&f.file.Compress, "export-file-compress", false, "gzip rotated export files")
+	fl.BoolVar(&f.cfg.Process.Ancestors, "enable-ancestors", false, "add every ancestor process to events")
+	fl.BoolVar(&f.cfg.Process.Credentials, "enable-process-cred", false, "add capabilities and credentials to processes")
+	fl.BoolVar(&f.cfg.Process.Namespaces, "enable-process-ns", false, "add namespaces to processes")
+	fl.IntVar(&f.cfg.Process.Capacity, "process-cache-size", process.DefaultCapacity, "process images kept in memory at most")
+	fl.IntVar(&f.cfg.Tracing.RingBufferSize, "rb-size", tracing.DefaultRingBufferSize, "kernel ring buffer size in bytes (power of two)")
+	return cmd
+}
+
+func runAgent(f *agentFlags) error {
+	level, err := logrus.ParseLevel(f.logLevel)
+	if err != nil {
+		return err
+	}
+	logrus.SetLevel(level)
+	logrus.SetOutput(os.Stderr)
+	out := export.Stdout()
+	if f.file.Path != "" {
+		if out, err = export.File(f.file); err != nil {
+			return err
+		}
+	}
+	defer out.Close()
+	a, err := agent.New(f.cfg, out)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	logrus.WithField("node", f.cfg.Process.NodeName).Info("vigil agent running")
+	err = a.Run(ctx)
+	logrus.Info("vigil agent stopped")
+	return err
+}

@@ -1,0 +1,25 @@
+// Command vigil is Vigil's single binary: the node agent and its client
+// commands. Cobra provides the command tree, flags and help: it is the
+// de facto standard CLI library for Go infrastructure tools.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	root := &cobra.Command{
+		Use:           "vigil",
+		Short:         "Runtime security for Linux and Kubernetes, with eBPF",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(agentCommand())
+	if err := root.Execute(); err != nil {
+		fmt.Fprintf(os.Stderr, "vigil: %v\n", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,170 @@
+// Package agent runs Vigil's sensor pipeline: records from the kernel are
+// decoded, tied to their process tree in the cache, and written as events;
+// losses anywhere on the way become in-band records.
+package agent
+
+import (
+	"context"
+	"errors"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/vigil-sec/vigil/pkg/event"
+	"github.com/vigil-sec/vigil/pkg/process"
+	"github.com/vigil-sec/vigil/pkg/tracing"
+)
+
+// Config configures an agent.
+type Config struct {
+	Tracing tracing.Config
+	Process process.Options
+	// LossInterval is how often the kernel's loss counters are read.
+	LossInterval time.Duration
+}
+
+// Sink receives events in order. Flush is called whenever the kernel has
+// nothing more to read for now.
+type Sink interface {
+	Write(*event.Event) error
+	Flush() error
+}
+
+// Stats are the agent's running totals, safe to read from any goroutine.
+type Stats struct {
+	Events       atomic.Uint64
+	LostKernel   atomic.Uint64 // records the ring buffer could not take
+	ProcmapFull  atomic.Uint64 // processes the kernel's process map refused
+	DecodeErrors atomic.Uint64
+}
+
+// Agent is a loaded sensor and its pipeline.
+type Agent struct {
+	cfg    Config
+	sensor *tracing.Sensor
+	cache  *process.Cache
+	sink   Sink
+	stats  Stats
+
+	seen     tracing.Counters // kernel counters already reported
+	decodes  uint64           // decode errors already reported
+	lastPoll time.Time
+}
+
+// New loads and attaches the BPF programs. Records queue in the kernel's
+// ring buffer until Run reads them.
+func New(cfg Config, sink Sink) (*Agent, error) {
+	if cfg.LossInterval <= 0 {
+		cfg.LossInterval = time.Second
+	}
+	s, err := tracing.Load(cfg.Tracing)
+	if err != nil {
+		return nil, err
+	}
+	return &Agent{cfg: cfg, sensor: s, cache: process.New(cfg.Process), sink: sink}, nil
+}
+
+// Stats returns the agent's totals.
+func (a *Agent) Stats() *Stats { return &a.stats }
+
+// Run snapshots the running processes, then turns kernel records into
+// events until ctx ends. It closes the sensor before returning.
+func (a *Agent) Run(ctx context.Context) error {
+	defer a.sensor.Close()
+	a.lastPoll = time.Now()
+	snap, err := a.sensor.Snapshot()
+	if err != nil {
+		return err
+	}
+	for _, ev := range a.cache.Snapshot(snap) {
+		a.write(ev)
+	}
+	logrus.WithField("processes", len(snap)).Info("snapshot of running processes done")
+	if err := a.sink.Flush(); err != nil {
+		return err
+	}
+	for ctx.Err() == nil {
+		if err := a.step(); err != nil {
+			return err
+		}
+	}
+	a.pollLosses()
+	return a.sink.Flush()
+}
+
+// step handles one record, or a quiet period, and reports new losses.
+func (a *Agent) step() error {
+	rec, err := a.sensor.Read(time.Now().Add(200 * time.Millisecond))
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+	case errors.Is(err, tracing.ErrDecode):
+		a.stats.DecodeErrors.Add(1)
+		logrus.WithError(err).Debug("undecodable record")
+	case err != nil:
+		return err
+	default:
+		a.handle(rec)
+	}
+	if time.Since(a.lastPoll) >= a.cfg.LossInterval {
+		a.pollLosses()
+	}
+	if a.sensor.Pending() == 0 {
+		return a.sink.Flush()
+	}
+	return nil
+}
+
+func (a *Agent) handle(rec any) {
+	switch r := rec.(type) {
+	case *tracing.Exec:
+		a.write(a.cache.Exec(r))
+	case *tracing.Clone:
+		a.cache.Clone(r)
+	case *tracing.Exit:
+		a.write(a.cache.Exit(r))
+	}
+}
+
+func (a *Agent) write(ev *event.Event) {
+	a.stats.Events.Add(1)
+	if err := a.sink.Write(ev); err != nil {
+		logrus.WithError(err).Error("writing event")
+	}
+}
+
+// pollLosses turns counter increases since the last poll into in-band
+// lost_events records.
+func (a *Agent) pollLosses() {
+	now := time.Now()
+	c, err := a.sensor.Counters()
+	if err != nil {
+		logrus.WithError(err).Warn("reading kernel loss counters")
+		return
+	}
+	decodes := a.stats.DecodeErrors.Load()
+	a.report(event.LostRingBuffer, c.RingbufFull-a.seen.RingbufFull, now)
+	a.report(event.LostProcessMap, c.ProcmapFull-a.seen.ProcmapFull, now)
+	a.report(event.LostDecode, decodes-a.decodes, now)
+	a.stats.LostKernel.Store(c.RingbufFull)
+	a.stats.ProcmapFull.Store(c.ProcmapFull)
+	a.seen, a.decodes, a.lastPoll = c, decodes, now
+}
+
+func (a *Agent) report(reason string, n uint64, now time.Time) {
+	if n == 0 {
+		return
+	}
+	logrus.WithFields(logrus.Fields{"count": n, "reason": reason}).Warn("events lost")
+	a.write(&event.Event{
+		LostEvents: &event.LostEvents{
+			Count:       n,
+			Reason:      reason,
+			WindowStart: event.FormatTime(a.lastPoll),
+			WindowEnd:   event.FormatTime(now),
+		},
+		NodeName: a.cfg.Process.NodeName,
+		Time:     event.FormatTime(now),
+	})
+}

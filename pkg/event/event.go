@@ -1,0 +1,125 @@
+// Package event defines Vigil's JSON events. Field names and JSON types
+// follow Tetragon's exported events, so that its users' parsers keep working;
+// Vigil's own additions use names Tetragon does not have.
+package event
+
+import "time"
+
+// Event is one JSON line: exactly one of the event fields is set.
+type Event struct {
+	ProcessExec *ProcessExec `json:"process_exec,omitempty"`
+	ProcessExit *ProcessExit `json:"process_exit,omitempty"`
+	LostEvents  *LostEvents  `json:"lost_events,omitempty"`
+	NodeName    string       `json:"node_name"`
+	Time        string       `json:"time"`
+}
+
+// ProcessExec reports a program being executed, or a process found running
+// when the agent started (flag "procFS").
+type ProcessExec struct {
+	Process   *Process   `json:"process"`
+	Parent    *Process   `json:"parent,omitempty"`
+	Ancestors []*Process `json:"ancestors,omitempty"`
+}
+
+// ProcessExit reports the end of a process: its exit status, or the signal
+// that killed it.
+type ProcessExit struct {
+	Process   *Process   `json:"process"`
+	Parent    *Process   `json:"parent,omitempty"`
+	Ancestors []*Process `json:"ancestors,omitempty"`
+	Signal    string     `json:"signal,omitempty"`
+	Status    uint32     `json:"status"`
+	Time      string     `json:"time"`
+}
+
+// LostEvents is Vigil's in-band record of events that could not be
+// delivered: Count of them, for Reason, between WindowStart and WindowEnd.
+type LostEvents struct {
+	Count       uint64 `json:"count"`
+	Reason      string `json:"reason"`
+	WindowStart string `json:"window_start"`
+	WindowEnd   string `json:"window_end"`
+}
+
+// Reasons for LostEvents.
+const (
+	// LostRingBuffer: the kernel could not reserve room in the ring buffer.
+	LostRingBuffer = "kernel_ring_buffer_full"
+	// LostProcessMap: the in-kernel process map was full, so processes
+	// were left without an exec identity.
+	LostProcessMap = "kernel_process_map_full"
+	// LostDecode: a record from the kernel could not be decoded.
+	LostDecode = "decode_error"
+)
+
+// Process describes one process image. Once built it is never modified, so
+// events can share it.
+type Process struct {
+	ExecID       string        `json:"exec_id"`
+	Pid          uint32        `json:"pid"`
+	UID          uint32        `json:"uid"`
+	Cwd          string        `json:"cwd"`
+	Binary       string        `json:"binary"`
+	Arguments    string        `json:"arguments,omitempty"`
+	Flags        string        `json:"flags"`
+	StartTime    string        `json:"start_time"`
+	Auid         uint32        `json:"auid"`
+	ParentExecID string        `json:"parent_exec_id,omitempty"`
+	Tid          uint32        `json:"tid"`
+	Cap          *Capabilities `json:"cap,omitempty"`
+	Ns           *Namespaces   `json:"ns,omitempty"`
+	Credentials  *Credentials  `json:"process_credentials,omitempty"`
+	Cgroup       *Cgroup       `json:"cgroup,omitempty"`
+}
+
+// Capabilities lists capability names, such as "CAP_SYS_ADMIN".
+type Capabilities struct {
+	Permitted   []string `json:"permitted,omitempty"`
+	Effective   []string `json:"effective,omitempty"`
+	Inheritable []string `json:"inheritable,omitempty"`
+}
+
+// Namespace is one namespace of a process.
+type Namespace struct {
+	Inum   uint32 `json:"inum"`
+	IsHost bool   `json:"is_host,omitempty"`
+}
+
+// Namespaces of a process.
+type Namespaces struct {
+	Uts             *Namespace `json:"uts,omitempty"`
+	Ipc             *Namespace `json:"ipc,omitempty"`
+	Mnt             *Namespace `json:"mnt,omitempty"`
+	Pid             *Namespace `json:"pid,omitempty"`
+	PidForChildren  *Namespace `json:"pid_for_children,omitempty"`
+	Net             *Namespace `json:"net,omitempty"`
+	Time            *Namespace `json:"time,omitempty"`
+	TimeForChildren *Namespace `json:"time_for_children,omitempty"`
+	Cgroup          *Namespace `json:"cgroup,omitempty"`
+	User            *Namespace `json:"user,omitempty"`
+}
+
+// Credentials of a process.
+type Credentials struct {
+	UID   uint32 `json:"uid"`
+	GID   uint32 `json:"gid"`
+	EUID  uint32 `json:"euid"`
+	EGID  uint32 `json:"egid"`
+	SUID  uint32 `json:"suid"`
+	SGID  uint32 `json:"sgid"`
+	FSUID uint32 `json:"fsuid"`
+	FSGID uint32 `json:"fsgid"`
+}
+
+// Cgroup is Vigil's addition: the cgroup the process ran in at exec (its
+// cgroup v2 leaf, or its v1 memory cgroup on hosts without v2 placement).
+type Cgroup struct {
+	ID   uint64 `json:"id"`
+	Name string `json:"name"`
+}
+
+// FormatTime renders a time the way events carry it.
+func FormatTime(t time.Time) string {
+	return t.UTC().Format(time.RFC3339Nano)
+}

@@ -1,0 +1,241 @@
+// Package process keeps the user-space process cache: every process image
+// the kernel reported, keyed by exec_id and linked to its parent, and turns
+// the kernel's exec, clone and exit records into events.
+package process
+
+import (
+	"container/list"
+	"encoding/base64"
+	"strconv"
+
+	"github.com/vigil-sec/vigil/pkg/event"
+	"github.com/vigil-sec/vigil/pkg/tracing"
+)
+
+// DefaultCapacity is the default number of process images kept.
+const DefaultCapacity = 65536
+
+// maxAncestors bounds the ancestor chain of an event.
+const maxAncestors = 128
+
+// Options configure a Cache.
+type Options struct {
+	NodeName    string
+	Capacity    int  // entries kept at most; DefaultCapacity when 0
+	Ancestors   bool // add "ancestors" to events
+	Credentials bool // add "cap" and "process_credentials" to processes
+	Namespaces  bool // add "ns" to processes
+}
+
+type entry struct {
+	proc     *event.Process
+	parent   *entry // nil when unknown
+	children int    // entries whose parent this is
+	ended    bool   // exited, or replaced by a later exec
+	elem     *list.Element
+}
+
+// Cache holds process images until they have exited and no child that is
+// still kept needs them as its parent. It is not safe for concurrent use.
+type Cache struct {
+	opts      Options
+	byID      map[string]*entry
+	byPid     map[uint32]*entry // the current image of each live process
+	order     *list.List        // entries, oldest first
+	evictions uint64
+	hostNs    [tracing.NsMax]uint32
+}
+
+// New returns an empty cache.
+func New(opts Options) *Cache {
+	if opts.Capacity <= 0 {
+		opts.Capacity = DefaultCapacity
+	}
+	return &Cache{
+		opts:   opts,
+		byID:   make(map[string]*entry),
+		byPid:  make(map[uint32]*entry),
+		order:  list.New(),
+		hostNs: hostNamespaces(),
+	}
+}
+
+// Len is the number of process images in the cache.
+func (c *Cache) Len() int { return len(c.byID) }
+
+// Evictions counts images dropped because the cache was full.
+func (c *Cache) Evictions() uint64 { return c.evictions }
+
+// ExecID is the cluster-wide unique id of a process image: base64 of
+// "node:ktime:pid", as Tetragon builds it.
+func (c *Cache) ExecID(id tracing.ExecIdent) string {
+	s := c.opts.NodeName + ":" + strconv.FormatUint(id.Ktime, 10) + ":" + strconv.FormatUint(uint64(id.Pid), 10)
+	return base64.StdEncoding.EncodeToString([]byte(s))
+}
+
+// Lookup returns the process image with the given exec_id, or nil.
+func (c *Cache) Lookup(execID string) *event.Process {
+	if e := c.byID[execID]; e != nil {
+		return e.proc
+	}
+	return nil
+}
+
+// Exec records a new program image and returns its process_exec event.
+func (c *Cache) Exec(r *tracing.Exec) *event.Event {
+	parent := c.byID[c.ExecID(r.Process.Parent)]
+	e := c.insert(c.build(r), parent)
+	return c.execEvent(e, r.Hdr.Ktime)
+}
+
+// Snapshot records the processes found running at start, reading their
+// arguments from /proc, and returns a process_exec event (flag "procFS")
+// for each, parents first where the snapshot has them.
+func (c *Cache) Snapshot(recs []*tracing.Exec) []*event.Event {
+	entries := make([]*entry, len(recs))
+	for i, r := range recs {
+		r.Args = readCmdline(r.Process.Ident.Pid)
+		entries[i] = c.insert(c.build(r), nil)
+	}
+	for i, r := range recs {
+		if p := c.byID[c.ExecID(r.Process.Parent)]; p != nil && p != entries[i] {
+			entries[i].parent = p
+			p.children++
+		}
+	}
+	out := make([]*event.Event, len(entries))
+	for i, e := range entries {
+		out[i] = c.execEvent(e, recs[i].Hdr.Ktime)
+	}
+	return out
+}
+
+// Clone records a process created by fork: it runs its parent's image
+// under a new exec_id until it execs. Clones make no event.
+func (c *Cache) Clone(r *tracing.Clone) {
+	parent := c.byID[c.ExecID(r.Parent)]
+	p := &event.Process{}
+	if parent != nil {
+		*p = *parent.proc
+	}
+	p.ExecID = c.ExecID(r.Ident)
+	p.Pid = r.Ident.Pid
+	p.Tid = r.Tid
+	p.Flags = "clone"
+	p.StartTime = event.FormatTime(tracing.WallTime(r.Ident.Ktime))
+	p.ParentExecID = c.ExecID(r.Parent)
+	c.insert(p, parent)
+}
+
+// Exit ends a process and returns its process_exit event.
+func (c *Cache) Exit(r *tracing.Exit) *event.Event {
+	id := c.ExecID(r.Ident)
+	e := c.byID[id]
+	if e == nil {
+		// not known: exited before the snapshot saw it, or evicted
+		e = &entry{proc: &event.Process{ExecID: id, Pid: r.Ident.Pid, Tid: r.Tid}}
+	}
+	t := event.FormatTime(tracing.WallTime(r.Hdr.Ktime))
+	exit := &event.ProcessExit{
+		Process:   e.proc,
+		Ancestors: c.ancestors(e),
+		Status:    r.Status(),
+		Signal:    signalName(r.Signal()),
+		Time:      t,
+	}
+	if e.parent != nil {
+		exit.Parent = e.parent.proc
+	}
+	c.end(e)
+	return &event.Event{ProcessExit: exit, NodeName: c.opts.NodeName, Time: t}
+}
+
+func (c *Cache) execEvent(e *entry, ktime uint64) *event.Event {
+	exec := &event.ProcessExec{Process: e.proc, Ancestors: c.ancestors(e)}
+	if e.parent != nil {
+		exec.Parent = e.parent.proc
+	}
+	return &event.Event{
+		ProcessExec: exec,
+		NodeName:    c.opts.NodeName,
+		Time:        event.FormatTime(tracing.WallTime(ktime)),
+	}
+}
+
+// ancestors lists the parent's parent and up, when enabled.
+func (c *Cache) ancestors(e *entry) []*event.Process {
+	if !c.opts.Ancestors || e.parent == nil {
+		return nil
+	}
+	var out []*event.Process
+	for a := e.parent.parent; a != nil && len(out) < maxAncestors; a = a.parent {
+		out = append(out, a.proc)
+	}
+	return out
+}
+
+func (c *Cache) insert(p *event.Process, parent *entry) *entry {
+	if old := c.byID[p.ExecID]; old != nil {
+		c.remove(old)
+	}
+	c.makeRoom()
+	e := &entry{proc: p, parent: parent}
+	if parent != nil {
+		parent.children++
+	}
+	e.elem = c.order.PushBack(e)
+	c.byID[p.ExecID] = e
+	if old := c.byPid[p.Pid]; old != nil {
+		c.end(old) // the image this exec replaced
+	}
+	c.byPid[p.Pid] = e
+	return e
+}
+
+// end marks an image as gone and frees what no longer needs keeping.
+func (c *Cache) end(e *entry) {
+	if e.ended {
+		return
+	}
+	e.ended = true
+	if c.byPid[e.proc.Pid] == e {
+		delete(c.byPid, e.proc.Pid)
+	}
+	for e != nil && e.ended && e.children == 0 {
+		c.remove(e)
+		if e.parent != nil {
+			e.parent.children--
+		}
+		e = e.parent
+	}
+}
+
+func (c *Cache) remove(e *entry) {
+	if c.byID[e.proc.ExecID] == e {
+		delete(c.byID, e.proc.ExecID)
+	}
+	if c.byPid[e.proc.Pid] == e {
+		delete(c.byPid, e.proc.Pid)
+	}
+	if e.elem != nil {
+		c.order.Remove(e.elem)
+		e.elem = nil
+	}
+}
+
+// makeRoom evicts, when the cache is full, the oldest ended image among the
+// oldest few, or else the oldest image. An evicted image stays reachable
+// from its children, which still name it as their parent.
+func (c *Cache) makeRoom() {
+	for len(c.byID) >= c.opts.Capacity && c.order.Len() > 0 {
+		victim := c.order.Front()
+		for el, n := victim, 0; el != nil && n < 64; el, n = el.Next(), n+1 {
+			if el.Value.(*entry).ended {
+				victim = el
+				break
+			}
+		}
+		c.remove(victim.Value.(*entry))
+		c.evictions++
+	}
+}
