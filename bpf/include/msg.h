@@ -14,7 +14,7 @@ enum msg_op {
 /* Process flags, shared by the process map and the exec record. */
 enum proc_flag {
 	PROC_EXECVE = 1 << 0, /* image came from an execve seen live */
-	PROC_CLONE = 1 << 1, /* the entry was created by fork, no exec since */
+	PROC_CLONE = 1 << 1,  /* the entry was created by fork, no exec since */
 	PROC_PROCFS = 1 << 2, /* found running at agent start (snapshot) */
 	PROC_TRUNC_ARGS = 1 << 3,
 	PROC_TRUNC_BINARY = 1 << 4,
@@ -63,7 +63,7 @@ struct exec_ident {
 struct msg_header {
 	__u8 op;
 	__u8 pad[3];
-	__u32 size; /* bytes in the record, header included */
+	__u32 size;  /* bytes in the record, header included */
 	__u64 ktime; /* when it happened, CLOCK_MONOTONIC ns */
 };
 

@@ -2,8 +2,8 @@
 /* Process lifecycle: exec, fork and exit from BTF tracepoints, and a task
  * iterator that snapshots the processes already running at start. */
 #include "vmlinux.h"
-#include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
 #include "msg.h"
@@ -107,12 +107,12 @@ static __always_inline void fill_ns(struct msg_process *p,
 	p->ns[NS_IPC] = BPF_CORE_READ(nsp, ipc_ns, ns.inum);
 	p->ns[NS_MNT] = BPF_CORE_READ(nsp, mnt_ns, ns.inum);
 	p->ns[NS_PID_FOR_CHILDREN] =
-		BPF_CORE_READ(nsp, pid_ns_for_children, ns.inum);
+	    BPF_CORE_READ(nsp, pid_ns_for_children, ns.inum);
 	p->ns[NS_NET] = BPF_CORE_READ(nsp, net_ns, ns.inum);
 	if (bpf_core_field_exists(nsp->time_ns)) {
 		p->ns[NS_TIME] = BPF_CORE_READ(nsp, time_ns, ns.inum);
 		p->ns[NS_TIME_FOR_CHILDREN] =
-			BPF_CORE_READ(nsp, time_ns_for_children, ns.inum);
+		    BPF_CORE_READ(nsp, time_ns_for_children, ns.inum);
 	}
 	p->ns[NS_CGROUP] = BPF_CORE_READ(nsp, cgroup_ns, ns.inum);
 	p->ns[NS_USER] = BPF_CORE_READ(task, cred, user_ns, ns.inum);
@@ -220,8 +220,8 @@ static __always_inline __u32 put_strings(struct scratch *s,
 	__u32 b = 0, a = 0, c = 0, g;
 
 	if (exe && fs)
-		b = put_path(s, 0, &exe->f_path, &fs->root,
-			     PROC_TRUNC_BINARY) & PATH_MASK;
+		b = put_path(s, 0, &exe->f_path, &fs->root, PROC_TRUNC_BINARY) &
+		    PATH_MASK;
 	if (with_args)
 		a = put_args(s, b, task) & PATH_MASK;
 	if (fs)

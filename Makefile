@@ -1,0 +1,47 @@
+# Vigil build. `make test` is what CI runs; it needs root for the BPF tests.
+GO ?= go
+BPF_SRC := $(shell find bpf -name '*.c' -o -name '*.h' | grep -v vmlinux.h)
+GENERATED := pkg/tracing/process_x86_bpfel.go pkg/tracing/process_x86_bpfel.o
+
+.PHONY: all build deps generate check-generated vmlinux lint test test-go bench clean
+
+all: build
+
+build:
+	$(GO) build -o bin/vigil ./cmd/vigil
+
+deps:
+	@scripts/deps.sh
+
+# BPF objects and their Go bindings, committed so `go build` needs no clang.
+generate: deps
+	$(GO) generate ./pkg/tracing/
+
+# Fails when the committed BPF objects differ from what the sources build.
+check-generated: generate
+	@if [ -n "$$(git status --porcelain -- $(GENERATED))" ]; then \
+		git status --short -- $(GENERATED); \
+		echo "generated BPF objects are stale: run 'make generate' and commit them" >&2; \
+		exit 1; \
+	fi
+
+# vmlinux.h from the running kernel's BTF (x86_64); committed.
+vmlinux: deps
+	bpftool btf dump file /sys/kernel/btf/vmlinux format c > bpf/include/vmlinux.h
+
+lint: deps
+	@bad=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$bad" ]; then echo "gofmt needed: $$bad" >&2; exit 1; fi
+	$(GO) vet ./...
+	clang-format-19 --dry-run --Werror $(BPF_SRC)
+
+test: check-generated lint test-go
+
+test-go:
+	$(GO) test -count=1 ./...
+
+bench: build
+	$(GO) run ./bench
+
+clean:
+	rm -rf bin
