@@ -1,0 +1,185 @@
+package agent
+
+// BPF tests: they load the real programs into this kernel as root, run real
+// processes and assert on the events that come out of the pipeline.
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vigil-sec/vigil/pkg/event"
+	"github.com/vigil-sec/vigil/pkg/process"
+)
+
+// collector is a Sink that keeps every event for the tests to search.
+type collector struct {
+	mu     sync.Mutex
+	events []*event.Event
+	block  sync.Mutex // held to stall the pipeline
+}
+
+func (c *collector) Write(ev *event.Event) error {
+	c.block.Lock()
+	c.block.Unlock() //nolint:staticcheck // only waits for a stall to end
+	c.mu.Lock()
+	c.events = append(c.events, ev)
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *collector) Flush() error { return nil }
+
+// find returns the events matching match, waiting until at least n match or
+// the timeout passes.
+func (c *collector) find(t *testing.T, n int, timeout time.Duration, match func(*event.Event) bool) []*event.Event {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		c.mu.Lock()
+		var out []*event.Event
+		for _, ev := range c.events {
+			if match(ev) {
+				out = append(out, ev)
+			}
+		}
+		c.mu.Unlock()
+		if len(out) >= n || time.Now().After(deadline) {
+			return out
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// one waits for exactly one matching event and fails otherwise.
+func (c *collector) one(t *testing.T, what string, match func(*event.Event) bool) *event.Event {
+	t.Helper()
+	evs := c.find(t, 1, 10*time.Second, match)
+	if len(evs) != 1 {
+		t.Fatalf("%s: want 1 event, got %d", what, len(evs))
+	}
+	return evs[0]
+}
+
+// running is a test instance of the agent.
+type running struct {
+	agent *Agent
+	sink  *collector
+	stop  func()
+}
+
+func start(t testing.TB, cfg Config) *running {
+	sink := &collector{}
+	a, err := New(cfg, sink)
+	if err != nil {
+		t.Fatalf("starting agent: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	r := &running{agent: a, sink: sink}
+	r.stop = func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("agent run: %v", err)
+		}
+	}
+	return r
+}
+
+var (
+	shared *running
+	// early is a process started before the agent, for the snapshot tests.
+	early     *exec.Cmd
+	earlyGate string
+)
+
+// helperEnv makes the test binary act as a helper process instead.
+const helperEnv = "VIGIL_TEST_HELPER"
+
+// threads runs 8 OS threads for a moment, then exits 0.
+func threads() {
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runtime.LockOSThread() // the thread ends with the goroutine
+			time.Sleep(200 * time.Millisecond)
+		}()
+	}
+	wg.Wait()
+	os.Exit(0)
+}
+
+func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) == "threads" {
+		threads()
+	}
+	if os.Geteuid() != 0 {
+		fmt.Println("BPF tests need root: loading BPF programs requires CAP_BPF and CAP_PERFMON")
+		os.Exit(1)
+	}
+	dir, err := os.MkdirTemp("", "vigil-agent-test")
+	if err != nil {
+		panic(err)
+	}
+	earlyGate = dir + "/gate"
+	early = exec.Command("/bin/sh", "-c", `while [ ! -e "$0" ]; do sleep 0.05; done; exit 7`, earlyGate)
+	if err := early.Start(); err != nil {
+		panic(err)
+	}
+	shared = start(&testing.T{}, Config{Process: process.Options{
+		NodeName: "test-node", Ancestors: true, Credentials: true, Namespaces: true,
+	}})
+	code := m.Run()
+	shared.stop()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// Helpers to match events.
+
+func execOf(pid int) func(*event.Event) bool {
+	return func(ev *event.Event) bool {
+		return ev.ProcessExec != nil && ev.ProcessExec.Process.Pid == uint32(pid)
+	}
+}
+
+func exitOf(pid int) func(*event.Event) bool {
+	return func(ev *event.Event) bool {
+		return ev.ProcessExit != nil && ev.ProcessExit.Process.Pid == uint32(pid)
+	}
+}
+
+// self is the test process's own snapshot record.
+func self(t *testing.T) *event.Process {
+	t.Helper()
+	ev := shared.sink.one(t, "snapshot of the test process", func(ev *event.Event) bool {
+		return execOf(os.Getpid())(ev) && ev.ProcessExec.Process.Flags == "procFS"
+	})
+	return ev.ProcessExec.Process
+}
+
+func waitTracing(t *testing.T) {
+	t.Helper()
+	self(t) // the snapshot is written once the tracepoints are attached
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func resolved(t *testing.T, path string) string {
+	t.Helper()
+	p, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
