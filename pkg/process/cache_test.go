@@ -1,0 +1,107 @@
+package process
+
+import (
+	"testing"
+
+	"github.com/vigil-sec/vigil/pkg/tracing"
+)
+
+func ident(pid uint32, ktime uint64) tracing.ExecIdent {
+	return tracing.ExecIdent{Pid: pid, Ktime: ktime}
+}
+
+func execRec(id, parent tracing.ExecIdent, binary string) *tracing.Exec {
+	return &tracing.Exec{
+		Process: tracing.Process{Ident: id, Parent: parent, Tid: id.Pid, Flags: tracing.FlagExecve},
+		Binary:  binary,
+		Args:    []string{binary, "x"},
+		Cwd:     "/",
+	}
+}
+
+func exitRec(id tracing.ExecIdent, code uint32) *tracing.Exit {
+	return &tracing.Exit{Ident: id, Tid: id.Pid, Code: code}
+}
+
+func TestParentsAreKeptWhileChildrenNeedThem(t *testing.T) {
+	c := New(Options{NodeName: "n", Ancestors: true})
+	shell, child, gchild := ident(10, 100), ident(11, 200), ident(11, 300)
+	c.Exec(execRec(shell, ident(1, 1), "/bin/sh"))
+	c.Clone(&tracing.Clone{Ident: child, Parent: shell, Tid: 11})
+	ev := c.Exec(execRec(gchild, shell, "/bin/ls"))
+	if ev.ProcessExec.Parent == nil || ev.ProcessExec.Parent.Binary != "/bin/sh" {
+		t.Fatalf("exec parent = %+v, want /bin/sh", ev.ProcessExec.Parent)
+	}
+	if c.Len() != 2 {
+		t.Errorf("the clone image was replaced by the exec: want 2 entries, got %d", c.Len())
+	}
+	c.Exit(exitRec(shell, 0))
+	if c.Lookup(c.ExecID(shell)) == nil {
+		t.Error("the shell left the cache while its child still runs")
+	}
+	ev = c.Exit(exitRec(gchild, 3<<8))
+	if x := ev.ProcessExit; x.Status != 3 || x.Parent.Binary != "/bin/sh" || x.Process.Arguments != "x" {
+		t.Errorf("exit = %+v", x)
+	}
+	if c.Len() != 0 {
+		t.Errorf("every process exited: want an empty cache, got %d", c.Len())
+	}
+}
+
+func TestExitOfUnknownProcess(t *testing.T) {
+	c := New(Options{NodeName: "n"})
+	ev := c.Exit(exitRec(ident(5, 9), 9))
+	if x := ev.ProcessExit; x.Process.Pid != 5 || x.Signal != "SIGKILL" || x.Process.ExecID != c.ExecID(ident(5, 9)) {
+		t.Errorf("exit = %+v", x)
+	}
+}
+
+func TestCapacityBoundsMemory(t *testing.T) {
+	c := New(Options{NodeName: "n", Capacity: 100})
+	for i := uint32(1); i <= 1000; i++ {
+		c.Exec(execRec(ident(i, uint64(i)), ident(1, 1), "/bin/true"))
+	}
+	if c.Len() > 100 {
+		t.Errorf("cache holds %d entries, capacity 100", c.Len())
+	}
+	if c.Evictions() != 900 {
+		t.Errorf("evictions = %d, want 900", c.Evictions())
+	}
+}
+
+func TestExecIDIsTetragons(t *testing.T) {
+	c := New(Options{NodeName: "minikube"})
+	// from Tetragon's exported events: minikube:3349766462822:38313
+	if got := c.ExecID(ident(38313, 3349766462822)); got != "bWluaWt1YmU6MzM0OTc2NjQ2MjgyMjozODMxMw==" {
+		t.Errorf("exec_id = %s", got)
+	}
+}
+
+func TestFormatArgs(t *testing.T) {
+	for _, tc := range []struct {
+		argv []string
+		want string
+	}{
+		{[]string{"ls"}, ""},
+		{[]string{"ls", "-l", "/tmp"}, "-l /tmp"},
+		{[]string{"echo", "a b", ""}, `"a b" ""`},
+		{[]string{"echo", `say "hi"`, `c:\x`}, `"say \"hi\"" "c:\\x"`},
+	} {
+		if got := formatArgs(tc.argv); got != tc.want {
+			t.Errorf("formatArgs(%q) = %s, want %s", tc.argv, got, tc.want)
+		}
+	}
+}
+
+func TestCapList(t *testing.T) {
+	got := capList(1<<0 | 1<<21 | 1<<39 | 1<<50)
+	want := []string{"CAP_CHOWN", "CAP_SYS_ADMIN", "CAP_BPF", "CAP_50"}
+	if len(got) != len(want) {
+		t.Fatalf("capList = %v", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("capList[%d] = %s, want %s", i, got[i], want[i])
+		}
+	}
+}
