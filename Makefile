@@ -38,7 +38,7 @@ lint: deps
 test: check-generated lint test-go
 
 test-go:
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -p 1 ./...
 
 bench: build
 	$(GO) run ./bench
