@@ -42,6 +42,7 @@ test-go:
 
 bench: build
 	$(GO) run ./bench
+	$(GO) test -run '^$$' -bench . -benchtime 20x ./pkg/agent/
 
 clean:
 	rm -rf bin

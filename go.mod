@@ -1,6 +1,6 @@
 module github.com/vigil-sec/vigil
 
-go 1.26.8
+go 1.25.0
 
 require (
 	github.com/cilium/ebpf v0.22.0

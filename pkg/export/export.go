@@ -35,7 +35,7 @@ type nopCloser struct{ io.Writer }
 func (nopCloser) Close() error { return nil }
 
 // Stdout returns a writer to standard output.
-func Stdout() *Writer { return newWriter(nopCloser{os.Stdout}) }
+func Stdout() *Writer { return New(nopCloser{os.Stdout}) }
 
 // File returns a writer to a file created 0600 and rotated by size.
 // lumberjack does the rotation: it is small, widely used, and keeps the
@@ -46,7 +46,7 @@ func File(o FileOptions) (*Writer, error) {
 		return nil, fmt.Errorf("export file: %w", err)
 	}
 	f.Close()
-	return newWriter(&lumberjack.Logger{
+	return New(&lumberjack.Logger{
 		Filename:   o.Path,
 		MaxSize:    o.MaxSizeMB,
 		MaxBackups: o.MaxBackups,
@@ -54,7 +54,8 @@ func File(o FileOptions) (*Writer, error) {
 	}), nil
 }
 
-func newWriter(out io.WriteCloser) *Writer {
+// New returns a writer to out.
+func New(out io.WriteCloser) *Writer {
 	buf := bufio.NewWriterSize(out, 64<<10)
 	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)

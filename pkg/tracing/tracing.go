@@ -157,15 +157,25 @@ var ErrDecode = errors.New("undecodable record")
 // It returns os.ErrDeadlineExceeded when the deadline passes first, and an
 // error wrapping ErrDecode for a record it cannot decode.
 func (s *Sensor) Read(deadline time.Time) (any, error) {
-	s.reader.SetDeadline(deadline)
-	if err := s.reader.ReadInto(&s.record); err != nil {
+	raw, err := s.ReadRaw(deadline)
+	if err != nil {
 		return nil, err
 	}
-	rec, err := Decode(s.record.RawSample)
+	rec, err := Decode(raw)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrDecode, err)
 	}
 	return rec, nil
+}
+
+// ReadRaw waits for the next ring buffer record until deadline and returns
+// it undecoded; the bytes are valid until the next read.
+func (s *Sensor) ReadRaw(deadline time.Time) ([]byte, error) {
+	s.reader.SetDeadline(deadline)
+	if err := s.reader.ReadInto(&s.record); err != nil {
+		return nil, err
+	}
+	return s.record.RawSample, nil
 }
 
 // Pending is the number of bytes waiting in the ring buffer.
