@@ -17,6 +17,11 @@ import (
 	"github.com/vigil-sec/vigil/pkg/tracing"
 )
 
+// readWait bounds how long a record can sit in the ring buffer: the kernel
+// wakes the reader only when the ring fills up (see output() in the BPF
+// program), so the reader also looks this often.
+const readWait = 50 * time.Millisecond
+
 // Config configures an agent.
 type Config struct {
 	Tracing tracing.Config
@@ -96,7 +101,7 @@ func (a *Agent) Run(ctx context.Context) error {
 
 // step handles one record, or a quiet period, and reports new losses.
 func (a *Agent) step() error {
-	rec, err := a.sensor.Read(time.Now().Add(200 * time.Millisecond))
+	rec, err := a.sensor.Read(time.Now().Add(readWait))
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
 	case errors.Is(err, tracing.ErrDecode):
