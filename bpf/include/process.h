@@ -23,4 +23,25 @@ struct {
 	__type(value, struct proc_entry);
 } procs SEC(".maps");
 
+static __always_inline void leader_ident(struct task_struct *task,
+					 struct exec_ident *id)
+{
+	id->pid = BPF_CORE_READ(task, tgid);
+	id->ktime = BPF_CORE_READ(task, group_leader, start_time);
+}
+
+/* The exec identity of tgid from the process map, or one derived from the
+ * task's start time when the map does not know it. */
+static __always_inline void ident_of(struct task_struct *task,
+				     struct exec_ident *id)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct proc_entry *e = bpf_map_lookup_elem(&procs, &tgid);
+
+	if (e)
+		*id = e->ident;
+	else
+		leader_ident(task, id);
+}
+
 #endif

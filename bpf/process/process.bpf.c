@@ -6,6 +6,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+#include "maps.h"
 #include "msg.h"
 #include "path.h"
 #include "process.h"
@@ -13,18 +14,6 @@
 #define PF_KTHREAD 0x00200000
 
 char LICENSE[] SEC("license") = "GPL";
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 8 << 20);
-} events SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, COUNTER_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} counters SEC(".maps");
 
 struct scratch {
 	struct msg_exec msg;
@@ -50,51 +39,6 @@ struct {
  * space can check its mirrors. */
 struct msg_clone *unused_msg_clone __attribute__((unused));
 struct msg_exit *unused_msg_exit __attribute__((unused));
-
-static __always_inline void count(__u32 idx)
-{
-	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
-
-	if (v)
-		*v += 1;
-}
-
-/* Wake the reader only once a sixteenth of the ring is filled: one wakeup
- * per record costs the traced workload a context switch each time. The
- * reader also polls on a short timer, which bounds the latency. */
-#define WAKEUP_DIVISOR 16
-
-static __always_inline void output(void *data, __u64 size)
-{
-	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	__u64 ring = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
-	__u64 flags = avail >= ring / WAKEUP_DIVISOR ? BPF_RB_FORCE_WAKEUP
-						     : BPF_RB_NO_WAKEUP;
-
-	if (bpf_ringbuf_output(&events, data, size, flags))
-		count(COUNTER_RINGBUF_FULL);
-}
-
-static __always_inline void leader_ident(struct task_struct *task,
-					 struct exec_ident *id)
-{
-	id->pid = BPF_CORE_READ(task, tgid);
-	id->ktime = BPF_CORE_READ(task, group_leader, start_time);
-}
-
-/* The exec identity of tgid from the process map, or one derived from the
- * task's start time when the map does not know it. */
-static __always_inline void ident_of(struct task_struct *task,
-				     struct exec_ident *id)
-{
-	__u32 tgid = BPF_CORE_READ(task, tgid);
-	struct proc_entry *e = bpf_map_lookup_elem(&procs, &tgid);
-
-	if (e)
-		*id = e->ident;
-	else
-		leader_ident(task, id);
-}
 
 static __always_inline void put_entry(__u32 tgid, struct proc_entry *e,
 				      __u64 flags)
