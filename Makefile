@@ -1,7 +1,7 @@
 # Vigil build. `make test` is what CI runs; it needs root for the BPF tests.
 GO ?= go
 BPF_SRC := $(shell find bpf -name '*.c' -o -name '*.h' | grep -v vmlinux.h)
-GENERATED := pkg/tracing/process_x86_bpfel.go pkg/tracing/process_x86_bpfel.o
+GENERATED := $(wildcard pkg/tracing/*_bpfel.go pkg/tracing/*_bpfel.o)
 
 .PHONY: all build deps generate check-generated vmlinux lint test test-go bench clean
 

@@ -9,6 +9,7 @@ enum msg_op {
 	MSG_OP_CLONE = 2,
 	MSG_OP_EXIT = 3,
 	MSG_OP_SNAPSHOT = 4,
+	MSG_OP_GENERIC = 5,
 };
 
 /* Process flags, shared by the process map and the exec record. */

@@ -15,6 +15,7 @@ const (
 	OpClone    = 2
 	OpExit     = 3
 	OpSnapshot = 4
+	OpGeneric  = 5
 )
 
 // Process flags, as in enum proc_flag.
@@ -148,6 +149,8 @@ func Decode(raw []byte) (any, error) {
 		return decodeFixed[Clone](raw)
 	case OpExit:
 		return decodeFixed[Exit](raw)
+	case OpGeneric:
+		return decodeGeneric(raw)
 	}
 	return nil, fmt.Errorf("record with unknown op %d", hdr.Op)
 }
@@ -198,4 +201,48 @@ func splitArgs(b []byte) []string {
 		args[i] = string(p)
 	}
 	return args
+}
+
+// msgGenericHead is struct msg_generic without its variable data.
+type msgGenericHead struct {
+	Hdr      Header
+	Ident    ExecIdent
+	Parent   ExecIdent
+	HookID   uint32
+	PolicyID uint32
+	Tid      uint32
+	Syscall  uint32
+	Selector uint8
+	Sig      uint8
+	Monitor  uint8
+	Pad      uint8
+	Pad2     uint32
+	ArgVal   [MaxArgs]int64
+	ArgLen   [MaxArgs]uint16
+	Pad3     [3]uint16
+}
+
+// Generic reports a hit of a policy hook: the selector that matched, what
+// was done, and the arguments (Args[i] holds the bytes of a string, path,
+// sockaddr or buffer argument; ArgVal[i] the integer ones).
+type Generic struct {
+	msgGenericHead
+	Args [MaxArgs][]byte
+}
+
+func decodeGeneric(raw []byte) (*Generic, error) {
+	head, err := decodeFixed[msgGenericHead](raw)
+	if err != nil {
+		return nil, err
+	}
+	g := &Generic{msgGenericHead: *head}
+	data := raw[unsafe.Sizeof(*head):]
+	for i, n := range head.ArgLen {
+		if int(n) > len(data) {
+			return nil, fmt.Errorf("hook record: argument %d of %d bytes overruns the record", i, n)
+		}
+		g.Args[i] = bytes.Clone(data[:n])
+		data = data[n:]
+	}
+	return g, nil
 }

@@ -31,6 +31,34 @@ func TestMirrorsMatchBTF(t *testing.T) {
 		}
 		compare(t, name, st, reflect.TypeOf(mirror))
 	}
+	generic, err := loadGeneric()
+	if err != nil {
+		t.Fatal(err)
+	}
+	genericMirrors := map[string]any{
+		"hook_config":   HookConfig{},
+		"cond":          Cond{},
+		"sel_action":    SelAction{},
+		"syscall_hooks": syscallHooks{},
+		"str_key":       StrKey{},
+		"int_key":       IntKey{},
+		"addr_key":      AddrKey{},
+	}
+	for name, mirror := range genericMirrors {
+		var st *btf.Struct
+		if err := generic.Types.TypeByName(name, &st); err != nil {
+			t.Errorf("struct %s: %v", name, err)
+			continue
+		}
+		compare(t, name, st, reflect.TypeOf(mirror))
+	}
+	var msg *btf.Struct
+	if err := generic.Types.TypeByName("msg_generic", &msg); err != nil {
+		t.Fatal(err)
+	}
+	last := msg.Members[len(msg.Members)-1]
+	compare(t, "msg_generic (without data)", &btf.Struct{Size: last.Offset.Bytes(), Members: msg.Members[:len(msg.Members)-1]},
+		reflect.TypeOf(msgGenericHead{}))
 	var exec *btf.Struct
 	if err := spec.Types.TypeByName("msg_exec", &exec); err != nil {
 		t.Fatal(err)

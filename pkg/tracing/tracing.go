@@ -29,6 +29,7 @@ type Config struct {
 // Sensor is the loaded and attached process-tracking programs.
 type Sensor struct {
 	objs   processObjects
+	hooks  *Hooks
 	links  []link.Link
 	reader *ringbuf.Reader
 	record ringbuf.Record
@@ -55,6 +56,7 @@ func Load(cfg Config) (*Sensor, error) {
 	}
 	spec.Maps[processMapEvents].MaxEntries = uint32(cfg.RingBufferSize)
 	s := &Sensor{}
+	s.hooks = newHooks(s)
 	if err := spec.LoadAndAssign(&s.objs, nil); err != nil {
 		return nil, fmt.Errorf("loading BPF process programs: %w", describe(err))
 	}
@@ -196,8 +198,9 @@ func (s *Sensor) Counters() (Counters, error) {
 	return c, nil
 }
 
-// ProcessMap is the in-kernel process map, for tests and later hooks.
-func (s *Sensor) ProcessMap() *ebpf.Map { return s.objs.Procs }
+// Hooks returns the generic hook manager, which loads its program on first
+// use and shares this sensor's ring buffer and process map.
+func (s *Sensor) Hooks() *Hooks { return s.hooks }
 
 // Close detaches every program and frees the maps. Nothing stays pinned.
 func (s *Sensor) Close() error {
@@ -205,6 +208,7 @@ func (s *Sensor) Close() error {
 	if s.reader != nil {
 		errs = append(errs, s.reader.Close())
 	}
+	errs = append(errs, s.hooks.close())
 	for _, l := range s.links {
 		errs = append(errs, l.Close())
 	}

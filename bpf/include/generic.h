@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The generic hook: one program per attach type, configured through maps by
+ * the policy compiler. pkg/tracing mirrors these structs in Go. */
+#ifndef VIGIL_GENERIC_H
+#define VIGIL_GENERIC_H
+
+#include "msg.h"
+
+#define MAX_ARGS 5
+#define MAX_SELECTORS 16
+#define MAX_CONDS 32
+#define HOOKS_PER_SYSCALL 8
+#define MAX_SYSCALLS 512
+#define MAX_POLICIES 1024
+#define ARG_DATA_LEN 4096 /* room per argument in an event */
+#define ARG_MASK 4095
+#define STR_KEY_LEN                                                            \
+	252 /* bytes of a string that selectors compare (LPM keys hold at most \
+	       256 bytes of data, set id included) */
+#define STR_KEY_MASK 255
+
+enum arg_type {
+	ARG_NONE = 0,
+	ARG_INT = 1,  /* 32-bit signed */
+	ARG_UINT = 2, /* 32-bit unsigned */
+	ARG_S64 = 3,
+	ARG_U64 = 4,	  /* also size_t */
+	ARG_STRING = 5,	  /* NUL-terminated string in user memory */
+	ARG_FD = 6,	  /* file descriptor, resolved to its path */
+	ARG_SOCKADDR = 7, /* struct sockaddr in user memory */
+	ARG_CHAR_BUF = 8, /* user buffer, its size in another argument */
+};
+
+/* What a condition looks at: an argument slot, or one of these. */
+enum subject {
+	SUBJ_PID = 0x80,    /* the process's tgid */
+	SUBJ_BINARY = 0x81, /* the process's executable path */
+};
+
+enum cond_op {
+	COND_EQ = 1,	  /* value in the set (strings: exact; ints: any) */
+	COND_PREFIX = 2,  /* string starts with a value of the set */
+	COND_POSTFIX = 3, /* string ends with a value of the set */
+	COND_GT = 4,	  /* signed greater than v1 */
+	COND_LT = 5,	  /* signed less than v1 */
+	COND_MASK = 6,	  /* value & v1 != 0 */
+	COND_INRANGE = 7, /* v1 <= value <= v2 (signed) */
+	COND_PORT = 8,	  /* sockaddr port in the int set */
+	COND_ADDR = 9,	  /* sockaddr address in the CIDR set */
+	COND_FAMILY = 10, /* sockaddr family in the int set */
+};
+
+struct cond {
+	__u8 selector;
+	__u8 subject;
+	__u8 op;
+	__u8 negate;
+	__u32 set_id;
+	__s64 v1;
+	__s64 v2;
+};
+
+struct sel_action {
+	__u8 post; /* send an event */
+	__u8 sig;  /* signal to send the process, 0 for none */
+	__u16 pad;
+	__u32 pad2;
+};
+
+struct hook_config {
+	__u32 hook_id;
+	__u32 policy_id;
+	__u8 n_args;
+	__u8 n_conds;
+	__u8 n_selectors;
+	__u8 pad;
+	__u8 arg_type[MAX_ARGS];
+	__u8 arg_index[MAX_ARGS]; /* syscall argument number */
+	__u8 arg_size[MAX_ARGS];  /* char_buf: slot holding the size */
+	__u8 pad2;
+	__u32 max_data; /* char_buf: bytes copied at most */
+	struct sel_action actions[MAX_SELECTORS];
+	struct cond conds[MAX_CONDS];
+};
+
+struct syscall_hooks {
+	__u32 hook_ids[HOOKS_PER_SYSCALL]; /* 0 ends the list */
+};
+
+/* Keys of the value sets. */
+struct str_key {
+	__u32 prefixlen; /* LPM: 32 bits of set_id, then the bytes */
+	__u32 set_id;
+	__u8 data[STR_KEY_LEN];
+};
+
+struct int_key {
+	__u32 set_id;
+	__u32 pad;
+	__s64 value;
+};
+
+struct addr_key {
+	__u32 prefixlen; /* LPM: set_id, family, then address bits */
+	__u32 set_id;
+	__u8 family;
+	__u8 addr[16];
+	__u8 pad[3];
+};
+
+enum policy_mode {
+	MODE_ENFORCE = 0,
+	MODE_MONITOR = 1,
+};
+
+struct msg_generic {
+	struct msg_header hdr;
+	struct exec_ident ident;
+	struct exec_ident parent;
+	__u32 hook_id;
+	__u32 policy_id;
+	__u32 tid;
+	__u32 syscall;
+	__u8 selector;
+	__u8 sig; /* signal sent (or, in monitor mode, that would be) */
+	__u8 monitor;
+	__u8 pad;
+	__u32 pad2;
+	__s64 arg_val[MAX_ARGS];
+	__u16 arg_len[MAX_ARGS]; /* bytes of each argument in data */
+	__u16 pad3[3];
+	char data[MAX_ARGS * ARG_DATA_LEN];
+};
+
+#endif

@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The generic hook program. It is compiled once; policies configure it
+ * through maps (hooks per syscall, hook configs, value sets, policy modes),
+ * so loading or replacing a policy never needs clang or a new program. */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "generic.h"
+#include "maps.h"
+#include "msg.h"
+#include "path.h"
+#include "process.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_SYSCALLS);
+	__type(key, __u32);
+	__type(value, struct syscall_hooks);
+} syscall_hooks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct hook_config);
+} hook_configs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_POLICIES);
+	__type(key, __u32);
+	__type(value, __u32);
+} policy_modes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct str_key);
+	__type(value, __u8);
+} str_sets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct int_key);
+	__type(value, __u8);
+} int_sets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct addr_key);
+	__type(value, __u8);
+} addr_sets SEC(".maps");
+
+/* Per-CPU work space, shared by every hook and policy. */
+struct gscratch {
+	struct msg_generic msg;
+	__u64 raw[8]; /* the syscall's six arguments */
+	__u32 arg_off[MAX_ARGS];
+	__u32 failed;  /* selectors with a false condition */
+	__u32 bin_off; /* binary path in path.buf, once resolved */
+	__u32 bin_len;
+	__u32 pad;
+	struct str_key key;
+	__u8 tmp[STR_KEY_MASK + 1];
+	struct path_buf path;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct gscratch);
+} gscratch SEC(".maps");
+
+static __always_inline struct gscratch *scratch(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&gscratch, &zero);
+}
+
+/* The open file behind fd in the current task, or NULL. */
+static __always_inline struct file *fd_file(struct task_struct *task, __u64 fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+
+	if (fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	bpf_core_read(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+/* Puts the path of file f into data at off; returns its length. */
+static __always_inline __u32 put_file_path(struct gscratch *s, __u32 off,
+					   struct file *f,
+					   struct task_struct *task)
+{
+	struct fs_struct *fs = BPF_CORE_READ(task, fs);
+	__s32 start;
+	__u32 len;
+
+	if (!f || !fs)
+		return 0;
+	start = resolve_path(&s->path, &f->f_path, &fs->root);
+	len = (PATH_LEN - start) & ARG_MASK;
+	bpf_probe_read_kernel(&s->msg.data[off], len,
+			      &s->path.buf[start & PATH_MASK]);
+	return len;
+}
+
+/* Reads argument slot i into the event at data offset off; returns the
+ * bytes it put in data. Global functions are verified once, not once per
+ * call site, which keeps the loops that call them within budget. */
+__noinline int read_arg(__u32 hook_id, __u32 i, __u32 off)
+{
+	struct hook_config *cfg = bpf_map_lookup_elem(&hook_configs, &hook_id);
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct gscratch *s = scratch();
+	__u64 raw, size;
+	long n;
+
+	if (!cfg || !s)
+		return 0;
+	off &= 0x3fff;
+	i &= 7; /* callers keep i < MAX_ARGS */
+	raw = s->raw[cfg->arg_index[i] & 7];
+	switch (cfg->arg_type[i]) {
+	case ARG_INT:
+		s->msg.arg_val[i] = (__s32)raw;
+		return 0;
+	case ARG_UINT:
+		s->msg.arg_val[i] = (__u32)raw;
+		return 0;
+	case ARG_S64:
+	case ARG_U64:
+		s->msg.arg_val[i] = raw;
+		return 0;
+	case ARG_STRING:
+		n = bpf_probe_read_user_str(&s->msg.data[off], ARG_DATA_LEN,
+					    (void *)raw);
+		return n > 0 ? (n - 1) & ARG_MASK : 0;
+	case ARG_FD:
+		s->msg.arg_val[i] = (__s32)raw;
+		return put_file_path(s, off, fd_file(task, (__u32)raw), task);
+	case ARG_SOCKADDR:
+		if (bpf_probe_read_user(&s->msg.data[off], 28, (void *)raw))
+			return 0;
+		return 28;
+	case ARG_CHAR_BUF:
+		size = s->msg.arg_val[cfg->arg_size[i] & 7];
+		if (size > cfg->max_data)
+			size = cfg->max_data;
+		size &= ARG_MASK;
+		s->msg.arg_val[i] = size;
+		if (bpf_probe_read_user(&s->msg.data[off], size, (void *)raw))
+			return 0;
+		return size;
+	}
+	return 0;
+}
+
+static __always_inline bool in_int_set(__u32 set_id, __s64 value)
+{
+	struct int_key k = {.set_id = set_id, .value = value};
+
+	return bpf_map_lookup_elem(&int_sets, &k) != NULL;
+}
+
+/* Matches the len bytes at src (kernel memory) against a string set:
+ * exact (the key ends with its NUL), prefix, or postfix (reversed). */
+static __always_inline bool in_str_set(struct gscratch *s, __u8 op,
+				       __u32 set_id, void *src, __u32 len)
+{
+	__u32 n = len < STR_KEY_LEN - 1 ? len : STR_KEY_LEN - 1;
+	struct str_key *k = &s->key;
+
+	k->set_id = set_id;
+	n &= STR_KEY_MASK;
+	if (op == COND_POSTFIX) {
+		bpf_probe_read_kernel(s->tmp, n, src + len - n);
+		for (int i = 0; i < STR_KEY_LEN - 1; i++) {
+			if (i >= n)
+				break;
+			k->data[i] = s->tmp[(n - 1 - i) & STR_KEY_MASK];
+		}
+		k->prefixlen = 32 + 8 * n;
+	} else {
+		bpf_probe_read_kernel(k->data, n, src);
+		k->prefixlen = 32 + 8 * n;
+		if (len < STR_KEY_LEN) {
+			/* the whole string: its NUL lets exact values match */
+			k->data[n] = 0;
+			k->prefixlen += 8;
+		}
+	}
+	return bpf_map_lookup_elem(&str_sets, k) != NULL;
+}
+
+static __always_inline bool in_addr_set(__u32 set_id, __u8 *sa)
+{
+	struct addr_key k = {.set_id = set_id};
+	__u16 family = *(__u16 *)sa;
+
+	k.family = family;
+	if (family == 2 /* AF_INET */) {
+		__builtin_memcpy(k.addr, sa + 4, 4);
+		k.prefixlen = 32 + 8 + 32;
+	} else if (family == 10 /* AF_INET6 */) {
+		__builtin_memcpy(k.addr, sa + 8, 16);
+		k.prefixlen = 32 + 8 + 128;
+	} else {
+		return false;
+	}
+	return bpf_map_lookup_elem(&addr_sets, &k) != NULL;
+}
+
+/* Resolves the current executable's path into s->path once per event. */
+static __always_inline void resolve_binary(struct gscratch *s,
+					   struct task_struct *task)
+{
+	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
+	struct fs_struct *fs = BPF_CORE_READ(task, fs);
+	__s32 start;
+
+	if (s->bin_len || !exe || !fs)
+		return;
+	start = resolve_path(&s->path, &exe->f_path, &fs->root);
+	s->bin_off = start & PATH_MASK;
+	s->bin_len = (PATH_LEN - start) & PATH_MASK;
+}
+
+static __always_inline bool eval_arg(struct gscratch *s, struct cond *c,
+				     __u8 type, __u8 i)
+{
+	__s64 v = s->msg.arg_val[i];
+	__u8 *data = (__u8 *)&s->msg.data[s->arg_off[i] & 0x3fff];
+	__u32 len = s->msg.arg_len[i];
+	bool str = type == ARG_STRING || type == ARG_FD || type == ARG_CHAR_BUF;
+
+	switch (c->op) {
+	case COND_EQ:
+		if (str)
+			return in_str_set(s, COND_EQ, c->set_id, data, len);
+		return in_int_set(c->set_id, v);
+	case COND_PREFIX:
+	case COND_POSTFIX:
+		return in_str_set(s, c->op, c->set_id, data, len);
+	case COND_GT:
+		return v > c->v1;
+	case COND_LT:
+		return v < c->v1;
+	case COND_MASK:
+		return (v & c->v1) != 0;
+	case COND_INRANGE:
+		return v >= c->v1 && v <= c->v2;
+	case COND_PORT:
+		if (len < 4)
+			return false;
+		return in_int_set(c->set_id, bpf_ntohs(*(__u16 *)(data + 2)));
+	case COND_ADDR:
+		return len >= 24 && in_addr_set(c->set_id, data);
+	case COND_FAMILY:
+		return len >= 2 && in_int_set(c->set_id, *(__u16 *)data);
+	}
+	return false;
+}
+
+/* Evaluates condition i of a hook: 1 when it holds. */
+__noinline int eval_cond(__u32 hook_id, __u32 i)
+{
+	struct hook_config *cfg = bpf_map_lookup_elem(&hook_configs, &hook_id);
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct gscratch *s = scratch();
+	struct cond *c;
+	bool r;
+
+	if (!cfg || !s)
+		return 0;
+	c = &cfg->conds[i & (MAX_CONDS - 1)]; /* callers keep i < MAX_CONDS */
+	if (c->subject == SUBJ_PID) {
+		r = in_int_set(c->set_id, BPF_CORE_READ(task, tgid));
+	} else if (c->subject == SUBJ_BINARY) {
+		resolve_binary(s, task);
+		r = in_str_set(s, c->op, c->set_id,
+			       &s->path.buf[s->bin_off & PATH_MASK],
+			       s->bin_len);
+	} else if (c->subject < MAX_ARGS) {
+		r = eval_arg(s, c, cfg->arg_type[c->subject], c->subject);
+	} else {
+		r = false;
+	}
+	return r != (bool)c->negate;
+}
+
+/* Returns the first selector whose conditions all hold, or -1. */
+static __always_inline int select(struct gscratch *s, struct hook_config *cfg)
+{
+	s->failed = 0;
+	s->bin_len = 0;
+	for (int i = 0; i < MAX_CONDS; i++) {
+		struct cond *c = &cfg->conds[i];
+		__u32 bit;
+
+		if (i >= cfg->n_conds)
+			break;
+		bit = 1u << (c->selector & 31);
+		if (s->failed & bit)
+			continue; /* this selector already failed */
+		if (!eval_cond(cfg->hook_id, i))
+			s->failed |= bit;
+	}
+	if (!cfg->n_selectors)
+		return 0;
+	for (int i = 0; i < MAX_SELECTORS; i++) {
+		if (i >= cfg->n_selectors)
+			break;
+		if (!(s->failed & (1u << i)))
+			return i;
+	}
+	return -1;
+}
+
+static __always_inline void read_args(struct gscratch *s,
+				      struct hook_config *cfg)
+{
+	__u32 off = 0;
+
+	for (int i = 0; i < MAX_ARGS; i++) {
+		__u32 len = 0;
+
+		s->arg_off[i] = off;
+		if (i < cfg->n_args)
+			len = read_arg(cfg->hook_id, i, off) & ARG_MASK;
+		s->msg.arg_len[i] = len;
+		off = (off + len) & 0x3fff;
+	}
+}
+
+/* Runs one hook on the current syscall: reads its arguments, evaluates its
+ * selectors, acts, and posts the event. */
+__noinline int run_hook(__u32 hook_id, __u32 nr)
+{
+	struct hook_config *cfg = bpf_map_lookup_elem(&hook_configs, &hook_id);
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct sel_action act = {.post = 1};
+	struct gscratch *s = scratch();
+	__u32 *mode, size;
+	int sel;
+
+	if (!cfg || !s)
+		return 0;
+	read_args(s, cfg);
+	sel = select(s, cfg);
+	if (sel < 0)
+		return 0;
+	if (cfg->n_selectors)
+		act = cfg->actions[sel & (MAX_SELECTORS - 1)];
+	mode = bpf_map_lookup_elem(&policy_modes, &cfg->policy_id);
+	s->msg.monitor = mode && *mode == MODE_MONITOR;
+	s->msg.sig = act.sig;
+	if (act.sig && !s->msg.monitor)
+		bpf_send_signal(act.sig);
+	if (!act.post)
+		return 0;
+	s->msg.hdr.op = MSG_OP_GENERIC;
+	s->msg.hdr.ktime = bpf_ktime_get_ns();
+	ident_of(task, &s->msg.ident);
+	ident_of(BPF_CORE_READ(task, real_parent), &s->msg.parent);
+	s->msg.hook_id = hook_id;
+	s->msg.policy_id = cfg->policy_id;
+	s->msg.tid = (__u32)bpf_get_current_pid_tgid();
+	s->msg.syscall = nr;
+	s->msg.selector = sel;
+	size = offsetof(struct msg_generic, data) +
+	       ((s->arg_off[MAX_ARGS - 1] + s->msg.arg_len[MAX_ARGS - 1]) &
+		0x3fff);
+	s->msg.hdr.size = size;
+	output(&s->msg, size);
+	return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(generic_sys_enter, struct pt_regs *regs, long id)
+{
+	__u32 nr = id;
+	struct syscall_hooks *sh = bpf_map_lookup_elem(&syscall_hooks, &nr);
+	struct gscratch *s;
+
+	if (!sh || !sh->hook_ids[0])
+		return 0;
+	s = scratch();
+	if (!s)
+		return 0;
+	s->raw[0] = BPF_CORE_READ(regs, di);
+	s->raw[1] = BPF_CORE_READ(regs, si);
+	s->raw[2] = BPF_CORE_READ(regs, dx);
+	s->raw[3] = BPF_CORE_READ(regs, r10);
+	s->raw[4] = BPF_CORE_READ(regs, r8);
+	s->raw[5] = BPF_CORE_READ(regs, r9);
+	for (int i = 0; i < HOOKS_PER_SYSCALL; i++) {
+		if (!sh->hook_ids[i])
+			break;
+		run_hook(sh->hook_ids[i], nr);
+	}
+	return 0;
+}

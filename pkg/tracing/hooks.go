@@ -1,0 +1,375 @@
+package tracing
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+)
+
+// Limits of the generic hook, as in bpf/include/generic.h.
+const (
+	MaxArgs         = 5
+	MaxSelectors    = 16
+	MaxConds        = 32
+	HooksPerSyscall = 8
+	MaxSyscalls     = 512
+	MaxPolicies     = 1024
+	StrKeyLen       = 252
+)
+
+// Argument types, as in enum arg_type.
+const (
+	ArgNone = iota
+	ArgInt
+	ArgUint
+	ArgS64
+	ArgU64
+	ArgString
+	ArgFd
+	ArgSockaddr
+	ArgCharBuf
+)
+
+// Condition subjects besides argument slots, as in enum subject.
+const (
+	SubjPid    = 0x80
+	SubjBinary = 0x81
+)
+
+// Condition operators, as in enum cond_op.
+const (
+	CondEq = 1 + iota
+	CondPrefix
+	CondPostfix
+	CondGT
+	CondLT
+	CondMask
+	CondInRange
+	CondPort
+	CondAddr
+	CondFamily
+)
+
+// Policy modes, as in enum policy_mode.
+const (
+	ModeEnforce = 0
+	ModeMonitor = 1
+)
+
+// Cond is one condition of a selector.
+type Cond struct {
+	Selector uint8
+	Subject  uint8
+	Op       uint8
+	Negate   uint8
+	SetID    uint32
+	V1       int64
+	V2       int64
+}
+
+// SelAction is what a matching selector does.
+type SelAction struct {
+	Post uint8
+	Sig  uint8
+	Pad  uint16
+	Pad2 uint32
+}
+
+// HookConfig configures one hook of the generic program.
+type HookConfig struct {
+	HookID     uint32
+	PolicyID   uint32
+	NArgs      uint8
+	NConds     uint8
+	NSelectors uint8
+	Pad        uint8
+	ArgType    [MaxArgs]uint8
+	ArgIndex   [MaxArgs]uint8
+	ArgSize    [MaxArgs]uint8
+	Pad2       uint8
+	MaxData    uint32
+	Actions    [MaxSelectors]SelAction
+	Conds      [MaxConds]Cond
+}
+
+type syscallHooks struct {
+	HookIDs [HooksPerSyscall]uint32
+}
+
+// StrKey is a key of the string sets (an LPM trie).
+type StrKey struct {
+	Prefixlen uint32
+	SetID     uint32
+	Data      [StrKeyLen]uint8
+}
+
+// IntKey is a key of the integer sets.
+type IntKey struct {
+	SetID uint32
+	Pad   uint32
+	Value int64
+}
+
+// AddrKey is a key of the address sets (an LPM trie of CIDRs).
+type AddrKey struct {
+	Prefixlen uint32
+	SetID     uint32
+	Family    uint8
+	Addr      [16]uint8
+	Pad       [3]uint8
+}
+
+// Program is a policy compiled for the generic hook. Its set ids and hook
+// ids are local (from 1); Install maps them to free global ones.
+type Program struct {
+	Hooks []SyscallHook
+	Strs  []StrKey
+	Ints  []IntKey
+	Addrs []AddrKey
+}
+
+// SyscallHook is one hook on one syscall number.
+type SyscallHook struct {
+	Syscall uint32
+	Config  HookConfig
+}
+
+// Installed is what Install put in the kernel for one policy.
+type Installed struct {
+	PolicyID uint32
+	HookIDs  []uint32 // global ids, in the order of Program.Hooks
+	prog     Program  // with global ids
+}
+
+// Hooks manages the generic hook program: loaded and attached on first
+// use, then configured only through its maps.
+type Hooks struct {
+	mu       sync.Mutex
+	sensor   *Sensor
+	objs     genericObjects
+	links    []link.Link
+	loaded   bool
+	nextHook uint32
+	nextSet  uint32
+	policies map[uint32]bool
+}
+
+func newHooks(s *Sensor) *Hooks {
+	return &Hooks{sensor: s, nextHook: 1, nextSet: 1, policies: map[uint32]bool{}}
+}
+
+// load loads the generic object, sharing the process sensor's ring buffer,
+// counters and process map, and attaches it to the raw syscall entry.
+func (h *Hooks) load() error {
+	if h.loaded {
+		return nil
+	}
+	spec, err := loadGeneric()
+	if err != nil {
+		return err
+	}
+	opts := &ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{
+		"events": h.sensor.objs.Events, "counters": h.sensor.objs.Counters, "procs": h.sensor.objs.Procs,
+	}}
+	if err := spec.LoadAndAssign(&h.objs, opts); err != nil {
+		return fmt.Errorf("loading the generic hook program: %w", describe(err))
+	}
+	l, err := link.AttachTracing(link.TracingOptions{Program: h.objs.GenericSysEnter})
+	if err != nil {
+		h.objs.Close()
+		return fmt.Errorf("attaching tp_btf/sys_enter: %w", err)
+	}
+	h.links, h.loaded = []link.Link{l}, true
+	return nil
+}
+
+// Install puts a compiled policy in the kernel. When old is not nil, the
+// new hooks join each syscall's list before the old ones leave it, so
+// enforcement never lapses during a replacement.
+func (h *Hooks) Install(policyID uint32, mode int, p Program, old *Installed) (*Installed, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if policyID == 0 || policyID >= MaxPolicies {
+		return nil, fmt.Errorf("policy id %d out of range 1..%d", policyID, MaxPolicies-1)
+	}
+	if err := h.load(); err != nil {
+		return nil, err
+	}
+	in := h.globalize(policyID, p)
+	if err := h.writeSets(&in.prog, ebpf.UpdateAny); err != nil {
+		h.deleteSets(&in.prog)
+		return nil, err
+	}
+	if err := h.objs.PolicyModes.Put(policyID, uint32(mode)); err != nil {
+		return nil, fmt.Errorf("setting policy mode: %w", err)
+	}
+	for i, hk := range in.prog.Hooks {
+		if err := h.objs.HookConfigs.Put(in.HookIDs[i], &hk.Config); err != nil {
+			return nil, fmt.Errorf("writing hook config: %w", err)
+		}
+	}
+	if err := h.relink(in, old); err != nil {
+		return nil, err
+	}
+	if old != nil {
+		h.removeConfigs(old)
+	}
+	h.policies[policyID] = true
+	return in, nil
+}
+
+// globalize copies p with global hook and set ids.
+func (h *Hooks) globalize(policyID uint32, p Program) *Installed {
+	base := h.nextSet - 1
+	maxSet := uint32(0)
+	in := &Installed{PolicyID: policyID}
+	for _, hk := range p.Hooks {
+		hk.Config.HookID, hk.Config.PolicyID = h.nextHook, policyID
+		for i := range hk.Config.Conds[:hk.Config.NConds] {
+			c := &hk.Config.Conds[i]
+			if c.SetID != 0 {
+				maxSet = max(maxSet, c.SetID)
+				c.SetID += base
+			}
+		}
+		in.HookIDs = append(in.HookIDs, h.nextHook)
+		in.prog.Hooks = append(in.prog.Hooks, hk)
+		h.nextHook++
+	}
+	for _, k := range p.Strs {
+		k.SetID += base
+		in.prog.Strs = append(in.prog.Strs, k)
+	}
+	for _, k := range p.Ints {
+		k.SetID += base
+		in.prog.Ints = append(in.prog.Ints, k)
+	}
+	for _, k := range p.Addrs {
+		k.SetID += base
+		in.prog.Addrs = append(in.prog.Addrs, k)
+	}
+	h.nextSet += maxSet
+	return in
+}
+
+func (h *Hooks) writeSets(p *Program, flags ebpf.MapUpdateFlags) error {
+	one := uint8(1)
+	for i := range p.Strs {
+		if err := h.objs.StrSets.Update(&p.Strs[i], one, flags); err != nil {
+			return fmt.Errorf("string set entry: %w", err)
+		}
+	}
+	for i := range p.Ints {
+		if err := h.objs.IntSets.Update(&p.Ints[i], one, flags); err != nil {
+			return fmt.Errorf("integer set entry: %w", err)
+		}
+	}
+	for i := range p.Addrs {
+		if err := h.objs.AddrSets.Update(&p.Addrs[i], one, flags); err != nil {
+			return fmt.Errorf("address set entry: %w", err)
+		}
+	}
+	return nil
+}
+
+func (h *Hooks) deleteSets(p *Program) {
+	for i := range p.Strs {
+		_ = h.objs.StrSets.Delete(&p.Strs[i])
+	}
+	for i := range p.Ints {
+		_ = h.objs.IntSets.Delete(&p.Ints[i])
+	}
+	for i := range p.Addrs {
+		_ = h.objs.AddrSets.Delete(&p.Addrs[i])
+	}
+}
+
+// relink rewrites the hook list of every syscall that in or old touches:
+// old's ids out, in's ids in, in one map update per syscall.
+func (h *Hooks) relink(in, old *Installed) error {
+	drop := map[uint32]bool{}
+	nrs := map[uint32]bool{}
+	if old != nil {
+		for i, id := range old.HookIDs {
+			drop[id] = true
+			nrs[old.prog.Hooks[i].Syscall] = true
+		}
+	}
+	add := map[uint32][]uint32{}
+	if in != nil {
+		for i, hk := range in.prog.Hooks {
+			add[hk.Syscall] = append(add[hk.Syscall], in.HookIDs[i])
+			nrs[hk.Syscall] = true
+		}
+	}
+	for nr := range nrs {
+		if err := h.relinkSyscall(nr, add[nr], drop); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (h *Hooks) relinkSyscall(nr uint32, add []uint32, drop map[uint32]bool) error {
+	var cur syscallHooks
+	if err := h.objs.SyscallHooks.Lookup(nr, &cur); err != nil {
+		return fmt.Errorf("syscall %d: %w", nr, err)
+	}
+	var ids []uint32
+	for _, id := range cur.HookIDs {
+		if id != 0 && !drop[id] {
+			ids = append(ids, id)
+		}
+	}
+	ids = append(ids, add...)
+	if len(ids) > HooksPerSyscall {
+		return fmt.Errorf("syscall %d: more than %d hooks from all policies together", nr, HooksPerSyscall)
+	}
+	var next syscallHooks
+	copy(next.HookIDs[:], ids)
+	return h.objs.SyscallHooks.Put(nr, &next)
+}
+
+func (h *Hooks) removeConfigs(in *Installed) {
+	for _, id := range in.HookIDs {
+		_ = h.objs.HookConfigs.Delete(id)
+	}
+	h.deleteSets(&in.prog)
+}
+
+// Remove takes an installed policy out of the kernel.
+func (h *Hooks) Remove(in *Installed) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.relink(nil, in); err != nil {
+		return err
+	}
+	h.removeConfigs(in)
+	delete(h.policies, in.PolicyID)
+	return nil
+}
+
+// SetMode switches a policy between enforce and monitor without reloading.
+func (h *Hooks) SetMode(policyID uint32, mode int) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.policies[policyID] {
+		return fmt.Errorf("policy id %d is not installed", policyID)
+	}
+	return h.objs.PolicyModes.Put(policyID, uint32(mode))
+}
+
+func (h *Hooks) close() error {
+	if !h.loaded {
+		return nil
+	}
+	var errs []error
+	for _, l := range h.links {
+		errs = append(errs, l.Close())
+	}
+	errs = append(errs, h.objs.Close())
+	return errors.Join(errs...)
+}
