@@ -40,7 +40,7 @@ func TestFieldsMatchTetragon(t *testing.T) {
 		}
 	}
 	ours := map[string]string{}
-	for _, ev := range []any{filled(&Event{ProcessExec: &ProcessExec{}}), filled(&Event{ProcessExit: &ProcessExit{}})} {
+	for _, ev := range []any{filled(&Event{ProcessExec: &ProcessExec{}}), filled(&Event{ProcessExit: &ProcessExit{}}), filled(&Event{ProcessKprobe: &ProcessKprobe{}})} {
 		b, err := json.Marshal(ev)
 		if err != nil {
 			t.Fatal(err)
@@ -64,6 +64,7 @@ func TestFieldsMatchTetragon(t *testing.T) {
 		"node_name", "time", "process_exec.process.exec_id", "process_exec.process.binary",
 		"process_exec.process.arguments", "process_exec.parent.pid", "process_exit.process.cwd",
 		"process_exec.process.cap.permitted[]", "process_exec.process.start_time",
+		"process_kprobe.function_name", "process_kprobe.action", "process_kprobe.args[].file_arg.path",
 	} {
 		if _, ok := theirs[must]; !ok {
 			t.Errorf("corpus lacks %s: the test is not comparing what it should", must)
@@ -122,8 +123,10 @@ func fill(v reflect.Value) {
 		fill(v.Index(0))
 	case reflect.String:
 		v.SetString("x")
-	case reflect.Uint32, reflect.Uint64:
+	case reflect.Uint32, reflect.Uint64, reflect.Uint8:
 		v.SetUint(1)
+	case reflect.Int32, reflect.Int64:
+		v.SetInt(1)
 	case reflect.Bool:
 		v.SetBool(true)
 	}

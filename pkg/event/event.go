@@ -9,9 +9,12 @@ import "time"
 type Event struct {
 	ProcessExec *ProcessExec `json:"process_exec,omitempty"`
 	ProcessExit *ProcessExit `json:"process_exit,omitempty"`
-	LostEvents  *LostEvents  `json:"lost_events,omitempty"`
-	NodeName    string       `json:"node_name"`
-	Time        string       `json:"time"`
+	// ProcessKprobe reports a policy hook on a syscall or kernel function,
+	// whichever backend served it (Tetragon's name for all of them).
+	ProcessKprobe *ProcessKprobe `json:"process_kprobe,omitempty"`
+	LostEvents    *LostEvents    `json:"lost_events,omitempty"`
+	NodeName      string         `json:"node_name"`
+	Time          string         `json:"time"`
 }
 
 // ProcessExec reports a program being executed, or a process found running
@@ -31,6 +34,57 @@ type ProcessExit struct {
 	Signal    string     `json:"signal,omitempty"`
 	Status    uint32     `json:"status"`
 	Time      string     `json:"time"`
+}
+
+// ProcessKprobe reports that a policy's hook fired and its selectors
+// matched: the function, its arguments, and the action taken.
+type ProcessKprobe struct {
+	Process      *Process    `json:"process"`
+	Parent       *Process    `json:"parent,omitempty"`
+	Ancestors    []*Process  `json:"ancestors,omitempty"`
+	FunctionName string      `json:"function_name"`
+	Args         []*Argument `json:"args,omitempty"`
+	Action       string      `json:"action"`
+	PolicyName   string      `json:"policy_name,omitempty"`
+	Message      string      `json:"message,omitempty"`
+	Tags         []string    `json:"tags,omitempty"`
+	// Backend is Vigil's addition: which kernel mechanism served the hook.
+	Backend string `json:"backend,omitempty"`
+	// Mode is Vigil's addition: "monitor" when the policy only reports, in
+	// which case Action is what enforcement would have done.
+	Mode string `json:"mode,omitempty"`
+}
+
+// Actions, with Tetragon's names.
+const (
+	ActionPost    = "KPROBE_ACTION_POST"
+	ActionSigkill = "KPROBE_ACTION_SIGKILL"
+	ActionSignal  = "KPROBE_ACTION_SIGNAL"
+)
+
+// Argument is one typed argument of a hook; exactly one value is set.
+type Argument struct {
+	IntArg      *int32       `json:"int_arg,omitempty"`
+	UintArg     *uint32      `json:"uint_arg,omitempty"`
+	LongArg     *int64       `json:"long_arg,omitempty,string"`
+	SizeArg     *uint64      `json:"size_arg,omitempty,string"`
+	StringArg   *string      `json:"string_arg,omitempty"`
+	BytesArg    []byte       `json:"bytes_arg,omitempty"`
+	FileArg     *FileArg     `json:"file_arg,omitempty"`
+	SockaddrArg *SockaddrArg `json:"sockaddr_arg,omitempty"`
+	Label       string       `json:"label,omitempty"`
+}
+
+// FileArg is a file, by its path resolved in the kernel.
+type FileArg struct {
+	Path string `json:"path"`
+}
+
+// SockaddrArg is a socket address.
+type SockaddrArg struct {
+	Family string `json:"family"`
+	Addr   string `json:"addr,omitempty"`
+	Port   uint32 `json:"port,omitempty"`
 }
 
 // LostEvents is Vigil's in-band record of events that could not be
