@@ -28,6 +28,11 @@ type Config struct {
 	Process process.Options
 	// LossInterval is how often the kernel's loss counters are read.
 	LossInterval time.Duration
+	// PolicyFiles and PolicyDir name TracingPolicy files to load; they are
+	// reloaded every PolicyReload when their content changes.
+	PolicyFiles  []string
+	PolicyDir    string
+	PolicyReload time.Duration
 }
 
 // Sink receives events in order. Flush is called whenever the kernel has
@@ -52,6 +57,8 @@ type Agent struct {
 	cache  *process.Cache
 	sink   Sink
 	stats  Stats
+	pols   *policies
+	files  *policyFiles
 
 	seen     tracing.Counters // kernel counters already reported
 	decodes  uint64           // decode errors already reported
@@ -64,11 +71,17 @@ func New(cfg Config, sink Sink) (*Agent, error) {
 	if cfg.LossInterval <= 0 {
 		cfg.LossInterval = time.Second
 	}
+	if cfg.PolicyReload <= 0 {
+		cfg.PolicyReload = time.Second
+	}
 	s, err := tracing.Load(cfg.Tracing)
 	if err != nil {
 		return nil, err
 	}
-	return &Agent{cfg: cfg, sensor: s, cache: process.New(cfg.Process), sink: sink}, nil
+	a := &Agent{cfg: cfg, sensor: s, cache: process.New(cfg.Process), sink: sink, pols: newPolicies(s.Hooks())}
+	a.files = &policyFiles{files: cfg.PolicyFiles, dir: cfg.PolicyDir, ps: a.pols, hashes: map[string][32]byte{}}
+	a.files.sync()
+	return a, nil
 }
 
 // Stats returns the agent's totals.
@@ -90,6 +103,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := a.sink.Flush(); err != nil {
 		return err
 	}
+	go a.files.watch(a.cfg.PolicyReload, ctx.Done())
 	for ctx.Err() == nil {
 		if err := a.step(); err != nil {
 			return err
@@ -129,7 +143,26 @@ func (a *Agent) handle(rec any) {
 		a.cache.Clone(r)
 	case *tracing.Exit:
 		a.write(a.cache.Exit(r))
+	case *tracing.Generic:
+		a.writeHook(r)
 	}
+}
+
+// writeHook renders a policy hook's record with its process.
+func (a *Agent) writeHook(g *tracing.Generic) {
+	h := a.pols.hook(g.HookID)
+	if h == nil {
+		a.stats.DecodeErrors.Add(1)
+		logrus.WithField("hook", g.HookID).Debug("record of an unknown hook")
+		return
+	}
+	ev := h.Event(g)
+	ev.Process, ev.Parent, ev.Ancestors = a.cache.Describe(g.Ident, g.Tid)
+	a.write(&event.Event{
+		ProcessKprobe: ev,
+		NodeName:      a.cfg.Process.NodeName,
+		Time:          event.FormatTime(tracing.WallTime(g.Hdr.Ktime)),
+	})
 }
 
 func (a *Agent) write(ev *event.Event) {

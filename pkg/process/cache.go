@@ -81,6 +81,20 @@ func (c *Cache) Lookup(execID string) *event.Process {
 	return nil
 }
 
+// Describe returns the process image id names, its parent and, when
+// enabled, its ancestors, for events other than exec and exit. An image the
+// cache does not know is described by its pid and exec_id alone.
+func (c *Cache) Describe(id tracing.ExecIdent, tid uint32) (proc, parent *event.Process, ancestors []*event.Process) {
+	e := c.byID[c.ExecID(id)]
+	if e == nil {
+		return &event.Process{ExecID: c.ExecID(id), Pid: id.Pid, Tid: tid}, nil, nil
+	}
+	if e.parent != nil {
+		parent = e.parent.proc
+	}
+	return e.proc, parent, c.ancestors(e)
+}
+
 // Exec records a new program image and returns its process_exec event.
 func (c *Cache) Exec(r *tracing.Exec) *event.Event {
 	parent := c.byID[c.ExecID(r.Process.Parent)]

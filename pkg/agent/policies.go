@@ -1,0 +1,166 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/vigil-sec/vigil/pkg/policy"
+	"github.com/vigil-sec/vigil/pkg/tracing"
+)
+
+// policies keeps the agent's policies in the kernel: it compiles them,
+// installs them through the generic hook, replaces them in place, and
+// remembers every hook's metadata to render its events.
+type policies struct {
+	hooks *tracing.Hooks
+
+	mu     sync.Mutex
+	byName map[string]*installed
+	nextID uint32
+
+	metaMu sync.RWMutex
+	metas  map[uint32]*policy.Hook // by global hook id; kept after removal for late records
+}
+
+type installed struct {
+	id     uint32
+	source string
+	inst   *tracing.Installed
+}
+
+func newPolicies(h *tracing.Hooks) *policies {
+	return &policies{hooks: h, byName: map[string]*installed{}, metas: map[uint32]*policy.Hook{}}
+}
+
+// modeOf reads the policy mode from spec.options (name "policy-mode").
+func modeOf(p policy.Policy) (int, error) {
+	for _, o := range p.GetSpec().Options {
+		if o.Name != "policy-mode" {
+			continue
+		}
+		switch o.Value {
+		case "enforce":
+			return tracing.ModeEnforce, nil
+		case "monitor":
+			return tracing.ModeMonitor, nil
+		}
+		return 0, fmt.Errorf("spec.options policy-mode: %q is neither enforce nor monitor", o.Value)
+	}
+	return tracing.ModeEnforce, nil
+}
+
+// Apply installs p from source, replacing a policy of the same name with
+// no gap: the new hooks are live before the old ones leave.
+func (ps *policies) Apply(source string, p policy.Policy) error {
+	mode, err := modeOf(p)
+	if err != nil {
+		return err
+	}
+	c, err := policy.Compile(p)
+	if err != nil {
+		return err
+	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	old := ps.byName[c.Name]
+	if old != nil && old.source != source {
+		return fmt.Errorf("policy %q is already loaded from %s", c.Name, old.source)
+	}
+	id, prev := ps.allocate(old)
+	in, err := ps.hooks.Install(id, mode, c.Program, prev)
+	if err != nil {
+		return err
+	}
+	ps.metaMu.Lock()
+	for i, hid := range in.HookIDs {
+		ps.metas[hid] = c.Hooks[i]
+	}
+	ps.metaMu.Unlock()
+	ps.byName[c.Name] = &installed{id: id, source: source, inst: in}
+	return nil
+}
+
+func (ps *policies) allocate(old *installed) (uint32, *tracing.Installed) {
+	if old != nil {
+		return old.id, old.inst
+	}
+	ps.nextID++
+	return ps.nextID, nil
+}
+
+// Remove takes a policy out of the kernel.
+func (ps *policies) Remove(name string) error {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	old := ps.byName[name]
+	if old == nil {
+		return fmt.Errorf("policy %q is not loaded", name)
+	}
+	delete(ps.byName, name)
+	return ps.hooks.Remove(old.inst)
+}
+
+// SetMode switches a loaded policy between enforce and monitor.
+func (ps *policies) SetMode(name string, mode int) error {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	p := ps.byName[name]
+	if p == nil {
+		return fmt.Errorf("policy %q is not loaded", name)
+	}
+	return ps.hooks.SetMode(p.id, mode)
+}
+
+// fromSource lists the names of the policies loaded from source.
+func (ps *policies) fromSource(source string) []string {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	var out []string
+	for name, p := range ps.byName {
+		if p.source == source {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+func (ps *policies) hook(id uint32) *policy.Hook {
+	ps.metaMu.RLock()
+	defer ps.metaMu.RUnlock()
+	return ps.metas[id]
+}
+
+// syncSource makes the policies from source exactly docs: applies each,
+// and removes those that source no longer holds. Failures are logged with
+// the source and reason, and do not affect other policies.
+func (ps *policies) syncSource(source string, docs []policy.Policy) {
+	keep := map[string]bool{}
+	for _, p := range docs {
+		keep[p.GetName()] = true
+		if err := ps.Apply(source, p); err != nil {
+			logPolicyError(source, p.GetName(), err)
+			continue
+		}
+		logrus.WithFields(logrus.Fields{"policy": p.GetName(), "source": source}).Info("policy loaded")
+	}
+	for _, name := range ps.fromSource(source) {
+		if !keep[name] {
+			if err := ps.Remove(name); err != nil {
+				logPolicyError(source, name, err)
+			}
+			logrus.WithFields(logrus.Fields{"policy": name, "source": source}).Info("policy removed")
+		}
+	}
+}
+
+func logPolicyError(source, name string, err error) {
+	var u *policy.UnsupportedError
+	f := logrus.Fields{"policy": name, "source": source}
+	if errors.As(err, &u) {
+		f["path"] = u.Path
+	}
+	logrus.WithFields(f).WithError(err).Error("policy not loaded")
+}

@@ -1,0 +1,471 @@
+package policy
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/vigil-sec/vigil/pkg/event"
+	"github.com/vigil-sec/vigil/pkg/syscalls"
+	"github.com/vigil-sec/vigil/pkg/tracing"
+)
+
+// Compiled is a policy turned into map entries for the generic hook, with
+// what user space needs to render its events.
+type Compiled struct {
+	Name    string
+	Program tracing.Program
+	Hooks   []*Hook // one per Program.Hooks entry
+}
+
+// UnsupportedError says which part of a valid policy Vigil cannot run yet
+// or on this kernel, and why.
+type UnsupportedError struct {
+	Path   string
+	Reason string
+}
+
+func (e *UnsupportedError) Error() string { return e.Path + ": " + e.Reason }
+
+func unsupported(path, format string, args ...any) error {
+	return &UnsupportedError{Path: path, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Compile turns a validated policy into a program for the generic hook.
+func Compile(p Policy) (*Compiled, error) {
+	spec := p.GetSpec()
+	c := &compiler{spec: spec, out: &Compiled{Name: p.GetName()}}
+	if err := c.unsupportedParts(); err != nil {
+		return nil, err
+	}
+	for i := range spec.KProbes {
+		if err := c.kprobe(fmt.Sprintf("spec.kprobes[%d]", i), &spec.KProbes[i]); err != nil {
+			return nil, err
+		}
+	}
+	if len(c.out.Hooks) == 0 {
+		return nil, unsupported("spec", "the policy has no hook Vigil can attach")
+	}
+	return c.out, nil
+}
+
+type compiler struct {
+	spec    *TracingPolicySpec
+	out     *Compiled
+	nextSet uint32
+}
+
+// unsupportedParts rejects hook kinds and spec fields that no backend of
+// Vigil serves yet.
+func (c *compiler) unsupportedParts() error {
+	s := c.spec
+	switch {
+	case len(s.Fentries) > 0:
+		return unsupported("spec.fentries", "fentry hooks are not implemented yet")
+	case len(s.Tracepoints) > 0:
+		return unsupported("spec.tracepoints", "tracepoint hooks are not implemented yet")
+	case len(s.UProbes) > 0:
+		return unsupported("spec.uprobes", "uprobe hooks are not implemented yet")
+	case len(s.Usdts) > 0:
+		return unsupported("spec.usdts", "USDT hooks are not implemented yet")
+	case len(s.LsmHooks) > 0:
+		return unsupported("spec.lsmhooks", "LSM hooks are not implemented yet")
+	case len(s.Enforcers) > 0:
+		return unsupported("spec.enforcers", "enforcers are not implemented yet")
+	case s.PodSelector != nil || s.ContainerSelector != nil:
+		return unsupported("spec.podSelector", "pod and container scoping need the Kubernetes integration, not implemented yet")
+	}
+	return nil
+}
+
+// kprobe compiles a kprobes entry; only syscalls are served for now, by
+// the raw syscall tracepoint.
+func (c *compiler) kprobe(path string, k *KProbeSpec) error {
+	calls, err := c.syscallsOf(path, k)
+	if err != nil {
+		return err
+	}
+	if k.Return || k.ReturnArg != nil {
+		return unsupported(path+".return", "return probes are not implemented yet")
+	}
+	for _, call := range calls {
+		nr, err := syscalls.Number(call)
+		if err != nil {
+			return unsupported(path+".call", "%v", err)
+		}
+		hook, meta, err := c.hook(path, call, k)
+		if err != nil {
+			return err
+		}
+		c.out.Program.Hooks = append(c.out.Program.Hooks, tracing.SyscallHook{Syscall: nr, Config: *hook})
+		c.out.Hooks = append(c.out.Hooks, meta)
+	}
+	return nil
+}
+
+// syscallsOf lists the syscalls a kprobes entry hooks: its call, or the
+// calls of the list it names ("list:NAME").
+func (c *compiler) syscallsOf(path string, k *KProbeSpec) ([]string, error) {
+	if name, ok := strings.CutPrefix(k.Call, "list:"); ok {
+		for _, l := range c.spec.Lists {
+			if l.Name == name {
+				return l.Values, nil
+			}
+		}
+		return nil, unsupported(path+".call", "list %q is not defined in spec.lists", name)
+	}
+	isSyscall := k.Syscall != nil && *k.Syscall
+	if !isSyscall && !strings.HasPrefix(k.Call, "sys_") && !strings.HasPrefix(k.Call, "__x64_sys_") {
+		return nil, unsupported(path+".call", "kernel function hooks (%s) need the kprobe or fentry backend, not implemented yet", k.Call)
+	}
+	return []string{k.Call}, nil
+}
+
+func (c *compiler) hook(path, call string, k *KProbeSpec) (*tracing.HookConfig, *Hook, error) {
+	cfg := &tracing.HookConfig{}
+	meta := &Hook{
+		Policy:   c.out.Name,
+		Function: syscalls.Symbol(call),
+		Backend:  BackendRawSyscall,
+		Message:  k.Message,
+		Tags:     k.Tags,
+	}
+	slots, err := c.args(path, k, cfg, meta)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(k.Selectors) > tracing.MaxSelectors {
+		return nil, nil, unsupported(path+".selectors", "%d selectors, the generic hook runs at most %d", len(k.Selectors), tracing.MaxSelectors)
+	}
+	cfg.NSelectors = uint8(len(k.Selectors))
+	meta.Actions = make([]string, len(k.Selectors))
+	for i := range k.Selectors {
+		sp := fmt.Sprintf("%s.selectors[%d]", path, i)
+		if err := c.selector(sp, uint8(i), &k.Selectors[i], slots, cfg, meta); err != nil {
+			return nil, nil, err
+		}
+	}
+	return cfg, meta, nil
+}
+
+// syscallArgTypes maps policy argument types to the generic hook's, for syscall
+// arguments (registers: integers and user-memory pointers).
+var syscallArgTypes = map[string]int{
+	"int": tracing.ArgInt, "int32": tracing.ArgInt,
+	"uint32": tracing.ArgUint,
+	"int64":  tracing.ArgS64, "long": tracing.ArgS64,
+	"uint64": tracing.ArgU64, "size_t": tracing.ArgU64,
+	"string": tracing.ArgString, "filename": tracing.ArgString,
+	"fd":       tracing.ArgFd,
+	"sockaddr": tracing.ArgSockaddr,
+	"char_buf": tracing.ArgCharBuf,
+}
+
+// args fills the argument slots; it returns the slot of each arg index.
+func (c *compiler) args(path string, k *KProbeSpec, cfg *tracing.HookConfig, meta *Hook) (map[uint32]uint8, error) {
+	if len(k.Args) > tracing.MaxArgs {
+		return nil, unsupported(path+".args", "%d args, the generic hook reads at most %d", len(k.Args), tracing.MaxArgs)
+	}
+	slots := map[uint32]uint8{}
+	for i, a := range k.Args {
+		ap := fmt.Sprintf("%s.args[%d]", path, i)
+		t, ok := syscallArgTypes[a.Type]
+		if !ok {
+			return nil, unsupported(ap+".type", "type %q cannot be read from a syscall argument (types that can: int, uint32, int64, uint64, size_t, string, fd, sockaddr, char_buf)", a.Type)
+		}
+		if a.ReturnCopy {
+			return nil, unsupported(ap+".returnCopy", "returnCopy is not implemented yet")
+		}
+		cfg.ArgType[i], cfg.ArgIndex[i] = uint8(t), uint8(a.Index)
+		slots[a.Index] = uint8(i)
+		meta.Args = append(meta.Args, HookArg{Type: t, Label: a.Label})
+	}
+	cfg.NArgs = uint8(len(k.Args))
+	return slots, c.charBufSizes(path, k, cfg, slots)
+}
+
+// charBufSizes points each char_buf at the slot holding its size
+// (sizeArgIndex counts arguments from 1).
+func (c *compiler) charBufSizes(path string, k *KProbeSpec, cfg *tracing.HookConfig, slots map[uint32]uint8) error {
+	cfg.MaxData = 4095
+	for i, a := range k.Args {
+		if a.Type != "char_buf" {
+			continue
+		}
+		slot, ok := slots[a.SizeArgIndex-1]
+		if a.SizeArgIndex == 0 || !ok || cfg.ArgType[slot] == tracing.ArgCharBuf {
+			return unsupported(fmt.Sprintf("%s.args[%d].sizeArgIndex", path, i),
+				"a char_buf needs sizeArgIndex naming an integer argument the hook also reads")
+		}
+		cfg.ArgSize[i] = slot
+	}
+	return nil
+}
+
+func (c *compiler) newSet() uint32 {
+	c.nextSet++
+	return c.nextSet
+}
+
+func (c *compiler) cond(cfg *tracing.HookConfig, path string, cd tracing.Cond) error {
+	if int(cfg.NConds) >= tracing.MaxConds {
+		return unsupported(path, "more than %d conditions in one hook's selectors", tracing.MaxConds)
+	}
+	cfg.Conds[cfg.NConds] = cd
+	cfg.NConds++
+	return nil
+}
+
+func (c *compiler) selector(path string, idx uint8, s *KProbeSelector, slots map[uint32]uint8, cfg *tracing.HookConfig, meta *Hook) error {
+	switch {
+	case len(s.MatchReturnArgs) > 0 || len(s.MatchReturnActions) > 0:
+		return unsupported(path+".matchReturnArgs", "return selectors are not implemented yet")
+	case len(s.MatchData) > 0:
+		return unsupported(path+".matchData", "matchData is not implemented yet")
+	case len(s.MatchParentBinaries) > 0:
+		return unsupported(path+".matchParentBinaries", "matchParentBinaries is not implemented yet")
+	case len(s.MatchNamespaces) > 0 || len(s.MatchNamespaceChanges) > 0:
+		return unsupported(path+".matchNamespaces", "namespace selectors are not implemented yet")
+	case len(s.MatchCapabilities) > 0 || len(s.MatchCapabilityChanges) > 0:
+		return unsupported(path+".matchCapabilities", "capability selectors are not implemented yet")
+	case len(s.Macros) > 0:
+		return unsupported(path+".macros", "selector macros are not implemented yet")
+	}
+	for i := range s.MatchArgs {
+		if err := c.matchArg(fmt.Sprintf("%s.matchArgs[%d]", path, i), idx, &s.MatchArgs[i], slots, cfg); err != nil {
+			return err
+		}
+	}
+	for i := range s.MatchPIDs {
+		if err := c.matchPID(fmt.Sprintf("%s.matchPIDs[%d]", path, i), idx, &s.MatchPIDs[i], cfg); err != nil {
+			return err
+		}
+	}
+	for i := range s.MatchBinaries {
+		if err := c.matchBinary(fmt.Sprintf("%s.matchBinaries[%d]", path, i), idx, &s.MatchBinaries[i], cfg); err != nil {
+			return err
+		}
+	}
+	return c.actions(path, idx, s.MatchActions, cfg, meta)
+}
+
+func (c *compiler) matchPID(path string, sel uint8, m *PIDSelector, cfg *tracing.HookConfig) error {
+	if m.FollowForks || m.IsNamespacePID {
+		return unsupported(path, "followForks and isNamespacePID are not implemented yet")
+	}
+	set := c.newSet()
+	for _, v := range m.Values {
+		c.out.Program.Ints = append(c.out.Program.Ints, tracing.IntKey{SetID: set, Value: int64(v)})
+	}
+	return c.cond(cfg, path, tracing.Cond{Selector: sel, Subject: tracing.SubjPid, Op: tracing.CondEq,
+		Negate: b2u(m.Operator == "NotIn"), SetID: set})
+}
+
+func (c *compiler) matchBinary(path string, sel uint8, m *BinarySelector, cfg *tracing.HookConfig) error {
+	if m.FollowChildren {
+		return unsupported(path+".followChildren", "followChildren is not implemented yet")
+	}
+	op, negate := tracing.CondEq, strings.HasPrefix(m.Operator, "Not")
+	switch strings.TrimPrefix(m.Operator, "Not") {
+	case "Prefix":
+		op = tracing.CondPrefix
+	case "Postfix":
+		op = tracing.CondPostfix
+	}
+	set, err := c.strSet(path, op, m.Values)
+	if err != nil {
+		return err
+	}
+	return c.cond(cfg, path, tracing.Cond{Selector: sel, Subject: tracing.SubjBinary, Op: uint8(op), Negate: b2u(negate), SetID: set})
+}
+
+// strSet adds a string set: exact values with their NUL, prefixes as
+// they are, postfixes reversed.
+func (c *compiler) strSet(path string, op int, values []string) (uint32, error) {
+	set := c.newSet()
+	for i, v := range values {
+		if len(v) >= tracing.StrKeyLen {
+			return 0, unsupported(fmt.Sprintf("%s.values[%d]", path, i), "value of %d bytes, in-kernel string matching compares at most %d", len(v), tracing.StrKeyLen-1)
+		}
+		k := tracing.StrKey{SetID: set}
+		switch op {
+		case tracing.CondPostfix:
+			for j := 0; j < len(v); j++ {
+				k.Data[j] = v[len(v)-1-j]
+			}
+			k.Prefixlen = uint32(32 + 8*len(v))
+		case tracing.CondPrefix:
+			copy(k.Data[:], v)
+			k.Prefixlen = uint32(32 + 8*len(v))
+		default:
+			copy(k.Data[:], v)
+			k.Prefixlen = uint32(32 + 8*(len(v)+1))
+		}
+		c.out.Program.Strs = append(c.out.Program.Strs, k)
+	}
+	return set, nil
+}
+
+func (c *compiler) intSet(path string, values []string) (uint32, error) {
+	set := c.newSet()
+	for i, v := range values {
+		n, err := strconv.ParseInt(v, 0, 64)
+		if err != nil {
+			return 0, unsupported(fmt.Sprintf("%s.values[%d]", path, i), "%q is not an integer", v)
+		}
+		c.out.Program.Ints = append(c.out.Program.Ints, tracing.IntKey{SetID: set, Value: n})
+	}
+	return set, nil
+}
+
+func (c *compiler) matchArg(path string, sel uint8, m *ArgSelector, slots map[uint32]uint8, cfg *tracing.HookConfig) error {
+	if len(m.Args) > 0 {
+		return unsupported(path+".args", "matchArgs over several args is not implemented yet")
+	}
+	slot, ok := slots[m.Index]
+	if !ok {
+		return unsupported(path+".index", "no args entry has index %d", m.Index)
+	}
+	typ := int(cfg.ArgType[slot])
+	cd := tracing.Cond{Selector: sel, Subject: slot, Negate: b2u(strings.HasPrefix(m.Operator, "Not"))}
+	var err error
+	switch op := strings.TrimPrefix(m.Operator, "Not"); op {
+	case "Equal", "InMap":
+		cd.Op = tracing.CondEq
+		if isString(typ) {
+			cd.SetID, err = c.strSet(path, tracing.CondEq, m.Values)
+		} else {
+			cd.SetID, err = c.intSet(path, m.Values)
+		}
+	case "Prefix", "Postfix":
+		cd.Op = map[string]uint8{"Prefix": tracing.CondPrefix, "Postfix": tracing.CondPostfix}[op]
+		cd.SetID, err = c.strSet(path, int(cd.Op), m.Values)
+	case "GT", "GreaterThan", "LT", "LessThan", "Mask":
+		err = c.numeric(path, op, m.Values, &cd)
+	case "InRange":
+		err = c.inRange(path, m.Values, &cd)
+	case "SPort", "DPort", "Family":
+		cd.Op = map[string]uint8{"SPort": tracing.CondPort, "DPort": tracing.CondPort, "Family": tracing.CondFamily}[op]
+		cd.SetID, err = c.intSet(path, familyNumbers(m.Values))
+	case "SAddr", "DAddr":
+		cd.Op = tracing.CondAddr
+		cd.SetID, err = c.addrSet(path, m.Values)
+	default:
+		return unsupported(path+".operator", "operator %s is not implemented yet for syscall arguments", m.Operator)
+	}
+	if err != nil {
+		return err
+	}
+	if sockOp(cd.Op) != (typ == tracing.ArgSockaddr) {
+		return unsupported(path+".operator", "operator %s does not apply to an argument of this type", m.Operator)
+	}
+	return c.cond(cfg, path, cd)
+}
+
+func isString(typ int) bool {
+	return typ == tracing.ArgString || typ == tracing.ArgFd || typ == tracing.ArgCharBuf
+}
+
+func sockOp(op uint8) bool {
+	return op == tracing.CondPort || op == tracing.CondAddr || op == tracing.CondFamily
+}
+
+func (c *compiler) numeric(path, op string, values []string, cd *tracing.Cond) error {
+	var acc int64
+	for i, v := range values {
+		n, err := strconv.ParseInt(v, 0, 64)
+		if err != nil {
+			return unsupported(fmt.Sprintf("%s.values[%d]", path, i), "%q is not an integer", v)
+		}
+		if i > 0 && op != "Mask" {
+			return unsupported(path+".values", "%s takes one value", op)
+		}
+		acc |= n
+	}
+	cd.V1 = acc
+	cd.Op = map[string]uint8{"GT": tracing.CondGT, "GreaterThan": tracing.CondGT, "LT": tracing.CondLT,
+		"LessThan": tracing.CondLT, "Mask": tracing.CondMask}[op]
+	return nil
+}
+
+func (c *compiler) inRange(path string, values []string, cd *tracing.Cond) error {
+	if len(values) != 1 {
+		return unsupported(path+".values", "InRange over several ranges is not implemented yet")
+	}
+	lo, hi, ok := strings.Cut(values[0], ":")
+	a, err1 := strconv.ParseInt(lo, 0, 64)
+	b, err2 := strconv.ParseInt(hi, 0, 64)
+	if !ok || err1 != nil || err2 != nil {
+		return unsupported(path+".values[0]", "%q is not a range min:max", values[0])
+	}
+	cd.Op, cd.V1, cd.V2 = tracing.CondInRange, a, b
+	return nil
+}
+
+// familyNumbers turns AF_* names into numbers, leaving numbers as they are.
+func familyNumbers(values []string) []string {
+	names := map[string]string{"AF_UNIX": "1", "AF_INET": "2", "AF_INET6": "10"}
+	out := make([]string, len(values))
+	for i, v := range values {
+		if n, ok := names[v]; ok {
+			v = n
+		}
+		out[i] = v
+	}
+	return out
+}
+
+func (c *compiler) addrSet(path string, values []string) (uint32, error) {
+	set := c.newSet()
+	for i, v := range values {
+		pfx, err := netip.ParsePrefix(v)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(v)
+			if aerr != nil {
+				return 0, unsupported(fmt.Sprintf("%s.values[%d]", path, i), "%q is not an address or CIDR", v)
+			}
+			pfx = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		k := tracing.AddrKey{SetID: set, Family: 2, Prefixlen: uint32(32 + 8 + pfx.Bits())}
+		if pfx.Addr().Is6() {
+			k.Family = 10
+		}
+		copy(k.Addr[:], pfx.Addr().AsSlice())
+		c.out.Program.Addrs = append(c.out.Program.Addrs, k)
+	}
+	return set, nil
+}
+
+func (c *compiler) actions(path string, sel uint8, acts []ActionSelector, cfg *tracing.HookConfig, meta *Hook) error {
+	a := tracing.SelAction{Post: 1}
+	meta.Actions[sel] = event.ActionPost
+	for i, act := range acts {
+		ap := fmt.Sprintf("%s.matchActions[%d]", path, i)
+		if act.RateLimit != "" {
+			return unsupported(ap+".rateLimit", "rateLimit is not implemented yet")
+		}
+		switch act.Action {
+		case "Post":
+		case "NoPost":
+			a.Post = 0
+		case "Sigkill":
+			a.Sig, meta.Actions[sel] = 9, event.ActionSigkill
+		case "Signal":
+			a.Sig, meta.Actions[sel] = uint8(act.ArgSig), event.ActionSignal
+		case "Override":
+			return unsupported(ap+".action", "Override needs BPF LSM, fmod_ret or bpf_override_return; the raw syscall backend cannot deny a syscall")
+		default:
+			return unsupported(ap+".action", "action %s is not implemented yet", act.Action)
+		}
+	}
+	cfg.Actions[sel] = a
+	return nil
+}
+
+func b2u(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,105 @@
+package policy
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"strconv"
+	"syscall"
+
+	"github.com/vigil-sec/vigil/pkg/event"
+	"github.com/vigil-sec/vigil/pkg/tracing"
+)
+
+// Hook is what user space keeps about one installed hook, to turn its
+// kernel records into events.
+type Hook struct {
+	Policy   string
+	Function string // as events name it, e.g. "__x64_sys_openat"
+	Backend  string // the kernel mechanism that serves it
+	Message  string
+	Tags     []string
+	Args     []HookArg
+	Actions  []string // event action of each selector
+}
+
+// HookArg is one argument slot of a hook.
+type HookArg struct {
+	Type  int // tracing.Arg*
+	Label string
+}
+
+// Backends, as events name them.
+const (
+	BackendRawSyscall = "raw_syscall_tracepoint"
+)
+
+// Event renders a hook record, without its process, which the caller adds
+// from the process cache.
+func (h *Hook) Event(g *tracing.Generic) *event.ProcessKprobe {
+	ev := &event.ProcessKprobe{
+		FunctionName: h.Function,
+		Action:       event.ActionPost,
+		PolicyName:   h.Policy,
+		Message:      h.Message,
+		Tags:         h.Tags,
+		Backend:      h.Backend,
+	}
+	if int(g.Selector) < len(h.Actions) {
+		ev.Action = h.Actions[g.Selector]
+	}
+	if g.Monitor != 0 {
+		ev.Mode = "monitor"
+	}
+	for i, a := range h.Args {
+		if i >= tracing.MaxArgs {
+			break
+		}
+		arg := renderArg(a.Type, g.ArgVal[i], g.Args[i])
+		arg.Label = a.Label
+		ev.Args = append(ev.Args, arg)
+	}
+	return ev
+}
+
+func renderArg(typ int, val int64, data []byte) *event.Argument {
+	switch typ {
+	case tracing.ArgInt:
+		v := int32(val)
+		return &event.Argument{IntArg: &v}
+	case tracing.ArgUint:
+		v := uint32(val)
+		return &event.Argument{UintArg: &v}
+	case tracing.ArgS64:
+		return &event.Argument{LongArg: &val}
+	case tracing.ArgU64:
+		v := uint64(val)
+		return &event.Argument{SizeArg: &v}
+	case tracing.ArgString:
+		s := string(data)
+		return &event.Argument{StringArg: &s}
+	case tracing.ArgFd:
+		return &event.Argument{FileArg: &event.FileArg{Path: string(data)}}
+	case tracing.ArgSockaddr:
+		return &event.Argument{SockaddrArg: sockaddr(data)}
+	}
+	return &event.Argument{BytesArg: data}
+}
+
+// sockaddr decodes the first bytes of a struct sockaddr.
+func sockaddr(b []byte) *event.SockaddrArg {
+	if len(b) < 2 {
+		return &event.SockaddrArg{Family: "AF_UNSPEC"}
+	}
+	switch fam := binary.NativeEndian.Uint16(b); {
+	case fam == syscall.AF_INET && len(b) >= 8:
+		return &event.SockaddrArg{Family: "AF_INET", Port: uint32(binary.BigEndian.Uint16(b[2:])),
+			Addr: netip.AddrFrom4([4]byte(b[4:8])).String()}
+	case fam == syscall.AF_INET6 && len(b) >= 24:
+		return &event.SockaddrArg{Family: "AF_INET6", Port: uint32(binary.BigEndian.Uint16(b[2:])),
+			Addr: netip.AddrFrom16([16]byte(b[8:24])).String()}
+	case fam == syscall.AF_UNIX:
+		return &event.SockaddrArg{Family: "AF_UNIX"}
+	default:
+		return &event.SockaddrArg{Family: "AF_" + strconv.Itoa(int(fam))}
+	}
+}
