@@ -19,8 +19,13 @@ func main() {
 	rounds := flag.Int("rounds", 3, "rounds of each configuration")
 	execs := flag.Int("execs", 20000, "fork+exec of /bin/true per storm")
 	bin := flag.String("vigil", "bin/vigil", "vigil binary")
+	opens := flag.Int("opens", 1000000, "open+close of a file per syscall loop")
 	flag.Parse()
 	if err := execStorm(*bin, *rounds, *execs); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	if err := syscallLoops(*bin, *rounds, *opens); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -73,7 +78,13 @@ func storm(n int) (float64, error) {
 // withAgent runs a storm while `vigil agent` writes every event to
 // /dev/null through its stdout exporter.
 func withAgent(bin string, n int) (float64, error) {
-	agent := exec.Command(bin, "agent")
+	return underAgent(bin, nil, func() (float64, error) { return storm(n) })
+}
+
+// underAgent runs work while `vigil agent` runs with args, its events going
+// to /dev/null.
+func underAgent(bin string, args []string, work func() (float64, error)) (float64, error) {
+	agent := exec.Command(bin, append([]string{"agent"}, args...)...)
 	stderr, err := agent.StderrPipe()
 	if err != nil {
 		return 0, err
@@ -95,7 +106,7 @@ func withAgent(bin string, n int) (float64, error) {
 		for sc.Scan() {
 		}
 	}()
-	return storm(n)
+	return work()
 }
 
 func median(xs []float64) float64 {

@@ -41,6 +41,8 @@ func agentCommand() *cobra.Command {
 	fl.BoolVar(&f.cfg.Process.Credentials, "enable-process-cred", false, "add capabilities and credentials to processes")
 	fl.BoolVar(&f.cfg.Process.Namespaces, "enable-process-ns", false, "add namespaces to processes")
 	fl.IntVar(&f.cfg.Process.Capacity, "process-cache-size", process.DefaultCapacity, "process images kept in memory at most")
+	fl.StringArrayVar(&f.cfg.PolicyFiles, "tracing-policy", nil, "load a TracingPolicy file (repeatable); reloaded when it changes")
+	fl.StringVar(&f.cfg.PolicyDir, "tracing-policy-dir", "", "load every *.yaml and *.yml TracingPolicy file in this directory; reloaded on change")
 	fl.IntVar(&f.cfg.Tracing.RingBufferSize, "rb-size", tracing.DefaultRingBufferSize, "kernel ring buffer size in bytes (power of two)")
 	return cmd
 }

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// openPolicy hooks openat with one Prefix filter on the path.
+const openPolicy = `apiVersion: vigil.dev/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: bench-openat
+spec:
+  kprobes:
+  - call: sys_openat
+    syscall: true
+    args:
+    - {index: 1, type: string}
+    selectors:
+    - matchArgs:
+      - {index: 1, operator: Prefix, values: [%q]}
+`
+
+// syscallLoops measures an open/close loop and a getppid loop without the
+// agent, with an openat policy that never matches, and (open/close only)
+// with one that matches every open, which gives the cost of a hit.
+func syscallLoops(bin string, rounds, n int) error {
+	dir, err := os.MkdirTemp("", "vigil-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	target := filepath.Join(dir, "file")
+	if err := os.WriteFile(target, nil, 0o600); err != nil {
+		return err
+	}
+	miss, hit := filepath.Join(dir, "miss.yaml"), filepath.Join(dir, "hit.yaml")
+	if err := os.WriteFile(miss, []byte(fmt.Sprintf(openPolicy, "/nonexistent/")), 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(hit, []byte(fmt.Sprintf(openPolicy, dir)), 0o600); err != nil {
+		return err
+	}
+	opens := func() (float64, error) { return openLoop(target, n) }
+	configs := []config{
+		{"no agent", func() (float64, error) { return opens() }},
+		{"openat policy, no match", func() (float64, error) { return underAgent(bin, []string{"--tracing-policy", miss}, opens) }},
+		{"openat policy, every open matches", func() (float64, error) { return underAgent(bin, []string{"--tracing-policy", hit}, opens) }},
+		{"getppid, no agent", func() (float64, error) { return getppidLoop(n) }},
+		{"getppid, openat policy loaded", func() (float64, error) {
+			return underAgent(bin, []string{"--tracing-policy", miss}, func() (float64, error) { return getppidLoop(n) })
+		}},
+	}
+	med, err := alternate(rounds, configs)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("## Syscall loops, %d iterations, median of %d rounds\n\n| configuration | seconds | vs its baseline |\n|---|---|---|\n", n, rounds)
+	base := []float64{med[0], med[0], med[0], med[3], med[3]}
+	for i, c := range configs {
+		fmt.Printf("| %s | %.3f | %+.1f%% |\n", c.name, med[i], 100*(med[i]/base[i]-1))
+	}
+	fmt.Printf("\ncost of a hook hit (event built and sent): %.0f ns; of a miss: %.0f ns per openat\n\n",
+		1e9*(med[2]-med[1])/float64(n), 1e9*(med[1]-med[0])/float64(n))
+	return nil
+}
+
+type config struct {
+	name string
+	run  func() (float64, error)
+}
+
+// alternate runs every configuration once per round, rotating the order,
+// and returns each one's median.
+func alternate(rounds int, configs []config) ([]float64, error) {
+	times := make([][]float64, len(configs))
+	for r := 0; r < rounds; r++ {
+		for j := range configs {
+			i := (j + r) % len(configs)
+			t, err := configs[i].run()
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", configs[i].name, err)
+			}
+			times[i] = append(times[i], t)
+		}
+	}
+	out := make([]float64, len(configs))
+	for i := range times {
+		out[i] = median(times[i])
+	}
+	return out, nil
+}
+
+func openLoop(path string, n int) (float64, error) {
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		fd, err := unix.Open(path, unix.O_RDONLY, 0)
+		if err != nil {
+			return 0, err
+		}
+		unix.Close(fd)
+	}
+	return time.Since(start).Seconds(), nil
+}
+
+func getppidLoop(n int) (float64, error) {
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		unix.Getppid()
+	}
+	return time.Since(start).Seconds(), nil
+}

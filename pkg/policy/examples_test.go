@@ -1,0 +1,25 @@
+package policy
+
+import (
+	"path/filepath"
+	"testing"
+)
+
+func TestExamplesCompile(t *testing.T) {
+	files, _ := filepath.Glob("../../examples/policies/*.yaml")
+	for _, f := range files {
+		ps, err := ParseFile(f)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		for _, p := range ps {
+			if _, err := Compile(p); err != nil {
+				t.Errorf("%s: %v", f, err)
+			}
+		}
+	}
+	if len(files) < 5 {
+		t.Errorf("want at least 5 example policies, found %d", len(files))
+	}
+}
