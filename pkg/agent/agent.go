@@ -13,6 +13,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/vigil-sec/vigil/pkg/event"
+	"github.com/vigil-sec/vigil/pkg/probe"
 	"github.com/vigil-sec/vigil/pkg/process"
 	"github.com/vigil-sec/vigil/pkg/tracing"
 )
@@ -78,7 +79,9 @@ func New(cfg Config, sink Sink) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Agent{cfg: cfg, sensor: s, cache: process.New(cfg.Process), sink: sink, pols: newPolicies(s.Hooks())}
+	kernel := probe.Run()
+	logrus.WithField("available", kernel.Available()).Info("kernel features probed")
+	a := &Agent{cfg: cfg, sensor: s, cache: process.New(cfg.Process), sink: sink, pols: newPolicies(s.Hooks(), kernel)}
 	a.files = &policyFiles{files: cfg.PolicyFiles, dir: cfg.PolicyDir, ps: a.pols, hashes: map[string][32]byte{}}
 	a.files.sync()
 	return a, nil

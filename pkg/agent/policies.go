@@ -8,6 +8,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/vigil-sec/vigil/pkg/policy"
+	"github.com/vigil-sec/vigil/pkg/probe"
 	"github.com/vigil-sec/vigil/pkg/tracing"
 )
 
@@ -15,7 +16,8 @@ import (
 // installs them through the generic hook, replaces them in place, and
 // remembers every hook's metadata to render its events.
 type policies struct {
-	hooks *tracing.Hooks
+	hooks  *tracing.Hooks
+	kernel probe.Report
 
 	mu     sync.Mutex
 	byName map[string]*installed
@@ -31,8 +33,8 @@ type installed struct {
 	inst   *tracing.Installed
 }
 
-func newPolicies(h *tracing.Hooks) *policies {
-	return &policies{hooks: h, byName: map[string]*installed{}, metas: map[uint32]*policy.Hook{}}
+func newPolicies(h *tracing.Hooks, kernel probe.Report) *policies {
+	return &policies{hooks: h, kernel: kernel, byName: map[string]*installed{}, metas: map[uint32]*policy.Hook{}}
 }
 
 // modeOf reads the policy mode from spec.options (name "policy-mode").
@@ -59,7 +61,7 @@ func (ps *policies) Apply(source string, p policy.Policy) error {
 	if err != nil {
 		return err
 	}
-	c, err := policy.Compile(p)
+	c, err := policy.Compile(p, ps.kernel)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/vigil-sec/vigil/pkg/event"
+	"github.com/vigil-sec/vigil/pkg/probe"
 	"github.com/vigil-sec/vigil/pkg/syscalls"
 	"github.com/vigil-sec/vigil/pkg/tracing"
 )
@@ -32,10 +33,11 @@ func unsupported(path, format string, args ...any) error {
 	return &UnsupportedError{Path: path, Reason: fmt.Sprintf(format, args...)}
 }
 
-// Compile turns a validated policy into a program for the generic hook.
-func Compile(p Policy) (*Compiled, error) {
+// Compile turns a validated policy into a program for the generic hook,
+// choosing each hook's backend from what the kernel offers.
+func Compile(p Policy, kernel probe.Report) (*Compiled, error) {
 	spec := p.GetSpec()
-	c := &compiler{spec: spec, out: &Compiled{Name: p.GetName()}}
+	c := &compiler{spec: spec, kernel: kernel, out: &Compiled{Name: p.GetName()}}
 	if err := c.unsupportedParts(); err != nil {
 		return nil, err
 	}
@@ -52,6 +54,7 @@ func Compile(p Policy) (*Compiled, error) {
 
 type compiler struct {
 	spec    *TracingPolicySpec
+	kernel  probe.Report
 	out     *Compiled
 	nextSet uint32
 }
@@ -117,9 +120,24 @@ func (c *compiler) syscallsOf(path string, k *KProbeSpec) ([]string, error) {
 	}
 	isSyscall := k.Syscall != nil && *k.Syscall
 	if !isSyscall && !strings.HasPrefix(k.Call, "sys_") && !strings.HasPrefix(k.Call, "__x64_sys_") {
-		return nil, unsupported(path+".call", "kernel function hooks (%s) need the kprobe or fentry backend, not implemented yet", k.Call)
+		return nil, c.functionHook(path+".call", k.Call)
+	}
+	if err := c.kernel.Missing(probe.TPBTF); err != nil {
+		return nil, unsupported(path+".call", "syscall hooks use the raw syscall tracepoint: %v", err)
 	}
 	return []string{k.Call}, nil
+}
+
+// functionHook explains why a kernel function hook cannot load: what the
+// kernel lacks, or that Vigil's backend for it is not written yet.
+func (c *compiler) functionHook(path, call string) error {
+	for _, f := range []probe.Feature{probe.Kprobe, probe.Fentry} {
+		if c.kernel.Has(f) {
+			return unsupported(path, "kernel function hook %s: this kernel has %s, but Vigil's %s backend is not implemented yet", call, f, f)
+		}
+	}
+	return unsupported(path, "kernel function hook %s needs kprobe or fentry: %v; %v", call,
+		c.kernel.Missing(probe.Kprobe), c.kernel.Missing(probe.Fentry))
 }
 
 func (c *compiler) hook(path, call string, k *KProbeSpec) (*tracing.HookConfig, *Hook, error) {
@@ -449,18 +467,37 @@ func (c *compiler) actions(path string, sel uint8, acts []ActionSelector, cfg *t
 		case "Post":
 		case "NoPost":
 			a.Post = 0
-		case "Sigkill":
+		case "Sigkill", "Signal":
+			if err := c.kernel.Missing(probe.SendSignal); err != nil {
+				return unsupported(ap+".action", "%s: %v", act.Action, err)
+			}
 			a.Sig, meta.Actions[sel] = 9, event.ActionSigkill
-		case "Signal":
-			a.Sig, meta.Actions[sel] = uint8(act.ArgSig), event.ActionSignal
+			if act.Action == "Signal" {
+				a.Sig, meta.Actions[sel] = uint8(act.ArgSig), event.ActionSignal
+			}
 		case "Override":
-			return unsupported(ap+".action", "Override needs BPF LSM, fmod_ret or bpf_override_return; the raw syscall backend cannot deny a syscall")
+			return c.override(ap + ".action")
 		default:
 			return unsupported(ap+".action", "action %s is not implemented yet", act.Action)
 		}
 	}
 	cfg.Actions[sel] = a
 	return nil
+}
+
+// override explains why Override cannot load: the raw syscall backend can
+// only observe and signal, and deny needs another mechanism.
+func (c *compiler) override(path string) error {
+	var have []string
+	for _, f := range []probe.Feature{probe.LSM, probe.FmodRet, probe.OverrideReturn} {
+		if c.kernel.Has(f) {
+			have = append(have, string(f))
+		}
+	}
+	if len(have) == 0 {
+		return unsupported(path, "Override needs BPF LSM, fmod_ret or bpf_override_return, and this kernel has none of them")
+	}
+	return unsupported(path, "Override through %s (which this kernel has) is not implemented yet", strings.Join(have, ", "))
 }
 
 func b2u(b bool) uint8 {

@@ -3,9 +3,12 @@ package policy
 import (
 	"path/filepath"
 	"testing"
+
+	"github.com/vigil-sec/vigil/pkg/probe"
 )
 
 func TestExamplesCompile(t *testing.T) {
+	kernel := probe.Run()
 	files, _ := filepath.Glob("../../examples/policies/*.yaml")
 	for _, f := range files {
 		ps, err := ParseFile(f)
@@ -14,7 +17,7 @@ func TestExamplesCompile(t *testing.T) {
 			continue
 		}
 		for _, p := range ps {
-			if _, err := Compile(p); err != nil {
+			if _, err := Compile(p, kernel); err != nil {
 				t.Errorf("%s: %v", f, err)
 			}
 		}
