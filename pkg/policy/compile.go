@@ -20,17 +20,23 @@ type Compiled struct {
 	Hooks   []*Hook // one per Program.Hooks entry
 }
 
-// UnsupportedError says which part of a valid policy Vigil cannot run yet
-// or on this kernel, and why.
+// UnsupportedError says which part of a valid policy Vigil cannot run,
+// and why: this kernel lacks what it needs (KernelLacks), or Vigil does not
+// implement it yet.
 type UnsupportedError struct {
-	Path   string
-	Reason string
+	Path        string
+	Reason      string
+	KernelLacks bool
 }
 
 func (e *UnsupportedError) Error() string { return e.Path + ": " + e.Reason }
 
 func unsupported(path, format string, args ...any) error {
 	return &UnsupportedError{Path: path, Reason: fmt.Sprintf(format, args...)}
+}
+
+func kernelLacks(path, format string, args ...any) error {
+	return &UnsupportedError{Path: path, Reason: fmt.Sprintf(format, args...), KernelLacks: true}
 }
 
 // Compile turns a validated policy into a program for the generic hook,
@@ -60,26 +66,39 @@ type compiler struct {
 }
 
 // unsupportedParts rejects hook kinds and spec fields that no backend of
-// Vigil serves yet.
+// Vigil serves yet, or that this kernel cannot serve.
 func (c *compiler) unsupportedParts() error {
 	s := c.spec
 	switch {
 	case len(s.Fentries) > 0:
-		return unsupported("spec.fentries", "fentry hooks are not implemented yet")
+		return c.needs("spec.fentries", "fentry hooks", probe.Fentry)
 	case len(s.Tracepoints) > 0:
-		return unsupported("spec.tracepoints", "tracepoint hooks are not implemented yet")
+		return c.needs("spec.tracepoints", "tracepoint hooks", probe.Tracepoint, probe.RawTracepoint)
 	case len(s.UProbes) > 0:
-		return unsupported("spec.uprobes", "uprobe hooks are not implemented yet")
+		return c.needs("spec.uprobes", "uprobe hooks", probe.Uprobe)
 	case len(s.Usdts) > 0:
-		return unsupported("spec.usdts", "USDT hooks are not implemented yet")
+		return c.needs("spec.usdts", "USDT hooks", probe.Uprobe)
 	case len(s.LsmHooks) > 0:
-		return unsupported("spec.lsmhooks", "LSM hooks are not implemented yet")
+		return c.needs("spec.lsmhooks", "LSM hooks", probe.LSM, probe.Fentry, probe.Kprobe)
 	case len(s.Enforcers) > 0:
-		return unsupported("spec.enforcers", "enforcers are not implemented yet")
+		return c.needs("spec.enforcers", "enforcers", probe.LSM, probe.FmodRet, probe.OverrideReturn)
 	case s.PodSelector != nil || s.ContainerSelector != nil:
 		return unsupported("spec.podSelector", "pod and container scoping need the Kubernetes integration, not implemented yet")
 	}
 	return nil
+}
+
+// needs reports what is missing for what: the kernel features, when it has
+// none of them, or else Vigil's backend.
+func (c *compiler) needs(path, what string, features ...probe.Feature) error {
+	var lacks []string
+	for _, f := range features {
+		if c.kernel.Has(f) {
+			return unsupported(path, "%s: this kernel has %s, but Vigil's backend for it is not implemented yet", what, f)
+		}
+		lacks = append(lacks, c.kernel.Missing(f).Error())
+	}
+	return kernelLacks(path, "%s: %s", what, strings.Join(lacks, "; "))
 }
 
 // kprobe compiles a kprobes entry; only syscalls are served for now, by
@@ -123,21 +142,14 @@ func (c *compiler) syscallsOf(path string, k *KProbeSpec) ([]string, error) {
 		return nil, c.functionHook(path+".call", k.Call)
 	}
 	if err := c.kernel.Missing(probe.TPBTF); err != nil {
-		return nil, unsupported(path+".call", "syscall hooks use the raw syscall tracepoint: %v", err)
+		return nil, kernelLacks(path+".call", "syscall hooks use the raw syscall tracepoint: %v", err)
 	}
 	return []string{k.Call}, nil
 }
 
-// functionHook explains why a kernel function hook cannot load: what the
-// kernel lacks, or that Vigil's backend for it is not written yet.
+// functionHook explains why a kernel function hook cannot load.
 func (c *compiler) functionHook(path, call string) error {
-	for _, f := range []probe.Feature{probe.Kprobe, probe.Fentry} {
-		if c.kernel.Has(f) {
-			return unsupported(path, "kernel function hook %s: this kernel has %s, but Vigil's %s backend is not implemented yet", call, f, f)
-		}
-	}
-	return unsupported(path, "kernel function hook %s needs kprobe or fentry: %v; %v", call,
-		c.kernel.Missing(probe.Kprobe), c.kernel.Missing(probe.Fentry))
+	return c.needs(path, "kernel function hook "+call, probe.Kprobe, probe.Fentry)
 }
 
 func (c *compiler) hook(path, call string, k *KProbeSpec) (*tracing.HookConfig, *Hook, error) {
@@ -469,7 +481,7 @@ func (c *compiler) actions(path string, sel uint8, acts []ActionSelector, cfg *t
 			a.Post = 0
 		case "Sigkill", "Signal":
 			if err := c.kernel.Missing(probe.SendSignal); err != nil {
-				return unsupported(ap+".action", "%s: %v", act.Action, err)
+				return kernelLacks(ap+".action", "%s: %v", act.Action, err)
 			}
 			a.Sig, meta.Actions[sel] = 9, event.ActionSigkill
 			if act.Action == "Signal" {
@@ -495,7 +507,7 @@ func (c *compiler) override(path string) error {
 		}
 	}
 	if len(have) == 0 {
-		return unsupported(path, "Override needs BPF LSM, fmod_ret or bpf_override_return, and this kernel has none of them")
+		return kernelLacks(path, "Override needs BPF LSM, fmod_ret or bpf_override_return, and this kernel has none of them")
 	}
 	return unsupported(path, "Override through %s (which this kernel has) is not implemented yet", strings.Join(have, ", "))
 }
