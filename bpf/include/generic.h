@@ -35,6 +35,13 @@ enum arg_type {
 enum subject {
 	SUBJ_PID = 0x80,    /* the process's tgid */
 	SUBJ_BINARY = 0x81, /* the process's executable path */
+	SUBJ_RET = 0x82,    /* the syscall's return value (exit hooks) */
+};
+
+enum rate_scope {
+	SCOPE_THREAD = 0,
+	SCOPE_PROCESS = 1,
+	SCOPE_GLOBAL = 2,
 };
 
 enum cond_op {
@@ -61,10 +68,11 @@ struct cond {
 };
 
 struct sel_action {
-	__u8 post; /* send an event */
-	__u8 sig;  /* signal to send the process, 0 for none */
-	__u16 pad;
-	__u32 pad2;
+	__u8 post;  /* send an event */
+	__u8 sig;   /* signal to send the process, 0 for none */
+	__u8 scope; /* rate limit scope */
+	__u8 pad;
+	__u32 rate_limit_ms; /* post the same event at most once per this */
 };
 
 struct hook_config {
@@ -73,7 +81,7 @@ struct hook_config {
 	__u8 n_args;
 	__u8 n_conds;
 	__u8 n_selectors;
-	__u8 pad;
+	__u8 at_exit; /* runs at syscall exit, with the return value */
 	__u8 arg_type[MAX_ARGS];
 	__u8 arg_index[MAX_ARGS]; /* syscall argument number */
 	__u8 arg_size[MAX_ARGS];  /* char_buf: slot holding the size */
@@ -100,6 +108,13 @@ struct int_key {
 	__s64 value;
 };
 
+struct rate_key {
+	__u32 hook_id;
+	__u32 selector;
+	__u32 scope_id; /* tid, tgid or 0 */
+	__u32 hash;	/* of the event's arguments */
+};
+
 struct addr_key {
 	__u32 prefixlen; /* LPM: set_id, family, then address bits */
 	__u32 set_id;
@@ -124,8 +139,9 @@ struct msg_generic {
 	__u8 selector;
 	__u8 sig; /* signal sent (or, in monitor mode, that would be) */
 	__u8 monitor;
-	__u8 pad;
+	__u8 has_ret;
 	__u32 pad2;
+	__s64 ret;
 	__s64 arg_val[MAX_ARGS];
 	__u16 arg_len[MAX_ARGS]; /* bytes of each argument in data */
 	__u16 pad3[3];

@@ -23,12 +23,30 @@ struct {
 	__type(value, struct syscall_hooks);
 } syscall_hooks SEC(".maps");
 
+/* Hooks that run at syscall exit, with the return value. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_SYSCALLS);
+	__type(key, __u32);
+	__type(value, struct syscall_hooks);
+} syscall_exit_hooks SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
+	__uint(map_flags,
+	       BPF_F_NO_PREALLOC); /* freed after RCU: safe to replace */
 	__type(key, __u32);
 	__type(value, struct hook_config);
 } hook_configs SEC(".maps");
+
+/* When each rate-limited event was last posted. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 32768);
+	__type(key, struct rate_key);
+	__type(value, __u64);
+} rate_limits SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -64,6 +82,9 @@ struct {
 struct gscratch {
 	struct msg_generic msg;
 	__u64 raw[8]; /* the syscall's six arguments */
+	__s64 ret;    /* the return value, at exit */
+	__u8 at_exit;
+	__u8 pad2[7];
 	__u32 arg_off[MAX_ARGS];
 	__u32 failed;  /* selectors with a false condition */
 	__u32 bin_off; /* binary path in path.buf, once resolved */
@@ -240,6 +261,24 @@ static __always_inline void resolve_binary(struct gscratch *s,
 	s->bin_len = (PATH_LEN - start) & PATH_MASK;
 }
 
+/* The comparisons that apply to any integer. */
+static __always_inline bool eval_int(struct cond *c, __s64 v)
+{
+	switch (c->op) {
+	case COND_EQ:
+		return in_int_set(c->set_id, v);
+	case COND_GT:
+		return v > c->v1;
+	case COND_LT:
+		return v < c->v1;
+	case COND_MASK:
+		return (v & c->v1) != 0;
+	case COND_INRANGE:
+		return v >= c->v1 && v <= c->v2;
+	}
+	return false;
+}
+
 static __always_inline bool eval_arg(struct gscratch *s, struct cond *c,
 				     __u8 type, __u8 i)
 {
@@ -250,20 +289,11 @@ static __always_inline bool eval_arg(struct gscratch *s, struct cond *c,
 
 	switch (c->op) {
 	case COND_EQ:
-		if (str)
-			return in_str_set(s, COND_EQ, c->set_id, data, len);
-		return in_int_set(c->set_id, v);
 	case COND_PREFIX:
 	case COND_POSTFIX:
-		return in_str_set(s, c->op, c->set_id, data, len);
-	case COND_GT:
-		return v > c->v1;
-	case COND_LT:
-		return v < c->v1;
-	case COND_MASK:
-		return (v & c->v1) != 0;
-	case COND_INRANGE:
-		return v >= c->v1 && v <= c->v2;
+		if (str)
+			return in_str_set(s, c->op, c->set_id, data, len);
+		return eval_int(c, v);
 	case COND_PORT:
 		if (len < 4)
 			return false;
@@ -273,7 +303,7 @@ static __always_inline bool eval_arg(struct gscratch *s, struct cond *c,
 	case COND_FAMILY:
 		return len >= 2 && in_int_set(c->set_id, *(__u16 *)data);
 	}
-	return false;
+	return eval_int(c, v);
 }
 
 /* Evaluates condition i of a hook: 1 when it holds. */
@@ -295,6 +325,8 @@ __noinline int eval_cond(__u32 hook_id, __u32 i)
 		r = in_str_set(s, c->op, c->set_id,
 			       &s->path.buf[s->bin_off & PATH_MASK],
 			       s->bin_len);
+	} else if (c->subject == SUBJ_RET) {
+		r = eval_int(c, s->ret);
 	} else if (c->subject < MAX_ARGS) {
 		r = eval_arg(s, c, cfg->arg_type[c->subject], c->subject);
 	} else {
@@ -347,6 +379,48 @@ static __always_inline void read_args(struct gscratch *s,
 	}
 }
 
+/* FNV-1a over the event's integer arguments and the start of its data:
+ * events that hash alike are "the same" for rate limiting. */
+__noinline int args_hash(void)
+{
+	struct gscratch *s = scratch();
+	__u32 h = 2166136261u;
+	__u8 *p;
+
+	if (!s)
+		return 0;
+	p = (__u8 *)s->msg.arg_val;
+	for (int i = 0; i < sizeof(s->msg.arg_val); i++)
+		h = (h ^ p[i]) * 16777619u;
+	for (int i = 0; i < 64; i++)
+		h = (h ^ (__u8)s->msg.data[i]) * 16777619u;
+	return h;
+}
+
+/* Whether this event was posted less than the rate limit ago; if not, it
+ * records now as its last post. */
+static __always_inline bool rate_limited(struct gscratch *s,
+					 struct hook_config *cfg,
+					 struct sel_action *act, int sel)
+{
+	struct rate_key k = {.hook_id = cfg->hook_id, .selector = sel};
+	__u64 now = bpf_ktime_get_ns(), pid_tgid = bpf_get_current_pid_tgid();
+	__u64 *last;
+
+	if (!act->rate_limit_ms)
+		return false;
+	if (act->scope == SCOPE_THREAD)
+		k.scope_id = (__u32)pid_tgid;
+	else if (act->scope == SCOPE_PROCESS)
+		k.scope_id = pid_tgid >> 32;
+	k.hash = args_hash();
+	last = bpf_map_lookup_elem(&rate_limits, &k);
+	if (last && now - *last < (__u64)act->rate_limit_ms * 1000000)
+		return true;
+	bpf_map_update_elem(&rate_limits, &k, &now, BPF_ANY);
+	return false;
+}
+
 /* Runs one hook on the current syscall: reads its arguments, evaluates its
  * selectors, acts, and posts the event. */
 __noinline int run_hook(__u32 hook_id, __u32 nr)
@@ -371,8 +445,10 @@ __noinline int run_hook(__u32 hook_id, __u32 nr)
 	s->msg.sig = act.sig;
 	if (act.sig && !s->msg.monitor)
 		bpf_send_signal(act.sig);
-	if (!act.post)
+	if (!act.post || rate_limited(s, cfg, &act, sel))
 		return 0;
+	s->msg.ret = s->ret;
+	s->msg.has_ret = s->at_exit;
 	s->msg.hdr.op = MSG_OP_GENERIC;
 	s->msg.hdr.ktime = bpf_ktime_get_ns();
 	ident_of(task, &s->msg.ident);
@@ -390,28 +466,52 @@ __noinline int run_hook(__u32 hook_id, __u32 nr)
 	return 0;
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(generic_sys_enter, struct pt_regs *regs, long id)
+/* Runs the hooks of a syscall list on the syscall whose registers are
+ * regs. */
+static __always_inline void run_hooks(struct syscall_hooks *sh,
+				      struct pt_regs *regs, __u32 nr,
+				      bool at_exit, __s64 ret)
 {
-	__u32 nr = id;
-	struct syscall_hooks *sh = bpf_map_lookup_elem(&syscall_hooks, &nr);
-	struct gscratch *s;
+	struct gscratch *s = scratch();
 
-	if (!sh || !sh->hook_ids[0])
-		return 0;
-	s = scratch();
 	if (!s)
-		return 0;
+		return;
 	s->raw[0] = BPF_CORE_READ(regs, di);
 	s->raw[1] = BPF_CORE_READ(regs, si);
 	s->raw[2] = BPF_CORE_READ(regs, dx);
 	s->raw[3] = BPF_CORE_READ(regs, r10);
 	s->raw[4] = BPF_CORE_READ(regs, r8);
 	s->raw[5] = BPF_CORE_READ(regs, r9);
+	s->at_exit = at_exit;
+	s->ret = ret;
 	for (int i = 0; i < HOOKS_PER_SYSCALL; i++) {
 		if (!sh->hook_ids[i])
 			break;
 		run_hook(sh->hook_ids[i], nr);
 	}
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(generic_sys_enter, struct pt_regs *regs, long id)
+{
+	__u32 nr = id;
+	struct syscall_hooks *sh = bpf_map_lookup_elem(&syscall_hooks, &nr);
+
+	if (sh && sh->hook_ids[0])
+		run_hooks(sh, regs, nr, false, 0);
+	return 0;
+}
+
+/* At exit the saved user registers still hold the syscall's arguments,
+ * and orig_ax its number. */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(generic_sys_exit, struct pt_regs *regs, long ret)
+{
+	__u32 nr = BPF_CORE_READ(regs, orig_ax);
+	struct syscall_hooks *sh =
+	    bpf_map_lookup_elem(&syscall_exit_hooks, &nr);
+
+	if (sh && sh->hook_ids[0])
+		run_hooks(sh, regs, nr, true, ret);
 	return 0;
 }

@@ -11,7 +11,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -120,8 +122,13 @@ func threads() {
 }
 
 func TestMain(m *testing.M) {
-	if os.Getenv(helperEnv) == "threads" {
+	switch h := os.Getenv(helperEnv); {
+	case h == "threads":
 		threads()
+	case strings.HasPrefix(h, "setuid:"):
+		uid, _ := strconv.Atoi(strings.TrimPrefix(h, "setuid:"))
+		_, _, errno := syscall.RawSyscall(syscall.SYS_SETUID, uintptr(uid), 0, 0)
+		os.Exit(int(errno))
 	}
 	if os.Geteuid() != 0 {
 		fmt.Println("BPF tests need root: loading BPF programs requires CAP_BPF and CAP_PERFMON")

@@ -268,3 +268,80 @@ func TestHotReloadNeverLetsAnAttemptThrough(t *testing.T) {
 		t.Errorf("%s reads got through during reloads (%d killed)", got, len(kills))
 	}
 }
+
+// setuidHelper calls setuid(uid) once, from one thread, and reports the
+// result in its exit status.
+func setuidHelper(uid int) *exec.Cmd {
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), helperEnv+"=setuid:"+strconv.Itoa(uid))
+	return cmd
+}
+
+func TestSetuidObservedWithReturnValue(t *testing.T) {
+	load(t, `apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: setuid-ret
+spec:
+  kprobes:
+  - call: sys_setuid
+    syscall: true
+    return: true
+    args:
+    - {index: 0, type: int}
+    returnArg: {index: 0, type: int}
+    selectors:
+    - matchArgs:
+      - {index: 0, operator: InRange, values: ["0:1000"]}
+      - {index: 0, operator: Mask, values: ["0x3ff"]}
+      matchReturnArgs:
+      - {index: 0, operator: LT, values: ["1"]}
+`)
+	// root: setuid(5) succeeds (return 0), in range, mask matches
+	ok := setuidHelper(5)
+	_ = ok.Run()
+	k := shared.sink.one(t, "setuid(5)", kprobeOf(ok.Process.Pid, "setuid-ret")).ProcessKprobe
+	if k.Return == nil || k.Return.IntArg == nil || *k.Return.IntArg != 0 || *k.Args[0].IntArg != 5 {
+		t.Errorf("setuid(5): return %+v args %+v", k.Return, k.Args)
+	}
+	// 2000 is out of range, 1024 fails the mask: no events
+	for _, uid := range []int{2000, 1024} {
+		cmd := setuidHelper(uid)
+		_ = cmd.Run()
+		time.Sleep(200 * time.Millisecond)
+		if evs := shared.sink.find(t, 1, 0, kprobeOf(cmd.Process.Pid, "setuid-ret")); len(evs) != 0 {
+			t.Errorf("setuid(%d) made %d events", uid, len(evs))
+		}
+	}
+}
+
+func TestRateLimitCollapsesRepeats(t *testing.T) {
+	dir, secret, other := secretFiles(t)
+	load(t, fmt.Sprintf(`apiVersion: vigil.dev/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: rate-limited
+spec:
+  kprobes:
+  - call: sys_openat
+    syscall: true
+    args:
+    - {index: 1, type: string}
+    selectors:
+    - matchArgs:
+      - {index: 1, operator: Prefix, values: [%q]}
+      matchActions:
+      - {action: Post, rateLimit: "1m", rateLimitScope: process}
+`, dir))
+	// one process opens the secret 20 times and the other file once
+	sh := exec.Command("/bin/sh", "-c", `for i in $(seq 20); do : < "$0"; done; : < "$1"`, secret, other)
+	if err := sh.Run(); err != nil {
+		t.Fatal(err)
+	}
+	evs := shared.sink.find(t, 2, 5*time.Second, kprobeOf(sh.Process.Pid, "rate-limited"))
+	time.Sleep(200 * time.Millisecond)
+	evs = shared.sink.find(t, 2, 0, kprobeOf(sh.Process.Pid, "rate-limited"))
+	if len(evs) != 2 {
+		t.Errorf("20 identical opens and one other: want 2 events, got %d", len(evs))
+	}
+}

@@ -44,6 +44,7 @@ type ProcessKprobe struct {
 	Ancestors    []*Process  `json:"ancestors,omitempty"`
 	FunctionName string      `json:"function_name"`
 	Args         []*Argument `json:"args,omitempty"`
+	Return       *Argument   `json:"return,omitempty"`
 	Action       string      `json:"action"`
 	PolicyName   string      `json:"policy_name,omitempty"`
 	Message      string      `json:"message,omitempty"`

@@ -2,9 +2,11 @@ package policy
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/vigil-sec/vigil/pkg/event"
 	"github.com/vigil-sec/vigil/pkg/probe"
@@ -108,9 +110,6 @@ func (c *compiler) kprobe(path string, k *KProbeSpec) error {
 	if err != nil {
 		return err
 	}
-	if k.Return || k.ReturnArg != nil {
-		return unsupported(path+".return", "return probes are not implemented yet")
-	}
 	for _, call := range calls {
 		nr, err := syscalls.Number(call)
 		if err != nil {
@@ -165,6 +164,9 @@ func (c *compiler) hook(path, call string, k *KProbeSpec) (*tracing.HookConfig, 
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := c.returnArg(path, k, cfg, meta); err != nil {
+		return nil, nil, err
+	}
 	if len(k.Selectors) > tracing.MaxSelectors {
 		return nil, nil, unsupported(path+".selectors", "%d selectors, the generic hook runs at most %d", len(k.Selectors), tracing.MaxSelectors)
 	}
@@ -177,6 +179,28 @@ func (c *compiler) hook(path, call string, k *KProbeSpec) (*tracing.HookConfig, 
 		}
 	}
 	return cfg, meta, nil
+}
+
+// returnArg makes a return hook run at syscall exit, where the return
+// value is known to selectors and events.
+func (c *compiler) returnArg(path string, k *KProbeSpec, cfg *tracing.HookConfig, meta *Hook) error {
+	if !k.Return {
+		return nil
+	}
+	cfg.AtExit = 1
+	meta.Return = &HookArg{Type: tracing.ArgS64}
+	if k.ReturnArg == nil {
+		return nil
+	}
+	switch k.ReturnArg.Type {
+	case "int", "int32":
+		meta.Return.Type = tracing.ArgInt
+	case "int64", "long", "":
+	default:
+		return unsupported(path+".returnArg.type", "a syscall returns an integer: type %q cannot describe it", k.ReturnArg.Type)
+	}
+	meta.Return.Label = k.ReturnArg.Label
+	return nil
 }
 
 // syscallArgTypes maps policy argument types to the generic hook's, for syscall
@@ -249,8 +273,10 @@ func (c *compiler) cond(cfg *tracing.HookConfig, path string, cd tracing.Cond) e
 
 func (c *compiler) selector(path string, idx uint8, s *KProbeSelector, slots map[uint32]uint8, cfg *tracing.HookConfig, meta *Hook) error {
 	switch {
-	case len(s.MatchReturnArgs) > 0 || len(s.MatchReturnActions) > 0:
-		return unsupported(path+".matchReturnArgs", "return selectors are not implemented yet")
+	case len(s.MatchReturnActions) > 0:
+		return unsupported(path+".matchReturnActions", "matchReturnActions is not implemented yet")
+	case len(s.MatchReturnArgs) > 0 && cfg.AtExit == 0:
+		return unsupported(path+".matchReturnArgs", "matchReturnArgs needs return: true on the hook")
 	case len(s.MatchData) > 0:
 		return unsupported(path+".matchData", "matchData is not implemented yet")
 	case len(s.MatchParentBinaries) > 0:
@@ -264,6 +290,11 @@ func (c *compiler) selector(path string, idx uint8, s *KProbeSelector, slots map
 	}
 	for i := range s.MatchArgs {
 		if err := c.matchArg(fmt.Sprintf("%s.matchArgs[%d]", path, i), idx, &s.MatchArgs[i], slots, cfg); err != nil {
+			return err
+		}
+	}
+	for i := range s.MatchReturnArgs {
+		if err := c.matchReturn(fmt.Sprintf("%s.matchReturnArgs[%d]", path, i), idx, &s.MatchReturnArgs[i], cfg); err != nil {
 			return err
 		}
 	}
@@ -347,6 +378,27 @@ func (c *compiler) intSet(path string, values []string) (uint32, error) {
 		c.out.Program.Ints = append(c.out.Program.Ints, tracing.IntKey{SetID: set, Value: n})
 	}
 	return set, nil
+}
+
+// matchReturn filters on the return value with the integer operators.
+func (c *compiler) matchReturn(path string, sel uint8, m *ArgSelector, cfg *tracing.HookConfig) error {
+	cd := tracing.Cond{Selector: sel, Subject: tracing.SubjRet, Negate: b2u(strings.HasPrefix(m.Operator, "Not"))}
+	var err error
+	switch op := strings.TrimPrefix(m.Operator, "Not"); op {
+	case "Equal", "InMap":
+		cd.Op = tracing.CondEq
+		cd.SetID, err = c.intSet(path, m.Values)
+	case "GT", "GreaterThan", "LT", "LessThan", "Mask":
+		err = c.numeric(path, op, m.Values, &cd)
+	case "InRange":
+		err = c.inRange(path, m.Values, &cd)
+	default:
+		return unsupported(path+".operator", "operator %s does not apply to a return value", m.Operator)
+	}
+	if err != nil {
+		return err
+	}
+	return c.cond(cfg, path, cd)
 }
 
 func (c *compiler) matchArg(path string, sel uint8, m *ArgSelector, slots map[uint32]uint8, cfg *tracing.HookConfig) error {
@@ -472,8 +524,8 @@ func (c *compiler) actions(path string, sel uint8, acts []ActionSelector, cfg *t
 	meta.Actions[sel] = event.ActionPost
 	for i, act := range acts {
 		ap := fmt.Sprintf("%s.matchActions[%d]", path, i)
-		if act.RateLimit != "" {
-			return unsupported(ap+".rateLimit", "rateLimit is not implemented yet")
+		if err := rateLimit(ap, &act, &a); err != nil {
+			return err
 		}
 		switch act.Action {
 		case "Post":
@@ -494,6 +546,35 @@ func (c *compiler) actions(path string, sel uint8, acts []ActionSelector, cfg *t
 		}
 	}
 	cfg.Actions[sel] = a
+	return nil
+}
+
+// rateLimit sets how often the same event may be posted: rateLimit is a
+// duration ("30s", "1m", "2h") or a number of seconds; the scope is
+// thread (the default), process or global.
+func rateLimit(path string, act *ActionSelector, a *tracing.SelAction) error {
+	if act.RateLimit == "" {
+		return nil
+	}
+	d, err := time.ParseDuration(act.RateLimit)
+	if err != nil {
+		secs, nerr := strconv.ParseUint(act.RateLimit, 10, 32)
+		if nerr != nil {
+			return unsupported(path+".rateLimit", "%q is not a duration", act.RateLimit)
+		}
+		d = time.Duration(secs) * time.Second
+	}
+	if d <= 0 || d.Milliseconds() > math.MaxUint32 {
+		return unsupported(path+".rateLimit", "%s is out of range", act.RateLimit)
+	}
+	a.RateLimitMs = uint32(d.Milliseconds())
+	scopes := map[string]uint8{"": tracing.ScopeThread, "thread": tracing.ScopeThread,
+		"process": tracing.ScopeProcess, "global": tracing.ScopeGlobal}
+	scope, ok := scopes[act.RateLimitScope]
+	if !ok {
+		return unsupported(path+".rateLimitScope", "%q is not thread, process or global", act.RateLimitScope)
+	}
+	a.Scope = scope
 	return nil
 }
 

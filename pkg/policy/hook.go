@@ -19,6 +19,7 @@ type Hook struct {
 	Message  string
 	Tags     []string
 	Args     []HookArg
+	Return   *HookArg // for hooks at syscall exit
 	Actions  []string // event action of each selector
 }
 
@@ -49,6 +50,10 @@ func (h *Hook) Event(g *tracing.Generic) *event.ProcessKprobe {
 	}
 	if g.Monitor != 0 {
 		ev.Mode = "monitor"
+	}
+	if h.Return != nil && g.HasRet != 0 {
+		ev.Return = renderArg(h.Return.Type, g.Ret, nil)
+		ev.Return.Label = h.Return.Label
 	}
 	for i, a := range h.Args {
 		if i >= tracing.MaxArgs {

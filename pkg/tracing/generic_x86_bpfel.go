@@ -24,9 +24,12 @@ const (
 	genericMapIntSets          = "int_sets"
 	genericMapPolicyModes      = "policy_modes"
 	genericMapProcs            = "procs"
+	genericMapRateLimits       = "rate_limits"
 	genericMapStrSets          = "str_sets"
+	genericMapSyscallExitHooks = "syscall_exit_hooks"
 	genericMapSyscallHooks     = "syscall_hooks"
 	genericProgGenericSysEnter = "generic_sys_enter"
+	genericProgGenericSysExit  = "generic_sys_exit"
 )
 
 // loadGeneric returns the embedded CollectionSpec for generic.
@@ -72,22 +75,25 @@ type genericSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type genericProgramSpecs struct {
 	GenericSysEnter *ebpf.ProgramSpec `ebpf:"generic_sys_enter"`
+	GenericSysExit  *ebpf.ProgramSpec `ebpf:"generic_sys_exit"`
 }
 
 // genericMapSpecs contains maps before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type genericMapSpecs struct {
-	AddrSets     *ebpf.MapSpec `ebpf:"addr_sets"`
-	Counters     *ebpf.MapSpec `ebpf:"counters"`
-	Events       *ebpf.MapSpec `ebpf:"events"`
-	Gscratch     *ebpf.MapSpec `ebpf:"gscratch"`
-	HookConfigs  *ebpf.MapSpec `ebpf:"hook_configs"`
-	IntSets      *ebpf.MapSpec `ebpf:"int_sets"`
-	PolicyModes  *ebpf.MapSpec `ebpf:"policy_modes"`
-	Procs        *ebpf.MapSpec `ebpf:"procs"`
-	StrSets      *ebpf.MapSpec `ebpf:"str_sets"`
-	SyscallHooks *ebpf.MapSpec `ebpf:"syscall_hooks"`
+	AddrSets         *ebpf.MapSpec `ebpf:"addr_sets"`
+	Counters         *ebpf.MapSpec `ebpf:"counters"`
+	Events           *ebpf.MapSpec `ebpf:"events"`
+	Gscratch         *ebpf.MapSpec `ebpf:"gscratch"`
+	HookConfigs      *ebpf.MapSpec `ebpf:"hook_configs"`
+	IntSets          *ebpf.MapSpec `ebpf:"int_sets"`
+	PolicyModes      *ebpf.MapSpec `ebpf:"policy_modes"`
+	Procs            *ebpf.MapSpec `ebpf:"procs"`
+	RateLimits       *ebpf.MapSpec `ebpf:"rate_limits"`
+	StrSets          *ebpf.MapSpec `ebpf:"str_sets"`
+	SyscallExitHooks *ebpf.MapSpec `ebpf:"syscall_exit_hooks"`
+	SyscallHooks     *ebpf.MapSpec `ebpf:"syscall_hooks"`
 }
 
 // genericVariableSpecs contains global variables before they are loaded into the kernel.
@@ -116,16 +122,18 @@ func (o *genericObjects) Close() error {
 //
 // It can be passed to loadGenericObjects or ebpf.CollectionSpec.LoadAndAssign.
 type genericMaps struct {
-	AddrSets     *ebpf.Map `ebpf:"addr_sets"`
-	Counters     *ebpf.Map `ebpf:"counters"`
-	Events       *ebpf.Map `ebpf:"events"`
-	Gscratch     *ebpf.Map `ebpf:"gscratch"`
-	HookConfigs  *ebpf.Map `ebpf:"hook_configs"`
-	IntSets      *ebpf.Map `ebpf:"int_sets"`
-	PolicyModes  *ebpf.Map `ebpf:"policy_modes"`
-	Procs        *ebpf.Map `ebpf:"procs"`
-	StrSets      *ebpf.Map `ebpf:"str_sets"`
-	SyscallHooks *ebpf.Map `ebpf:"syscall_hooks"`
+	AddrSets         *ebpf.Map `ebpf:"addr_sets"`
+	Counters         *ebpf.Map `ebpf:"counters"`
+	Events           *ebpf.Map `ebpf:"events"`
+	Gscratch         *ebpf.Map `ebpf:"gscratch"`
+	HookConfigs      *ebpf.Map `ebpf:"hook_configs"`
+	IntSets          *ebpf.Map `ebpf:"int_sets"`
+	PolicyModes      *ebpf.Map `ebpf:"policy_modes"`
+	Procs            *ebpf.Map `ebpf:"procs"`
+	RateLimits       *ebpf.Map `ebpf:"rate_limits"`
+	StrSets          *ebpf.Map `ebpf:"str_sets"`
+	SyscallExitHooks *ebpf.Map `ebpf:"syscall_exit_hooks"`
+	SyscallHooks     *ebpf.Map `ebpf:"syscall_hooks"`
 }
 
 func (m *genericMaps) Close() error {
@@ -138,7 +146,9 @@ func (m *genericMaps) Close() error {
 		m.IntSets,
 		m.PolicyModes,
 		m.Procs,
+		m.RateLimits,
 		m.StrSets,
+		m.SyscallExitHooks,
 		m.SyscallHooks,
 	)
 }
@@ -154,11 +164,13 @@ type genericVariables struct {
 // It can be passed to loadGenericObjects or ebpf.CollectionSpec.LoadAndAssign.
 type genericPrograms struct {
 	GenericSysEnter *ebpf.Program `ebpf:"generic_sys_enter"`
+	GenericSysExit  *ebpf.Program `ebpf:"generic_sys_exit"`
 }
 
 func (p *genericPrograms) Close() error {
 	return _GenericClose(
 		p.GenericSysEnter,
+		p.GenericSysExit,
 	)
 }
 

@@ -37,6 +37,14 @@ const (
 const (
 	SubjPid    = 0x80
 	SubjBinary = 0x81
+	SubjRet    = 0x82
+)
+
+// Rate limit scopes, as in enum rate_scope.
+const (
+	ScopeThread = iota
+	ScopeProcess
+	ScopeGlobal
 )
 
 // Condition operators, as in enum cond_op.
@@ -72,10 +80,11 @@ type Cond struct {
 
 // SelAction is what a matching selector does.
 type SelAction struct {
-	Post uint8
-	Sig  uint8
-	Pad  uint16
-	Pad2 uint32
+	Post        uint8
+	Sig         uint8
+	Scope       uint8
+	Pad         uint8
+	RateLimitMs uint32
 }
 
 // HookConfig configures one hook of the generic program.
@@ -85,7 +94,7 @@ type HookConfig struct {
 	NArgs      uint8
 	NConds     uint8
 	NSelectors uint8
-	Pad        uint8
+	AtExit     uint8
 	ArgType    [MaxArgs]uint8
 	ArgIndex   [MaxArgs]uint8
 	ArgSize    [MaxArgs]uint8
@@ -111,6 +120,14 @@ type IntKey struct {
 	SetID uint32
 	Pad   uint32
 	Value int64
+}
+
+// rateKey is a key of the rate limit map.
+type rateKey struct {
+	HookID   uint32
+	Selector uint32
+	ScopeID  uint32
+	Hash     uint32
 }
 
 // AddrKey is a key of the address sets (an LPM trie of CIDRs).
@@ -152,6 +169,7 @@ type Hooks struct {
 	objs     genericObjects
 	links    []link.Link
 	loaded   bool
+	exitLink link.Link
 	nextHook uint32
 	nextSet  uint32
 	policies map[uint32]bool
@@ -186,6 +204,21 @@ func (h *Hooks) load() error {
 	return nil
 }
 
+// attachExit attaches the syscall exit program the first time a hook
+// needs it: until then no syscall pays for it.
+func (h *Hooks) attachExit(needed bool) error {
+	if !needed || h.exitLink != nil {
+		return nil
+	}
+	l, err := link.AttachTracing(link.TracingOptions{Program: h.objs.GenericSysExit})
+	if err != nil {
+		return fmt.Errorf("attaching tp_btf/sys_exit: %w", err)
+	}
+	h.exitLink = l
+	h.links = append(h.links, l)
+	return nil
+}
+
 // Install puts a compiled policy in the kernel. When old is not nil, the
 // new hooks join each syscall's list before the old ones leave it, so
 // enforcement never lapses during a replacement.
@@ -209,6 +242,9 @@ func (h *Hooks) Install(policyID uint32, mode int, p Program, old *Installed) (*
 	for i, hk := range in.prog.Hooks {
 		if err := h.objs.HookConfigs.Put(in.HookIDs[i], &hk.Config); err != nil {
 			return nil, fmt.Errorf("writing hook config: %w", err)
+		}
+		if err := h.attachExit(hk.Config.AtExit != 0); err != nil {
+			return nil, err
 		}
 	}
 	if err := h.relink(in, old); err != nil {
@@ -291,31 +327,44 @@ func (h *Hooks) deleteSets(p *Program) {
 // old's ids out, in's ids in, in one map update per syscall.
 func (h *Hooks) relink(in, old *Installed) error {
 	drop := map[uint32]bool{}
-	nrs := map[uint32]bool{}
+	points := map[hookPoint]bool{}
 	if old != nil {
 		for i, id := range old.HookIDs {
 			drop[id] = true
-			nrs[old.prog.Hooks[i].Syscall] = true
+			points[pointOf(old.prog.Hooks[i])] = true
 		}
 	}
-	add := map[uint32][]uint32{}
+	add := map[hookPoint][]uint32{}
 	if in != nil {
 		for i, hk := range in.prog.Hooks {
-			add[hk.Syscall] = append(add[hk.Syscall], in.HookIDs[i])
-			nrs[hk.Syscall] = true
+			p := pointOf(hk)
+			add[p] = append(add[p], in.HookIDs[i])
+			points[p] = true
 		}
 	}
-	for nr := range nrs {
-		if err := h.relinkSyscall(nr, add[nr], drop); err != nil {
+	for p := range points {
+		if err := h.relinkSyscall(p, add[p], drop); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (h *Hooks) relinkSyscall(nr uint32, add []uint32, drop map[uint32]bool) error {
+// hookPoint is a syscall's entry or exit.
+type hookPoint struct {
+	nr   uint32
+	exit bool
+}
+
+func pointOf(hk SyscallHook) hookPoint { return hookPoint{hk.Syscall, hk.Config.AtExit != 0} }
+
+func (h *Hooks) relinkSyscall(p hookPoint, add []uint32, drop map[uint32]bool) error {
+	m, nr := h.objs.SyscallHooks, p.nr
+	if p.exit {
+		m = h.objs.SyscallExitHooks
+	}
 	var cur syscallHooks
-	if err := h.objs.SyscallHooks.Lookup(nr, &cur); err != nil {
+	if err := m.Lookup(nr, &cur); err != nil {
 		return fmt.Errorf("syscall %d: %w", nr, err)
 	}
 	var ids []uint32
@@ -330,7 +379,7 @@ func (h *Hooks) relinkSyscall(nr uint32, add []uint32, drop map[uint32]bool) err
 	}
 	var next syscallHooks
 	copy(next.HookIDs[:], ids)
-	return h.objs.SyscallHooks.Put(nr, &next)
+	return m.Put(nr, &next)
 }
 
 func (h *Hooks) removeConfigs(in *Installed) {

@@ -215,8 +215,9 @@ type msgGenericHead struct {
 	Selector uint8
 	Sig      uint8
 	Monitor  uint8
-	Pad      uint8
+	HasRet   uint8
 	Pad2     uint32
+	Ret      int64
 	ArgVal   [MaxArgs]int64
 	ArgLen   [MaxArgs]uint16
 	Pad3     [3]uint16

@@ -43,6 +43,7 @@ func TestMirrorsMatchBTF(t *testing.T) {
 		"str_key":       StrKey{},
 		"int_key":       IntKey{},
 		"addr_key":      AddrKey{},
+		"rate_key":      rateKey{},
 	}
 	for name, mirror := range genericMirrors {
 		var st *btf.Struct
