@@ -29,6 +29,9 @@ enum arg_type {
 	ARG_FD = 6,	  /* file descriptor, resolved to its path */
 	ARG_SOCKADDR = 7, /* struct sockaddr in user memory */
 	ARG_CHAR_BUF = 8, /* user buffer, its size in another argument */
+	ARG_FILE = 9,	  /* struct file *, resolved to its path */
+	ARG_PATH = 10,	  /* struct path *, resolved */
+	ARG_BPRM = 11,	  /* struct linux_binprm *: its file's path */
 };
 
 /* What a condition looks at: an argument slot, or one of these. */
@@ -73,6 +76,7 @@ struct sel_action {
 	__u8 scope; /* rate limit scope */
 	__u8 pad;
 	__u32 rate_limit_ms; /* post the same event at most once per this */
+	__s32 override;	     /* error to return instead (LSM), 0 for none */
 };
 
 struct hook_config {
@@ -85,8 +89,8 @@ struct hook_config {
 	__u8 arg_type[MAX_ARGS];
 	__u8 arg_index[MAX_ARGS]; /* syscall argument number */
 	__u8 arg_size[MAX_ARGS];  /* char_buf: slot holding the size */
-	__u8 pad2;
-	__u32 max_data; /* char_buf: bytes copied at most */
+	__u8 kernel_mem;	  /* pointer arguments point to kernel memory */
+	__u32 max_data;		  /* char_buf: bytes copied at most */
 	struct sel_action actions[MAX_SELECTORS];
 	struct cond conds[MAX_CONDS];
 };

@@ -122,22 +122,30 @@ static __always_inline struct file *fd_file(struct task_struct *task, __u64 fd)
 	return f;
 }
 
-/* Puts the path of file f into data at off; returns its length. */
-static __always_inline __u32 put_file_path(struct gscratch *s, __u32 off,
-					   struct file *f,
-					   struct task_struct *task)
+/* Puts path p, resolved, into data at off; returns its length. */
+static __always_inline __u32 put_path_of(struct gscratch *s, __u32 off,
+					 const struct path *p,
+					 struct task_struct *task)
 {
 	struct fs_struct *fs = BPF_CORE_READ(task, fs);
 	__s32 start;
 	__u32 len;
 
-	if (!f || !fs)
+	if (!p || !fs)
 		return 0;
-	start = resolve_path(&s->path, &f->f_path, &fs->root);
+	start = resolve_path(&s->path, p, &fs->root);
 	len = (PATH_LEN - start) & ARG_MASK;
 	bpf_probe_read_kernel(&s->msg.data[off], len,
 			      &s->path.buf[start & PATH_MASK]);
 	return len;
+}
+
+/* Puts the path of file f into data at off; returns its length. */
+static __always_inline __u32 put_file_path(struct gscratch *s, __u32 off,
+					   struct file *f,
+					   struct task_struct *task)
+{
+	return f ? put_path_of(s, off, &f->f_path, task) : 0;
 }
 
 /* Reads argument slot i into the event at data offset off; returns the
@@ -168,9 +176,21 @@ __noinline int read_arg(__u32 hook_id, __u32 i, __u32 off)
 		s->msg.arg_val[i] = raw;
 		return 0;
 	case ARG_STRING:
-		n = bpf_probe_read_user_str(&s->msg.data[off], ARG_DATA_LEN,
-					    (void *)raw);
+		if (cfg->kernel_mem)
+			n = bpf_probe_read_kernel_str(
+			    &s->msg.data[off], ARG_DATA_LEN, (void *)raw);
+		else
+			n = bpf_probe_read_user_str(&s->msg.data[off],
+						    ARG_DATA_LEN, (void *)raw);
 		return n > 0 ? (n - 1) & ARG_MASK : 0;
+	case ARG_FILE:
+		return put_file_path(s, off, (struct file *)raw, task);
+	case ARG_PATH:
+		return put_path_of(s, off, (struct path *)raw, task);
+	case ARG_BPRM:
+		return put_file_path(
+		    s, off, BPF_CORE_READ((struct linux_binprm *)raw, file),
+		    task);
 	case ARG_FD:
 		s->msg.arg_val[i] = (__s32)raw;
 		return put_file_path(s, off, fd_file(task, (__u32)raw), task);
@@ -285,7 +305,8 @@ static __always_inline bool eval_arg(struct gscratch *s, struct cond *c,
 	__s64 v = s->msg.arg_val[i];
 	__u8 *data = (__u8 *)&s->msg.data[s->arg_off[i] & 0x3fff];
 	__u32 len = s->msg.arg_len[i];
-	bool str = type == ARG_STRING || type == ARG_FD || type == ARG_CHAR_BUF;
+	bool str = type == ARG_STRING || type == ARG_FD ||
+		   type == ARG_CHAR_BUF || type >= ARG_FILE;
 
 	switch (c->op) {
 	case COND_EQ:
@@ -430,7 +451,7 @@ __noinline int run_hook(__u32 hook_id, __u32 nr)
 	struct sel_action act = {.post = 1};
 	struct gscratch *s = scratch();
 	__u32 *mode, size;
-	int sel;
+	int sel, ret = 0;
 
 	if (!cfg || !s)
 		return 0;
@@ -445,8 +466,10 @@ __noinline int run_hook(__u32 hook_id, __u32 nr)
 	s->msg.sig = act.sig;
 	if (act.sig && !s->msg.monitor)
 		bpf_send_signal(act.sig);
+	if (!s->msg.monitor)
+		ret = act.override;
 	if (!act.post || rate_limited(s, cfg, &act, sel))
-		return 0;
+		return ret;
 	s->msg.ret = s->ret;
 	s->msg.has_ret = s->at_exit;
 	s->msg.hdr.op = MSG_OP_GENERIC;
@@ -463,7 +486,7 @@ __noinline int run_hook(__u32 hook_id, __u32 nr)
 		0x3fff);
 	s->msg.hdr.size = size;
 	output(&s->msg, size);
-	return 0;
+	return ret;
 }
 
 /* Runs the hooks of a syscall list on the syscall whose registers are
@@ -514,4 +537,97 @@ int BPF_PROG(generic_sys_exit, struct pt_regs *regs, long ret)
 	if (sh && sh->hook_ids[0])
 		run_hooks(sh, regs, nr, true, ret);
 	return 0;
+}
+
+/* Hooks with a program of their own (kprobe, fentry, LSM): user space loads
+ * one copy per hook with these constants set, which the verifier sees as
+ * known values (so reads of absent arguments are dead code). */
+volatile const __u32 cfg_hook_id = 0;
+volatile const __u32 cfg_nargs = 0;   /* fentry, LSM: the function's */
+volatile const __u32 cfg_syscall = 0; /* a syscall wrapper: args in regs */
+
+/* A syscall wrapper's one argument is the user's registers. */
+static __always_inline void syscall_regs(struct gscratch *s,
+					 struct pt_regs *regs)
+{
+	s->raw[0] = BPF_CORE_READ(regs, di);
+	s->raw[1] = BPF_CORE_READ(regs, si);
+	s->raw[2] = BPF_CORE_READ(regs, dx);
+	s->raw[3] = BPF_CORE_READ(regs, r10);
+	s->raw[4] = BPF_CORE_READ(regs, r8);
+	s->raw[5] = BPF_CORE_READ(regs, r9);
+}
+
+SEC("kprobe")
+int generic_kprobe(struct pt_regs *ctx)
+{
+	struct gscratch *s = scratch();
+
+	if (!s)
+		return 0;
+	if (cfg_syscall) {
+		syscall_regs(s, (struct pt_regs *)PT_REGS_PARM1_CORE(ctx));
+	} else {
+		s->raw[0] = PT_REGS_PARM1_CORE(ctx);
+		s->raw[1] = PT_REGS_PARM2_CORE(ctx);
+		s->raw[2] = PT_REGS_PARM3_CORE(ctx);
+		s->raw[3] = PT_REGS_PARM4_CORE(ctx);
+		s->raw[4] = PT_REGS_PARM5_CORE(ctx);
+	}
+	s->at_exit = 0;
+	run_hook(cfg_hook_id, 0);
+	return 0;
+}
+
+/* Copies the BTF-typed arguments of a trampoline program. */
+static __always_inline void ctx_args(struct gscratch *s, __u64 *ctx)
+{
+	if (cfg_syscall) {
+		syscall_regs(s, (struct pt_regs *)ctx[0]);
+		return;
+	}
+	if (cfg_nargs > 0)
+		s->raw[0] = ctx[0];
+	if (cfg_nargs > 1)
+		s->raw[1] = ctx[1];
+	if (cfg_nargs > 2)
+		s->raw[2] = ctx[2];
+	if (cfg_nargs > 3)
+		s->raw[3] = ctx[3];
+	if (cfg_nargs > 4)
+		s->raw[4] = ctx[4];
+	if (cfg_nargs > 5)
+		s->raw[5] = ctx[5];
+}
+
+SEC("fentry")
+int generic_fentry(__u64 *ctx)
+{
+	struct gscratch *s = scratch();
+
+	if (!s)
+		return 0;
+	ctx_args(s, ctx);
+	s->at_exit = 0;
+	run_hook(cfg_hook_id, 0);
+	return 0;
+}
+
+/* An LSM hook can deny: the matching selector's Override error is the
+ * hook's verdict. A verdict of an earlier BPF LSM program stands. */
+SEC("lsm")
+int generic_lsm(__u64 *ctx)
+{
+	struct gscratch *s = scratch();
+	int prev = 0;
+
+	if (!s)
+		return 0;
+	if (cfg_nargs < 12)
+		prev = (int)ctx[cfg_nargs & 15];
+	if (prev)
+		return prev;
+	ctx_args(s, ctx);
+	s->at_exit = 0;
+	return run_hook(cfg_hook_id, 0);
 }

@@ -43,6 +43,7 @@ func agentCommand() *cobra.Command {
 	fl.IntVar(&f.cfg.Process.Capacity, "process-cache-size", process.DefaultCapacity, "process images kept in memory at most")
 	fl.StringArrayVar(&f.cfg.PolicyFiles, "tracing-policy", nil, "load a TracingPolicy file (repeatable); reloaded when it changes")
 	fl.StringVar(&f.cfg.PolicyDir, "tracing-policy-dir", "", "load every *.yaml and *.yml TracingPolicy file in this directory; reloaded on change")
+	fl.StringVar(&f.cfg.SyscallBackend, "syscall-backend", "auto", "backend of syscall hooks: auto (kprobe, fentry, then the raw syscall tracepoint, the first the kernel has), kprobe, fentry or raw_syscall_tracepoint")
 	fl.IntVar(&f.cfg.Tracing.RingBufferSize, "rb-size", tracing.DefaultRingBufferSize, "kernel ring buffer size in bytes (power of two)")
 	return cmd
 }

@@ -64,7 +64,7 @@ func checkFile(file string, kernel probe.Report) []checkResult {
 	var out []checkResult
 	for _, p := range docs {
 		r := checkResult{File: file, Policy: p.GetName()}
-		c, err := policy.Compile(p, kernel)
+		c, err := policy.Compile(p, policy.Target{Kernel: kernel})
 		if err != nil {
 			r.Problems = problems(err)
 		} else {

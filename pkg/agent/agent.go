@@ -13,6 +13,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/vigil-sec/vigil/pkg/event"
+	"github.com/vigil-sec/vigil/pkg/policy"
 	"github.com/vigil-sec/vigil/pkg/probe"
 	"github.com/vigil-sec/vigil/pkg/process"
 	"github.com/vigil-sec/vigil/pkg/tracing"
@@ -34,6 +35,8 @@ type Config struct {
 	PolicyFiles  []string
 	PolicyDir    string
 	PolicyReload time.Duration
+	// SyscallBackend forces the backend of syscall hooks (policy.Target).
+	SyscallBackend string
 }
 
 // Sink receives events in order. Flush is called whenever the kernel has
@@ -81,7 +84,8 @@ func New(cfg Config, sink Sink) (*Agent, error) {
 	}
 	kernel := probe.Run()
 	logrus.WithField("available", kernel.Available()).Info("kernel features probed")
-	a := &Agent{cfg: cfg, sensor: s, cache: process.New(cfg.Process), sink: sink, pols: newPolicies(s.Hooks(), kernel)}
+	target := policy.Target{Kernel: kernel, SyscallBackend: cfg.SyscallBackend}
+	a := &Agent{cfg: cfg, sensor: s, cache: process.New(cfg.Process), sink: sink, pols: newPolicies(s.Hooks(), target)}
 	a.files = &policyFiles{files: cfg.PolicyFiles, dir: cfg.PolicyDir, ps: a.pols, hashes: map[string][32]byte{}}
 	a.files.sync()
 	return a, nil
@@ -161,11 +165,13 @@ func (a *Agent) writeHook(g *tracing.Generic) {
 	}
 	ev := h.Event(g)
 	ev.Process, ev.Parent, ev.Ancestors = a.cache.Describe(g.Ident, g.Tid)
-	a.write(&event.Event{
-		ProcessKprobe: ev,
-		NodeName:      a.cfg.Process.NodeName,
-		Time:          event.FormatTime(tracing.WallTime(g.Hdr.Ktime)),
-	})
+	out := &event.Event{NodeName: a.cfg.Process.NodeName, Time: event.FormatTime(tracing.WallTime(g.Hdr.Ktime))}
+	if h.LSM {
+		out.ProcessLsm = ev
+	} else {
+		out.ProcessKprobe = ev
+	}
+	a.write(out)
 }
 
 func (a *Agent) write(ev *event.Event) {

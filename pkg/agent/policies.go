@@ -8,7 +8,6 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/vigil-sec/vigil/pkg/policy"
-	"github.com/vigil-sec/vigil/pkg/probe"
 	"github.com/vigil-sec/vigil/pkg/tracing"
 )
 
@@ -17,7 +16,7 @@ import (
 // remembers every hook's metadata to render its events.
 type policies struct {
 	hooks  *tracing.Hooks
-	kernel probe.Report
+	target policy.Target
 
 	mu     sync.Mutex
 	byName map[string]*installed
@@ -33,8 +32,8 @@ type installed struct {
 	inst   *tracing.Installed
 }
 
-func newPolicies(h *tracing.Hooks, kernel probe.Report) *policies {
-	return &policies{hooks: h, kernel: kernel, byName: map[string]*installed{}, metas: map[uint32]*policy.Hook{}}
+func newPolicies(h *tracing.Hooks, target policy.Target) *policies {
+	return &policies{hooks: h, target: target, byName: map[string]*installed{}, metas: map[uint32]*policy.Hook{}}
 }
 
 // modeOf reads the policy mode from spec.options (name "policy-mode").
@@ -61,7 +60,7 @@ func (ps *policies) Apply(source string, p policy.Policy) error {
 	if err != nil {
 		return err
 	}
-	c, err := policy.Compile(p, ps.kernel)
+	c, err := policy.Compile(p, ps.target)
 	if err != nil {
 		return err
 	}

@@ -12,9 +12,12 @@ type Event struct {
 	// ProcessKprobe reports a policy hook on a syscall or kernel function,
 	// whichever backend served it (Tetragon's name for all of them).
 	ProcessKprobe *ProcessKprobe `json:"process_kprobe,omitempty"`
-	LostEvents    *LostEvents    `json:"lost_events,omitempty"`
-	NodeName      string         `json:"node_name"`
-	Time          string         `json:"time"`
+	// ProcessLsm reports a policy's lsmhooks hook; its fields are those of
+	// ProcessKprobe.
+	ProcessLsm *ProcessKprobe `json:"process_lsm,omitempty"`
+	LostEvents *LostEvents    `json:"lost_events,omitempty"`
+	NodeName   string         `json:"node_name"`
+	Time       string         `json:"time"`
 }
 
 // ProcessExec reports a program being executed, or a process found running
@@ -58,9 +61,10 @@ type ProcessKprobe struct {
 
 // Actions, with Tetragon's names.
 const (
-	ActionPost    = "KPROBE_ACTION_POST"
-	ActionSigkill = "KPROBE_ACTION_SIGKILL"
-	ActionSignal  = "KPROBE_ACTION_SIGNAL"
+	ActionPost     = "KPROBE_ACTION_POST"
+	ActionSigkill  = "KPROBE_ACTION_SIGKILL"
+	ActionSignal   = "KPROBE_ACTION_SIGNAL"
+	ActionOverride = "KPROBE_ACTION_OVERRIDE"
 )
 
 // Argument is one typed argument of a hook; exactly one value is set.

@@ -41,16 +41,35 @@ func kernelLacks(path, format string, args ...any) error {
 	return &UnsupportedError{Path: path, Reason: fmt.Sprintf(format, args...), KernelLacks: true}
 }
 
+// Target is what a policy is compiled for.
+type Target struct {
+	Kernel probe.Report
+	// SyscallBackend forces the backend of syscall hooks: BackendAuto (the
+	// default: kprobe, fentry, then the raw syscall tracepoint, the first
+	// the kernel has), "kprobe", "fentry" or BackendRawSyscall.
+	SyscallBackend string
+}
+
 // Compile turns a validated policy into a program for the generic hook,
 // choosing each hook's backend from what the kernel offers.
-func Compile(p Policy, kernel probe.Report) (*Compiled, error) {
+func Compile(p Policy, t Target) (*Compiled, error) {
 	spec := p.GetSpec()
-	c := &compiler{spec: spec, kernel: kernel, out: &Compiled{Name: p.GetName()}}
+	c := &compiler{spec: spec, kernel: t.Kernel, target: t, out: &Compiled{Name: p.GetName()}}
 	if err := c.unsupportedParts(); err != nil {
 		return nil, err
 	}
 	for i := range spec.KProbes {
 		if err := c.kprobe(fmt.Sprintf("spec.kprobes[%d]", i), &spec.KProbes[i]); err != nil {
+			return nil, err
+		}
+	}
+	for i := range spec.Fentries {
+		if err := c.fentry(fmt.Sprintf("spec.fentries[%d]", i), &spec.Fentries[i]); err != nil {
+			return nil, err
+		}
+	}
+	for i := range spec.LsmHooks {
+		if err := c.lsmHook(fmt.Sprintf("spec.lsmhooks[%d]", i), &spec.LsmHooks[i]); err != nil {
 			return nil, err
 		}
 	}
@@ -63,6 +82,7 @@ func Compile(p Policy, kernel probe.Report) (*Compiled, error) {
 type compiler struct {
 	spec    *TracingPolicySpec
 	kernel  probe.Report
+	target  Target
 	out     *Compiled
 	nextSet uint32
 }
@@ -72,16 +92,12 @@ type compiler struct {
 func (c *compiler) unsupportedParts() error {
 	s := c.spec
 	switch {
-	case len(s.Fentries) > 0:
-		return c.needs("spec.fentries", "fentry hooks", probe.Fentry)
 	case len(s.Tracepoints) > 0:
 		return c.needs("spec.tracepoints", "tracepoint hooks", probe.Tracepoint, probe.RawTracepoint)
 	case len(s.UProbes) > 0:
 		return c.needs("spec.uprobes", "uprobe hooks", probe.Uprobe)
 	case len(s.Usdts) > 0:
 		return c.needs("spec.usdts", "USDT hooks", probe.Uprobe)
-	case len(s.LsmHooks) > 0:
-		return c.needs("spec.lsmhooks", "LSM hooks", probe.LSM, probe.Fentry, probe.Kprobe)
 	case len(s.Enforcers) > 0:
 		return c.needs("spec.enforcers", "enforcers", probe.LSM, probe.FmodRet, probe.OverrideReturn)
 	case s.PodSelector != nil || s.ContainerSelector != nil:
@@ -103,60 +119,189 @@ func (c *compiler) needs(path, what string, features ...probe.Feature) error {
 	return kernelLacks(path, "%s: %s", what, strings.Join(lacks, "; "))
 }
 
-// kprobe compiles a kprobes entry; only syscalls are served for now, by
-// the raw syscall tracepoint.
+// kprobe compiles a kprobes (or fentries) entry: one hook per call, or per
+// call of the list it names.
 func (c *compiler) kprobe(path string, k *KProbeSpec) error {
-	calls, err := c.syscallsOf(path, k)
+	calls, err := c.callsOf(path, k)
 	if err != nil {
 		return err
 	}
 	for _, call := range calls {
-		nr, err := syscalls.Number(call)
-		if err != nil {
-			return unsupported(path+".call", "%v", err)
-		}
-		hook, meta, err := c.hook(path, call, k)
-		if err != nil {
+		if err := c.call(path, call, k); err != nil {
 			return err
 		}
-		c.out.Program.Hooks = append(c.out.Program.Hooks, tracing.SyscallHook{Syscall: nr, Config: *hook})
-		c.out.Hooks = append(c.out.Hooks, meta)
 	}
 	return nil
 }
 
-// syscallsOf lists the syscalls a kprobes entry hooks: its call, or the
-// calls of the list it names ("list:NAME").
-func (c *compiler) syscallsOf(path string, k *KProbeSpec) ([]string, error) {
-	if name, ok := strings.CutPrefix(k.Call, "list:"); ok {
-		for _, l := range c.spec.Lists {
-			if l.Name == name {
-				return l.Values, nil
-			}
-		}
-		return nil, unsupported(path+".call", "list %q is not defined in spec.lists", name)
+// callsOf lists the calls of a kprobes entry: its call, or the values of
+// the list it names ("list:NAME").
+func (c *compiler) callsOf(path string, k *KProbeSpec) ([]string, error) {
+	name, ok := strings.CutPrefix(k.Call, "list:")
+	if !ok {
+		return []string{k.Call}, nil
 	}
-	isSyscall := k.Syscall != nil && *k.Syscall
-	if !isSyscall && !strings.HasPrefix(k.Call, "sys_") && !strings.HasPrefix(k.Call, "__x64_sys_") {
-		return nil, c.functionHook(path+".call", k.Call)
+	for _, l := range c.spec.Lists {
+		if l.Name == name {
+			return l.Values, nil
+		}
+	}
+	return nil, unsupported(path+".call", "list %q is not defined in spec.lists", name)
+}
+
+// call compiles one hooked call: a syscall (syscall unset or true, and the
+// name is a syscall's) or a kernel function.
+func (c *compiler) call(path, call string, k *KProbeSpec) error {
+	nr, err := syscalls.Number(call)
+	switch {
+	case err == nil && k.IsSyscall():
+		return c.syscall(path, call, nr, k)
+	case k.Syscall != nil && *k.Syscall:
+		return unsupported(path+".call", "%v", err)
+	}
+	b, err := c.functionBackend(path+".call", "kernel function hook "+call)
+	if err != nil {
+		return err
+	}
+	if k.Return {
+		return unsupported(path+".return", "return probes on kernel functions (kretprobe, fexit) are not implemented yet")
+	}
+	return c.funcHook(path, tracing.FuncHook{Attach: b, Symbol: call}, call, k)
+}
+
+// syscall picks a syscall's backend: kprobe, then fentry, on the syscall's
+// wrapper, then the raw syscall tracepoint, unless told otherwise. Return
+// hooks use the raw syscall exit, where the arguments are still at hand.
+func (c *compiler) syscall(path, call string, nr uint32, k *KProbeSpec) error {
+	b := c.target.SyscallBackend
+	if b == "" || b == BackendAuto {
+		b = c.bestSyscallBackend()
+	}
+	if k.Return {
+		b = BackendRawSyscall
+	}
+	if b != BackendRawSyscall {
+		if err := c.kernel.Missing(backendFeature[b]); err != nil {
+			return kernelLacks(path+".call", "syscall backend %s: %v", b, err)
+		}
+		return c.funcHook(path, tracing.FuncHook{Attach: b, Symbol: syscalls.Symbol(call), Syscall: true}, syscalls.Symbol(call), k)
 	}
 	if err := c.kernel.Missing(probe.TPBTF); err != nil {
-		return nil, kernelLacks(path+".call", "syscall hooks use the raw syscall tracepoint: %v", err)
+		return kernelLacks(path+".call", "syscall hooks need the raw syscall tracepoint: %v", err)
 	}
-	return []string{k.Call}, nil
+	hook, meta, err := c.hook(path, syscalls.Symbol(call), k, false)
+	if err != nil {
+		return err
+	}
+	meta.Backend = BackendRawSyscall
+	c.out.Program.Hooks = append(c.out.Program.Hooks, tracing.SyscallHook{Syscall: nr, Config: *hook})
+	c.out.Hooks = append(c.out.Hooks, meta)
+	return nil
 }
 
-// functionHook explains why a kernel function hook cannot load.
-func (c *compiler) functionHook(path, call string) error {
-	return c.needs(path, "kernel function hook "+call, probe.Kprobe, probe.Fentry)
+// fentry compiles a fentries entry: like kprobes, on the fentry backend.
+func (c *compiler) fentry(path string, k *KProbeSpec) error {
+	if err := c.kernel.Missing(probe.Fentry); err != nil {
+		return kernelLacks(path, "fentry hooks: %v", err)
+	}
+	if k.Return {
+		return unsupported(path+".return", "fexit hooks are not implemented yet")
+	}
+	calls, err := c.callsOf(path, k)
+	if err != nil {
+		return err
+	}
+	for _, call := range calls {
+		_, err := syscalls.Number(call)
+		syscall := err == nil && k.IsSyscall()
+		sym := call
+		if syscall {
+			sym = syscalls.Symbol(call)
+		}
+		if err := c.funcHook(path, tracing.FuncHook{Attach: tracing.AttachFentry, Symbol: sym, Syscall: syscall}, sym, k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-func (c *compiler) hook(path, call string, k *KProbeSpec) (*tracing.HookConfig, *Hook, error) {
-	cfg := &tracing.HookConfig{}
+// lsmHook compiles an lsmhooks entry: a BPF LSM program, which can deny,
+// or where the kernel lacks BPF LSM, an observe-only hook on the
+// security_ function.
+func (c *compiler) lsmHook(path string, h *LsmHookSpec) error {
+	k := &KProbeSpec{Call: h.Hook, Args: h.Args, Selectors: h.Selectors, Tags: h.Tags, Message: h.Message}
+	fh := tracing.FuncHook{Attach: tracing.AttachLSM, Symbol: h.Hook}
+	if !c.kernel.Has(probe.LSM) {
+		b, err := c.functionBackend(path+".hook", "LSM hook "+h.Hook+" (without BPF LSM: observed on security_"+h.Hook+")")
+		if err != nil {
+			return err
+		}
+		fh = tracing.FuncHook{Attach: b, Symbol: "security_" + h.Hook}
+	}
+	if err := c.funcHook(path, fh, h.Hook, k); err != nil {
+		return err
+	}
+	c.out.Hooks[len(c.out.Hooks)-1].LSM = true
+	return nil
+}
+
+// backendFeature is the kernel feature each per-hook backend needs.
+var backendFeature = map[string]probe.Feature{
+	tracing.AttachKprobe: probe.Kprobe, tracing.AttachFentry: probe.Fentry, tracing.AttachLSM: probe.LSM,
+}
+
+func (c *compiler) bestSyscallBackend() string {
+	for _, b := range []string{tracing.AttachKprobe, tracing.AttachFentry} {
+		if c.kernel.Has(backendFeature[b]) {
+			return b
+		}
+	}
+	return BackendRawSyscall
+}
+
+// functionBackend picks kprobe, else fentry, for a kernel function.
+func (c *compiler) functionBackend(path, what string) (string, error) {
+	for _, b := range []string{tracing.AttachKprobe, tracing.AttachFentry} {
+		if c.kernel.Has(backendFeature[b]) {
+			return b, nil
+		}
+	}
+	return "", c.needs(path, what, probe.Kprobe, probe.Fentry)
+}
+
+// funcHook compiles a hook that has a program of its own.
+func (c *compiler) funcHook(path string, fh tracing.FuncHook, function string, k *KProbeSpec) error {
+	hook, meta, err := c.hook(path, function, k, !fh.Syscall)
+	if err != nil {
+		return err
+	}
+	fh.Config = *hook
+	meta.Backend = fh.Attach
+	if err := c.overrideAllowed(path, fh.Attach, meta); err != nil {
+		return err
+	}
+	c.out.Program.Funcs = append(c.out.Program.Funcs, fh)
+	c.out.Hooks = append(c.out.Hooks, meta)
+	return nil
+}
+
+// overrideAllowed rejects Override on a backend that cannot deny.
+func (c *compiler) overrideAllowed(path, backend string, meta *Hook) error {
+	for i, a := range meta.Actions {
+		if a == event.ActionOverride && backend != tracing.AttachLSM {
+			return c.override(fmt.Sprintf("%s.selectors[%d].matchActions", path, i), backend)
+		}
+	}
+	return nil
+}
+
+// hook compiles a hook's arguments and selectors; kernelMem says its
+// pointer arguments point to kernel memory (a kernel function's).
+func (c *compiler) hook(path, call string, k *KProbeSpec, kernelMem bool) (*tracing.HookConfig, *Hook, error) {
+	cfg := &tracing.HookConfig{KernelMem: b2u(kernelMem)}
 	meta := &Hook{
 		Policy:   c.out.Name,
-		Function: syscalls.Symbol(call),
-		Backend:  BackendRawSyscall,
+		Function: call,
 		Message:  k.Message,
 		Tags:     k.Tags,
 	}
@@ -216,6 +361,12 @@ var syscallArgTypes = map[string]int{
 	"char_buf": tracing.ArgCharBuf,
 }
 
+// funcArgTypes are the types only a kernel function's arguments can have:
+// kernel objects, resolved in the kernel.
+var funcArgTypes = map[string]int{
+	"file": tracing.ArgFile, "path": tracing.ArgPath, "linux_binprm": tracing.ArgBprm,
+}
+
 // args fills the argument slots; it returns the slot of each arg index.
 func (c *compiler) args(path string, k *KProbeSpec, cfg *tracing.HookConfig, meta *Hook) (map[uint32]uint8, error) {
 	if len(k.Args) > tracing.MaxArgs {
@@ -225,6 +376,9 @@ func (c *compiler) args(path string, k *KProbeSpec, cfg *tracing.HookConfig, met
 	for i, a := range k.Args {
 		ap := fmt.Sprintf("%s.args[%d]", path, i)
 		t, ok := syscallArgTypes[a.Type]
+		if ft, isFunc := funcArgTypes[a.Type]; isFunc && cfg.KernelMem != 0 {
+			t, ok = ft, true
+		}
 		if !ok {
 			return nil, unsupported(ap+".type", "type %q cannot be read from a syscall argument (types that can: int, uint32, int64, uint64, size_t, string, fd, sockaddr, char_buf)", a.Type)
 		}
@@ -540,7 +694,7 @@ func (c *compiler) actions(path string, sel uint8, acts []ActionSelector, cfg *t
 				a.Sig, meta.Actions[sel] = uint8(act.ArgSig), event.ActionSignal
 			}
 		case "Override":
-			return c.override(ap + ".action")
+			a.Override, meta.Actions[sel] = act.ArgError, event.ActionOverride
 		default:
 			return unsupported(ap+".action", "action %s is not implemented yet", act.Action)
 		}
@@ -578,9 +732,9 @@ func rateLimit(path string, act *ActionSelector, a *tracing.SelAction) error {
 	return nil
 }
 
-// override explains why Override cannot load: the raw syscall backend can
-// only observe and signal, and deny needs another mechanism.
-func (c *compiler) override(path string) error {
+// override explains why Override cannot load on a hook's backend: only
+// BPF LSM hooks deny in Vigil so far.
+func (c *compiler) override(path, backend string) error {
 	var have []string
 	for _, f := range []probe.Feature{probe.LSM, probe.FmodRet, probe.OverrideReturn} {
 		if c.kernel.Has(f) {
@@ -589,6 +743,9 @@ func (c *compiler) override(path string) error {
 	}
 	if len(have) == 0 {
 		return kernelLacks(path, "Override needs BPF LSM, fmod_ret or bpf_override_return, and this kernel has none of them")
+	}
+	if c.kernel.Has(probe.LSM) {
+		return unsupported(path, "Override on a %s hook is not implemented yet: use an lsmhooks hook, which this kernel runs", backend)
 	}
 	return unsupported(path, "Override through %s (which this kernel has) is not implemented yet", strings.Join(have, ", "))
 }

@@ -61,7 +61,7 @@ func TestCorpusOutcomes(t *testing.T) {
 // compileOutcome names the outcome and, for failures, the reason without
 // the YAML path (so equal reasons group together).
 func compileOutcome(p Policy, kernel probe.Report) (outcome, reason string) {
-	_, err := Compile(p, kernel)
+	_, err := Compile(p, Target{Kernel: kernel})
 	var u *UnsupportedError
 	switch {
 	case err == nil:

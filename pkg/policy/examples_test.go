@@ -17,7 +17,7 @@ func TestExamplesCompile(t *testing.T) {
 			continue
 		}
 		for _, p := range ps {
-			if _, err := Compile(p, kernel); err != nil {
+			if _, err := Compile(p, Target{Kernel: kernel}); err != nil {
 				t.Errorf("%s: %v", f, err)
 			}
 		}

@@ -21,6 +21,7 @@ type Hook struct {
 	Args     []HookArg
 	Return   *HookArg // for hooks at syscall exit
 	Actions  []string // event action of each selector
+	LSM      bool     // an lsmhooks hook: its events are process_lsm
 }
 
 // HookArg is one argument slot of a hook.
@@ -29,9 +30,10 @@ type HookArg struct {
 	Label string
 }
 
-// Backends, as events name them.
+// Backends, as events name them: these and tracing.Attach*.
 const (
 	BackendRawSyscall = "raw_syscall_tracepoint"
+	BackendAuto       = "auto"
 )
 
 // Event renders a hook record, without its process, which the caller adds

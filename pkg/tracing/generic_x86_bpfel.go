@@ -28,8 +28,14 @@ const (
 	genericMapStrSets          = "str_sets"
 	genericMapSyscallExitHooks = "syscall_exit_hooks"
 	genericMapSyscallHooks     = "syscall_hooks"
+	genericProgGenericFentry   = "generic_fentry"
+	genericProgGenericKprobe   = "generic_kprobe"
+	genericProgGenericLsm      = "generic_lsm"
 	genericProgGenericSysEnter = "generic_sys_enter"
 	genericProgGenericSysExit  = "generic_sys_exit"
+	genericVarCfgHookId        = "cfg_hook_id"
+	genericVarCfgNargs         = "cfg_nargs"
+	genericVarCfgSyscall       = "cfg_syscall"
 )
 
 // loadGeneric returns the embedded CollectionSpec for generic.
@@ -74,6 +80,9 @@ type genericSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type genericProgramSpecs struct {
+	GenericFentry   *ebpf.ProgramSpec `ebpf:"generic_fentry"`
+	GenericKprobe   *ebpf.ProgramSpec `ebpf:"generic_kprobe"`
+	GenericLsm      *ebpf.ProgramSpec `ebpf:"generic_lsm"`
 	GenericSysEnter *ebpf.ProgramSpec `ebpf:"generic_sys_enter"`
 	GenericSysExit  *ebpf.ProgramSpec `ebpf:"generic_sys_exit"`
 }
@@ -100,6 +109,9 @@ type genericMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type genericVariableSpecs struct {
+	CfgHookId  *ebpf.VariableSpec `ebpf:"cfg_hook_id"`
+	CfgNargs   *ebpf.VariableSpec `ebpf:"cfg_nargs"`
+	CfgSyscall *ebpf.VariableSpec `ebpf:"cfg_syscall"`
 }
 
 // genericObjects contains all objects after they have been loaded into the kernel.
@@ -157,18 +169,27 @@ func (m *genericMaps) Close() error {
 //
 // It can be passed to loadGenericObjects or ebpf.CollectionSpec.LoadAndAssign.
 type genericVariables struct {
+	CfgHookId  *ebpf.Variable `ebpf:"cfg_hook_id"`
+	CfgNargs   *ebpf.Variable `ebpf:"cfg_nargs"`
+	CfgSyscall *ebpf.Variable `ebpf:"cfg_syscall"`
 }
 
 // genericPrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to loadGenericObjects or ebpf.CollectionSpec.LoadAndAssign.
 type genericPrograms struct {
+	GenericFentry   *ebpf.Program `ebpf:"generic_fentry"`
+	GenericKprobe   *ebpf.Program `ebpf:"generic_kprobe"`
+	GenericLsm      *ebpf.Program `ebpf:"generic_lsm"`
 	GenericSysEnter *ebpf.Program `ebpf:"generic_sys_enter"`
 	GenericSysExit  *ebpf.Program `ebpf:"generic_sys_exit"`
 }
 
 func (p *genericPrograms) Close() error {
 	return _GenericClose(
+		p.GenericFentry,
+		p.GenericKprobe,
+		p.GenericLsm,
 		p.GenericSysEnter,
 		p.GenericSysExit,
 	)

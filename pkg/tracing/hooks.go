@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 )
 
@@ -31,6 +32,9 @@ const (
 	ArgFd
 	ArgSockaddr
 	ArgCharBuf
+	ArgFile
+	ArgPath
+	ArgBprm
 )
 
 // Condition subjects besides argument slots, as in enum subject.
@@ -85,6 +89,7 @@ type SelAction struct {
 	Scope       uint8
 	Pad         uint8
 	RateLimitMs uint32
+	Override    int32 // error an LSM hook returns instead, 0 for none
 }
 
 // HookConfig configures one hook of the generic program.
@@ -98,7 +103,7 @@ type HookConfig struct {
 	ArgType    [MaxArgs]uint8
 	ArgIndex   [MaxArgs]uint8
 	ArgSize    [MaxArgs]uint8
-	Pad2       uint8
+	KernelMem  uint8 // pointer arguments point to kernel memory
 	MaxData    uint32
 	Actions    [MaxSelectors]SelAction
 	Conds      [MaxConds]Cond
@@ -143,6 +148,7 @@ type AddrKey struct {
 // ids are local (from 1); Install maps them to free global ones.
 type Program struct {
 	Hooks []SyscallHook
+	Funcs []FuncHook
 	Strs  []StrKey
 	Ints  []IntKey
 	Addrs []AddrKey
@@ -154,11 +160,29 @@ type SyscallHook struct {
 	Config  HookConfig
 }
 
+// Attach types of hooks with a program of their own.
+const (
+	AttachKprobe = "kprobe"
+	AttachFentry = "fentry"
+	AttachLSM    = "lsm"
+)
+
+// FuncHook is a hook with a program of its own: a kprobe or fentry on a
+// kernel function (or a syscall's wrapper), or a BPF LSM hook.
+type FuncHook struct {
+	Attach  string // AttachKprobe, AttachFentry or AttachLSM
+	Symbol  string // function, or LSM hook name (file_open)
+	Syscall bool   // a syscall wrapper: the arguments are in its pt_regs
+	Config  HookConfig
+}
+
 // Installed is what Install put in the kernel for one policy.
 type Installed struct {
 	PolicyID uint32
-	HookIDs  []uint32 // global ids, in the order of Program.Hooks
+	HookIDs  []uint32 // global ids: Program.Hooks, then Program.Funcs
 	prog     Program  // with global ids
+	links    []link.Link
+	progs    []*ebpf.Program
 }
 
 // Hooks manages the generic hook program: loaded and attached on first
@@ -166,13 +190,25 @@ type Installed struct {
 type Hooks struct {
 	mu       sync.Mutex
 	sensor   *Sensor
-	objs     genericObjects
+	objs     genericCore
 	links    []link.Link
 	loaded   bool
 	exitLink link.Link
 	nextHook uint32
 	nextSet  uint32
 	policies map[uint32]bool
+}
+
+// genericCore is the generic object's maps and its syscall programs; the
+// other programs are loaded per hook.
+type genericCore struct {
+	GenericSysEnter *ebpf.Program `ebpf:"generic_sys_enter"`
+	GenericSysExit  *ebpf.Program `ebpf:"generic_sys_exit"`
+	genericMaps
+}
+
+func (o *genericCore) Close() error {
+	return errors.Join(o.GenericSysEnter.Close(), o.GenericSysExit.Close(), o.genericMaps.Close())
 }
 
 func newHooks(s *Sensor) *Hooks {
@@ -247,10 +283,20 @@ func (h *Hooks) Install(policyID uint32, mode int, p Program, old *Installed) (*
 			return nil, err
 		}
 	}
+	for _, fh := range in.prog.Funcs {
+		if err := h.objs.HookConfigs.Put(fh.Config.HookID, &fh.Config); err != nil {
+			return nil, fmt.Errorf("writing hook config: %w", err)
+		}
+	}
+	if err := h.attachFuncs(in); err != nil {
+		h.detach(in)
+		return nil, err
+	}
 	if err := h.relink(in, old); err != nil {
 		return nil, err
 	}
 	if old != nil {
+		h.detach(old)
 		h.removeConfigs(old)
 	}
 	h.policies[policyID] = true
@@ -264,15 +310,16 @@ func (h *Hooks) globalize(policyID uint32, p Program) *Installed {
 	in := &Installed{PolicyID: policyID}
 	for _, hk := range p.Hooks {
 		hk.Config.HookID, hk.Config.PolicyID = h.nextHook, policyID
-		for i := range hk.Config.Conds[:hk.Config.NConds] {
-			c := &hk.Config.Conds[i]
-			if c.SetID != 0 {
-				maxSet = max(maxSet, c.SetID)
-				c.SetID += base
-			}
-		}
+		globalizeConds(&hk.Config, base, &maxSet)
 		in.HookIDs = append(in.HookIDs, h.nextHook)
 		in.prog.Hooks = append(in.prog.Hooks, hk)
+		h.nextHook++
+	}
+	for _, fh := range p.Funcs {
+		fh.Config.HookID, fh.Config.PolicyID = h.nextHook, policyID
+		globalizeConds(&fh.Config, base, &maxSet)
+		in.HookIDs = append(in.HookIDs, h.nextHook)
+		in.prog.Funcs = append(in.prog.Funcs, fh)
 		h.nextHook++
 	}
 	for _, k := range p.Strs {
@@ -289,6 +336,16 @@ func (h *Hooks) globalize(policyID uint32, p Program) *Installed {
 	}
 	h.nextSet += maxSet
 	return in
+}
+
+func globalizeConds(cfg *HookConfig, base uint32, maxSet *uint32) {
+	for i := range cfg.Conds[:cfg.NConds] {
+		c := &cfg.Conds[i]
+		if c.SetID != 0 {
+			*maxSet = max(*maxSet, c.SetID)
+			c.SetID += base
+		}
+	}
 }
 
 func (h *Hooks) writeSets(p *Program, flags ebpf.MapUpdateFlags) error {
@@ -382,6 +439,116 @@ func (h *Hooks) relinkSyscall(p hookPoint, add []uint32, drop map[uint32]bool) e
 	return m.Put(nr, &next)
 }
 
+// programNames are the generic object's per-hook programs.
+var programNames = map[string]string{
+	AttachKprobe: "generic_kprobe", AttachFentry: "generic_fentry", AttachLSM: "generic_lsm",
+}
+
+// attachFuncs loads one copy of the per-hook program for each FuncHook,
+// with its constants set and the generic maps shared, and attaches it.
+func (h *Hooks) attachFuncs(in *Installed) error {
+	for _, fh := range in.prog.Funcs {
+		prog, err := h.loadFunc(fh)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", fh.Attach, fh.Symbol, err)
+		}
+		in.progs = append(in.progs, prog)
+		l, err := attachFunc(fh, prog)
+		if err != nil {
+			return fmt.Errorf("attaching %s %s: %w", fh.Attach, fh.Symbol, err)
+		}
+		in.links = append(in.links, l)
+	}
+	return nil
+}
+
+func (h *Hooks) loadFunc(fh FuncHook) (*ebpf.Program, error) {
+	spec, err := loadGeneric()
+	if err != nil {
+		return nil, err
+	}
+	nargs, err := funcArgs(fh)
+	if err != nil {
+		return nil, err
+	}
+	consts := map[string]uint32{"cfg_hook_id": fh.Config.HookID, "cfg_nargs": nargs, "cfg_syscall": 0}
+	if fh.Syscall {
+		consts["cfg_syscall"] = 1
+	}
+	for name, v := range consts {
+		if err := spec.Variables[name].Set(v); err != nil {
+			return nil, fmt.Errorf("setting %s: %w", name, err)
+		}
+	}
+	name := programNames[fh.Attach]
+	if fh.Attach != AttachKprobe {
+		spec.Programs[name].AttachTo = fh.Symbol
+	}
+	var objs struct {
+		Prog *ebpf.Program `ebpf:"prog"`
+	}
+	spec.Programs["prog"] = spec.Programs[name]
+	if err := spec.LoadAndAssign(&objs, &ebpf.CollectionOptions{MapReplacements: h.sharedMaps()}); err != nil {
+		return nil, describe(err)
+	}
+	return objs.Prog, nil
+}
+
+// funcArgs is the number of arguments of a trampoline's target, from the
+// kernel's BTF (the program may only read that many).
+func funcArgs(fh FuncHook) (uint32, error) {
+	if fh.Attach == AttachKprobe {
+		return 0, nil
+	}
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		return 0, fmt.Errorf("kernel BTF: %w", err)
+	}
+	name := fh.Symbol
+	if fh.Attach == AttachLSM {
+		name = "bpf_lsm_" + name
+	}
+	var fn *btf.Func
+	if err := spec.TypeByName(name, &fn); err != nil {
+		return 0, fmt.Errorf("function %s in kernel BTF: %w", name, err)
+	}
+	return uint32(len(fn.Type.(*btf.FuncProto).Params)), nil
+}
+
+// sharedMaps are the maps every copy of a per-hook program uses.
+func (h *Hooks) sharedMaps() map[string]*ebpf.Map {
+	m := &h.objs.genericMaps
+	return map[string]*ebpf.Map{
+		"addr_sets": m.AddrSets, "counters": m.Counters, "events": m.Events, "gscratch": m.Gscratch,
+		"hook_configs": m.HookConfigs, "int_sets": m.IntSets, "policy_modes": m.PolicyModes, "procs": m.Procs,
+		"rate_limits": m.RateLimits, "str_sets": m.StrSets, "syscall_exit_hooks": m.SyscallExitHooks,
+		"syscall_hooks": m.SyscallHooks,
+	}
+}
+
+func attachFunc(fh FuncHook, prog *ebpf.Program) (link.Link, error) {
+	switch fh.Attach {
+	case AttachKprobe:
+		return link.Kprobe(fh.Symbol, prog, nil)
+	case AttachFentry:
+		return link.AttachTracing(link.TracingOptions{Program: prog})
+	case AttachLSM:
+		return link.AttachLSM(link.LSMOptions{Program: prog})
+	}
+	return nil, fmt.Errorf("unknown attach type %q", fh.Attach)
+}
+
+// detach closes an installed policy's own programs and links.
+func (h *Hooks) detach(in *Installed) {
+	for _, l := range in.links {
+		_ = l.Close()
+	}
+	for _, p := range in.progs {
+		_ = p.Close()
+	}
+	in.links, in.progs = nil, nil
+}
+
 func (h *Hooks) removeConfigs(in *Installed) {
 	for _, id := range in.HookIDs {
 		_ = h.objs.HookConfigs.Delete(id)
@@ -396,6 +563,7 @@ func (h *Hooks) Remove(in *Installed) error {
 	if err := h.relink(nil, in); err != nil {
 		return err
 	}
+	h.detach(in)
 	h.removeConfigs(in)
 	delete(h.policies, in.PolicyID)
 	return nil

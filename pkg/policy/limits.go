@@ -1,0 +1,34 @@
+package policy
+
+// Limits checked by validation. Vigil's BPF side is sized for them; several
+// lift Tetragon's (5 selectors per hook, 1 matchBinaries entry per selector,
+// 4 numeric values per filter, 2 actions per selector).
+const (
+	// MaxSelectorsPerHook is the number of selectors one hook may have.
+	MaxSelectorsPerHook = 16
+	// MaxValuesPerSet is the number of values (strings, prefixes, numbers,
+	// addresses, PIDs, ...) in one filter's value set or one list.
+	MaxValuesPerSet = 10000
+	// MaxBinarySelectors is the number of matchBinaries (and of
+	// matchParentBinaries) entries in one selector.
+	MaxBinarySelectors = 8
+	// MaxArgFilters is the number of matchArgs (and of matchData and
+	// matchReturnArgs) entries in one selector.
+	MaxArgFilters = 16
+	// MaxActionsPerSelector is the number of matchActions (and of
+	// matchReturnActions) entries in one selector.
+	MaxActionsPerSelector = 8
+	// MaxArgs is the number of args (and of data entries) one hook may read.
+	MaxArgs = 8
+	// MaxSyscallArgs bounds the argument index of a syscall hook.
+	MaxSyscallArgs = 6
+	// MaxFuncArgs bounds the argument index of a function, LSM hook or USDT
+	// (the kernel's MAX_BPF_FUNC_ARGS, and the USDT argument limit).
+	MaxFuncArgs = 12
+	// MaxTags is the number of tags of one hook.
+	MaxTags = 16
+	// MaxMessageLen is the length in bytes of a hook's message.
+	MaxMessageLen = 256
+	// MaxSignal is the highest signal number (SIGRTMAX).
+	MaxSignal = 64
+)

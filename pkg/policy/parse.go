@@ -1,0 +1,146 @@
+package policy
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// ParseFile reads, parses and validates every policy document of the YAML
+// file at name. See Parse.
+func ParseFile(name string) ([]Policy, error) {
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(data, name)
+}
+
+// Parse decodes and validates every document of the YAML stream data.
+// source names the stream in error messages (usually the file name).
+// Empty documents are skipped. If any document has a problem, Parse returns
+// no policies and an ErrorList with every problem of every document;
+// semantic checks of a document run once its structure decodes cleanly.
+func Parse(data []byte, source string) ([]Policy, error) {
+	policies, errs := parseStream(data)
+	if len(policies) == 0 && len(errs) == 0 {
+		errs = append(errs, &Error{Msg: "no policy documents"})
+	}
+	if len(errs) == 0 {
+		return policies, nil
+	}
+	for _, e := range errs {
+		e.Source = source
+	}
+	return nil, errs
+}
+
+// parseStream parses every non-empty document of data; it stops at the
+// first YAML syntax error.
+func parseStream(data []byte) ([]Policy, ErrorList) {
+	var policies []Policy
+	var errs ErrorList
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return policies, errs
+		}
+		if err != nil {
+			return policies, append(errs, syntaxError(err))
+		}
+		if len(doc.Content) == 0 || isNull(doc.Content[0]) {
+			continue
+		}
+		p, docErrs := parseDocument(doc.Content[0])
+		policies = append(policies, p)
+		errs = append(errs, docErrs...)
+	}
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// syntaxError turns a YAML syntax error into an Error with its line.
+func syntaxError(err error) *Error {
+	m := yamlLine.FindStringSubmatch(err.Error())
+	if m == nil {
+		return &Error{Msg: "invalid YAML: " + err.Error()}
+	}
+	line, _ := strconv.Atoi(m[1])
+	return &Error{Line: line, Msg: "invalid YAML: " + m[2]}
+}
+
+// parseDocument decodes and validates one document.
+func parseDocument(root *yaml.Node) (Policy, ErrorList) {
+	c := newCollector()
+	kind, ok := c.checkHeader(root)
+	if !ok {
+		return nil, c.errs
+	}
+	var tp TracingPolicy
+	c.decode(root, reflect.ValueOf(&tp).Elem(), "")
+	if len(c.errs) > 0 {
+		return nil, c.errs
+	}
+	namespaced := kind == KindTracingPolicyNamespaced
+	c.validate(&tp, namespaced)
+	slices.SortStableFunc(c.errs, func(a, b *Error) int { return a.Line - b.Line })
+	if namespaced {
+		tpn := TracingPolicyNamespaced(tp)
+		return &tpn, c.errs
+	}
+	return &tp, c.errs
+}
+
+// checkHeader checks apiVersion and kind before anything else, so that a
+// document that is not a policy gets one clear error instead of a list of
+// unknown fields.
+func (c *collector) checkHeader(root *yaml.Node) (string, bool) {
+	if root.Kind != yaml.MappingNode {
+		c.addAt(root.Line, "", "document is not a mapping but %s", describe(root))
+		return "", false
+	}
+	apiVersion, kind := mappingValue(root, "apiVersion"), mappingValue(root, "kind")
+	if apiVersion == nil && kind == nil {
+		c.addAt(root.Line, "", "not a TracingPolicy: the document has no apiVersion and no kind")
+		return "", false
+	}
+	okVersion := c.checkHeaderField(root, apiVersion, "apiVersion", []string{APIVersionCilium, APIVersionVigil})
+	okKind := c.checkHeaderField(root, kind, "kind", []string{KindTracingPolicy, KindTracingPolicyNamespaced})
+	if !okVersion || !okKind {
+		return "", false
+	}
+	return kind.Value, true
+}
+
+func (c *collector) checkHeaderField(root, n *yaml.Node, name string, valid []string) bool {
+	switch {
+	case n == nil:
+		c.addAt(root.Line, "", "missing required field %q", name)
+	case n.Kind != yaml.ScalarNode || n.Tag != "!!str":
+		c.addAt(n.Line, path(name), "expected a string, got %s", describe(n))
+	case !slices.Contains(valid, n.Value):
+		c.addAt(n.Line, path(name), "unsupported %s %q%s", name, n.Value, hint(n.Value, valid))
+	default:
+		return true
+	}
+	return false
+}
+
+// mappingValue returns the value node of key in mapping m, or nil.
+func mappingValue(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,242 @@
+package policy
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// hook is what selector validation needs to know about one hook.
+type hook struct {
+	kind      string // "kprobe", "fentry", "tracepoint", "uprobe", "usdt", "LSM hook"
+	generic   bool   // a selectors macro, checked without a hook
+	args      []KProbeArg
+	data      []KProbeArg
+	ret       bool // the hook reads the return value (return: true)
+	returnArg *KProbeArg
+	// positional is true where filters name args by position in args
+	// (tracepoints) rather than by args[].index.
+	positional bool
+	// maxIndex bounds args[].index (0: unbounded); maxWhy says why.
+	maxIndex int
+	maxWhy   string
+}
+
+var hookPhrases = map[string]string{
+	"kprobe": "a kprobe", "fentry": "an fentry", "tracepoint": "a tracepoint",
+	"uprobe": "a uprobe", "usdt": "a USDT", "LSM hook": "an LSM hook",
+}
+
+// phrase names the hook kind with its article, for messages.
+func (h *hook) phrase() string { return hookPhrases[h.kind] }
+
+// lookup returns the declared argument that filters and actions call idx.
+func (h *hook) lookup(idx uint32) *KProbeArg {
+	if h.positional {
+		if int(idx) < len(h.args) {
+			return &h.args[idx]
+		}
+		return nil
+	}
+	for i := range h.args {
+		if h.args[i].Index == idx {
+			return &h.args[i]
+		}
+	}
+	return nil
+}
+
+// undeclared explains why idx names no argument of h.
+func (h *hook) undeclared(idx uint32) string {
+	if h.positional {
+		return fmt.Sprintf("%d is not a position in args: tracepoint filters count positions in args, and %d are declared", idx, len(h.args))
+	}
+	if len(h.args) == 0 {
+		return fmt.Sprintf("%d does not refer to a declared argument: the hook declares no args", idx)
+	}
+	indexes := make([]string, len(h.args))
+	for i, a := range h.args {
+		indexes[i] = fmt.Sprint(a.Index)
+	}
+	return fmt.Sprintf("%d does not refer to a declared argument (declared: %s)", idx, strings.Join(indexes, ", "))
+}
+
+func (v *validator) validateHooks(p path) {
+	s := v.spec
+	for i := range s.KProbes {
+		v.kprobe(&s.KProbes[i], p.child("kprobes").at(i), "kprobe")
+	}
+	for i := range s.Fentries {
+		v.kprobe(&s.Fentries[i], p.child("fentries").at(i), "fentry")
+	}
+	for i := range s.Tracepoints {
+		v.tracepoint(&s.Tracepoints[i], p.child("tracepoints").at(i))
+	}
+	for i := range s.UProbes {
+		v.uprobe(&s.UProbes[i], p.child("uprobes").at(i))
+	}
+	for i := range s.Usdts {
+		v.usdt(&s.Usdts[i], p.child("usdts").at(i))
+	}
+	for i := range s.LsmHooks {
+		v.lsmHook(&s.LsmHooks[i], p.child("lsmhooks").at(i))
+	}
+}
+
+func (v *validator) kprobe(k *KProbeSpec, p path, kind string) {
+	if k.Call == "" {
+		v.errorf(p.child("call"), "must not be empty")
+	} else {
+		v.symbolOrList(p.child("call"), k.Call)
+	}
+	h := &hook{kind: kind, args: k.Args, data: k.Data, ret: k.Return, returnArg: k.ReturnArg}
+	h.maxIndex, h.maxWhy = MaxFuncArgs, "a function"
+	if v.isSyscall(k) {
+		h.maxIndex, h.maxWhy = MaxSyscallArgs, "a syscall"
+	}
+	v.returnSpec(k, h, p)
+	v.hookBody(h, p, k.Message, k.Tags, k.Selectors)
+}
+
+// isSyscall reports whether a kprobe hooks syscalls; for a typed list the
+// list type decides.
+func (v *validator) isSyscall(k *KProbeSpec) bool {
+	if name, ok := strings.CutPrefix(k.Call, "list:"); ok {
+		if l := v.lists[name]; l != nil && l.Type != "" {
+			return l.Type != "generated_ftrace"
+		}
+	}
+	return k.IsSyscall()
+}
+
+func (v *validator) returnSpec(k *KProbeSpec, h *hook, p path) {
+	if k.Return && k.ReturnArg == nil {
+		v.errorf(p, "return: true needs returnArg (the type of the return value)")
+	}
+	if k.ReturnArg != nil {
+		v.arg(&hook{kind: h.kind}, k.ReturnArg, p.child("returnArg"))
+	}
+	if k.ReturnArgAction == "" {
+		return
+	}
+	if v.enum(p.child("returnArgAction"), "returnArgAction", k.ReturnArgAction, returnArgActions) && !k.Return {
+		v.errorf(p.child("returnArgAction"), "returnArgAction needs return: true")
+	}
+}
+
+var tracefsName = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
+
+func (v *validator) tracepoint(t *TracepointSpec, p path) {
+	v.name(p.child("subsystem"), t.Subsystem, tracefsName, "tracepoint subsystem")
+	v.name(p.child("event"), t.Event, tracefsName, "tracepoint event")
+	h := &hook{kind: "tracepoint", args: t.Args, positional: true}
+	v.hookBody(h, p, t.Message, t.Tags, t.Selectors)
+}
+
+func (v *validator) uprobe(u *UProbeSpec, p path) {
+	v.absolute(p.child("path"), u.Path)
+	switch {
+	case len(u.Symbols) == 0 && len(u.Offsets) == 0:
+		v.errorf(p, "a uprobe needs symbols or offsets")
+	case len(u.Symbols) > 0 && len(u.Offsets) > 0 && len(u.Offsets) != len(u.Symbols):
+		v.errorf(p.child("offsets"), "%d offsets for %d symbols: give one offset per symbol", len(u.Offsets), len(u.Symbols))
+	}
+	if n := max(len(u.Symbols), len(u.Offsets)); len(u.RefCtrOffsets) > 0 && len(u.RefCtrOffsets) != n {
+		v.errorf(p.child("refCtrOffsets"), "%d refCtrOffsets for %d probes: give one per probe", len(u.RefCtrOffsets), n)
+	}
+	for i, s := range u.Symbols {
+		if s == "" || strings.ContainsAny(s, " \t\n") {
+			v.errorf(p.child("symbols").at(i), "%q is not a symbol name", s)
+		}
+	}
+	if u.ResolvePathInContainer && v.spec.PodSelector == nil {
+		v.errorf(p.child("resolvePathInContainer"), "resolvePathInContainer needs spec.podSelector")
+	}
+	h := &hook{kind: "uprobe", args: u.Args, maxIndex: MaxFuncArgs, maxWhy: "a function"}
+	v.hookBody(h, p, u.Message, u.Tags, u.Selectors)
+}
+
+func (v *validator) usdt(u *UsdtSpec, p path) {
+	v.absolute(p.child("path"), u.Path)
+	v.name(p.child("provider"), u.Provider, identifier, "USDT provider")
+	v.name(p.child("name"), u.Name, identifier, "USDT")
+	h := &hook{kind: "usdt", args: u.Args, maxIndex: MaxFuncArgs, maxWhy: "a USDT"}
+	v.hookBody(h, p, u.Message, u.Tags, u.Selectors)
+}
+
+func (v *validator) lsmHook(l *LsmHookSpec, p path) {
+	switch {
+	case strings.HasPrefix(l.Hook, "security_"):
+		v.errorf(p.child("hook"), "LSM hook names have no \"security_\" prefix (did you mean %q?)", strings.TrimPrefix(l.Hook, "security_"))
+	default:
+		v.name(p.child("hook"), l.Hook, identifier, "LSM hook")
+	}
+	h := &hook{kind: "LSM hook", args: l.Args, maxIndex: MaxFuncArgs, maxWhy: "an LSM hook"}
+	v.hookBody(h, p, l.Message, l.Tags, l.Selectors)
+}
+
+// name checks that s matches re; what says what s names.
+func (v *validator) name(p path, s string, re *regexp.Regexp, what string) {
+	if !re.MatchString(s) {
+		v.errorf(p, "%q is not a valid %s name", s, what)
+	}
+}
+
+func (v *validator) absolute(p path, file string) {
+	if !strings.HasPrefix(file, "/") {
+		v.errorf(p, "%q is not an absolute path", file)
+	}
+}
+
+// hookBody checks what all hook kinds share.
+func (v *validator) hookBody(h *hook, p path, message string, tags []string, selectors []KProbeSelector) {
+	if len(message) > MaxMessageLen {
+		v.errorf(p.child("message"), "%d bytes exceed the limit of %d", len(message), MaxMessageLen)
+	}
+	v.limit(p.child("tags"), len(tags), MaxTags, "tags", "hook")
+	v.argList(h, h.args, p.child("args"))
+	v.argList(h, h.data, p.child("data"))
+	v.limit(p.child("selectors"), len(selectors), MaxSelectorsPerHook, "selectors", "hook")
+	for i := range selectors {
+		v.selector(h, &selectors[i], p.child("selectors").at(i))
+	}
+}
+
+func (v *validator) argList(h *hook, args []KProbeArg, p path) {
+	v.limit(p, len(args), MaxArgs, "args", "hook")
+	for i := range args {
+		v.arg(h, &args[i], p.at(i))
+	}
+}
+
+var memberPath = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\[[0-9]+\])?(\.[A-Za-z_][A-Za-z0-9_]*(\[[0-9]+\])?)*$`)
+
+// arg checks one args, data or returnArg entry.
+func (v *validator) arg(h *hook, a *KProbeArg, p path) {
+	if h.maxIndex > 0 && int(a.Index) >= h.maxIndex {
+		v.errorf(p.child("index"), "%d is out of range: %s has at most %d arguments (0-%d)", a.Index, h.maxWhy, h.maxIndex, h.maxIndex-1)
+	}
+	if a.Type != "" && !v.enum(p.child("type"), "argument type", a.Type, argTypes) {
+		return
+	}
+	if a.Resolve != "" && !memberPath.MatchString(a.Resolve) {
+		v.errorf(p.child("resolve"), "%q is not a member path (names separated by dots, e.g. \"mm.owner.comm\")", a.Resolve)
+	}
+	v.bufferOptions(h, a, p)
+}
+
+// bufferOptions checks the options that only buffers take.
+func (v *validator) bufferOptions(h *hook, a *KProbeArg, p path) {
+	buffer := a.Type == "char_buf" || a.Type == "char_iovec"
+	if a.SizeArgIndex > 0 && !buffer {
+		v.errorf(p.child("sizeArgIndex"), "sizeArgIndex applies only to char_buf and char_iovec arguments")
+	} else if h.maxIndex > 0 && int(a.SizeArgIndex) > h.maxIndex {
+		v.errorf(p.child("sizeArgIndex"), "%d is out of range: %s has at most %d arguments (sizeArgIndex counts from 1)", a.SizeArgIndex, h.maxWhy, h.maxIndex)
+	}
+	if a.ReturnCopy && !buffer {
+		v.errorf(p.child("returnCopy"), "returnCopy applies only to char_buf and char_iovec arguments")
+	}
+	if a.MaxData && !buffer && a.Type != "iov_iter" {
+		v.errorf(p.child("maxData"), "maxData applies only to char_buf, char_iovec and iov_iter arguments")
+	}
+}
