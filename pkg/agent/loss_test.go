@@ -34,7 +34,10 @@ func storm(t *testing.T, n int) int {
 }
 
 func TestExecBurstIsDeliveredOrCounted(t *testing.T) {
-	const n = 20000
+	n := 20000
+	if k := os.Getenv("VIGIL_TEST_KERNEL"); k != "" {
+		n = 2000 // software-emulated VM: 20,000 execs would take many minutes
+	}
 	waitTracing(t)
 	trueBin := resolved(t, "/bin/true")
 	before := shared.agent.Stats().LostKernel.Load()
@@ -43,7 +46,7 @@ func TestExecBurstIsDeliveredOrCounted(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond) // one loss poll
 	lost := shared.agent.Stats().LostKernel.Load() - before
 	t.Logf("%d execs: %d events, %d records lost", n, got, lost)
-	if uint64(got)+lost < n {
+	if uint64(got)+lost < uint64(n) {
 		t.Fatalf("%d execs are neither delivered nor counted as lost", n-got-int(lost))
 	}
 	if lost != 0 || got != n {
