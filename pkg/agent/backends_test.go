@@ -1,0 +1,140 @@
+package agent
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/vigil-sec/vigil/pkg/event"
+	"github.com/vigil-sec/vigil/pkg/policy"
+	"github.com/vigil-sec/vigil/pkg/probe"
+	"github.com/vigil-sec/vigil/pkg/tracing"
+)
+
+var kernel = sync1(probe.Run)
+
+// sync1 runs f once, on first use.
+func sync1[T any](f func() T) func() T {
+	var v T
+	var done bool
+	return func() T {
+		if !done {
+			v, done = f(), true
+		}
+		return v
+	}
+}
+
+// requires skips the test, naming the feature and the probe's reason, when
+// the kernel lacks f.
+func requires(t *testing.T, f probe.Feature) {
+	t.Helper()
+	if err := kernel().Missing(f); err != nil {
+		t.Skipf("needs %s: %v", f, err)
+	}
+}
+
+// policyFile writes doc to a file an agent can load.
+func policyFile(t *testing.T, doc string) string {
+	f := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(f, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// TestSyscallBackendsAgree runs the same kill policy through every syscall
+// backend this kernel has: each kills, and each reports the same event.
+func TestSyscallBackendsAgree(t *testing.T) {
+	backends := map[string]probe.Feature{
+		tracing.AttachKprobe: probe.Kprobe, tracing.AttachFentry: probe.Fentry, policy.BackendRawSyscall: probe.TPBTF,
+	}
+	for backend, feature := range backends {
+		t.Run(backend, func(t *testing.T) {
+			requires(t, feature)
+			dir, secret, other := secretFiles(t)
+			name := "backend-" + strings.ReplaceAll(backend, "_", "-")
+			file := policyFile(t, killReadPolicy(name, dir+"/secret", "enforce"))
+			r := start(t, Config{PolicyFiles: []string{file}, SyscallBackend: backend})
+			defer r.stop()
+			cat := exec.Command("/bin/cat", secret)
+			if sig := killedBy(cat.Run()); sig != syscall.SIGKILL {
+				t.Fatalf("cat of the secret: killed by %v, want SIGKILL", sig)
+			}
+			k := r.sink.one(t, "kprobe event", kprobeOf(cat.Process.Pid, name)).ProcessKprobe
+			if k.Backend != backend || k.FunctionName != "__x64_sys_openat" || k.Action != event.ActionSigkill ||
+				len(k.Args) != 2 || *k.Args[1].StringArg != secret {
+				t.Errorf("event = %+v", k)
+			}
+			if err := exec.Command("/bin/cat", other).Run(); err != nil {
+				t.Errorf("cat of another file: %v", err)
+			}
+		})
+	}
+}
+
+func TestKernelFunctionHookResolvesTheFile(t *testing.T) {
+	if !kernel().Has(probe.Kprobe) && !kernel().Has(probe.Fentry) {
+		t.Skipf("needs kprobe or fentry: %v; %v", kernel().Missing(probe.Kprobe), kernel().Missing(probe.Fentry))
+	}
+	dir, secret, _ := secretFiles(t)
+	load(t, fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: security-file-open
+spec:
+  kprobes:
+  - call: security_file_open
+    syscall: false
+    args:
+    - {index: 0, type: file}
+    selectors:
+    - matchArgs:
+      - {index: 0, operator: Prefix, values: [%q]}
+`, dir))
+	cat := exec.Command("/bin/cat", secret)
+	if err := cat.Run(); err != nil {
+		t.Fatal(err)
+	}
+	k := shared.sink.one(t, "security_file_open event", kprobeOf(cat.Process.Pid, "security-file-open")).ProcessKprobe
+	if k.Args[0].FileArg == nil || k.Args[0].FileArg.Path != secret || k.FunctionName != "security_file_open" {
+		t.Errorf("event = %+v, want file_arg %s", k, secret)
+	}
+}
+
+func TestLSMFileOpenOverrideDenies(t *testing.T) {
+	requires(t, probe.LSM)
+	dir, secret, other := secretFiles(t)
+	load(t, fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: deny-secret-open
+spec:
+  lsmhooks:
+  - hook: file_open
+    args:
+    - {index: 0, type: file}
+    selectors:
+    - matchArgs:
+      - {index: 0, operator: Prefix, values: [%q]}
+      matchActions:
+      - {action: Override, argError: -1}
+`, dir+"/secret"))
+	out, err := exec.Command("/bin/cat", secret).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "Operation not permitted") {
+		t.Fatalf("cat of the secret: %v %s, want EPERM", err, out)
+	}
+	lsm := shared.sink.one(t, "process_lsm event", func(ev *event.Event) bool {
+		return ev.ProcessLsm != nil && ev.ProcessLsm.PolicyName == "deny-secret-open"
+	}).ProcessLsm
+	if lsm.Action != event.ActionOverride || lsm.FunctionName != "file_open" || lsm.Args[0].FileArg.Path != secret {
+		t.Errorf("event = %+v", lsm)
+	}
+	if err := exec.Command("/bin/cat", other).Run(); err != nil {
+		t.Errorf("cat of another file: %v", err)
+	}
+}
