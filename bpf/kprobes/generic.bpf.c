@@ -489,6 +489,18 @@ __noinline int run_hook(__u32 hook_id, __u32 nr)
 	return ret;
 }
 
+/* The syscall's arguments, from the user's saved registers. */
+static __always_inline void syscall_regs(struct gscratch *s,
+					 struct pt_regs *regs)
+{
+	s->raw[0] = BPF_CORE_READ(regs, di);
+	s->raw[1] = BPF_CORE_READ(regs, si);
+	s->raw[2] = BPF_CORE_READ(regs, dx);
+	s->raw[3] = BPF_CORE_READ(regs, r10);
+	s->raw[4] = BPF_CORE_READ(regs, r8);
+	s->raw[5] = BPF_CORE_READ(regs, r9);
+}
+
 /* Runs the hooks of a syscall list on the syscall whose registers are
  * regs. */
 static __always_inline void run_hooks(struct syscall_hooks *sh,
@@ -499,12 +511,7 @@ static __always_inline void run_hooks(struct syscall_hooks *sh,
 
 	if (!s)
 		return;
-	s->raw[0] = BPF_CORE_READ(regs, di);
-	s->raw[1] = BPF_CORE_READ(regs, si);
-	s->raw[2] = BPF_CORE_READ(regs, dx);
-	s->raw[3] = BPF_CORE_READ(regs, r10);
-	s->raw[4] = BPF_CORE_READ(regs, r8);
-	s->raw[5] = BPF_CORE_READ(regs, r9);
+	syscall_regs(s, regs);
 	s->at_exit = at_exit;
 	s->ret = ret;
 	for (int i = 0; i < HOOKS_PER_SYSCALL; i++) {
@@ -545,18 +552,6 @@ int BPF_PROG(generic_sys_exit, struct pt_regs *regs, long ret)
 volatile const __u32 cfg_hook_id = 0;
 volatile const __u32 cfg_nargs = 0;   /* fentry, LSM: the function's */
 volatile const __u32 cfg_syscall = 0; /* a syscall wrapper: args in regs */
-
-/* A syscall wrapper's one argument is the user's registers. */
-static __always_inline void syscall_regs(struct gscratch *s,
-					 struct pt_regs *regs)
-{
-	s->raw[0] = BPF_CORE_READ(regs, di);
-	s->raw[1] = BPF_CORE_READ(regs, si);
-	s->raw[2] = BPF_CORE_READ(regs, dx);
-	s->raw[3] = BPF_CORE_READ(regs, r10);
-	s->raw[4] = BPF_CORE_READ(regs, r8);
-	s->raw[5] = BPF_CORE_READ(regs, r9);
-}
 
 SEC("kprobe")
 int generic_kprobe(struct pt_regs *ctx)
