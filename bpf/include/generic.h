@@ -41,6 +41,11 @@ enum subject {
 	SUBJ_RET = 0x82,    /* the syscall's return value (exit hooks) */
 };
 
+/* matchPIDs flags, in cond.v1. */
+#define PID_FOLLOW_FORKS 1
+#define PID_NAMESPACE 2
+#define PID_MAX_DEPTH 16 /* ancestors followForks looks at */
+
 enum rate_scope {
 	SCOPE_THREAD = 0,
 	SCOPE_PROCESS = 1,

@@ -327,6 +327,41 @@ static __always_inline bool eval_arg(struct gscratch *s, struct cond *c,
 	return eval_int(c, v);
 }
 
+/* The task's process id, in its own pid namespace when ns is set. */
+static __always_inline __u32 pid_of(struct task_struct *task, bool ns)
+{
+	struct pid *pid;
+	unsigned int level;
+	struct upid up;
+
+	if (!ns)
+		return BPF_CORE_READ(task, tgid);
+	pid = BPF_CORE_READ(task, group_leader, thread_pid);
+	level = BPF_CORE_READ(pid, level);
+	bpf_core_read(&up, sizeof(up), &pid->numbers[level & 31]);
+	return up.nr;
+}
+
+/* matchPIDs: the process is in the set, or with followForks (v1 bit 0)
+ * one of its ancestors is; with isNamespacePID (v1 bit 1) the ids are those
+ * of each process's pid namespace. */
+static __always_inline bool pid_matches(struct cond *c,
+					struct task_struct *task)
+{
+	bool follow = c->v1 & PID_FOLLOW_FORKS, ns = c->v1 & PID_NAMESPACE;
+
+	for (int i = 0; i < PID_MAX_DEPTH; i++) {
+		__u32 pid = pid_of(task, ns);
+
+		if (in_int_set(c->set_id, pid))
+			return true;
+		if (!follow || pid <= 1)
+			return false;
+		task = BPF_CORE_READ(task, real_parent);
+	}
+	return false;
+}
+
 /* Evaluates condition i of a hook: 1 when it holds. */
 __noinline int eval_cond(__u32 hook_id, __u32 i)
 {
@@ -340,7 +375,7 @@ __noinline int eval_cond(__u32 hook_id, __u32 i)
 		return 0;
 	c = &cfg->conds[i & (MAX_CONDS - 1)]; /* callers keep i < MAX_CONDS */
 	if (c->subject == SUBJ_PID) {
-		r = in_int_set(c->set_id, BPF_CORE_READ(task, tgid));
+		r = pid_matches(c, task);
 	} else if (c->subject == SUBJ_BINARY) {
 		resolve_binary(s, task);
 		r = in_str_set(s, c->op, c->set_id,

@@ -345,3 +345,48 @@ spec:
 		t.Errorf("20 identical opens and one other: want 2 events, got %d", len(evs))
 	}
 }
+
+func TestMatchPIDsFollowForks(t *testing.T) {
+	_, secret, _ := secretFiles(t)
+	// a shell waits for the policy, then its child opens the secret
+	gate := filepath.Join(t.TempDir(), "gate")
+	sh := exec.Command("/bin/sh", "-c", `while [ ! -e "$1" ]; do sleep 0.02; done; /bin/cat "$0"`, secret, gate)
+	if err := sh.Start(); err != nil {
+		t.Fatal(err)
+	}
+	load(t, fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: follow-forks
+spec:
+  kprobes:
+  - call: sys_openat
+    args:
+    - {index: 1, type: string}
+    selectors:
+    - matchPIDs:
+      - {operator: In, followForks: true, values: [%d]}
+      matchArgs:
+      - {index: 1, operator: Equal, values: [%q]}
+`, sh.Process.Pid, secret))
+	if err := os.WriteFile(gate, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := sh.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	k := shared.sink.one(t, "open by the shell's child", func(ev *event.Event) bool {
+		return ev.ProcessKprobe != nil && ev.ProcessKprobe.PolicyName == "follow-forks"
+	}).ProcessKprobe
+	if k.Parent == nil || k.Parent.Pid != uint32(sh.Process.Pid) {
+		t.Errorf("event from %+v, want a child of pid %d", k.Process, sh.Process.Pid)
+	}
+	// the test process is not a descendant: its own open makes no event
+	if _, err := os.ReadFile(secret); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if evs := shared.sink.find(t, 2, 0, kprobeOf(os.Getpid(), "follow-forks")); len(evs) != 0 {
+		t.Errorf("an open outside the followed tree made %d events", len(evs))
+	}
+}

@@ -465,16 +465,23 @@ func (c *compiler) selector(path string, idx uint8, s *KProbeSelector, slots map
 	return c.actions(path, idx, s.MatchActions, cfg, meta)
 }
 
+// matchPID: followForks also matches the descendants of a listed process
+// (up to 16 generations), isNamespacePID compares ids in each process's
+// own pid namespace.
 func (c *compiler) matchPID(path string, sel uint8, m *PIDSelector, cfg *tracing.HookConfig) error {
-	if m.FollowForks || m.IsNamespacePID {
-		return unsupported(path, "followForks and isNamespacePID are not implemented yet")
-	}
 	set := c.newSet()
 	for _, v := range m.Values {
 		c.out.Program.Ints = append(c.out.Program.Ints, tracing.IntKey{SetID: set, Value: int64(v)})
 	}
+	flags := int64(0)
+	if m.FollowForks {
+		flags |= tracing.PidFollowForks
+	}
+	if m.IsNamespacePID {
+		flags |= tracing.PidNamespace
+	}
 	return c.cond(cfg, path, tracing.Cond{Selector: sel, Subject: tracing.SubjPid, Op: tracing.CondEq,
-		Negate: b2u(m.Operator == "NotIn"), SetID: set})
+		Negate: b2u(m.Operator == "NotIn"), SetID: set, V1: flags})
 }
 
 func (c *compiler) matchBinary(path string, sel uint8, m *BinarySelector, cfg *tracing.HookConfig) error {

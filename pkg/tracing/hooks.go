@@ -44,6 +44,12 @@ const (
 	SubjRet    = 0x82
 )
 
+// matchPIDs flags in Cond.V1, as in generic.h.
+const (
+	PidFollowForks = 1
+	PidNamespace   = 2
+)
+
 // Rate limit scopes, as in enum rate_scope.
 const (
 	ScopeThread = iota
