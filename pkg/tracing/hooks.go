@@ -185,7 +185,7 @@ type FuncHook struct {
 // Installed is what Install put in the kernel for one policy.
 type Installed struct {
 	PolicyID uint32
-	HookIDs  []uint32 // global ids: Program.Hooks, then Program.Funcs
+	HookIDs  []uint32 // global ids: Program.Hooks, then Program.Funcs (prog has them too)
 	prog     Program  // with global ids
 	links    []link.Link
 	progs    []*ebpf.Program
@@ -392,9 +392,9 @@ func (h *Hooks) relink(in, old *Installed) error {
 	drop := map[uint32]bool{}
 	points := map[hookPoint]bool{}
 	if old != nil {
-		for i, id := range old.HookIDs {
-			drop[id] = true
-			points[pointOf(old.prog.Hooks[i])] = true
+		for i, hk := range old.prog.Hooks {
+			drop[old.HookIDs[i]] = true
+			points[pointOf(hk)] = true
 		}
 	}
 	add := map[hookPoint][]uint32{}
