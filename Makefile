@@ -3,7 +3,7 @@ GO ?= go
 BPF_SRC := $(shell find bpf -name '*.c' -o -name '*.h' | grep -v vmlinux.h)
 GENERATED := $(wildcard pkg/tracing/*_bpfel.go pkg/tracing/*_bpfel.o)
 
-.PHONY: all build deps generate check-generated vmlinux lint test test-go bench clean
+.PHONY: all build deps generate check-generated vmlinux lint test test-go vmtest bench clean
 
 all: build
 
@@ -35,10 +35,15 @@ lint: deps
 	$(GO) vet ./...
 	clang-format-19 --dry-run --Werror $(BPF_SRC)
 
-test: check-generated lint test-go
+test: check-generated lint test-go vmtest
 
 test-go:
 	$(GO) test -count=1 -p 1 ./...
+
+# Kernel matrix: the BPF tests under Debian 5.10, 6.1 and 6.12 in QEMU (root).
+# One test on one kernel: scripts/vmtest.sh --kernel 6.1 --run TestName ./pkg/agent/
+vmtest:
+	scripts/vmtest.sh
 
 bench: build
 	$(GO) run ./bench

@@ -653,8 +653,10 @@ int generic_lsm(__u64 *ctx)
 
 	if (!s)
 		return 0;
-	if (cfg_nargs < 12)
-		prev = (int)ctx[cfg_nargs & 15];
+	/* the verdict so far follows the hook's own arguments; the verifier
+	 * refuses ctx reads at computed offsets, so copy it out */
+	bpf_probe_read_kernel(&prev, sizeof(prev),
+			      (void *)ctx + 8 * (cfg_nargs & 15));
 	if (prev)
 		return prev;
 	ctx_args(s, ctx);

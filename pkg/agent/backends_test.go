@@ -108,7 +108,7 @@ spec:
 	for _, ev := range evs {
 		k := ev.ProcessKprobe
 		if k.Args[0].FileArg == nil || k.Args[0].FileArg.Path != secret || k.FunctionName != "security_file_open" {
-			t.Errorf("event = %+v, want file_arg %s", k, secret)
+			t.Errorf("event %s %+v, want file_arg %s", k.FunctionName, k.Args[0].FileArg, secret)
 		}
 	}
 }

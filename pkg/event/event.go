@@ -69,18 +69,21 @@ const (
 
 // Argument is one typed argument of a hook; exactly one value is set.
 type Argument struct {
-	IntArg      *int32       `json:"int_arg,omitempty"`
-	UintArg     *uint32      `json:"uint_arg,omitempty"`
-	LongArg     *int64       `json:"long_arg,omitempty,string"`
-	SizeArg     *uint64      `json:"size_arg,omitempty,string"`
-	StringArg   *string      `json:"string_arg,omitempty"`
-	BytesArg    []byte       `json:"bytes_arg,omitempty"`
-	FileArg     *FileArg     `json:"file_arg,omitempty"`
-	SockaddrArg *SockaddrArg `json:"sockaddr_arg,omitempty"`
-	Label       string       `json:"label,omitempty"`
+	IntArg    *int32   `json:"int_arg,omitempty"`
+	UintArg   *uint32  `json:"uint_arg,omitempty"`
+	LongArg   *int64   `json:"long_arg,omitempty,string"`
+	SizeArg   *uint64  `json:"size_arg,omitempty,string"`
+	StringArg *string  `json:"string_arg,omitempty"`
+	BytesArg  []byte   `json:"bytes_arg,omitempty"`
+	FileArg   *FileArg `json:"file_arg,omitempty"`
+	PathArg   *FileArg `json:"path_arg,omitempty"`
+	// LinuxBinprmArg is the program being executed.
+	LinuxBinprmArg *FileArg     `json:"linux_binprm_arg,omitempty"`
+	SockaddrArg    *SockaddrArg `json:"sockaddr_arg,omitempty"`
+	Label          string       `json:"label,omitempty"`
 }
 
-// FileArg is a file, by its path resolved in the kernel.
+// FileArg is a file or path, resolved in the kernel.
 type FileArg struct {
 	Path string `json:"path"`
 }

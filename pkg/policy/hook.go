@@ -84,8 +84,12 @@ func renderArg(typ int, val int64, data []byte) *event.Argument {
 	case tracing.ArgString:
 		s := string(data)
 		return &event.Argument{StringArg: &s}
-	case tracing.ArgFd:
+	case tracing.ArgFd, tracing.ArgFile:
 		return &event.Argument{FileArg: &event.FileArg{Path: string(data)}}
+	case tracing.ArgPath:
+		return &event.Argument{PathArg: &event.FileArg{Path: string(data)}}
+	case tracing.ArgBprm:
+		return &event.Argument{LinuxBinprmArg: &event.FileArg{Path: string(data)}}
 	case tracing.ArgSockaddr:
 		return &event.Argument{SockaddrArg: sockaddr(data)}
 	}

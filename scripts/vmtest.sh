@@ -1,0 +1,133 @@
+#!/bin/bash
+# vmtest.sh - the kernel matrix: run the BPF tests under each Debian kernel.
+#
+#   usage: scripts/vmtest.sh [--kernel 5.10|6.1|6.12]... [--run REGEX] [-v] [PACKAGE...]
+#
+# Builds one test binary per package on the host (go test -c; default: every
+# package under pkg/ with tests that depend on github.com/cilium/ebpf; the
+# end-to-end tests of cmd/ build and run whole binaries, a tier of their own), then boots each
+# kernel once with scripts/vmrun.sh (2 CPUs, 2048 MB) and runs every binary
+# there once, with VIGIL_TEST_KERNEL=<kernel> so that kernel-specific
+# assertions know where they run. Prints each failure's log, the skipped
+# tests with their reasons and a summary; exits non-zero if anything failed.
+#
+#   scripts/vmtest.sh --kernel 6.1 --run TestName ./pkg/agent/   # one test, one kernel
+#
+# -v streams every test's output. Logs: bin/vmtest/logs/<kernel>/<package>.log.
+# Environment: VMTEST_TIMEOUT (seconds per kernel, default 1800), and vmrun.sh's.
+set -euo pipefail
+
+# Inside the VM (internal): run each binary in its package directory.
+if [ "${1:-}" = --guest ]; then
+  logdir=$2 run=$3 verbose=$4 root=$PWD; shift 4
+  for spec in "$@"; do
+    name=${spec%%=*} dir=${spec#*=}
+    start=$(date +%s%N)
+    args=(-test.v -test.count=1 -test.timeout=10m)
+    [ -z "$run" ] || args+=(-test.run "$run")
+    set +e
+    if [ "$verbose" = 1 ]; then
+      (cd "$dir" && "$root/bin/vmtest/$name.test" "${args[@]}") 2>&1 | tee "$logdir/$name.log"
+      rc=${PIPESTATUS[0]}
+    else
+      (cd "$dir" && "$root/bin/vmtest/$name.test" "${args[@]}") >"$logdir/$name.log" 2>&1
+      rc=$?
+    fi
+    set -e
+    secs=$((($(date +%s%N) - start) / 1000000))
+    echo "$rc $secs" >"$logdir/$name.rc"
+    echo "vmtest: $VIGIL_TEST_KERNEL $name: $([ "$rc" = 0 ] && echo ok || echo "FAIL (exit $rc)") $((secs / 1000)).$((secs % 1000 / 100))s"
+  done
+  exit 0
+fi
+
+usage="usage: scripts/vmtest.sh [--kernel 5.10|6.1|6.12]... [--run REGEX] [-v] [PACKAGE...]"
+kernels=() run="" verbose=0 pkgs=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --kernel) kernels+=("${2:?$usage}"); shift 2 ;;
+    --run) run=${2:?$usage}; shift 2 ;;
+    -v) verbose=1; shift ;;
+    -h | --help) echo "$usage"; exit 0 ;;
+    -*) echo "vmtest: unknown option '$1'; $usage" >&2; exit 2 ;;
+    *) pkgs+=("$1"); shift ;;
+  esac
+done
+[ ${#kernels[@]} -gt 0 ] || kernels=(5.10 6.1 6.12)
+[ "$(id -u)" = 0 ] || { echo "vmtest: must run as root (BPF tests, VMs)" >&2; exit 2; }
+root=$(cd "$(dirname "$0")/.." && pwd -P)
+GO=${GO:-go}
+
+# Packages with tests: the given ones, or those under pkg/ whose code or tests use cilium/ebpf.
+tmpl='{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}} {{.Dir}}{{range .Deps}} {{.}}{{end}}'
+tmpl+='{{range .TestImports}} {{.}}{{end}}{{range .XTestImports}} {{.}}{{end}}{{"\n"}}{{end}}'
+if [ ${#pkgs[@]} -gt 0 ]; then
+  list=$($GO list -f "$tmpl" "${pkgs[@]}" | awk 'NF {print $1, $2}')
+else
+  list=$($GO list -f "$tmpl" "$root/pkg/..." | awk '{for (i = 3; i <= NF; i++) if ($i ~ /^github\.com\/cilium\/ebpf(\/|$)/) {print $1, $2; next}}')
+fi
+[ -n "$list" ] || { echo "vmtest: no package with tests among: ${pkgs[*]:-./pkg/...}" >&2; exit 2; }
+
+# Build on the host: the guests run the same binaries, 3-4x slower under TCG.
+cd "$root" # package arguments were relative to the caller's directory; all else is to the root
+out=bin/vmtest
+mkdir -p "$out"
+module=$($GO list -m)
+specs=()
+while read -r path dir; do
+  name=${path#"$module"/}; name=${name//\//_}
+  echo "vmtest: building $path"
+  $GO test -c -o "$out/$name.test" "$path"
+  specs+=("$name=$dir")
+done <<<"$list"
+
+failed=0 total_pass=0 total_fail=0 total_skip=0 summary=()
+for k in "${kernels[@]}"; do
+  logdir=$out/logs/$k
+  rm -rf "$logdir" && mkdir -p "$logdir"
+  echo "vmtest: kernel $k: booting, ${#specs[@]} package(s)"
+  start=$SECONDS
+  set +e
+  VIGIL_TEST_KERNEL=$k VMRUN_TIMEOUT=${VMTEST_TIMEOUT:-1800} \
+    scripts/vmrun.sh --kernel "$k" --cpus 2 --mem 2048 -- \
+    bash scripts/vmtest.sh --guest "$logdir" "$run" "$verbose" "${specs[@]}"
+  vmrc=$?
+  set -e
+  [ "$vmrc" = 0 ] || { echo "vmtest: kernel $k: the VM failed (vmrun exit $vmrc)"; failed=1; }
+  for spec in "${specs[@]}"; do
+    name=${spec%%=*} log=$logdir/$name.log
+    if [ ! -e "$logdir/$name.rc" ]; then
+      summary+=("$k $name NOT-RUN - - - -"); failed=1; continue
+    fi
+    read -r rc ms <"$logdir/$name.rc"
+    pass=$(grep -c -- '--- PASS' "$log" || true)
+    fail=$(grep -c -- '--- FAIL' "$log" || true)
+    skip=$(grep -c -- '--- SKIP' "$log" || true)
+    total_pass=$((total_pass + pass)) total_fail=$((total_fail + fail)) total_skip=$((total_skip + skip))
+    result=ok
+    if [ "$rc" != 0 ]; then
+      result=FAIL failed=1
+      [ "$fail" != 0 ] || total_fail=$((total_fail + 1)) # crashed, timed out or failed outside a test
+      if [ "$verbose" = 0 ]; then
+        echo "vmtest: ---- $k $name failed; its log without === lines (last 150):"
+        grep -v '^=== ' "$log" | tail -150
+        echo "vmtest: ---- end of $k $name"
+      fi
+    fi
+    if [ "$skip" != 0 ]; then
+      echo "vmtest: $k $name skipped (test: its last output line, the reason):"
+      awk '/^ *--- SKIP: / {sub(/^ +/, "", prev); print "    " $3 ": " prev} {prev = $0}' "$log"
+    fi
+    summary+=("$k $name $result $pass $fail $skip $((ms / 1000)).$((ms % 1000 / 100))s")
+  done
+  summary+=("$k (whole-VM) - - - - $((SECONDS - start))s")
+done
+
+echo
+echo "vmtest summary"
+for row in "KERNEL PACKAGE RESULT PASS FAIL SKIP TIME" "${summary[@]}"; do
+  read -r -a c <<<"$row"
+  printf '%-6s %-22s %-7s %5s %5s %5s %8s\n' "${c[@]}"
+done
+echo "vmtest: $total_pass passed, $total_fail failed, $total_skip skipped"
+exit "$failed"
