@@ -283,14 +283,15 @@ int BPF_PROG(on_exit, struct task_struct *task)
 	return 0;
 }
 
-/* Visits every process once at start; processes the map already knows were
- * seen live by the tracepoints and are skipped. Records go to the iterator's
- * seq file, not the ring buffer, so a large snapshot cannot cause loss. */
+/* Visits every process once at start; processes the map already knows from
+ * an exec or fork were seen live by the tracepoints and are skipped. Records go
+ * to the iterator's seq file, not the ring buffer, so a large snapshot cannot
+ * cause loss. */
 SEC("iter/task")
 int snapshot(struct bpf_iter__task *ctx)
 {
 	struct task_struct *task = ctx->task;
-	struct proc_entry e = {};
+	struct proc_entry e = {}, *old;
 	struct scratch *s;
 	__u32 tgid, size;
 
@@ -300,7 +301,10 @@ int snapshot(struct bpf_iter__task *ctx)
 	if (BPF_CORE_READ(task, pid) != tgid ||
 	    BPF_CORE_READ(task, flags) & PF_KTHREAD)
 		return 0;
-	if (bpf_map_lookup_elem(&procs, &tgid))
+	old = bpf_map_lookup_elem(&procs, &tgid);
+	/* a snapshot entry is this iteration's own: the seq file may show an
+	 * object again when its first record did not fit */
+	if (old && !(old->flags & PROC_PROCFS))
 		return 0;
 	s = scratch_slot(SLOT_ITERATOR);
 	if (!s)

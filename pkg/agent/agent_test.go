@@ -147,6 +147,8 @@ func TestMain(m *testing.M) {
 		NodeName: "test-node", Ancestors: true, Credentials: true, Namespaces: true,
 	}})
 	code := m.Run()
+	_ = early.Process.Kill() // when the test that ends it did not run
+	_ = early.Wait()
 	shared.stop()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -169,10 +171,16 @@ func exitOf(pid int) func(*event.Event) bool {
 // self is the test process's own snapshot record.
 func self(t *testing.T) *event.Process {
 	t.Helper()
-	ev := shared.sink.one(t, "snapshot of the test process", func(ev *event.Event) bool {
+	evs := shared.sink.find(t, 1, 10*time.Second, func(ev *event.Event) bool {
 		return execOf(os.Getpid())(ev) && ev.ProcessExec.Process.Flags == "procFS"
 	})
-	return ev.ProcessExec.Process
+	if len(evs) != 1 {
+		for _, ev := range evs {
+			t.Logf("%+v", ev.ProcessExec.Process)
+		}
+		t.Fatalf("want 1 snapshot record of the test process, got %d", len(evs))
+	}
+	return evs[0].ProcessExec.Process
 }
 
 func waitTracing(t *testing.T) {

@@ -50,7 +50,7 @@ func TestExecThroughSymlinkWithRelativePath(t *testing.T) {
 		t.Errorf("an unprivileged exec should have no effective capabilities, got %+v", p.Cap)
 	}
 	if p.Ns == nil || p.Ns.Mnt == nil || p.Ns.Mnt.Inum != nsInode(t, "mnt") || p.Ns.Net.Inum != nsInode(t, "net") {
-		t.Errorf("namespaces = %+v, want this process's mnt and net", p.Ns)
+		t.Errorf("namespaces mnt %+v net %+v, want this process's mnt %d and net %d", p.Ns.Mnt, p.Ns.Net, nsInode(t, "mnt"), nsInode(t, "net"))
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -31,23 +32,47 @@ func readPseudoFS(fstype, dir string, magic int64, names ...string) (files map[s
 	done := make(chan error)
 	go func() {
 		// Never unlocked: the thread ends with this goroutine, and its
-		// private mount namespace with it.
-		runtime.LockOSThread()
-		err := unix.Unshare(unix.CLONE_NEWNS)
-		if err == nil {
-			err = unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, "")
-		}
-		if err == nil {
-			err = unix.Mount(fstype, dir, fstype, unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
-		}
-		if err != nil {
-			done <- fmt.Errorf("%s is not mounted at %s, and mounting it privately failed: %w", fstype, dir, err)
+		// private mount namespace (and the private cwd and root that
+		// unsharing it implies) with it.
+		if err := lockOffMainThread(); err != nil {
+			done <- fmt.Errorf("%s is not mounted at %s: %w", fstype, dir, err)
 			return
 		}
-		files, err = readFiles(dir, names)
+		files, err = readPrivately(fstype, dir, names)
 		done <- err
 	}()
 	return files, false, <-done
+}
+
+// lockOffMainThread locks the goroutine to a thread other than the main
+// one: Go never ends the main thread, whose namespaces and cwd are those
+// /proc/self shows and the task iterator reports for the whole process.
+func lockOffMainThread() error {
+	for i := 0; i < 100; i++ {
+		runtime.LockOSThread()
+		if unix.Gettid() != unix.Getpid() {
+			return nil
+		}
+		runtime.UnlockOSThread()
+		time.Sleep(time.Millisecond) // let another thread pick this goroutine up
+	}
+	return errors.New("no thread other than the main one to mount it privately on")
+}
+
+// readPrivately mounts fstype at dir in a new mount namespace of the
+// calling (locked) thread and reads the files.
+func readPrivately(fstype, dir string, names []string) (map[string]string, error) {
+	err := unix.Unshare(unix.CLONE_NEWNS)
+	if err == nil {
+		err = unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, "")
+	}
+	if err == nil {
+		err = unix.Mount(fstype, dir, fstype, unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s is not mounted at %s, and mounting it privately failed: %w", fstype, dir, err)
+	}
+	return readFiles(dir, names)
 }
 
 func readFiles(dir string, names []string) (map[string]string, error) {
