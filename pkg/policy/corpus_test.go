@@ -1,10 +1,8 @@
 package policy
 
 import (
-	"bytes"
 	"io/fs"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,9 +12,6 @@ import (
 // corpusDir holds Tetragon's example policies, copied unchanged from
 // ../shared/compat/tetragon (see its SOURCE.md).
 const corpusDir = "testdata/tetragon/examples"
-
-// sharedCorpusDir is the original, beside the repository, when present.
-const sharedCorpusDir = "../../../shared/compat/tetragon/examples"
 
 // corpusRejections are the corpus files that must be rejected, with the
 // exact errors. Every other file must parse and validate.
@@ -101,23 +96,4 @@ func reasons(errText string) []string {
 		}
 	}
 	return found
-}
-
-// TestCorpusCopyUnchanged checks that testdata holds the shared corpus
-// byte for byte, when the shared folder is present.
-func TestCorpusCopyUnchanged(t *testing.T) {
-	if _, err := os.Stat(sharedCorpusDir); err != nil {
-		t.Skipf("shared corpus not present: %v", err)
-	}
-	want, got := corpusFiles(t, sharedCorpusDir), corpusFiles(t, corpusDir)
-	if len(want) != len(got) {
-		t.Fatalf("testdata has %d corpus files, shared has %d", len(got), len(want))
-	}
-	for i := range want {
-		a, errA := os.ReadFile(want[i])
-		b, errB := os.ReadFile(got[i])
-		if errA != nil || errB != nil || !bytes.Equal(a, b) {
-			t.Errorf("%s differs from %s (%v, %v)", got[i], want[i], errA, errB)
-		}
-	}
 }
