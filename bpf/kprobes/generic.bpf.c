@@ -645,6 +645,14 @@ int generic_fentry(__u64 *ctx)
 
 /* An LSM hook can deny: the matching selector's Override error is the
  * hook's verdict. A verdict of an earlier BPF LSM program stands. */
+/* An LSM program may only return 0 or an error (newer verifiers check). */
+static __always_inline int lsm_verdict(long r)
+{
+	if (r < -4095 || r > 0)
+		return 0;
+	return r;
+}
+
 SEC("lsm")
 int generic_lsm(__u64 *ctx)
 {
@@ -658,8 +666,8 @@ int generic_lsm(__u64 *ctx)
 	bpf_probe_read_kernel(&prev, sizeof(prev),
 			      (void *)ctx + 8 * (cfg_nargs & 15));
 	if (prev)
-		return prev;
+		return lsm_verdict(prev);
 	ctx_args(s, ctx);
 	s->at_exit = 0;
-	return run_hook(cfg_hook_id, 0);
+	return lsm_verdict(run_hook(cfg_hook_id, 0));
 }
