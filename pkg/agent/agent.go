@@ -166,9 +166,15 @@ func (a *Agent) writeHook(g *tracing.Generic) {
 	ev := h.Event(g)
 	ev.Process, ev.Parent, ev.Ancestors = a.cache.Describe(g.Ident, g.Tid)
 	out := &event.Event{NodeName: a.cfg.Process.NodeName, Time: event.FormatTime(tracing.WallTime(g.Hdr.Ktime))}
-	if h.LSM {
+	switch {
+	case h.LSM:
 		out.ProcessLsm = ev
-	} else {
+	case h.Uprobe != "":
+		out.ProcessUprobe = &event.ProcessUprobe{
+			Process: ev.Process, Parent: ev.Parent, Ancestors: ev.Ancestors, Path: h.Uprobe, Symbol: ev.FunctionName,
+			Args: ev.Args, Action: ev.Action, PolicyName: ev.PolicyName, Message: ev.Message, Tags: ev.Tags, Mode: ev.Mode,
+		}
+	default:
 		out.ProcessKprobe = ev
 	}
 	a.write(out)

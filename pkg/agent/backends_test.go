@@ -145,3 +145,35 @@ spec:
 		t.Errorf("cat of another file: %v", err)
 	}
 }
+
+// TestUprobeOnBash hooks bash's own parse_and_execute, which `bash -c`
+// calls to run its command string (its first argument, a C string).
+func TestUprobeOnBash(t *testing.T) {
+	requires(t, probe.Uprobe)
+	bash := resolvedPath("/bin/bash")
+	load(t, fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: bash-commands
+spec:
+  uprobes:
+  - path: %q
+    symbols: [parse_and_execute]
+    args:
+    - {index: 0, type: string, label: command}
+    selectors:
+    - matchArgs:
+      - {index: 0, operator: Prefix, values: ["echo vigil-uprobe"]}
+`, bash))
+	cmd := exec.Command(bash, "-c", "echo vigil-uprobe-test; true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	u := shared.sink.one(t, "process_uprobe event", func(ev *event.Event) bool {
+		return ev.ProcessUprobe != nil && ev.ProcessUprobe.Process.Pid == uint32(cmd.Process.Pid)
+	}).ProcessUprobe
+	if u.Path != bash || u.Symbol != "parse_and_execute" || u.PolicyName != "bash-commands" ||
+		len(u.Args) != 1 || u.Args[0].StringArg == nil || *u.Args[0].StringArg != "echo vigil-uprobe-test; true" {
+		t.Errorf("event = %+v args %+v", u, u.Args)
+	}
+}

@@ -15,9 +15,11 @@ type Event struct {
 	// ProcessLsm reports a policy's lsmhooks hook; its fields are those of
 	// ProcessKprobe.
 	ProcessLsm *ProcessKprobe `json:"process_lsm,omitempty"`
-	LostEvents *LostEvents    `json:"lost_events,omitempty"`
-	NodeName   string         `json:"node_name"`
-	Time       string         `json:"time"`
+	// ProcessUprobe reports a policy's uprobes hook.
+	ProcessUprobe *ProcessUprobe `json:"process_uprobe,omitempty"`
+	LostEvents    *LostEvents    `json:"lost_events,omitempty"`
+	NodeName      string         `json:"node_name"`
+	Time          string         `json:"time"`
 }
 
 // ProcessExec reports a program being executed, or a process found running
@@ -57,6 +59,22 @@ type ProcessKprobe struct {
 	// Mode is Vigil's addition: "monitor" when the policy only reports, in
 	// which case Action is what enforcement would have done.
 	Mode string `json:"mode,omitempty"`
+}
+
+// ProcessUprobe reports that a uprobe hook fired and its selectors matched:
+// the binary and symbol, arguments, action and policy.
+type ProcessUprobe struct {
+	Process    *Process    `json:"process"`
+	Parent     *Process    `json:"parent,omitempty"`
+	Ancestors  []*Process  `json:"ancestors,omitempty"`
+	Path       string      `json:"path"`
+	Symbol     string      `json:"symbol"`
+	Args       []*Argument `json:"args,omitempty"`
+	Action     string      `json:"action"`
+	PolicyName string      `json:"policy_name,omitempty"`
+	Message    string      `json:"message,omitempty"`
+	Tags       []string    `json:"tags,omitempty"`
+	Mode       string      `json:"mode,omitempty"`
 }
 
 // Actions, with Tetragon's names.

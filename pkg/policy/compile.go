@@ -68,6 +68,11 @@ func Compile(p Policy, t Target) (*Compiled, error) {
 			return nil, err
 		}
 	}
+	for i := range spec.UProbes {
+		if err := c.uprobe(fmt.Sprintf("spec.uprobes[%d]", i), &spec.UProbes[i]); err != nil {
+			return nil, err
+		}
+	}
 	for i := range spec.LsmHooks {
 		if err := c.lsmHook(fmt.Sprintf("spec.lsmhooks[%d]", i), &spec.LsmHooks[i]); err != nil {
 			return nil, err
@@ -94,8 +99,6 @@ func (c *compiler) unsupportedParts() error {
 	switch {
 	case len(s.Tracepoints) > 0:
 		return c.needs("spec.tracepoints", "tracepoint hooks", probe.Tracepoint, probe.RawTracepoint)
-	case len(s.UProbes) > 0:
-		return c.needs("spec.uprobes", "uprobe hooks", probe.Uprobe)
 	case len(s.Usdts) > 0:
 		return c.needs("spec.usdts", "USDT hooks", probe.Uprobe)
 	case len(s.Enforcers) > 0:
@@ -219,6 +222,36 @@ func (c *compiler) fentry(path string, k *KProbeSpec) error {
 			sym = syscalls.Symbol(call)
 		}
 		if err := c.funcHook(path, tracing.FuncHook{Attach: tracing.AttachFentry, Symbol: sym, Syscall: syscall}, sym, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// uprobe compiles a uprobes entry: one hook per symbol of the binary.
+// Pointer arguments point to the process's own memory.
+func (c *compiler) uprobe(path string, u *UProbeSpec) error {
+	if err := c.kernel.Missing(probe.Uprobe); err != nil {
+		return kernelLacks(path, "uprobe hooks: %v", err)
+	}
+	switch {
+	case len(u.Symbols) == 0:
+		return unsupported(path+".offsets", "uprobes by offset, without symbols, are not implemented yet")
+	case len(u.Offsets) > 0 || len(u.RefCtrOffsets) > 0:
+		return unsupported(path+".offsets", "symbol offsets and reference counters are not implemented yet")
+	case u.ResolvePathInContainer:
+		return unsupported(path+".resolvePathInContainer", "container paths need the Kubernetes integration, not implemented yet")
+	}
+	for _, sym := range u.Symbols {
+		k := &KProbeSpec{Call: sym, Args: u.Args, Selectors: u.Selectors, Tags: u.Tags, Message: u.Message}
+		hook, meta, err := c.hook(path, sym, k, false)
+		if err != nil {
+			return err
+		}
+		meta.Backend, meta.Uprobe = tracing.AttachUprobe, u.Path
+		c.out.Program.Funcs = append(c.out.Program.Funcs, tracing.FuncHook{Attach: tracing.AttachUprobe, Symbol: sym, Path: u.Path, Config: *hook})
+		c.out.Hooks = append(c.out.Hooks, meta)
+		if err := c.overrideAllowed(path, tracing.AttachUprobe, meta); err != nil {
 			return err
 		}
 	}

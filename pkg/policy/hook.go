@@ -22,6 +22,7 @@ type Hook struct {
 	Return   *HookArg // for hooks at syscall exit
 	Actions  []string // event action of each selector
 	LSM      bool     // an lsmhooks hook: its events are process_lsm
+	Uprobe   string   // a uprobe's binary: its events are process_uprobe
 }
 
 // HookArg is one argument slot of a hook.

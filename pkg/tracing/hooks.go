@@ -171,6 +171,7 @@ const (
 	AttachKprobe = "kprobe"
 	AttachFentry = "fentry"
 	AttachLSM    = "lsm"
+	AttachUprobe = "uprobe"
 )
 
 // FuncHook is a hook with a program of its own: a kprobe or fentry on a
@@ -178,6 +179,7 @@ const (
 type FuncHook struct {
 	Attach  string // AttachKprobe, AttachFentry or AttachLSM
 	Symbol  string // function, or LSM hook name (file_open)
+	Path    string // uprobe: the executable or library
 	Syscall bool   // a syscall wrapper: the arguments are in its pt_regs
 	Config  HookConfig
 }
@@ -448,6 +450,7 @@ func (h *Hooks) relinkSyscall(p hookPoint, add []uint32, drop map[uint32]bool) e
 // programNames are the generic object's per-hook programs.
 var programNames = map[string]string{
 	AttachKprobe: "generic_kprobe", AttachFentry: "generic_fentry", AttachLSM: "generic_lsm",
+	AttachUprobe: "generic_kprobe", // a uprobe program is a kprobe program
 }
 
 // attachFuncs loads one copy of the per-hook program for each FuncHook,
@@ -487,7 +490,7 @@ func (h *Hooks) loadFunc(fh FuncHook) (*ebpf.Program, error) {
 		}
 	}
 	name := programNames[fh.Attach]
-	if fh.Attach != AttachKprobe {
+	if fh.Attach == AttachFentry || fh.Attach == AttachLSM {
 		spec.Programs[name].AttachTo = fh.Symbol
 	}
 	var objs struct {
@@ -503,7 +506,7 @@ func (h *Hooks) loadFunc(fh FuncHook) (*ebpf.Program, error) {
 // funcArgs is the number of arguments of a trampoline's target, from the
 // kernel's BTF (the program may only read that many).
 func funcArgs(fh FuncHook) (uint32, error) {
-	if fh.Attach == AttachKprobe {
+	if fh.Attach == AttachKprobe || fh.Attach == AttachUprobe {
 		return 0, nil
 	}
 	spec, err := btf.LoadKernelSpec()
@@ -540,6 +543,12 @@ func attachFunc(fh FuncHook, prog *ebpf.Program) (link.Link, error) {
 		return link.AttachTracing(link.TracingOptions{Program: prog})
 	case AttachLSM:
 		return link.AttachLSM(link.LSMOptions{Program: prog})
+	case AttachUprobe:
+		ex, err := link.OpenExecutable(fh.Path)
+		if err != nil {
+			return nil, err
+		}
+		return ex.Uprobe(fh.Symbol, prog, nil)
 	}
 	return nil, fmt.Errorf("unknown attach type %q", fh.Attach)
 }
