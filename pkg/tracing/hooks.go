@@ -276,7 +276,7 @@ func (h *Hooks) Install(policyID uint32, mode int, p Program, old *Installed) (*
 		return nil, err
 	}
 	in := h.globalize(policyID, p)
-	if err := h.writeSets(&in.prog, ebpf.UpdateAny); err != nil {
+	if err := h.writeSets(&in.prog); err != nil {
 		h.deleteSets(&in.prog)
 		return nil, err
 	}
@@ -356,20 +356,20 @@ func globalizeConds(cfg *HookConfig, base uint32, maxSet *uint32) {
 	}
 }
 
-func (h *Hooks) writeSets(p *Program, flags ebpf.MapUpdateFlags) error {
+func (h *Hooks) writeSets(p *Program) error {
 	one := uint8(1)
 	for i := range p.Strs {
-		if err := h.objs.StrSets.Update(&p.Strs[i], one, flags); err != nil {
+		if err := h.objs.StrSets.Update(&p.Strs[i], one, ebpf.UpdateAny); err != nil {
 			return fmt.Errorf("string set entry: %w", err)
 		}
 	}
 	for i := range p.Ints {
-		if err := h.objs.IntSets.Update(&p.Ints[i], one, flags); err != nil {
+		if err := h.objs.IntSets.Update(&p.Ints[i], one, ebpf.UpdateAny); err != nil {
 			return fmt.Errorf("integer set entry: %w", err)
 		}
 	}
 	for i := range p.Addrs {
-		if err := h.objs.AddrSets.Update(&p.Addrs[i], one, flags); err != nil {
+		if err := h.objs.AddrSets.Update(&p.Addrs[i], one, ebpf.UpdateAny); err != nil {
 			return fmt.Errorf("address set entry: %w", err)
 		}
 	}
