@@ -31,11 +31,12 @@ struct {
 	__type(value, struct syscall_hooks);
 } syscall_exit_hooks SEC(".maps");
 
+/* An array: its lookups are inlined, where a hash lookup cost a cache miss
+ * per call. User space hands ids out round the array, so a slot is not
+ * rewritten while a program may still run the hook that used it. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__uint(map_flags,
-	       BPF_F_NO_PREALLOC); /* freed after RCU: safe to replace */
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_HOOKS);
 	__type(key, __u32);
 	__type(value, struct hook_config);
 } hook_configs SEC(".maps");
@@ -78,7 +79,9 @@ struct {
 	__type(value, __u8);
 } addr_sets SEC(".maps");
 
-/* Per-CPU work space, shared by every hook and policy. */
+/* Per-CPU work space, shared by every hook and policy. What a miss
+ * touches comes first, next to the event's header and first argument, so
+ * that it spans few pages. */
 struct gscratch {
 	struct msg_generic msg;
 	__u64 raw[8]; /* the syscall's six arguments */
@@ -218,6 +221,15 @@ static __always_inline bool in_int_set(__u32 set_id, __s64 value)
 	return bpf_map_lookup_elem(&int_sets, &k) != NULL;
 }
 
+/* A condition's integer set: inline in v1 and v2 when it has at most two
+ * values (set_id 0), which spares a map lookup; otherwise in int_sets. */
+static __always_inline bool in_ints(struct cond *c, __s64 value)
+{
+	if (!c->set_id)
+		return value == c->v1 || value == c->v2;
+	return in_int_set(c->set_id, value);
+}
+
 /* Matches the len bytes at src (kernel memory) against a string set:
  * exact (the key ends with its NUL), prefix, or postfix (reversed). */
 static __always_inline bool in_str_set(struct gscratch *s, __u8 op,
@@ -286,7 +298,7 @@ static __always_inline bool eval_int(struct cond *c, __s64 v)
 {
 	switch (c->op) {
 	case COND_EQ:
-		return in_int_set(c->set_id, v);
+		return in_ints(c, v);
 	case COND_GT:
 		return v > c->v1;
 	case COND_LT:
@@ -318,11 +330,11 @@ static __always_inline bool eval_arg(struct gscratch *s, struct cond *c,
 	case COND_PORT:
 		if (len < 4)
 			return false;
-		return in_int_set(c->set_id, bpf_ntohs(*(__u16 *)(data + 2)));
+		return in_ints(c, bpf_ntohs(*(__u16 *)(data + 2)));
 	case COND_ADDR:
 		return len >= 24 && in_addr_set(c->set_id, data);
 	case COND_FAMILY:
-		return len >= 2 && in_int_set(c->set_id, *(__u16 *)data);
+		return len >= 2 && in_ints(c, *(__u16 *)data);
 	}
 	return eval_int(c, v);
 }
@@ -524,20 +536,25 @@ __noinline int run_hook(__u32 hook_id, __u32 nr)
 	return ret;
 }
 
-/* The syscall's arguments, from the user's saved registers. */
+/* The syscall's arguments, from the user's saved registers: r10 to di are
+ * adjacent in pt_regs (the ptrace ABI), so one read copies all six. */
 static __always_inline void syscall_regs(struct gscratch *s,
 					 struct pt_regs *regs)
 {
-	s->raw[0] = BPF_CORE_READ(regs, di);
-	s->raw[1] = BPF_CORE_READ(regs, si);
-	s->raw[2] = BPF_CORE_READ(regs, dx);
-	s->raw[3] = BPF_CORE_READ(regs, r10);
-	s->raw[4] = BPF_CORE_READ(regs, r8);
-	s->raw[5] = BPF_CORE_READ(regs, r9);
+	__u64 r[8]; /* r10 r9 r8 ax cx dx si di */
+
+	if (bpf_probe_read_kernel(r, sizeof(r), &regs->r10))
+		__builtin_memset(r, 0, sizeof(r));
+	s->raw[0] = r[7];
+	s->raw[1] = r[6];
+	s->raw[2] = r[5];
+	s->raw[3] = r[0];
+	s->raw[4] = r[2];
+	s->raw[5] = r[1];
 }
 
-/* Runs the hooks of a syscall list on the syscall whose registers are
- * regs. */
+/* Runs the hooks of a syscall list. regs is the tracepoint's trusted
+ * pointer to the user's saved registers: plain loads, no helper calls. */
 static __always_inline void run_hooks(struct syscall_hooks *sh,
 				      struct pt_regs *regs, __u32 nr,
 				      bool at_exit, __s64 ret)
@@ -546,7 +563,12 @@ static __always_inline void run_hooks(struct syscall_hooks *sh,
 
 	if (!s)
 		return;
-	syscall_regs(s, regs);
+	s->raw[0] = regs->di;
+	s->raw[1] = regs->si;
+	s->raw[2] = regs->dx;
+	s->raw[3] = regs->r10;
+	s->raw[4] = regs->r8;
+	s->raw[5] = regs->r9;
 	s->at_exit = at_exit;
 	s->ret = ret;
 	for (int i = 0; i < HOOKS_PER_SYSCALL; i++) {
@@ -572,7 +594,7 @@ int BPF_PROG(generic_sys_enter, struct pt_regs *regs, long id)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(generic_sys_exit, struct pt_regs *regs, long ret)
 {
-	__u32 nr = BPF_CORE_READ(regs, orig_ax);
+	__u32 nr = regs->orig_ax;
 	struct syscall_hooks *sh =
 	    bpf_map_lookup_elem(&syscall_exit_hooks, &nr);
 

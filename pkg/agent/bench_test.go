@@ -1,13 +1,18 @@
 package agent
 
 import (
+	"fmt"
 	"io"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/vigil-sec/vigil/pkg/export"
+	"github.com/vigil-sec/vigil/pkg/policy"
+	"github.com/vigil-sec/vigil/pkg/probe"
 	"github.com/vigil-sec/vigil/pkg/process"
+	"github.com/vigil-sec/vigil/pkg/syscalls"
 	"github.com/vigil-sec/vigil/pkg/tracing"
 )
 
@@ -65,4 +70,47 @@ func must(rec any, err error) any {
 		panic(err)
 	}
 	return rec
+}
+
+// manyHooksPolicy hooks n syscalls, each with an integer filter.
+func manyHooksPolicy(n int) string {
+	var b strings.Builder
+	b.WriteString("apiVersion: vigil.dev/v1alpha1\nkind: TracingPolicy\nmetadata:\n  name: many-hooks\nspec:\n  kprobes:\n")
+	for _, name := range syscalls.Names()[:n] {
+		fmt.Fprintf(&b, `  - call: sys_%s
+    syscall: true
+    args: [{index: 0, type: int}]
+    selectors: [{matchArgs: [{index: 0, operator: Equal, values: ["-424242"]}]}]
+`, name)
+	}
+	return b.String()
+}
+
+// BenchmarkLoad300SyscallHooks measures the time from a policy with 300
+// syscall hooks to its hooks being live: the first load (which loads the
+// generic program), then each replacement of the policy by itself.
+func BenchmarkLoad300SyscallHooks(b *testing.B) {
+	docs, err := policy.Parse([]byte(manyHooksPolicy(300)), "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := tracing.Load(tracing.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ps := newPolicies(s.Hooks(), policy.Target{Kernel: probe.Run()})
+	start := time.Now()
+	if err := ps.Apply("bench", docs[0]); err != nil {
+		b.Fatal(err)
+	}
+	first := time.Since(start)
+	b.ResetTimer()
+	for b.Loop() {
+		if err := ps.Apply("bench", docs[0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(first.Milliseconds()), "ms-first-load")
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/replace")
 }

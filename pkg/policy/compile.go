@@ -562,16 +562,29 @@ func (c *compiler) strSet(path string, op int, values []string) (uint32, error) 
 	return set, nil
 }
 
-func (c *compiler) intSet(path string, values []string) (uint32, error) {
-	set := c.newSet()
+// ints puts an integer set in cd: inline in V1 and V2 when it has at most
+// two values (no map lookup in the kernel), otherwise as a set.
+func (c *compiler) ints(path string, values []string, cd *tracing.Cond) error {
+	nums := make([]int64, len(values))
 	for i, v := range values {
 		n, err := strconv.ParseInt(v, 0, 64)
 		if err != nil {
-			return 0, unsupported(fmt.Sprintf("%s.values[%d]", path, i), "%q is not an integer", v)
+			return unsupported(fmt.Sprintf("%s.values[%d]", path, i), "%q is not an integer", v)
 		}
-		c.out.Program.Ints = append(c.out.Program.Ints, tracing.IntKey{SetID: set, Value: n})
+		nums[i] = n
 	}
-	return set, nil
+	if len(nums) == 0 {
+		return unsupported(path+".values", "no values")
+	}
+	if len(nums) <= 2 {
+		cd.V1, cd.V2 = nums[0], nums[len(nums)-1]
+		return nil
+	}
+	cd.SetID = c.newSet()
+	for _, n := range nums {
+		c.out.Program.Ints = append(c.out.Program.Ints, tracing.IntKey{SetID: cd.SetID, Value: n})
+	}
+	return nil
 }
 
 // matchReturn filters on the return value with the integer operators.
@@ -581,7 +594,7 @@ func (c *compiler) matchReturn(path string, sel uint8, m *ArgSelector, cfg *trac
 	switch op := strings.TrimPrefix(m.Operator, "Not"); op {
 	case "Equal", "InMap":
 		cd.Op = tracing.CondEq
-		cd.SetID, err = c.intSet(path, m.Values)
+		err = c.ints(path, m.Values, &cd)
 	case "GT", "GreaterThan", "LT", "LessThan", "Mask":
 		err = c.numeric(path, op, m.Values, &cd)
 	case "InRange":
@@ -612,7 +625,7 @@ func (c *compiler) matchArg(path string, sel uint8, m *ArgSelector, slots map[ui
 		if isString(typ) {
 			cd.SetID, err = c.strSet(path, tracing.CondEq, m.Values)
 		} else {
-			cd.SetID, err = c.intSet(path, m.Values)
+			err = c.ints(path, m.Values, &cd)
 		}
 	case "Prefix", "Postfix":
 		cd.Op = map[string]uint8{"Prefix": tracing.CondPrefix, "Postfix": tracing.CondPostfix}[op]
@@ -623,7 +636,7 @@ func (c *compiler) matchArg(path string, sel uint8, m *ArgSelector, slots map[ui
 		err = c.inRange(path, m.Values, &cd)
 	case "SPort", "DPort", "Family":
 		cd.Op = map[string]uint8{"SPort": tracing.CondPort, "DPort": tracing.CondPort, "Family": tracing.CondFamily}[op]
-		cd.SetID, err = c.intSet(path, familyNumbers(m.Values))
+		err = c.ints(path, familyNumbers(m.Values), &cd)
 	case "SAddr", "DAddr":
 		cd.Op = tracing.CondAddr
 		cd.SetID, err = c.addrSet(path, m.Values)

@@ -4,6 +4,7 @@ package syscalls
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -21,4 +22,14 @@ func Number(name string) (uint32, error) {
 // name events carry in function_name (as Tetragon reports it).
 func Symbol(name string) string {
 	return "__x64_sys_" + strings.TrimPrefix(strings.TrimPrefix(name, "__x64_"), "sys_")
+}
+
+// Names lists every known syscall name, sorted.
+func Names() []string {
+	out := make([]string, 0, len(amd64))
+	for n := range amd64 {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
 }

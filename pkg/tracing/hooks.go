@@ -18,6 +18,7 @@ const (
 	HooksPerSyscall = 8
 	MaxSyscalls     = 512
 	MaxPolicies     = 1024
+	MaxHooks        = 4096 // hook ids are 1..MaxHooks-1
 	StrKeyLen       = 252
 )
 
@@ -203,6 +204,7 @@ type Hooks struct {
 	loaded   bool
 	exitLink link.Link
 	nextHook uint32
+	hookUsed map[uint32]bool
 	nextSet  uint32
 	policies map[uint32]bool
 }
@@ -220,7 +222,7 @@ func (o *genericCore) Close() error {
 }
 
 func newHooks(s *Sensor) *Hooks {
-	return &Hooks{sensor: s, nextHook: 1, nextSet: 1, policies: map[uint32]bool{}}
+	return &Hooks{sensor: s, nextHook: 1, nextSet: 1, hookUsed: map[uint32]bool{}, policies: map[uint32]bool{}}
 }
 
 // load loads the generic object, sharing the process sensor's ring buffer,
@@ -275,29 +277,13 @@ func (h *Hooks) Install(policyID uint32, mode int, p Program, old *Installed) (*
 	if err := h.load(); err != nil {
 		return nil, err
 	}
-	in := h.globalize(policyID, p)
-	if err := h.writeSets(&in.prog); err != nil {
-		h.deleteSets(&in.prog)
+	in, err := h.globalize(policyID, p)
+	if err != nil {
 		return nil, err
 	}
-	if err := h.objs.PolicyModes.Put(policyID, uint32(mode)); err != nil {
-		return nil, fmt.Errorf("setting policy mode: %w", err)
-	}
-	for i, hk := range in.prog.Hooks {
-		if err := h.objs.HookConfigs.Put(in.HookIDs[i], &hk.Config); err != nil {
-			return nil, fmt.Errorf("writing hook config: %w", err)
-		}
-		if err := h.attachExit(hk.Config.AtExit != 0); err != nil {
-			return nil, err
-		}
-	}
-	for _, fh := range in.prog.Funcs {
-		if err := h.objs.HookConfigs.Put(fh.Config.HookID, &fh.Config); err != nil {
-			return nil, fmt.Errorf("writing hook config: %w", err)
-		}
-	}
-	if err := h.attachFuncs(in); err != nil {
+	if err := h.configure(in, mode); err != nil {
 		h.detach(in)
+		h.removeConfigs(in)
 		return nil, err
 	}
 	if err := h.relink(in, old); err != nil {
@@ -311,24 +297,53 @@ func (h *Hooks) Install(policyID uint32, mode int, p Program, old *Installed) (*
 	return in, nil
 }
 
+// configure writes an installed policy's sets, mode and hook configs and
+// attaches its own programs; its hooks are not in any syscall list yet.
+func (h *Hooks) configure(in *Installed, mode int) error {
+	if err := h.writeSets(&in.prog); err != nil {
+		return err
+	}
+	if err := h.objs.PolicyModes.Put(in.PolicyID, uint32(mode)); err != nil {
+		return fmt.Errorf("setting policy mode: %w", err)
+	}
+	for _, hk := range in.prog.Hooks {
+		if err := h.objs.HookConfigs.Put(hk.Config.HookID, &hk.Config); err != nil {
+			return fmt.Errorf("writing hook config: %w", err)
+		}
+		if err := h.attachExit(hk.Config.AtExit != 0); err != nil {
+			return err
+		}
+	}
+	for _, fh := range in.prog.Funcs {
+		if err := h.objs.HookConfigs.Put(fh.Config.HookID, &fh.Config); err != nil {
+			return fmt.Errorf("writing hook config: %w", err)
+		}
+	}
+	return h.attachFuncs(in)
+}
+
 // globalize copies p with global hook and set ids.
-func (h *Hooks) globalize(policyID uint32, p Program) *Installed {
+func (h *Hooks) globalize(policyID uint32, p Program) (*Installed, error) {
 	base := h.nextSet - 1
 	maxSet := uint32(0)
 	in := &Installed{PolicyID: policyID}
 	for _, hk := range p.Hooks {
-		hk.Config.HookID, hk.Config.PolicyID = h.nextHook, policyID
+		id, err := h.allocHook(in)
+		if err != nil {
+			return nil, err
+		}
+		hk.Config.HookID, hk.Config.PolicyID = id, policyID
 		globalizeConds(&hk.Config, base, &maxSet)
-		in.HookIDs = append(in.HookIDs, h.nextHook)
 		in.prog.Hooks = append(in.prog.Hooks, hk)
-		h.nextHook++
 	}
 	for _, fh := range p.Funcs {
-		fh.Config.HookID, fh.Config.PolicyID = h.nextHook, policyID
+		id, err := h.allocHook(in)
+		if err != nil {
+			return nil, err
+		}
+		fh.Config.HookID, fh.Config.PolicyID = id, policyID
 		globalizeConds(&fh.Config, base, &maxSet)
-		in.HookIDs = append(in.HookIDs, h.nextHook)
 		in.prog.Funcs = append(in.prog.Funcs, fh)
-		h.nextHook++
 	}
 	for _, k := range p.Strs {
 		k.SetID += base
@@ -343,7 +358,30 @@ func (h *Hooks) globalize(policyID uint32, p Program) *Installed {
 		in.prog.Addrs = append(in.prog.Addrs, k)
 	}
 	h.nextSet += maxSet
-	return in
+	return in, nil
+}
+
+// allocHook gives in a free hook id. Ids go round the config array before
+// one is reused, so a program still running a just-removed hook never
+// reads a config rewritten for another; on failure in's ids are freed.
+func (h *Hooks) allocHook(in *Installed) (uint32, error) {
+	for range MaxHooks {
+		id := h.nextHook
+		h.nextHook = h.nextHook%(MaxHooks-1) + 1
+		if !h.hookUsed[id] {
+			h.hookUsed[id] = true
+			in.HookIDs = append(in.HookIDs, id)
+			return id, nil
+		}
+	}
+	h.freeHooks(in)
+	return 0, fmt.Errorf("all %d hooks are in use", MaxHooks-1)
+}
+
+func (h *Hooks) freeHooks(in *Installed) {
+	for _, id := range in.HookIDs {
+		delete(h.hookUsed, id)
+	}
 }
 
 func globalizeConds(cfg *HookConfig, base uint32, maxSet *uint32) {
@@ -565,9 +603,7 @@ func (h *Hooks) detach(in *Installed) {
 }
 
 func (h *Hooks) removeConfigs(in *Installed) {
-	for _, id := range in.HookIDs {
-		_ = h.objs.HookConfigs.Delete(id)
-	}
+	h.freeHooks(in)
 	h.deleteSets(&in.prog)
 }
 
