@@ -12,7 +12,7 @@
 #define HOOKS_PER_SYSCALL 8
 #define MAX_SYSCALLS 512
 #define MAX_POLICIES 1024
-#define MAX_HOOKS 4096 /* hook ids are 1..MAX_HOOKS-1 */
+#define MAX_HOOKS 4096	  /* hook ids are 1..MAX_HOOKS-1 */
 #define ARG_DATA_LEN 4096 /* room per argument in an event */
 #define ARG_MASK 4095
 #define STR_KEY_LEN                                                            \
