@@ -35,6 +35,17 @@ enum arg_type {
 	ARG_BPRM = 11,	  /* struct linux_binprm *: its file's path */
 };
 
+/* How a tracepoint hook reads a slot's field from the record. */
+enum tp_kind {
+	TP_NONE = 0,
+	TP_U8 = 1,
+	TP_U16 = 2,
+	TP_U32 = 3,
+	TP_U64 = 4,
+	TP_ARRAY = 5,	 /* an array in the record: its address */
+	TP_DATA_LOC = 6, /* __data_loc: the address of the data it locates */
+};
+
 /* What a condition looks at: an argument slot, or one of these. */
 enum subject {
 	SUBJ_PID = 0x80,    /* the process's tgid */
@@ -95,7 +106,7 @@ struct hook_config {
 	__u8 arg_type[MAX_ARGS];
 	__u8 arg_index[MAX_ARGS]; /* syscall argument number */
 	__u8 arg_size[MAX_ARGS];  /* char_buf: slot holding the size */
-	__u8 kernel_mem;	  /* pointer arguments point to kernel memory */
+	__u8 kernel_mem;	  /* bit i: slot i points to kernel memory */
 	__u32 max_data;		  /* char_buf: bytes copied at most */
 	struct sel_action actions[MAX_SELECTORS];
 	struct cond conds[MAX_CONDS];

@@ -179,7 +179,7 @@ __noinline int read_arg(__u32 hook_id, __u32 i, __u32 off)
 		s->msg.arg_val[i] = raw;
 		return 0;
 	case ARG_STRING:
-		if (cfg->kernel_mem)
+		if (cfg->kernel_mem & (1 << i))
 			n = bpf_probe_read_kernel_str(
 			    &s->msg.data[off], ARG_DATA_LEN, (void *)raw);
 		else
@@ -609,6 +609,52 @@ int BPF_PROG(generic_sys_exit, struct pt_regs *regs, long ret)
 volatile const __u32 cfg_hook_id = 0;
 volatile const __u32 cfg_nargs = 0;   /* fentry, LSM: the function's */
 volatile const __u32 cfg_syscall = 0; /* a syscall wrapper: args in regs */
+
+/* Tracepoint hooks: where each slot's field lies in the record and how to
+ * read it (enum tp_kind), set per hook copy from the event's format. */
+volatile const __u16 cfg_tp_off[MAX_ARGS] = {};
+volatile const __u8 cfg_tp_kind[MAX_ARGS] = {};
+
+static __always_inline __u64 tp_field(void *ctx, int i)
+{
+	__u32 off = cfg_tp_off[i], loc = 0;
+	__u64 v = 0;
+
+	switch (cfg_tp_kind[i]) {
+	case TP_U8:
+		bpf_probe_read_kernel(&v, 1, ctx + off);
+		return v;
+	case TP_U16:
+		bpf_probe_read_kernel(&v, 2, ctx + off);
+		return v;
+	case TP_U32:
+		bpf_probe_read_kernel(&v, 4, ctx + off);
+		return v;
+	case TP_U64:
+		bpf_probe_read_kernel(&v, 8, ctx + off);
+		return v;
+	case TP_ARRAY:
+		return (__u64)(ctx + off);
+	case TP_DATA_LOC:
+		bpf_probe_read_kernel(&loc, 4, ctx + off);
+		return (__u64)(ctx + (loc & 0xffff));
+	}
+	return 0;
+}
+
+SEC("tracepoint")
+int generic_tracepoint(void *ctx)
+{
+	struct gscratch *s = scratch();
+
+	if (!s)
+		return 0;
+	for (int i = 0; i < MAX_ARGS; i++)
+		s->raw[i] = tp_field(ctx, i);
+	s->at_exit = 0;
+	run_hook(cfg_hook_id, 0);
+	return 0;
+}
 
 SEC("kprobe")
 int generic_kprobe(struct pt_regs *ctx)

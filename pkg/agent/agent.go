@@ -174,6 +174,11 @@ func (a *Agent) writeHook(g *tracing.Generic) {
 			Process: ev.Process, Parent: ev.Parent, Ancestors: ev.Ancestors, Path: h.Uprobe, Symbol: ev.FunctionName,
 			Args: ev.Args, Action: ev.Action, PolicyName: ev.PolicyName, Message: ev.Message, Tags: ev.Tags, Mode: ev.Mode,
 		}
+	case h.Tracepoint != "":
+		out.ProcessTracepoint = &event.ProcessTracepoint{
+			Process: ev.Process, Parent: ev.Parent, Ancestors: ev.Ancestors, Subsys: h.Tracepoint, Event: ev.FunctionName,
+			Args: ev.Args, Action: ev.Action, PolicyName: ev.PolicyName, Message: ev.Message, Tags: ev.Tags, Mode: ev.Mode,
+		}
 	default:
 		out.ProcessKprobe = ev
 	}

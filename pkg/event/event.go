@@ -17,9 +17,11 @@ type Event struct {
 	ProcessLsm *ProcessKprobe `json:"process_lsm,omitempty"`
 	// ProcessUprobe reports a policy's uprobes hook.
 	ProcessUprobe *ProcessUprobe `json:"process_uprobe,omitempty"`
-	LostEvents    *LostEvents    `json:"lost_events,omitempty"`
-	NodeName      string         `json:"node_name"`
-	Time          string         `json:"time"`
+	// ProcessTracepoint reports a policy's tracepoints hook.
+	ProcessTracepoint *ProcessTracepoint `json:"process_tracepoint,omitempty"`
+	LostEvents        *LostEvents        `json:"lost_events,omitempty"`
+	NodeName          string             `json:"node_name"`
+	Time              string             `json:"time"`
 }
 
 // ProcessExec reports a program being executed, or a process found running
@@ -61,6 +63,22 @@ type ProcessKprobe struct {
 	Mode string `json:"mode,omitempty"`
 }
 
+// ProcessTracepoint reports that a tracepoint hook fired and its selectors
+// matched: the tracepoint, the fields read, action and policy.
+type ProcessTracepoint struct {
+	Process    *Process    `json:"process"`
+	Parent     *Process    `json:"parent,omitempty"`
+	Ancestors  []*Process  `json:"ancestors,omitempty"`
+	Subsys     string      `json:"subsys"`
+	Event      string      `json:"event"`
+	Args       []*Argument `json:"args,omitempty"`
+	Action     string      `json:"action"`
+	PolicyName string      `json:"policy_name,omitempty"`
+	Message    string      `json:"message,omitempty"`
+	Tags       []string    `json:"tags,omitempty"`
+	Mode       string      `json:"mode,omitempty"`
+}
+
 // ProcessUprobe reports that a uprobe hook fired and its selectors matched:
 // the binary and symbol, arguments, action and policy.
 type ProcessUprobe struct {
@@ -98,7 +116,14 @@ type Argument struct {
 	// LinuxBinprmArg is the program being executed.
 	LinuxBinprmArg *FileArg     `json:"linux_binprm_arg,omitempty"`
 	SockaddrArg    *SockaddrArg `json:"sockaddr_arg,omitempty"`
+	SyscallID      *SyscallID   `json:"syscall_id,omitempty"`
 	Label          string       `json:"label,omitempty"`
+}
+
+// SyscallID is a syscall number and the ABI it belongs to.
+type SyscallID struct {
+	ID  uint32 `json:"id"`
+	ABI string `json:"abi"`
 }
 
 // FileArg is a file or path, resolved in the kernel.

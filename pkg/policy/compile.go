@@ -68,6 +68,11 @@ func Compile(p Policy, t Target) (*Compiled, error) {
 			return nil, err
 		}
 	}
+	for i := range spec.Tracepoints {
+		if err := c.tracepoint(fmt.Sprintf("spec.tracepoints[%d]", i), &spec.Tracepoints[i]); err != nil {
+			return nil, err
+		}
+	}
 	for i := range spec.UProbes {
 		if err := c.uprobe(fmt.Sprintf("spec.uprobes[%d]", i), &spec.UProbes[i]); err != nil {
 			return nil, err
@@ -97,8 +102,6 @@ type compiler struct {
 func (c *compiler) unsupportedParts() error {
 	s := c.spec
 	switch {
-	case len(s.Tracepoints) > 0:
-		return c.needs("spec.tracepoints", "tracepoint hooks", probe.Tracepoint, probe.RawTracepoint)
 	case len(s.Usdts) > 0:
 		return c.needs("spec.usdts", "USDT hooks", probe.Uprobe)
 	case len(s.Enforcers) > 0:
@@ -144,10 +147,8 @@ func (c *compiler) callsOf(path string, k *KProbeSpec) ([]string, error) {
 	if !ok {
 		return []string{k.Call}, nil
 	}
-	for _, l := range c.spec.Lists {
-		if l.Name == name {
-			return l.Values, nil
-		}
+	if l := c.list(name); l != nil {
+		return l.Values, nil
 	}
 	return nil, unsupported(path+".call", "list %q is not defined in spec.lists", name)
 }
@@ -331,13 +332,11 @@ func (c *compiler) overrideAllowed(path, backend string, meta *Hook) error {
 // hook compiles a hook's arguments and selectors; kernelMem says its
 // pointer arguments point to kernel memory (a kernel function's).
 func (c *compiler) hook(path, call string, k *KProbeSpec, kernelMem bool) (*tracing.HookConfig, *Hook, error) {
-	cfg := &tracing.HookConfig{KernelMem: b2u(kernelMem)}
-	meta := &Hook{
-		Policy:   c.out.Name,
-		Function: call,
-		Message:  k.Message,
-		Tags:     k.Tags,
+	cfg := &tracing.HookConfig{}
+	if kernelMem {
+		cfg.KernelMem = 1<<tracing.MaxArgs - 1
 	}
+	meta := c.meta(call, k.Message, k.Tags)
 	slots, err := c.args(path, k, cfg, meta)
 	if err != nil {
 		return nil, nil, err
@@ -345,18 +344,28 @@ func (c *compiler) hook(path, call string, k *KProbeSpec, kernelMem bool) (*trac
 	if err := c.returnArg(path, k, cfg, meta); err != nil {
 		return nil, nil, err
 	}
-	if len(k.Selectors) > tracing.MaxSelectors {
-		return nil, nil, unsupported(path+".selectors", "%d selectors, the generic hook runs at most %d", len(k.Selectors), tracing.MaxSelectors)
+	return cfg, meta, c.selectors(path, k.Selectors, slots, cfg, meta)
+}
+
+func (c *compiler) meta(function, message string, tags []string) *Hook {
+	return &Hook{Policy: c.out.Name, Function: function, Message: message, Tags: tags}
+}
+
+// selectors compiles a hook's selectors; slots maps the index that
+// matchArgs names to the argument slot.
+func (c *compiler) selectors(path string, sels []KProbeSelector, slots map[uint32]uint8, cfg *tracing.HookConfig, meta *Hook) error {
+	if len(sels) > tracing.MaxSelectors {
+		return unsupported(path+".selectors", "%d selectors, the generic hook runs at most %d", len(sels), tracing.MaxSelectors)
 	}
-	cfg.NSelectors = uint8(len(k.Selectors))
-	meta.Actions = make([]string, len(k.Selectors))
-	for i := range k.Selectors {
+	cfg.NSelectors = uint8(len(sels))
+	meta.Actions = make([]string, len(sels))
+	for i := range sels {
 		sp := fmt.Sprintf("%s.selectors[%d]", path, i)
-		if err := c.selector(sp, uint8(i), &k.Selectors[i], slots, cfg, meta); err != nil {
-			return nil, nil, err
+		if err := c.selector(sp, uint8(i), &sels[i], slots, cfg, meta); err != nil {
+			return err
 		}
 	}
-	return cfg, meta, nil
+	return nil
 }
 
 // returnArg makes a return hook run at syscall exit, where the return
@@ -565,6 +574,10 @@ func (c *compiler) strSet(path string, op int, values []string) (uint32, error) 
 // ints puts an integer set in cd: inline in V1 and V2 when it has at most
 // two values (no map lookup in the kernel), otherwise as a set.
 func (c *compiler) ints(path string, values []string, cd *tracing.Cond) error {
+	values, err := c.expandLists(path, values)
+	if err != nil {
+		return err
+	}
 	nums := make([]int64, len(values))
 	for i, v := range values {
 		n, err := strconv.ParseInt(v, 0, 64)
@@ -583,6 +596,43 @@ func (c *compiler) ints(path string, values []string, cd *tracing.Cond) error {
 	cd.SetID = c.newSet()
 	for _, n := range nums {
 		c.out.Program.Ints = append(c.out.Program.Ints, tracing.IntKey{SetID: cd.SetID, Value: n})
+	}
+	return nil
+}
+
+// expandLists replaces each "list:NAME" value by the values of that
+// spec.lists entry; a syscalls list gives syscall numbers.
+func (c *compiler) expandLists(path string, values []string) ([]string, error) {
+	var out []string
+	for i, v := range values {
+		name, ok := strings.CutPrefix(v, "list:")
+		if !ok {
+			out = append(out, v)
+			continue
+		}
+		l := c.list(name)
+		if l == nil {
+			return nil, unsupported(fmt.Sprintf("%s.values[%d]", path, i), "list %q is not defined in spec.lists", name)
+		}
+		if l.Type != "" && l.Type != "syscalls" {
+			return nil, unsupported(fmt.Sprintf("%s.values[%d]", path, i), "lists of type %s are not implemented yet", l.Type)
+		}
+		for _, sc := range l.Values {
+			nr, err := syscalls.Number(sc)
+			if err != nil {
+				return nil, unsupported(fmt.Sprintf("%s.values[%d]", path, i), "list %q: %v", name, err)
+			}
+			out = append(out, strconv.Itoa(int(nr)))
+		}
+	}
+	return out, nil
+}
+
+func (c *compiler) list(name string) *ListSpec {
+	for i := range c.spec.Lists {
+		if c.spec.Lists[i].Name == name {
+			return &c.spec.Lists[i]
+		}
 	}
 	return nil
 }

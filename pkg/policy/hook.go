@@ -23,12 +23,16 @@ type Hook struct {
 	Actions  []string // event action of each selector
 	LSM      bool     // an lsmhooks hook: its events are process_lsm
 	Uprobe   string   // a uprobe's binary: its events are process_uprobe
+	// Tracepoint is a tracepoint's subsystem (Function is its event): its
+	// events are process_tracepoint.
+	Tracepoint string
 }
 
 // HookArg is one argument slot of a hook.
 type HookArg struct {
-	Type  int // tracing.Arg*
-	Label string
+	Type    int // tracing.Arg*
+	Label   string
+	Syscall bool // a syscall number (syscall64), shown as a syscall_id
 }
 
 // Backends, as events name them: these and tracing.Attach*.
@@ -63,6 +67,9 @@ func (h *Hook) Event(g *tracing.Generic) *event.ProcessKprobe {
 			break
 		}
 		arg := renderArg(a.Type, g.ArgVal[i], g.Args[i])
+		if a.Syscall {
+			arg = &event.Argument{SyscallID: &event.SyscallID{ID: uint32(g.ArgVal[i]), ABI: "x64"}}
+		}
 		arg.Label = a.Label
 		ev.Args = append(ev.Args, arg)
 	}

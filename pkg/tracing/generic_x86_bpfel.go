@@ -16,26 +16,29 @@ import (
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	genericMapAddrSets         = "addr_sets"
-	genericMapCounters         = "counters"
-	genericMapEvents           = "events"
-	genericMapGscratch         = "gscratch"
-	genericMapHookConfigs      = "hook_configs"
-	genericMapIntSets          = "int_sets"
-	genericMapPolicyModes      = "policy_modes"
-	genericMapProcs            = "procs"
-	genericMapRateLimits       = "rate_limits"
-	genericMapStrSets          = "str_sets"
-	genericMapSyscallExitHooks = "syscall_exit_hooks"
-	genericMapSyscallHooks     = "syscall_hooks"
-	genericProgGenericFentry   = "generic_fentry"
-	genericProgGenericKprobe   = "generic_kprobe"
-	genericProgGenericLsm      = "generic_lsm"
-	genericProgGenericSysEnter = "generic_sys_enter"
-	genericProgGenericSysExit  = "generic_sys_exit"
-	genericVarCfgHookId        = "cfg_hook_id"
-	genericVarCfgNargs         = "cfg_nargs"
-	genericVarCfgSyscall       = "cfg_syscall"
+	genericMapAddrSets           = "addr_sets"
+	genericMapCounters           = "counters"
+	genericMapEvents             = "events"
+	genericMapGscratch           = "gscratch"
+	genericMapHookConfigs        = "hook_configs"
+	genericMapIntSets            = "int_sets"
+	genericMapPolicyModes        = "policy_modes"
+	genericMapProcs              = "procs"
+	genericMapRateLimits         = "rate_limits"
+	genericMapStrSets            = "str_sets"
+	genericMapSyscallExitHooks   = "syscall_exit_hooks"
+	genericMapSyscallHooks       = "syscall_hooks"
+	genericProgGenericFentry     = "generic_fentry"
+	genericProgGenericKprobe     = "generic_kprobe"
+	genericProgGenericLsm        = "generic_lsm"
+	genericProgGenericSysEnter   = "generic_sys_enter"
+	genericProgGenericSysExit    = "generic_sys_exit"
+	genericProgGenericTracepoint = "generic_tracepoint"
+	genericVarCfgHookId          = "cfg_hook_id"
+	genericVarCfgNargs           = "cfg_nargs"
+	genericVarCfgSyscall         = "cfg_syscall"
+	genericVarCfgTpKind          = "cfg_tp_kind"
+	genericVarCfgTpOff           = "cfg_tp_off"
 )
 
 // loadGeneric returns the embedded CollectionSpec for generic.
@@ -80,11 +83,12 @@ type genericSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type genericProgramSpecs struct {
-	GenericFentry   *ebpf.ProgramSpec `ebpf:"generic_fentry"`
-	GenericKprobe   *ebpf.ProgramSpec `ebpf:"generic_kprobe"`
-	GenericLsm      *ebpf.ProgramSpec `ebpf:"generic_lsm"`
-	GenericSysEnter *ebpf.ProgramSpec `ebpf:"generic_sys_enter"`
-	GenericSysExit  *ebpf.ProgramSpec `ebpf:"generic_sys_exit"`
+	GenericFentry     *ebpf.ProgramSpec `ebpf:"generic_fentry"`
+	GenericKprobe     *ebpf.ProgramSpec `ebpf:"generic_kprobe"`
+	GenericLsm        *ebpf.ProgramSpec `ebpf:"generic_lsm"`
+	GenericSysEnter   *ebpf.ProgramSpec `ebpf:"generic_sys_enter"`
+	GenericSysExit    *ebpf.ProgramSpec `ebpf:"generic_sys_exit"`
+	GenericTracepoint *ebpf.ProgramSpec `ebpf:"generic_tracepoint"`
 }
 
 // genericMapSpecs contains maps before they are loaded into the kernel.
@@ -112,6 +116,8 @@ type genericVariableSpecs struct {
 	CfgHookId  *ebpf.VariableSpec `ebpf:"cfg_hook_id"`
 	CfgNargs   *ebpf.VariableSpec `ebpf:"cfg_nargs"`
 	CfgSyscall *ebpf.VariableSpec `ebpf:"cfg_syscall"`
+	CfgTpKind  *ebpf.VariableSpec `ebpf:"cfg_tp_kind"`
+	CfgTpOff   *ebpf.VariableSpec `ebpf:"cfg_tp_off"`
 }
 
 // genericObjects contains all objects after they have been loaded into the kernel.
@@ -172,17 +178,20 @@ type genericVariables struct {
 	CfgHookId  *ebpf.Variable `ebpf:"cfg_hook_id"`
 	CfgNargs   *ebpf.Variable `ebpf:"cfg_nargs"`
 	CfgSyscall *ebpf.Variable `ebpf:"cfg_syscall"`
+	CfgTpKind  *ebpf.Variable `ebpf:"cfg_tp_kind"`
+	CfgTpOff   *ebpf.Variable `ebpf:"cfg_tp_off"`
 }
 
 // genericPrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to loadGenericObjects or ebpf.CollectionSpec.LoadAndAssign.
 type genericPrograms struct {
-	GenericFentry   *ebpf.Program `ebpf:"generic_fentry"`
-	GenericKprobe   *ebpf.Program `ebpf:"generic_kprobe"`
-	GenericLsm      *ebpf.Program `ebpf:"generic_lsm"`
-	GenericSysEnter *ebpf.Program `ebpf:"generic_sys_enter"`
-	GenericSysExit  *ebpf.Program `ebpf:"generic_sys_exit"`
+	GenericFentry     *ebpf.Program `ebpf:"generic_fentry"`
+	GenericKprobe     *ebpf.Program `ebpf:"generic_kprobe"`
+	GenericLsm        *ebpf.Program `ebpf:"generic_lsm"`
+	GenericSysEnter   *ebpf.Program `ebpf:"generic_sys_enter"`
+	GenericSysExit    *ebpf.Program `ebpf:"generic_sys_exit"`
+	GenericTracepoint *ebpf.Program `ebpf:"generic_tracepoint"`
 }
 
 func (p *genericPrograms) Close() error {
@@ -192,6 +201,7 @@ func (p *genericPrograms) Close() error {
 		p.GenericLsm,
 		p.GenericSysEnter,
 		p.GenericSysExit,
+		p.GenericTracepoint,
 	)
 }
 

@@ -3,11 +3,14 @@ package tracing
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
+
+	"github.com/vigil-sec/vigil/pkg/tracefs"
 )
 
 // Limits of the generic hook, as in bpf/include/generic.h.
@@ -36,6 +39,17 @@ const (
 	ArgFile
 	ArgPath
 	ArgBprm
+)
+
+// How a tracepoint hook reads a slot's field, as in enum tp_kind.
+const (
+	TPNone = iota
+	TPU8
+	TPU16
+	TPU32
+	TPU64
+	TPArray   // an array inside the record: its address
+	TPDataLoc // a __data_loc field: the address of the data it locates
 )
 
 // Condition subjects besides argument slots, as in enum subject.
@@ -169,10 +183,11 @@ type SyscallHook struct {
 
 // Attach types of hooks with a program of their own.
 const (
-	AttachKprobe = "kprobe"
-	AttachFentry = "fentry"
-	AttachLSM    = "lsm"
-	AttachUprobe = "uprobe"
+	AttachKprobe     = "kprobe"
+	AttachFentry     = "fentry"
+	AttachLSM        = "lsm"
+	AttachUprobe     = "uprobe"
+	AttachTracepoint = "tracepoint"
 )
 
 // FuncHook is a hook with a program of its own: a kprobe or fentry on a
@@ -182,7 +197,15 @@ type FuncHook struct {
 	Symbol  string // function, or LSM hook name (file_open)
 	Path    string // uprobe: the executable or library
 	Syscall bool   // a syscall wrapper: the arguments are in its pt_regs
+	Fields  TPFields
 	Config  HookConfig
+}
+
+// TPFields says where a tracepoint hook finds each slot's field in the
+// record (Symbol is then "subsystem/event").
+type TPFields struct {
+	Offset [MaxArgs]uint16
+	Kind   [MaxArgs]uint8 // TP*
 }
 
 // Installed is what Install put in the kernel for one policy.
@@ -488,7 +511,8 @@ func (h *Hooks) relinkSyscall(p hookPoint, add []uint32, drop map[uint32]bool) e
 // programNames are the generic object's per-hook programs.
 var programNames = map[string]string{
 	AttachKprobe: "generic_kprobe", AttachFentry: "generic_fentry", AttachLSM: "generic_lsm",
-	AttachUprobe: "generic_kprobe", // a uprobe program is a kprobe program
+	AttachUprobe:     "generic_kprobe", // a uprobe program is a kprobe program
+	AttachTracepoint: "generic_tracepoint",
 }
 
 // attachFuncs loads one copy of the per-hook program for each FuncHook,
@@ -527,6 +551,10 @@ func (h *Hooks) loadFunc(fh FuncHook) (*ebpf.Program, error) {
 			return nil, fmt.Errorf("setting %s: %w", name, err)
 		}
 	}
+	if err := errors.Join(spec.Variables["cfg_tp_off"].Set(fh.Fields.Offset),
+		spec.Variables["cfg_tp_kind"].Set(fh.Fields.Kind)); err != nil {
+		return nil, fmt.Errorf("setting the tracepoint fields: %w", err)
+	}
 	name := programNames[fh.Attach]
 	if fh.Attach == AttachFentry || fh.Attach == AttachLSM {
 		spec.Programs[name].AttachTo = fh.Symbol
@@ -544,7 +572,7 @@ func (h *Hooks) loadFunc(fh FuncHook) (*ebpf.Program, error) {
 // funcArgs is the number of arguments of a trampoline's target, from the
 // kernel's BTF (the program may only read that many).
 func funcArgs(fh FuncHook) (uint32, error) {
-	if fh.Attach == AttachKprobe || fh.Attach == AttachUprobe {
+	if fh.Attach == AttachKprobe || fh.Attach == AttachUprobe || fh.Attach == AttachTracepoint {
 		return 0, nil
 	}
 	spec, err := btf.LoadKernelSpec()
@@ -581,6 +609,12 @@ func attachFunc(fh FuncHook, prog *ebpf.Program) (link.Link, error) {
 		return link.AttachTracing(link.TracingOptions{Program: prog})
 	case AttachLSM:
 		return link.AttachLSM(link.LSMOptions{Program: prog})
+	case AttachTracepoint:
+		if _, err := tracefs.Dir(); err != nil {
+			return nil, err
+		}
+		group, name, _ := strings.Cut(fh.Symbol, "/")
+		return link.Tracepoint(group, name, prog, nil)
 	case AttachUprobe:
 		ex, err := link.OpenExecutable(fh.Path)
 		if err != nil {
