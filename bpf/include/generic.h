@@ -48,9 +48,19 @@ enum tp_kind {
 
 /* What a condition looks at: an argument slot, or one of these. */
 enum subject {
-	SUBJ_PID = 0x80,    /* the process's tgid */
-	SUBJ_BINARY = 0x81, /* the process's executable path */
-	SUBJ_RET = 0x82,    /* the syscall's return value (exit hooks) */
+	SUBJ_PID = 0x80,	   /* the process's tgid */
+	SUBJ_BINARY = 0x81,	   /* the process's executable path */
+	SUBJ_RET = 0x82,	   /* the syscall's return value (exit hooks) */
+	SUBJ_PARENT_BINARY = 0x83, /* the parent's executable path */
+	SUBJ_NS = 0x84,		   /* namespace v2 (enum ns_kind)'s inode */
+	SUBJ_CAPS = 0x85, /* capabilities v2 (enum cap_set) & v1 != 0 */
+};
+
+/* Which capability set a SUBJ_CAPS condition looks at, in cond.v2. */
+enum cap_set {
+	CAP_SET_EFFECTIVE = 0,
+	CAP_SET_INHERITABLE = 1,
+	CAP_SET_PERMITTED = 2,
 };
 
 /* matchPIDs flags, in cond.v1. */

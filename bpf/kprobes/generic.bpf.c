@@ -11,6 +11,7 @@
 #include "generic.h"
 #include "maps.h"
 #include "msg.h"
+#include "ns.h"
 #include "path.h"
 #include "process.h"
 
@@ -92,7 +93,9 @@ struct gscratch {
 	__u32 failed;  /* selectors with a false condition */
 	__u32 bin_off; /* binary path in path.buf, once resolved */
 	__u32 bin_len;
-	__u32 pad;
+	__u32 bin_subj; /* whose binary that is: SUBJ_BINARY or _PARENT_ */
+	__u32 ns[NS_MAX];
+	__u32 ns_read; /* ns holds the task's namespaces */
 	struct str_key key;
 	__u8 tmp[STR_KEY_MASK + 1];
 	struct path_buf path;
@@ -278,19 +281,58 @@ static __always_inline bool in_addr_set(__u32 set_id, __u8 *sa)
 	return bpf_map_lookup_elem(&addr_sets, &k) != NULL;
 }
 
-/* Resolves the current executable's path into s->path once per event. */
+/* Resolves the executable path of the task (SUBJ_BINARY) or its parent
+ * (SUBJ_PARENT_BINARY) into s->path, once per event and subject. */
 static __always_inline void resolve_binary(struct gscratch *s,
-					   struct task_struct *task)
+					   struct task_struct *task, __u32 subj)
 {
-	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
+	struct file *exe;
 	struct fs_struct *fs = BPF_CORE_READ(task, fs);
 	__s32 start;
 
-	if (s->bin_len || !exe || !fs)
+	if (s->bin_len && s->bin_subj == subj)
+		return;
+	if (subj == SUBJ_PARENT_BINARY)
+		task = BPF_CORE_READ(task, real_parent);
+	exe = BPF_CORE_READ(task, mm, exe_file);
+	s->bin_len = 0;
+	if (!exe || !fs)
 		return;
 	start = resolve_path(&s->path, &exe->f_path, &fs->root);
 	s->bin_off = start & PATH_MASK;
 	s->bin_len = (PATH_LEN - start) & PATH_MASK;
+	s->bin_subj = subj;
+}
+
+/* matchCapabilities: whether the task has any capability of the mask v1 in
+ * the set v2. kernel_cap_t is 64 bits in every layout the kernel has used. */
+static __always_inline bool caps_match(struct cond *c, struct task_struct *task)
+{
+	const struct cred *cred = BPF_CORE_READ(task, cred);
+	const void *set = &cred->cap_effective;
+	__u64 caps = 0;
+
+	if (c->v2 == CAP_SET_INHERITABLE)
+		set = &cred->cap_inheritable;
+	else if (c->v2 == CAP_SET_PERMITTED)
+		set = &cred->cap_permitted;
+	bpf_probe_read_kernel(&caps, sizeof(caps), set);
+	return (caps & c->v1) != 0;
+}
+
+/* matchNamespaces: whether the task's namespace v2 is in the set. */
+static __always_inline bool ns_matches(struct gscratch *s, struct cond *c,
+				       struct task_struct *task)
+{
+	__u32 kind = c->v2;
+
+	if (kind >= NS_MAX)
+		return false;
+	if (!s->ns_read) {
+		read_ns(task, s->ns);
+		s->ns_read = 1;
+	}
+	return in_ints(c, s->ns[kind]);
 }
 
 /* The comparisons that apply to any integer. */
@@ -388,11 +430,16 @@ __noinline int eval_cond(__u32 hook_id, __u32 i)
 	c = &cfg->conds[i & (MAX_CONDS - 1)]; /* callers keep i < MAX_CONDS */
 	if (c->subject == SUBJ_PID) {
 		r = pid_matches(c, task);
-	} else if (c->subject == SUBJ_BINARY) {
-		resolve_binary(s, task);
+	} else if (c->subject == SUBJ_BINARY ||
+		   c->subject == SUBJ_PARENT_BINARY) {
+		resolve_binary(s, task, c->subject);
 		r = in_str_set(s, c->op, c->set_id,
 			       &s->path.buf[s->bin_off & PATH_MASK],
 			       s->bin_len);
+	} else if (c->subject == SUBJ_NS) {
+		r = ns_matches(s, c, task);
+	} else if (c->subject == SUBJ_CAPS) {
+		r = caps_match(c, task);
 	} else if (c->subject == SUBJ_RET) {
 		r = eval_int(c, s->ret);
 	} else if (c->subject < MAX_ARGS) {
@@ -408,6 +455,7 @@ static __always_inline int select(struct gscratch *s, struct hook_config *cfg)
 {
 	s->failed = 0;
 	s->bin_len = 0;
+	s->ns_read = 0;
 	for (int i = 0; i < MAX_CONDS; i++) {
 		struct cond *c = &cfg->conds[i];
 		__u32 bit;

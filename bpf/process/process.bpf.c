@@ -8,6 +8,7 @@
 
 #include "maps.h"
 #include "msg.h"
+#include "ns.h"
 #include "path.h"
 #include "process.h"
 
@@ -47,33 +48,6 @@ static __always_inline void put_entry(__u32 tgid, struct proc_entry *e,
 		count(COUNTER_PROCMAP_FULL);
 }
 
-static __always_inline void fill_ns(struct msg_process *p,
-				    struct task_struct *task)
-{
-	struct nsproxy *nsp = BPF_CORE_READ(task, nsproxy);
-	struct pid *pid = BPF_CORE_READ(task, thread_pid);
-	unsigned int level = BPF_CORE_READ(pid, level);
-	struct pid_namespace *pidns;
-
-	if (!nsp)
-		return;
-	p->ns[NS_UTS] = BPF_CORE_READ(nsp, uts_ns, ns.inum);
-	p->ns[NS_IPC] = BPF_CORE_READ(nsp, ipc_ns, ns.inum);
-	p->ns[NS_MNT] = BPF_CORE_READ(nsp, mnt_ns, ns.inum);
-	p->ns[NS_PID_FOR_CHILDREN] =
-	    BPF_CORE_READ(nsp, pid_ns_for_children, ns.inum);
-	p->ns[NS_NET] = BPF_CORE_READ(nsp, net_ns, ns.inum);
-	if (bpf_core_field_exists(nsp->time_ns)) {
-		p->ns[NS_TIME] = BPF_CORE_READ(nsp, time_ns, ns.inum);
-		p->ns[NS_TIME_FOR_CHILDREN] =
-		    BPF_CORE_READ(nsp, time_ns_for_children, ns.inum);
-	}
-	p->ns[NS_CGROUP] = BPF_CORE_READ(nsp, cgroup_ns, ns.inum);
-	p->ns[NS_USER] = BPF_CORE_READ(task, cred, user_ns, ns.inum);
-	bpf_core_read(&pidns, sizeof(pidns), &pid->numbers[level & 31].ns);
-	p->ns[NS_PID] = BPF_CORE_READ(pidns, ns.inum);
-}
-
 static __always_inline void fill_process(struct msg_process *p,
 					 struct task_struct *task)
 {
@@ -95,7 +69,7 @@ static __always_inline void fill_process(struct msg_process *p,
 	bpf_probe_read_kernel(&p->cap_permitted, 8, &cred->cap_permitted);
 	bpf_probe_read_kernel(&p->cap_effective, 8, &cred->cap_effective);
 	bpf_probe_read_kernel(&p->cap_inheritable, 8, &cred->cap_inheritable);
-	fill_ns(p, task);
+	read_ns(task, p->ns);
 }
 
 /* Resolves path into data at pos; returns its length. */

@@ -467,7 +467,11 @@ func (c *compiler) cond(cfg *tracing.HookConfig, path string, cd tracing.Cond) e
 	return nil
 }
 
-func (c *compiler) selector(path string, idx uint8, s *KProbeSelector, slots map[uint32]uint8, cfg *tracing.HookConfig, meta *Hook) error {
+func (c *compiler) selector(path string, idx uint8, sel *KProbeSelector, slots map[uint32]uint8, cfg *tracing.HookConfig, meta *Hook) error {
+	s, err := c.withMacros(path, sel)
+	if err != nil {
+		return err
+	}
 	switch {
 	case len(s.MatchReturnActions) > 0:
 		return unsupported(path+".matchReturnActions", "matchReturnActions is not implemented yet")
@@ -475,14 +479,10 @@ func (c *compiler) selector(path string, idx uint8, s *KProbeSelector, slots map
 		return unsupported(path+".matchReturnArgs", "matchReturnArgs needs return: true on the hook")
 	case len(s.MatchData) > 0:
 		return unsupported(path+".matchData", "matchData is not implemented yet")
-	case len(s.MatchParentBinaries) > 0:
-		return unsupported(path+".matchParentBinaries", "matchParentBinaries is not implemented yet")
-	case len(s.MatchNamespaces) > 0 || len(s.MatchNamespaceChanges) > 0:
-		return unsupported(path+".matchNamespaces", "namespace selectors are not implemented yet")
-	case len(s.MatchCapabilities) > 0 || len(s.MatchCapabilityChanges) > 0:
-		return unsupported(path+".matchCapabilities", "capability selectors are not implemented yet")
-	case len(s.Macros) > 0:
-		return unsupported(path+".macros", "selector macros are not implemented yet")
+	case len(s.MatchNamespaceChanges) > 0:
+		return unsupported(path+".matchNamespaceChanges", "matchNamespaceChanges is not implemented yet")
+	case len(s.MatchCapabilityChanges) > 0:
+		return unsupported(path+".matchCapabilityChanges", "matchCapabilityChanges is not implemented yet")
 	}
 	for i := range s.MatchArgs {
 		if err := c.matchArg(fmt.Sprintf("%s.matchArgs[%d]", path, i), idx, &s.MatchArgs[i], slots, cfg); err != nil {
@@ -499,13 +499,43 @@ func (c *compiler) selector(path string, idx uint8, s *KProbeSelector, slots map
 			return err
 		}
 	}
-	for i := range s.MatchBinaries {
-		if err := c.matchBinary(fmt.Sprintf("%s.matchBinaries[%d]", path, i), idx, &s.MatchBinaries[i], cfg); err != nil {
-			return err
-		}
+	if err := c.processSelectors(path, idx, s, cfg); err != nil {
+		return err
 	}
 	return c.actions(path, idx, s.MatchActions, cfg, meta)
 }
+
+// withMacros returns sel with the selectors macros it names merged in: their
+// match lists appended to its own (ANDed), their actions after its own.
+func (c *compiler) withMacros(path string, sel *KProbeSelector) (*KProbeSelector, error) {
+	out := *sel
+	out.Macros = nil
+	for i, name := range sel.Macros {
+		m, ok := c.spec.SelectorsMacros[name]
+		if !ok {
+			return nil, unsupported(fmt.Sprintf("%s.macros[%d]", path, i), "macro %q is not defined in spec.selectorsMacros", name)
+		}
+		if len(m.Macros) > 0 {
+			return nil, unsupported(fmt.Sprintf("%s.macros[%d]", path, i), "macro %q names macros itself", name)
+		}
+		out.MatchPIDs = joined(out.MatchPIDs, m.MatchPIDs)
+		out.MatchArgs = joined(out.MatchArgs, m.MatchArgs)
+		out.MatchData = joined(out.MatchData, m.MatchData)
+		out.MatchReturnArgs = joined(out.MatchReturnArgs, m.MatchReturnArgs)
+		out.MatchBinaries = joined(out.MatchBinaries, m.MatchBinaries)
+		out.MatchParentBinaries = joined(out.MatchParentBinaries, m.MatchParentBinaries)
+		out.MatchNamespaces = joined(out.MatchNamespaces, m.MatchNamespaces)
+		out.MatchNamespaceChanges = joined(out.MatchNamespaceChanges, m.MatchNamespaceChanges)
+		out.MatchCapabilities = joined(out.MatchCapabilities, m.MatchCapabilities)
+		out.MatchCapabilityChanges = joined(out.MatchCapabilityChanges, m.MatchCapabilityChanges)
+		out.MatchActions = joined(out.MatchActions, m.MatchActions)
+		out.MatchReturnActions = joined(out.MatchReturnActions, m.MatchReturnActions)
+	}
+	return &out, nil
+}
+
+// joined is a followed by b, never writing into a's backing array.
+func joined[T any](a, b []T) []T { return append(a[:len(a):len(a)], b...) }
 
 // matchPID: followForks also matches the descendants of a listed process
 // (up to 16 generations), isNamespacePID compares ids in each process's
@@ -526,7 +556,7 @@ func (c *compiler) matchPID(path string, sel uint8, m *PIDSelector, cfg *tracing
 		Negate: b2u(m.Operator == "NotIn"), SetID: set, V1: flags})
 }
 
-func (c *compiler) matchBinary(path string, sel uint8, m *BinarySelector, cfg *tracing.HookConfig) error {
+func (c *compiler) matchBinary(path string, sel, subject uint8, m *BinarySelector, cfg *tracing.HookConfig) error {
 	if m.FollowChildren {
 		return unsupported(path+".followChildren", "followChildren is not implemented yet")
 	}
@@ -541,7 +571,7 @@ func (c *compiler) matchBinary(path string, sel uint8, m *BinarySelector, cfg *t
 	if err != nil {
 		return err
 	}
-	return c.cond(cfg, path, tracing.Cond{Selector: sel, Subject: tracing.SubjBinary, Op: uint8(op), Negate: b2u(negate), SetID: set})
+	return c.cond(cfg, path, tracing.Cond{Selector: sel, Subject: subject, Op: uint8(op), Negate: b2u(negate), SetID: set})
 }
 
 // strSet adds a string set: exact values with their NUL, prefixes as

@@ -41,6 +41,13 @@ const (
 	ArgBprm
 )
 
+// Capability sets of SubjCaps conditions, as in enum cap_set.
+const (
+	CapSetEffective = iota
+	CapSetInheritable
+	CapSetPermitted
+)
+
 // How a tracepoint hook reads a slot's field, as in enum tp_kind.
 const (
 	TPNone = iota
@@ -57,6 +64,13 @@ const (
 	SubjPid    = 0x80
 	SubjBinary = 0x81
 	SubjRet    = 0x82
+	// SubjParentBinary is the parent's executable path.
+	SubjParentBinary = 0x83
+	// SubjNs is the inode of namespace Cond.V2 (msg.h's enum ns_kind).
+	SubjNs = 0x84
+	// SubjCaps holds when capability set Cond.V2 (CapSet*) has any
+	// capability of the mask Cond.V1.
+	SubjCaps = 0x85
 )
 
 // matchPIDs flags in Cond.V1, as in generic.h.

@@ -1,0 +1,86 @@
+package agent
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// processPolicy kills whoever opens a file under prefix when the selector
+// on the process (YAML lines at selector depth) holds.
+func processPolicy(name, prefix, selector string) string {
+	return fmt.Sprintf(`apiVersion: vigil.dev/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: %s
+spec:
+  kprobes:
+  - call: sys_openat
+    syscall: true
+    args:
+    - {index: 1, type: string}
+    selectors:
+    - matchArgs:
+      - {index: 1, operator: Prefix, values: [%q]}
+%s      matchActions:
+      - action: Sigkill
+`, name, prefix, selector)
+}
+
+// mustRun runs cmd and fails unless its fate is the wanted one: killed by
+// SIGKILL, or not killed.
+func mustRun(t *testing.T, what string, cmd *exec.Cmd, wantKilled bool) {
+	t.Helper()
+	out, err := cmd.CombinedOutput()
+	if killed := killedBy(err) == syscall.SIGKILL; killed != wantKilled {
+		t.Errorf("%s: killed %v, want %v (err %v, output %q)", what, killed, wantKilled, err, out)
+	}
+}
+
+func TestMatchParentBinaries(t *testing.T) {
+	dir := publicDir(t)
+	file := filepath.Join(dir, "f")
+	if err := os.WriteFile(file, []byte("x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bash := copyBinary(t, "/bin/bash", "parentbash")
+	load(t, processPolicy("parent-binary", file, fmt.Sprintf("      matchParentBinaries:\n      - {operator: In, values: [%q]}\n", bash)))
+	// the echo makes bash fork for cat rather than exec it
+	out, _ := exec.Command(bash, "-c", "cat "+file+"; echo status=$?").CombinedOutput()
+	if !strings.Contains(string(out), "status=137") {
+		t.Errorf("cat started by the listed bash: want it killed (status 137), got %q", out)
+	}
+	mustRun(t, "cat started by the test", exec.Command("/bin/cat", file), false)
+	mustRun(t, "the listed bash opening the file itself", exec.Command(bash, "-c", "read l < "+file), false)
+}
+
+func TestMatchNamespaces(t *testing.T) {
+	dir := publicDir(t)
+	file := filepath.Join(dir, "f")
+	if err := os.WriteFile(file, []byte("x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	own := nsInode(t, "mnt")
+	load(t, processPolicy("other-mnt-ns", file, fmt.Sprintf("      matchNamespaces:\n      - {namespace: Mnt, operator: NotIn, values: [\"%d\"]}\n", own)))
+	inNewNs := exec.Command("/bin/cat", file)
+	inNewNs.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+	mustRun(t, "cat in a new mount namespace", inNewNs, true)
+	mustRun(t, "cat in the test's mount namespace", exec.Command("/bin/cat", file), false)
+}
+
+func TestMatchCapabilities(t *testing.T) {
+	dir := publicDir(t)
+	file := filepath.Join(dir, "f")
+	if err := os.WriteFile(file, []byte("x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	load(t, processPolicy("cap-sys-admin", file, "      matchCapabilities:\n      - {type: Effective, operator: In, values: [CAP_SYS_ADMIN]}\n"))
+	mustRun(t, "cat as root (CAP_SYS_ADMIN)", exec.Command("/bin/cat", file), true)
+	nobody := exec.Command("/bin/cat", file)
+	nobody.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	mustRun(t, "cat as nobody (no capabilities)", nobody, false)
+}

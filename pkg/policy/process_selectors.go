@@ -1,0 +1,106 @@
+package policy
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"syscall"
+
+	"github.com/vigil-sec/vigil/pkg/tracing"
+)
+
+// processSelectors compiles the selectors on the process itself: its
+// binary, its parent's binary, its namespaces and its capabilities.
+func (c *compiler) processSelectors(path string, sel uint8, s *KProbeSelector, cfg *tracing.HookConfig) error {
+	for i := range s.MatchBinaries {
+		if err := c.matchBinary(fmt.Sprintf("%s.matchBinaries[%d]", path, i), sel, tracing.SubjBinary, &s.MatchBinaries[i], cfg); err != nil {
+			return err
+		}
+	}
+	for i := range s.MatchParentBinaries {
+		if err := c.matchBinary(fmt.Sprintf("%s.matchParentBinaries[%d]", path, i), sel, tracing.SubjParentBinary, &s.MatchParentBinaries[i], cfg); err != nil {
+			return err
+		}
+	}
+	for i := range s.MatchNamespaces {
+		if err := c.matchNamespace(fmt.Sprintf("%s.matchNamespaces[%d]", path, i), sel, &s.MatchNamespaces[i], cfg); err != nil {
+			return err
+		}
+	}
+	for i := range s.MatchCapabilities {
+		if err := c.matchCapability(fmt.Sprintf("%s.matchCapabilities[%d]", path, i), sel, &s.MatchCapabilities[i], cfg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// nsFiles are the /proc/PID/ns entries of namespaceTypes, in order.
+var nsFiles = []string{"uts", "ipc", "mnt", "pid", "pid_for_children", "net", "time", "time_for_children", "cgroup", "user"}
+
+// matchNamespace: the process's namespace of that type is (In) or is not
+// (NotIn) one of the values, inode numbers or host_ns (PID 1's).
+func (c *compiler) matchNamespace(path string, sel uint8, m *NamespaceSelector, cfg *tracing.HookConfig) error {
+	kind := slices.Index(namespaceTypes, m.Namespace)
+	if kind < 0 {
+		return unsupported(path+".namespace", "unknown namespace %q", m.Namespace)
+	}
+	set := c.newSet()
+	for i, v := range m.Values {
+		inum, err := nsInode(nsFiles[kind], v)
+		if err != nil {
+			return unsupported(fmt.Sprintf("%s.values[%d]", path, i), "%v", err)
+		}
+		c.out.Program.Ints = append(c.out.Program.Ints, tracing.IntKey{SetID: set, Value: int64(inum)})
+	}
+	return c.cond(cfg, path, tracing.Cond{Selector: sel, Subject: tracing.SubjNs, Op: tracing.CondEq,
+		Negate: b2u(m.Operator == "NotIn"), SetID: set, V2: int64(kind)})
+}
+
+// nsInode reads a namespace value: an inode number, or host_ns.
+func nsInode(file, v string) (uint64, error) {
+	if v != "host_ns" {
+		n, err := strconv.ParseUint(v, 0, 32)
+		if err != nil {
+			return 0, fmt.Errorf("%q is neither a namespace inode number nor host_ns", v)
+		}
+		return n, nil
+	}
+	fi, err := os.Stat("/proc/1/ns/" + file)
+	if err == nil {
+		return fi.Sys().(*syscall.Stat_t).Ino, nil
+	}
+	if ino, ok := initNsInodes[file]; ok {
+		return ino, nil
+	}
+	return 0, fmt.Errorf("host_ns: %w", err)
+}
+
+// initNsInodes are the fixed inode numbers of the initial namespaces
+// (PROC_*_INIT_INO), for when PID 1's cannot be read. Mount and network
+// namespaces have none.
+var initNsInodes = map[string]uint64{
+	"ipc": 0xEFFFFFFF, "uts": 0xEFFFFFFE, "user": 0xEFFFFFFD, "pid": 0xEFFFFFFC, "pid_for_children": 0xEFFFFFFC,
+	"cgroup": 0xEFFFFFFB, "time": 0xEFFFFFFA, "time_for_children": 0xEFFFFFFA,
+}
+
+// matchCapability: the process has (In) or has none (NotIn) of the
+// capabilities in its effective, inheritable or permitted set.
+func (c *compiler) matchCapability(path string, sel uint8, m *CapabilitiesSelector, cfg *tracing.HookConfig) error {
+	if m.IsNamespaceCapability {
+		return unsupported(path+".isNamespaceCapability", "isNamespaceCapability is not implemented yet")
+	}
+	set := map[string]int64{"": tracing.CapSetEffective, "Effective": tracing.CapSetEffective,
+		"Inheritable": tracing.CapSetInheritable, "Permitted": tracing.CapSetPermitted}[m.Type]
+	var mask int64
+	for i, v := range m.Values {
+		n := slices.Index(capabilities, v)
+		if n < 0 {
+			return unsupported(fmt.Sprintf("%s.values[%d]", path, i), "unknown capability %q", v)
+		}
+		mask |= 1 << n
+	}
+	return c.cond(cfg, path, tracing.Cond{Selector: sel, Subject: tracing.SubjCaps,
+		Negate: b2u(m.Operator == "NotIn"), V1: mask, V2: set})
+}
