@@ -33,6 +33,22 @@ enum arg_type {
 	ARG_FILE = 9,	  /* struct file *, resolved to its path */
 	ARG_PATH = 10,	  /* struct path *, resolved */
 	ARG_BPRM = 11,	  /* struct linux_binprm *: its file's path */
+	ARG_SOCK = 12,	  /* struct sock *: a struct sock_info */
+};
+
+/* A struct sock argument as events and selectors see it. */
+struct sock_info {
+	__u16 family;
+	__u16 type;
+	__u16 protocol;
+	__u16 sport; /* host order */
+	__u16 dport; /* host order */
+	__u8 state;
+	__u8 pad;
+	__u32 mark;
+	__u32 priority;
+	__u8 saddr[16];
+	__u8 daddr[16];
 };
 
 /* How a tracepoint hook reads a slot's field from the record. */
@@ -82,9 +98,17 @@ enum cond_op {
 	COND_LT = 5,	  /* signed less than v1 */
 	COND_MASK = 6,	  /* value & v1 != 0 */
 	COND_INRANGE = 7, /* v1 <= value <= v2 (signed) */
-	COND_PORT = 8,	  /* sockaddr port in the int set */
-	COND_ADDR = 9,	  /* sockaddr address in the CIDR set */
-	COND_FAMILY = 10, /* sockaddr family in the int set */
+	/* network arguments: a sockaddr's one port and address count as both
+	 * source and destination */
+	COND_SPORT = 8,
+	COND_SADDR = 9, /* in the CIDR set */
+	COND_FAMILY = 10,
+	COND_DPORT = 11,
+	COND_DADDR = 12, /* in the CIDR set */
+	COND_PROTOCOL = 13,
+	COND_STATE = 14,
+	COND_SPORT_PRIV = 15, /* below 1024 */
+	COND_DPORT_PRIV = 16,
 };
 
 struct cond {

@@ -17,6 +17,9 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+/* in BTF for pkg/tracing's mirror test */
+struct sock_info *unused_sock_info __attribute__((unused));
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, MAX_SYSCALLS);
@@ -154,6 +157,33 @@ static __always_inline __u32 put_file_path(struct gscratch *s, __u32 off,
 	return f ? put_path_of(s, off, &f->f_path, task) : 0;
 }
 
+/* Puts what selectors and events use of struct sock sk at data[off]. */
+static __always_inline __u32 put_sock(struct gscratch *s, __u32 off,
+				      struct sock *sk)
+{
+	struct sock_info *si = (void *)&s->msg.data[off & 0x3fff];
+
+	__builtin_memset(si, 0, sizeof(*si));
+	if (!sk)
+		return 0;
+	si->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	si->state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	si->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	si->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	si->type = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_type);
+	si->protocol = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
+	si->mark = BPF_CORE_READ(sk, sk_mark);
+	si->priority = BPF_CORE_READ(sk, sk_priority);
+	if (si->family == 2 /* AF_INET */) {
+		bpf_core_read(si->saddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(si->daddr, 4, &sk->__sk_common.skc_daddr);
+	} else if (bpf_core_field_exists(sk->__sk_common.skc_v6_daddr)) {
+		bpf_core_read(si->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(si->daddr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+	return sizeof(*si);
+}
+
 /* Reads argument slot i into the event at data offset off; returns the
  * bytes it put in data. Global functions are verified once, not once per
  * call site, which keeps the loops that call them within budget. */
@@ -204,6 +234,8 @@ __noinline int read_arg(__u32 hook_id, __u32 i, __u32 off)
 		if (bpf_probe_read_user(&s->msg.data[off], 28, (void *)raw))
 			return 0;
 		return 28;
+	case ARG_SOCK:
+		return put_sock(s, off, (struct sock *)raw);
 	case ARG_CHAR_BUF:
 		size = s->msg.arg_val[cfg->arg_size[i] & 7];
 		if (size > cfg->max_data)
@@ -263,17 +295,16 @@ static __always_inline bool in_str_set(struct gscratch *s, __u8 op,
 	return bpf_map_lookup_elem(&str_sets, k) != NULL;
 }
 
-static __always_inline bool in_addr_set(__u32 set_id, __u8 *sa)
+/* Whether address addr of family is in a CIDR set. */
+static __always_inline bool in_addr_set(__u32 set_id, __u16 family, __u8 *addr)
 {
-	struct addr_key k = {.set_id = set_id};
-	__u16 family = *(__u16 *)sa;
+	struct addr_key k = {.set_id = set_id, .family = family};
 
-	k.family = family;
 	if (family == 2 /* AF_INET */) {
-		__builtin_memcpy(k.addr, sa + 4, 4);
+		__builtin_memcpy(k.addr, addr, 4);
 		k.prefixlen = 32 + 8 + 32;
 	} else if (family == 10 /* AF_INET6 */) {
-		__builtin_memcpy(k.addr, sa + 8, 16);
+		__builtin_memcpy(k.addr, addr, 16);
 		k.prefixlen = 32 + 8 + 128;
 	} else {
 		return false;
@@ -353,6 +384,74 @@ static __always_inline bool eval_int(struct cond *c, __s64 v)
 	return false;
 }
 
+/* The network fields of a sock or sockaddr argument. */
+struct net_view {
+	__u16 family;
+	__u16 sport;
+	__u16 dport;
+	__u16 protocol;
+	__u8 state;
+	__u8 *saddr;
+	__u8 *daddr;
+};
+
+static __always_inline bool view_net(__u8 type, __u8 *data, __u32 len,
+				     struct net_view *v)
+{
+	struct sock_info *si = (void *)data;
+
+	if (type == ARG_SOCK) {
+		if (len < sizeof(*si))
+			return false;
+		v->family = si->family;
+		v->sport = si->sport;
+		v->dport = si->dport;
+		v->protocol = si->protocol;
+		v->state = si->state;
+		v->saddr = si->saddr;
+		v->daddr = si->daddr;
+		return true;
+	}
+	if (len < 4)
+		return false;
+	v->family = *(__u16 *)data;
+	v->sport = v->dport = bpf_ntohs(*(__u16 *)(data + 2));
+	v->saddr = v->daddr = data + (v->family == 10 ? 8 : 4);
+	v->protocol = 0;
+	v->state = 0;
+	return true;
+}
+
+static __always_inline bool eval_net(struct cond *c, __u8 type, __u8 *data,
+				     __u32 len)
+{
+	struct net_view v;
+
+	if (!view_net(type, data, len, &v))
+		return false;
+	switch (c->op) {
+	case COND_SPORT:
+		return in_ints(c, v.sport);
+	case COND_DPORT:
+		return in_ints(c, v.dport);
+	case COND_SPORT_PRIV:
+		return v.sport < 1024;
+	case COND_DPORT_PRIV:
+		return v.dport < 1024;
+	case COND_SADDR:
+		return in_addr_set(c->set_id, v.family, v.saddr);
+	case COND_DADDR:
+		return in_addr_set(c->set_id, v.family, v.daddr);
+	case COND_FAMILY:
+		return in_ints(c, v.family);
+	case COND_PROTOCOL:
+		return in_ints(c, v.protocol);
+	case COND_STATE:
+		return in_ints(c, v.state);
+	}
+	return false;
+}
+
 static __always_inline bool eval_arg(struct gscratch *s, struct cond *c,
 				     __u8 type, __u8 i)
 {
@@ -360,8 +459,11 @@ static __always_inline bool eval_arg(struct gscratch *s, struct cond *c,
 	__u8 *data = (__u8 *)&s->msg.data[s->arg_off[i] & 0x3fff];
 	__u32 len = s->msg.arg_len[i];
 	bool str = type == ARG_STRING || type == ARG_FD ||
-		   type == ARG_CHAR_BUF || type >= ARG_FILE;
+		   type == ARG_CHAR_BUF ||
+		   (type >= ARG_FILE && type <= ARG_BPRM);
 
+	if (type == ARG_SOCKADDR || type == ARG_SOCK)
+		return eval_net(c, type, data, len);
 	switch (c->op) {
 	case COND_EQ:
 	case COND_PREFIX:
@@ -369,14 +471,6 @@ static __always_inline bool eval_arg(struct gscratch *s, struct cond *c,
 		if (str)
 			return in_str_set(s, c->op, c->set_id, data, len);
 		return eval_int(c, v);
-	case COND_PORT:
-		if (len < 4)
-			return false;
-		return in_ints(c, bpf_ntohs(*(__u16 *)(data + 2)));
-	case COND_ADDR:
-		return len >= 24 && in_addr_set(c->set_id, data);
-	case COND_FAMILY:
-		return len >= 2 && in_ints(c, *(__u16 *)data);
 	}
 	return eval_int(c, v);
 }

@@ -2,9 +2,11 @@ package agent
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -175,5 +177,53 @@ spec:
 	if u.Path != bash || u.Symbol != "parse_and_execute" || u.PolicyName != "bash-commands" ||
 		len(u.Args) != 1 || u.Args[0].StringArg == nil || *u.Args[0].StringArg != "echo vigil-uprobe-test; true" {
 		t.Errorf("event = %+v args %+v", u, u.Args)
+	}
+}
+
+// TestSockArgOnTcpConnect reads tcp_connect's struct sock and filters on
+// its destination, protocol and state in the kernel.
+func TestSockArgOnTcpConnect(t *testing.T) {
+	if !kernel().Has(probe.Kprobe) && !kernel().Has(probe.Fentry) {
+		t.Skipf("needs kprobe or fentry: %v; %v", kernel().Missing(probe.Kprobe), kernel().Missing(probe.Fentry))
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	load(t, fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: tcp-connect-local
+spec:
+  kprobes:
+  - call: tcp_connect
+    syscall: false
+    args:
+    - {index: 0, type: sock}
+    selectors:
+    - matchArgs:
+      - {index: 0, operator: DPort, values: ["%d"]}
+      - {index: 0, operator: DAddr, values: ["127.0.0.0/8"]}
+      - {index: 0, operator: Protocol, values: [IPPROTO_TCP]}
+      - {index: 0, operator: State, values: [TCP_SYN_SENT]}
+`, port))
+	connect := func(port int) *exec.Cmd {
+		cmd := exec.Command("/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/$0", strconv.Itoa(port))
+		_ = cmd.Run() // another port is likely refused: only the events matter
+		return cmd
+	}
+	cmd := connect(port)
+	k := shared.sink.one(t, "tcp_connect event", kprobeOf(cmd.Process.Pid, "tcp-connect-local")).ProcessKprobe
+	sk := k.Args[0].SockArg
+	if sk == nil || sk.Family != "AF_INET" || sk.Type != "SOCK_STREAM" || sk.Protocol != "IPPROTO_TCP" ||
+		sk.Daddr != "127.0.0.1" || sk.Dport != uint32(port) || sk.State != "TCP_SYN_SENT" || sk.Sport == 0 {
+		t.Errorf("sock_arg = %+v", sk)
+	}
+	other := connect(port + 1)
+	time.Sleep(300 * time.Millisecond)
+	if evs := shared.sink.find(t, 1, 0, kprobeOf(other.Process.Pid, "tcp-connect-local")); len(evs) != 0 {
+		t.Errorf("a connect to another port made %d events", len(evs))
 	}
 }

@@ -117,7 +117,22 @@ type Argument struct {
 	LinuxBinprmArg *FileArg     `json:"linux_binprm_arg,omitempty"`
 	SockaddrArg    *SockaddrArg `json:"sockaddr_arg,omitempty"`
 	SyscallID      *SyscallID   `json:"syscall_id,omitempty"`
+	SockArg        *SockArg     `json:"sock_arg,omitempty"`
 	Label          string       `json:"label,omitempty"`
+}
+
+// SockArg is a socket: its family, type, protocol, addresses and state.
+type SockArg struct {
+	Family   string `json:"family"`
+	Type     string `json:"type,omitempty"`
+	Protocol string `json:"protocol,omitempty"`
+	Mark     uint32 `json:"mark,omitempty"`
+	Priority uint32 `json:"priority,omitempty"`
+	Saddr    string `json:"saddr,omitempty"`
+	Daddr    string `json:"daddr,omitempty"`
+	Sport    uint32 `json:"sport,omitempty"`
+	Dport    uint32 `json:"dport,omitempty"`
+	State    string `json:"state,omitempty"`
 }
 
 // SyscallID is a syscall number and the ABI it belongs to.

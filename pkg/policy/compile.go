@@ -406,7 +406,7 @@ var syscallArgTypes = map[string]int{
 // funcArgTypes are the types only a kernel function's arguments can have:
 // kernel objects, resolved in the kernel.
 var funcArgTypes = map[string]int{
-	"file": tracing.ArgFile, "path": tracing.ArgPath, "linux_binprm": tracing.ArgBprm,
+	"file": tracing.ArgFile, "path": tracing.ArgPath, "linux_binprm": tracing.ArgBprm, "sock": tracing.ArgSock,
 }
 
 // args fills the argument slots; it returns the slot of each arg index.
@@ -714,11 +714,13 @@ func (c *compiler) matchArg(path string, sel uint8, m *ArgSelector, slots map[ui
 		err = c.numeric(path, op, m.Values, &cd)
 	case "InRange":
 		err = c.inRange(path, m.Values, &cd)
-	case "SPort", "DPort", "Family":
-		cd.Op = map[string]uint8{"SPort": tracing.CondPort, "DPort": tracing.CondPort, "Family": tracing.CondFamily}[op]
-		err = c.ints(path, familyNumbers(m.Values), &cd)
+	case "SPort", "DPort", "Family", "Protocol", "State":
+		cd.Op = netOps[op]
+		err = c.ints(path, netNumbers(op, m.Values), &cd)
+	case "SPortPriv", "SportPriv", "DPortPriv":
+		cd.Op = netOps[op]
 	case "SAddr", "DAddr":
-		cd.Op = tracing.CondAddr
+		cd.Op = netOps[op]
 		cd.SetID, err = c.addrSet(path, m.Values)
 	default:
 		return unsupported(path+".operator", "operator %s is not implemented yet for syscall arguments", m.Operator)
@@ -726,18 +728,23 @@ func (c *compiler) matchArg(path string, sel uint8, m *ArgSelector, slots map[ui
 	if err != nil {
 		return err
 	}
-	if sockOp(cd.Op) != (typ == tracing.ArgSockaddr) {
+	if netOp(cd.Op) != (typ == tracing.ArgSockaddr || typ == tracing.ArgSock) {
 		return unsupported(path+".operator", "operator %s does not apply to an argument of this type", m.Operator)
 	}
 	return c.cond(cfg, path, cd)
 }
 
-func isString(typ int) bool {
-	return typ == tracing.ArgString || typ == tracing.ArgFd || typ == tracing.ArgCharBuf
+// netOps are the operators on network arguments.
+var netOps = map[string]uint8{
+	"SPort": tracing.CondSPort, "DPort": tracing.CondDPort, "SAddr": tracing.CondSAddr, "DAddr": tracing.CondDAddr,
+	"Family": tracing.CondFamily, "Protocol": tracing.CondProtocol, "State": tracing.CondState,
+	"SPortPriv": tracing.CondSPortPriv, "SportPriv": tracing.CondSPortPriv, "DPortPriv": tracing.CondDPortPriv,
 }
 
-func sockOp(op uint8) bool {
-	return op == tracing.CondPort || op == tracing.CondAddr || op == tracing.CondFamily
+func netOp(op uint8) bool { return op >= tracing.CondSPort && op <= tracing.CondDPortPriv }
+
+func isString(typ int) bool {
+	return typ == tracing.ArgString || typ == tracing.ArgFd || typ == tracing.ArgCharBuf
 }
 
 func (c *compiler) numeric(path, op string, values []string, cd *tracing.Cond) error {
@@ -772,13 +779,23 @@ func (c *compiler) inRange(path string, values []string, cd *tracing.Cond) error
 	return nil
 }
 
-// familyNumbers turns AF_* names into numbers, leaving numbers as they are.
-func familyNumbers(values []string) []string {
-	names := map[string]string{"AF_UNIX": "1", "AF_INET": "2", "AF_INET6": "10"}
+// netNames are the names network operators' values may use for numbers.
+var netNames = map[string]map[string]int{
+	"Family": {"AF_UNIX": 1, "AF_INET": 2, "AF_INET6": 10},
+	"Protocol": {"IPPROTO_ICMP": 1, "IPPROTO_TCP": 6, "IPPROTO_UDP": 17, "IPPROTO_ICMPV6": 58,
+		"IPPROTO_SCTP": 132, "IPPROTO_RAW": 255},
+	"State": {"TCP_ESTABLISHED": 1, "TCP_SYN_SENT": 2, "TCP_SYN_RECV": 3, "TCP_FIN_WAIT1": 4,
+		"TCP_FIN_WAIT2": 5, "TCP_TIME_WAIT": 6, "TCP_CLOSE": 7, "TCP_CLOSE_WAIT": 8, "TCP_LAST_ACK": 9,
+		"TCP_LISTEN": 10, "TCP_CLOSING": 11, "TCP_NEW_SYN_RECV": 12},
+}
+
+// netNumbers turns the names an operator's values may use into numbers,
+// leaving numbers as they are.
+func netNumbers(op string, values []string) []string {
 	out := make([]string, len(values))
 	for i, v := range values {
-		if n, ok := names[v]; ok {
-			v = n
+		if n, ok := netNames[op][v]; ok {
+			v = strconv.Itoa(n)
 		}
 		out[i] = v
 	}

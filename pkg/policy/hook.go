@@ -100,6 +100,8 @@ func renderArg(typ int, val int64, data []byte) *event.Argument {
 		return &event.Argument{LinuxBinprmArg: &event.FileArg{Path: string(data)}}
 	case tracing.ArgSockaddr:
 		return &event.Argument{SockaddrArg: sockaddr(data)}
+	case tracing.ArgSock:
+		return &event.Argument{SockArg: sock(data)}
 	}
 	return &event.Argument{BytesArg: data}
 }
@@ -121,4 +123,37 @@ func sockaddr(b []byte) *event.SockaddrArg {
 	default:
 		return &event.SockaddrArg{Family: "AF_" + strconv.Itoa(int(fam))}
 	}
+}
+
+// sock decodes a struct sock_info.
+func sock(b []byte) *event.SockArg {
+	var si tracing.SockInfo
+	if _, err := binary.Decode(b, binary.NativeEndian, &si); err != nil {
+		return &event.SockArg{Family: "AF_UNSPEC"}
+	}
+	out := &event.SockArg{Family: nameOf(netNames["Family"], int(si.Family), "AF_"),
+		Type: nameOf(sockTypes, int(si.Type), "SOCK_"), Protocol: nameOf(netNames["Protocol"], int(si.Protocol), "IPPROTO_"),
+		Mark: si.Mark, Priority: si.Priority, Sport: uint32(si.Sport), Dport: uint32(si.Dport)}
+	if si.State != 0 {
+		out.State = nameOf(netNames["State"], int(si.State), "TCP_")
+	}
+	switch si.Family {
+	case syscall.AF_INET:
+		out.Saddr, out.Daddr = netip.AddrFrom4([4]byte(si.Saddr[:4])).String(), netip.AddrFrom4([4]byte(si.Daddr[:4])).String()
+	case syscall.AF_INET6:
+		out.Saddr, out.Daddr = netip.AddrFrom16(si.Saddr).String(), netip.AddrFrom16(si.Daddr).String()
+	}
+	return out
+}
+
+var sockTypes = map[string]int{"SOCK_STREAM": 1, "SOCK_DGRAM": 2, "SOCK_RAW": 3, "SOCK_RDM": 4, "SOCK_SEQPACKET": 5}
+
+// nameOf is the name of n in names, or prefix and the number.
+func nameOf(names map[string]int, n int, prefix string) string {
+	for name, v := range names {
+		if v == n {
+			return name
+		}
+	}
+	return prefix + strconv.Itoa(n)
 }

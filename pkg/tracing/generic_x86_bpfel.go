@@ -39,6 +39,7 @@ const (
 	genericVarCfgSyscall         = "cfg_syscall"
 	genericVarCfgTpKind          = "cfg_tp_kind"
 	genericVarCfgTpOff           = "cfg_tp_off"
+	genericVarUnusedSockInfo     = "unused_sock_info"
 )
 
 // loadGeneric returns the embedded CollectionSpec for generic.
@@ -113,11 +114,12 @@ type genericMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type genericVariableSpecs struct {
-	CfgHookId  *ebpf.VariableSpec `ebpf:"cfg_hook_id"`
-	CfgNargs   *ebpf.VariableSpec `ebpf:"cfg_nargs"`
-	CfgSyscall *ebpf.VariableSpec `ebpf:"cfg_syscall"`
-	CfgTpKind  *ebpf.VariableSpec `ebpf:"cfg_tp_kind"`
-	CfgTpOff   *ebpf.VariableSpec `ebpf:"cfg_tp_off"`
+	CfgHookId      *ebpf.VariableSpec `ebpf:"cfg_hook_id"`
+	CfgNargs       *ebpf.VariableSpec `ebpf:"cfg_nargs"`
+	CfgSyscall     *ebpf.VariableSpec `ebpf:"cfg_syscall"`
+	CfgTpKind      *ebpf.VariableSpec `ebpf:"cfg_tp_kind"`
+	CfgTpOff       *ebpf.VariableSpec `ebpf:"cfg_tp_off"`
+	UnusedSockInfo *ebpf.VariableSpec `ebpf:"unused_sock_info"`
 }
 
 // genericObjects contains all objects after they have been loaded into the kernel.
@@ -175,11 +177,12 @@ func (m *genericMaps) Close() error {
 //
 // It can be passed to loadGenericObjects or ebpf.CollectionSpec.LoadAndAssign.
 type genericVariables struct {
-	CfgHookId  *ebpf.Variable `ebpf:"cfg_hook_id"`
-	CfgNargs   *ebpf.Variable `ebpf:"cfg_nargs"`
-	CfgSyscall *ebpf.Variable `ebpf:"cfg_syscall"`
-	CfgTpKind  *ebpf.Variable `ebpf:"cfg_tp_kind"`
-	CfgTpOff   *ebpf.Variable `ebpf:"cfg_tp_off"`
+	CfgHookId      *ebpf.Variable `ebpf:"cfg_hook_id"`
+	CfgNargs       *ebpf.Variable `ebpf:"cfg_nargs"`
+	CfgSyscall     *ebpf.Variable `ebpf:"cfg_syscall"`
+	CfgTpKind      *ebpf.Variable `ebpf:"cfg_tp_kind"`
+	CfgTpOff       *ebpf.Variable `ebpf:"cfg_tp_off"`
+	UnusedSockInfo *ebpf.Variable `ebpf:"unused_sock_info"`
 }
 
 // genericPrograms contains all programs after they have been loaded into the kernel.

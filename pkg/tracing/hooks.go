@@ -39,7 +39,23 @@ const (
 	ArgFile
 	ArgPath
 	ArgBprm
+	ArgSock
 )
+
+// SockInfo is a struct sock argument as the kernel reports it.
+type SockInfo struct {
+	Family   uint16
+	Type     uint16
+	Protocol uint16
+	Sport    uint16
+	Dport    uint16
+	State    uint8
+	Pad      uint8
+	Mark     uint32
+	Priority uint32
+	Saddr    [16]uint8
+	Daddr    [16]uint8
+}
 
 // Capability sets of SubjCaps conditions, as in enum cap_set.
 const (
@@ -95,9 +111,15 @@ const (
 	CondLT
 	CondMask
 	CondInRange
-	CondPort
-	CondAddr
+	CondSPort // network arguments: a sockaddr's port counts as both
+	CondSAddr
 	CondFamily
+	CondDPort
+	CondDAddr
+	CondProtocol
+	CondState
+	CondSPortPriv // below 1024
+	CondDPortPriv
 )
 
 // Policy modes, as in enum policy_mode.

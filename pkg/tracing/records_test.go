@@ -44,6 +44,7 @@ func TestMirrorsMatchBTF(t *testing.T) {
 		"int_key":       IntKey{},
 		"addr_key":      AddrKey{},
 		"rate_key":      rateKey{},
+		"sock_info":     SockInfo{},
 	}
 	for name, mirror := range genericMirrors {
 		var st *btf.Struct
