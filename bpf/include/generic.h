@@ -34,6 +34,22 @@ enum arg_type {
 	ARG_PATH = 10,	  /* struct path *, resolved */
 	ARG_BPRM = 11,	  /* struct linux_binprm *: its file's path */
 	ARG_SOCK = 12,	  /* struct sock *: a struct sock_info */
+	ARG_CRED = 13,	  /* struct cred *: a struct cred_info */
+};
+
+/* A struct cred argument as events see it. */
+struct cred_info {
+	__u32 uid;
+	__u32 gid;
+	__u32 euid;
+	__u32 egid;
+	__u32 suid;
+	__u32 sgid;
+	__u32 fsuid;
+	__u32 fsgid;
+	__u64 cap_permitted;
+	__u64 cap_effective;
+	__u64 cap_inheritable;
 };
 
 /* A struct sock argument as events and selectors see it. */
@@ -141,7 +157,9 @@ struct hook_config {
 	__u8 arg_index[MAX_ARGS]; /* syscall argument number */
 	__u8 arg_size[MAX_ARGS];  /* char_buf: slot holding the size */
 	__u8 kernel_mem;	  /* bit i: slot i points to kernel memory */
-	__u32 max_data;		  /* char_buf: bytes copied at most */
+	__u8 ret_copy; /* bit i: slot i's buffer is read at return, ret bytes */
+	__u8 pad[7];   /* conds stay 8-byte aligned without implicit padding */
+	__u32 max_data; /* char_buf: bytes copied at most */
 	struct sel_action actions[MAX_SELECTORS];
 	struct cond conds[MAX_CONDS];
 };

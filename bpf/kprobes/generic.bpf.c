@@ -19,6 +19,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* in BTF for pkg/tracing's mirror test */
 struct sock_info *unused_sock_info __attribute__((unused));
+struct cred_info *unused_cred_info __attribute__((unused));
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -184,6 +185,29 @@ static __always_inline __u32 put_sock(struct gscratch *s, __u32 off,
 	return sizeof(*si);
 }
 
+/* Puts the ids and capabilities of struct cred c at data[off]. */
+static __always_inline __u32 put_cred(struct gscratch *s, __u32 off,
+				      const struct cred *c)
+{
+	struct cred_info *ci = (void *)&s->msg.data[off & 0x3fff];
+
+	if (!c)
+		return 0;
+	ci->uid = BPF_CORE_READ(c, uid.val);
+	ci->gid = BPF_CORE_READ(c, gid.val);
+	ci->euid = BPF_CORE_READ(c, euid.val);
+	ci->egid = BPF_CORE_READ(c, egid.val);
+	ci->suid = BPF_CORE_READ(c, suid.val);
+	ci->sgid = BPF_CORE_READ(c, sgid.val);
+	ci->fsuid = BPF_CORE_READ(c, fsuid.val);
+	ci->fsgid = BPF_CORE_READ(c, fsgid.val);
+	/* kernel_cap_t is 64 bits in every layout the kernel has used */
+	bpf_probe_read_kernel(&ci->cap_permitted, 8, &c->cap_permitted);
+	bpf_probe_read_kernel(&ci->cap_effective, 8, &c->cap_effective);
+	bpf_probe_read_kernel(&ci->cap_inheritable, 8, &c->cap_inheritable);
+	return sizeof(*ci);
+}
+
 /* Reads argument slot i into the event at data offset off; returns the
  * bytes it put in data. Global functions are verified once, not once per
  * call site, which keeps the loops that call them within budget. */
@@ -236,8 +260,15 @@ __noinline int read_arg(__u32 hook_id, __u32 i, __u32 off)
 		return 28;
 	case ARG_SOCK:
 		return put_sock(s, off, (struct sock *)raw);
+	case ARG_CRED:
+		return put_cred(s, off, (const struct cred *)raw);
 	case ARG_CHAR_BUF:
-		size = s->msg.arg_val[cfg->arg_size[i] & 7];
+		/* the size slot's raw value: that slot may not be read yet */
+		size = s->raw[cfg->arg_index[cfg->arg_size[i] & 7] & 7];
+		if (cfg->ret_copy & (1 << i))
+			size = s->ret < 0	      ? 0
+			       : (__u64)s->ret < size ? s->ret
+						      : size;
 		if (size > cfg->max_data)
 			size = cfg->max_data;
 		size &= ARG_MASK;
@@ -798,24 +829,90 @@ int generic_tracepoint(void *ctx)
 	return 0;
 }
 
+/* A kprobe's arguments: a syscall wrapper's from the user's registers. */
+static __always_inline void kprobe_args(struct gscratch *s, struct pt_regs *ctx)
+{
+	if (cfg_syscall) {
+		syscall_regs(s, (struct pt_regs *)PT_REGS_PARM1_CORE(ctx));
+		return;
+	}
+	s->raw[0] = PT_REGS_PARM1_CORE(ctx);
+	s->raw[1] = PT_REGS_PARM2_CORE(ctx);
+	s->raw[2] = PT_REGS_PARM3_CORE(ctx);
+	s->raw[3] = PT_REGS_PARM4_CORE(ctx);
+	s->raw[4] = PT_REGS_PARM5_CORE(ctx);
+}
+
+/* Entry arguments of return hooks, by thread and hook, until the return. */
+struct stash_key {
+	__u32 tid;
+	__u32 hook_id;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct stash_key);
+	__type(value, __u64[8]);
+} ret_stash SEC(".maps");
+
+volatile const __u32 cfg_stash = 0; /* kprobe: keep the args for kretprobe */
+
 SEC("kprobe")
 int generic_kprobe(struct pt_regs *ctx)
 {
+	struct stash_key k = {.tid = (__u32)bpf_get_current_pid_tgid(),
+			      .hook_id = cfg_hook_id};
 	struct gscratch *s = scratch();
 
 	if (!s)
 		return 0;
-	if (cfg_syscall) {
-		syscall_regs(s, (struct pt_regs *)PT_REGS_PARM1_CORE(ctx));
-	} else {
-		s->raw[0] = PT_REGS_PARM1_CORE(ctx);
-		s->raw[1] = PT_REGS_PARM2_CORE(ctx);
-		s->raw[2] = PT_REGS_PARM3_CORE(ctx);
-		s->raw[3] = PT_REGS_PARM4_CORE(ctx);
-		s->raw[4] = PT_REGS_PARM5_CORE(ctx);
+	kprobe_args(s, ctx);
+	if (cfg_stash) {
+		bpf_map_update_elem(&ret_stash, &k, s->raw, BPF_ANY);
+		return 0;
 	}
 	s->at_exit = 0;
 	run_hook(cfg_hook_id, 0);
+	return 0;
+}
+
+/* A return hook on the kprobe backend: the arguments the entry kprobe
+ * kept, and the return value. */
+SEC("kretprobe")
+int generic_kretprobe(struct pt_regs *ctx)
+{
+	struct stash_key k = {.tid = (__u32)bpf_get_current_pid_tgid(),
+			      .hook_id = cfg_hook_id};
+	struct gscratch *s = scratch();
+	__u64 *raw = bpf_map_lookup_elem(&ret_stash, &k);
+
+	if (!s || !raw)
+		return 0;
+	__builtin_memcpy(s->raw, raw, sizeof(s->raw));
+	bpf_map_delete_elem(&ret_stash, &k);
+	s->at_exit = 1;
+	s->ret = PT_REGS_RC_CORE(ctx);
+	run_hook(cfg_hook_id, 0);
+	return 0;
+}
+
+/* Override on the kprobe backend: the function returns the error without
+ * running. A program of its own: bpf_override_return is refused at load
+ * where the kernel lacks it. */
+SEC("kprobe")
+int generic_kprobe_override(struct pt_regs *ctx)
+{
+	struct gscratch *s = scratch();
+	int ret;
+
+	if (!s)
+		return 0;
+	kprobe_args(s, ctx);
+	s->at_exit = 0;
+	ret = run_hook(cfg_hook_id, 0);
+	if (ret)
+		bpf_override_return(ctx, ret);
 	return 0;
 }
 
@@ -853,6 +950,45 @@ int generic_fentry(__u64 *ctx)
 	return 0;
 }
 
+/* The return value of a trampoline program's function, after its args. */
+static __always_inline __s64 ctx_ret(__u64 *ctx)
+{
+	__s64 ret = 0;
+
+	/* the verifier refuses ctx reads at computed offsets */
+	bpf_probe_read_kernel(&ret, sizeof(ret),
+			      (void *)ctx + 8 * (cfg_nargs & 15));
+	return ret;
+}
+
+SEC("fexit")
+int generic_fexit(__u64 *ctx)
+{
+	struct gscratch *s = scratch();
+
+	if (!s)
+		return 0;
+	ctx_args(s, ctx);
+	s->at_exit = 1;
+	s->ret = ctx_ret(ctx);
+	run_hook(cfg_hook_id, 0);
+	return 0;
+}
+
+/* Override on the fentry backend: a nonzero return skips the function,
+ * which returns that error. */
+SEC("fmod_ret")
+int generic_fmod_ret(__u64 *ctx)
+{
+	struct gscratch *s = scratch();
+
+	if (!s)
+		return 0;
+	ctx_args(s, ctx);
+	s->at_exit = 0;
+	return run_hook(cfg_hook_id, 0);
+}
+
 /* An LSM hook can deny: the matching selector's Override error is the
  * hook's verdict. A verdict of an earlier BPF LSM program stands. */
 /* An LSM program may only return 0 or an error (newer verifiers check). */
@@ -867,14 +1003,11 @@ SEC("lsm")
 int generic_lsm(__u64 *ctx)
 {
 	struct gscratch *s = scratch();
-	int prev = 0;
+	int prev;
 
 	if (!s)
 		return 0;
-	/* the verdict so far follows the hook's own arguments; the verifier
-	 * refuses ctx reads at computed offsets, so copy it out */
-	bpf_probe_read_kernel(&prev, sizeof(prev),
-			      (void *)ctx + 8 * (cfg_nargs & 15));
+	prev = ctx_ret(ctx); /* the verdict so far follows the arguments */
 	if (prev)
 		return lsm_verdict(prev);
 	ctx_args(s, ctx);

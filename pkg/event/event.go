@@ -118,7 +118,10 @@ type Argument struct {
 	SockaddrArg    *SockaddrArg `json:"sockaddr_arg,omitempty"`
 	SyscallID      *SyscallID   `json:"syscall_id,omitempty"`
 	SockArg        *SockArg     `json:"sock_arg,omitempty"`
-	Label          string       `json:"label,omitempty"`
+	// ProcessCredentialsArg is a struct cred: ids and capabilities.
+	ProcessCredentialsArg *CredentialsArg `json:"process_credentials_arg,omitempty"`
+	CapabilityArg         *Capability     `json:"capability_arg,omitempty"`
+	Label                 string          `json:"label,omitempty"`
 }
 
 // SockArg is a socket: its family, type, protocol, addresses and state.
@@ -133,6 +136,25 @@ type SockArg struct {
 	Sport    uint32 `json:"sport,omitempty"`
 	Dport    uint32 `json:"dport,omitempty"`
 	State    string `json:"state,omitempty"`
+}
+
+// CredentialsArg is a struct cred: its ids and capability sets.
+type CredentialsArg struct {
+	Credentials
+	Caps *CapSets `json:"caps,omitempty"`
+}
+
+// CapSets are capability sets by name.
+type CapSets struct {
+	Permitted   []string `json:"permitted,omitempty"`
+	Effective   []string `json:"effective,omitempty"`
+	Inheritable []string `json:"inheritable,omitempty"`
+}
+
+// Capability is one capability: its number and name.
+type Capability struct {
+	Value int32  `json:"value"`
+	Name  string `json:"name,omitempty"`
 }
 
 // SyscallID is a syscall number and the ABI it belongs to.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -164,13 +165,31 @@ func (c *compiler) call(path, call string, k *KProbeSpec) error {
 		return unsupported(path+".call", "%v", err)
 	}
 	b, err := c.functionBackend(path+".call", "kernel function hook "+call)
+	if err == nil && atReturn(k) {
+		b, err = c.returnBackend(path+".return", b)
+	}
 	if err != nil {
 		return err
 	}
-	if k.Return {
-		return unsupported(path+".return", "return probes on kernel functions (kretprobe, fexit) are not implemented yet")
-	}
 	return c.funcHook(path, tracing.FuncHook{Attach: b, Symbol: call}, call, k)
+}
+
+// atReturn says whether k's hooks run at return: return probes, and
+// hooks reading a buffer the call fills (returnCopy).
+func atReturn(k *KProbeSpec) bool {
+	return k.Return || slices.ContainsFunc(k.Args, func(a KProbeArg) bool { return a.ReturnCopy })
+}
+
+// returnBackend is the return-hook form of an entry backend.
+func (c *compiler) returnBackend(path, entry string) (string, error) {
+	b, f := tracing.AttachKretprobe, probe.Kretprobe
+	if entry == tracing.AttachFentry {
+		b, f = tracing.AttachFexit, probe.Fexit
+	}
+	if err := c.kernel.Missing(f); err != nil {
+		return "", kernelLacks(path, "return hooks on kernel functions: %v", err)
+	}
+	return b, nil
 }
 
 // syscall picks a syscall's backend: kprobe, then fentry, on the syscall's
@@ -181,13 +200,17 @@ func (c *compiler) syscall(path, call string, nr uint32, k *KProbeSpec) error {
 	if b == "" || b == BackendAuto {
 		b = c.bestSyscallBackend()
 	}
-	if k.Return {
+	if atReturn(k) {
 		b = BackendRawSyscall
 	}
-	if b != BackendRawSyscall {
+	if b == BackendRawSyscall && c.wantsOverride(k) && !atReturn(k) {
+		b = tracing.AttachKprobe // funcHook picks the Override backend
+	} else if b != BackendRawSyscall {
 		if err := c.kernel.Missing(backendFeature[b]); err != nil {
 			return kernelLacks(path+".call", "syscall backend %s: %v", b, err)
 		}
+	}
+	if b != BackendRawSyscall {
 		return c.funcHook(path, tracing.FuncHook{Attach: b, Symbol: syscalls.Symbol(call), Syscall: true}, syscalls.Symbol(call), k)
 	}
 	if err := c.kernel.Missing(probe.TPBTF); err != nil {
@@ -208,8 +231,13 @@ func (c *compiler) fentry(path string, k *KProbeSpec) error {
 	if err := c.kernel.Missing(probe.Fentry); err != nil {
 		return kernelLacks(path, "fentry hooks: %v", err)
 	}
-	if k.Return {
-		return unsupported(path+".return", "fexit hooks are not implemented yet")
+	attach := tracing.AttachFentry
+	if atReturn(k) {
+		b, err := c.returnBackend(path+".return", attach)
+		if err != nil {
+			return err
+		}
+		attach = b
 	}
 	calls, err := c.callsOf(path, k)
 	if err != nil {
@@ -222,7 +250,7 @@ func (c *compiler) fentry(path string, k *KProbeSpec) error {
 		if syscall {
 			sym = syscalls.Symbol(call)
 		}
-		if err := c.funcHook(path, tracing.FuncHook{Attach: tracing.AttachFentry, Symbol: sym, Syscall: syscall}, sym, k); err != nil {
+		if err := c.funcHook(path, tracing.FuncHook{Attach: attach, Symbol: sym, Syscall: syscall}, sym, k); err != nil {
 			return err
 		}
 	}
@@ -303,28 +331,56 @@ func (c *compiler) functionBackend(path, what string) (string, error) {
 	return "", c.needs(path, what, probe.Kprobe, probe.Fentry)
 }
 
-// funcHook compiles a hook that has a program of its own.
+// funcHook compiles a hook that has a program of its own. A hook that
+// may Override runs where the return value can be changed: BPF LSM for
+// lsmhooks, else fmod_ret, else a kprobe with bpf_override_return.
 func (c *compiler) funcHook(path string, fh tracing.FuncHook, function string, k *KProbeSpec) error {
 	hook, meta, err := c.hook(path, function, k, !fh.Syscall)
 	if err != nil {
 		return err
 	}
+	if i := overrideAt(meta); i >= 0 && fh.Attach != tracing.AttachLSM {
+		ap := fmt.Sprintf("%s.selectors[%d].matchActions", path, i)
+		if hook.AtExit != 0 {
+			return unsupported(ap, "Override on a return hook: the function has already run")
+		}
+		if fh.Attach, err = c.overrideBackend(ap); err != nil {
+			return err
+		}
+	}
 	fh.Config = *hook
 	meta.Backend = fh.Attach
-	if err := c.overrideAllowed(path, fh.Attach, meta); err != nil {
-		return err
-	}
 	c.out.Program.Funcs = append(c.out.Program.Funcs, fh)
 	c.out.Hooks = append(c.out.Hooks, meta)
 	return nil
 }
 
+// overrideAt is the first selector whose actions Override, or -1.
+func overrideAt(meta *Hook) int {
+	return slices.Index(meta.Actions, event.ActionOverride)
+}
+
+// wantsOverride says whether a selector of k, or a macro it names,
+// Overrides.
+func (c *compiler) wantsOverride(k *KProbeSpec) bool {
+	for i := range k.Selectors {
+		sel, err := c.withMacros("", &k.Selectors[i])
+		if err != nil {
+			return false
+		}
+		for _, a := range sel.MatchActions {
+			if a.Action == "Override" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // overrideAllowed rejects Override on a backend that cannot deny.
 func (c *compiler) overrideAllowed(path, backend string, meta *Hook) error {
-	for i, a := range meta.Actions {
-		if a == event.ActionOverride && backend != tracing.AttachLSM {
-			return c.override(fmt.Sprintf("%s.selectors[%d].matchActions", path, i), backend)
-		}
+	if i := overrideAt(meta); i >= 0 && backend != tracing.AttachLSM {
+		return unsupported(fmt.Sprintf("%s.selectors[%d].matchActions", path, i), "Override cannot act on a %s hook", backend)
 	}
 	return nil
 }
@@ -398,15 +454,20 @@ var syscallArgTypes = map[string]int{
 	"int64":  tracing.ArgS64, "long": tracing.ArgS64,
 	"uint64": tracing.ArgU64, "size_t": tracing.ArgU64,
 	"string": tracing.ArgString, "filename": tracing.ArgString,
-	"fd":       tracing.ArgFd,
-	"sockaddr": tracing.ArgSockaddr,
-	"char_buf": tracing.ArgCharBuf,
+	"fd":        tracing.ArgFd,
+	"sockaddr":  tracing.ArgSockaddr,
+	"char_buf":  tracing.ArgCharBuf,
+	"syscall64": tracing.ArgS64, "capability": tracing.ArgInt,
 }
+
+// shownAs are the integer types events show in a form of their own.
+var shownAs = map[string]string{"syscall64": "syscall64", "capability": "capability"}
 
 // funcArgTypes are the types only a kernel function's arguments can have:
 // kernel objects, resolved in the kernel.
 var funcArgTypes = map[string]int{
 	"file": tracing.ArgFile, "path": tracing.ArgPath, "linux_binprm": tracing.ArgBprm, "sock": tracing.ArgSock,
+	"cred": tracing.ArgCred,
 }
 
 // args fills the argument slots; it returns the slot of each arg index.
@@ -425,11 +486,13 @@ func (c *compiler) args(path string, k *KProbeSpec, cfg *tracing.HookConfig, met
 			return nil, unsupported(ap+".type", "type %q cannot be read from a syscall argument (types that can: int, uint32, int64, uint64, size_t, string, fd, sockaddr, char_buf)", a.Type)
 		}
 		if a.ReturnCopy {
-			return nil, unsupported(ap+".returnCopy", "returnCopy is not implemented yet")
+			// the hook runs at return, where the buffer is filled
+			cfg.RetCopy |= 1 << i
+			cfg.AtExit = 1
 		}
 		cfg.ArgType[i], cfg.ArgIndex[i] = uint8(t), uint8(a.Index)
 		slots[a.Index] = uint8(i)
-		meta.Args = append(meta.Args, HookArg{Type: t, Label: a.Label})
+		meta.Args = append(meta.Args, HookArg{Type: t, Label: a.Label, As: shownAs[a.Type]})
 	}
 	cfg.NArgs = uint8(len(k.Args))
 	return slots, c.charBufSizes(path, k, cfg, slots)
@@ -697,6 +760,9 @@ func (c *compiler) matchArg(path string, sel uint8, m *ArgSelector, slots map[ui
 		return unsupported(path+".index", "no args entry has index %d", m.Index)
 	}
 	typ := int(cfg.ArgType[slot])
+	if typ == tracing.ArgCred {
+		return unsupported(path+".index", "matchArgs on a cred argument is not implemented yet")
+	}
 	cd := tracing.Cond{Selector: sel, Subject: slot, Negate: b2u(strings.HasPrefix(m.Operator, "Not"))}
 	var err error
 	switch op := strings.TrimPrefix(m.Operator, "Not"); op {
@@ -884,20 +950,16 @@ func rateLimit(path string, act *ActionSelector, a *tracing.SelAction) error {
 
 // override explains why Override cannot load on a hook's backend: only
 // BPF LSM hooks deny in Vigil so far.
-func (c *compiler) override(path, backend string) error {
-	var have []string
-	for _, f := range []probe.Feature{probe.LSM, probe.FmodRet, probe.OverrideReturn} {
-		if c.kernel.Has(f) {
-			have = append(have, string(f))
-		}
+// overrideBackend is how this kernel can Override a function's return.
+func (c *compiler) overrideBackend(path string) (string, error) {
+	switch {
+	case c.kernel.Has(probe.FmodRet):
+		return tracing.AttachFmodRet, nil
+	case c.kernel.Has(probe.OverrideReturn):
+		return tracing.AttachKprobeOverride, nil
 	}
-	if len(have) == 0 {
-		return kernelLacks(path, "Override needs BPF LSM, fmod_ret or bpf_override_return, and this kernel has none of them")
-	}
-	if c.kernel.Has(probe.LSM) {
-		return unsupported(path, "Override on a %s hook is not implemented yet: use an lsmhooks hook, which this kernel runs", backend)
-	}
-	return unsupported(path, "Override through %s (which this kernel has) is not implemented yet", strings.Join(have, ", "))
+	return "", kernelLacks(path, "Override needs fmod_ret or bpf_override_return (or BPF LSM, on lsmhooks): %v; %v",
+		c.kernel.Missing(probe.FmodRet), c.kernel.Missing(probe.OverrideReturn))
 }
 
 func b2u(b bool) uint8 {

@@ -30,9 +30,10 @@ type Hook struct {
 
 // HookArg is one argument slot of a hook.
 type HookArg struct {
-	Type    int // tracing.Arg*
-	Label   string
-	Syscall bool // a syscall number (syscall64), shown as a syscall_id
+	Type  int // tracing.Arg*
+	Label string
+	// As shows an integer as a "syscall64" (syscall_id) or a "capability".
+	As string
 }
 
 // Backends, as events name them: these and tracing.Attach*.
@@ -67,8 +68,11 @@ func (h *Hook) Event(g *tracing.Generic) *event.ProcessKprobe {
 			break
 		}
 		arg := renderArg(a.Type, g.ArgVal[i], g.Args[i])
-		if a.Syscall {
+		switch a.As {
+		case "syscall64":
 			arg = &event.Argument{SyscallID: &event.SyscallID{ID: uint32(g.ArgVal[i]), ABI: "x64"}}
+		case "capability":
+			arg = &event.Argument{CapabilityArg: &event.Capability{Value: int32(g.ArgVal[i]), Name: capName(int(g.ArgVal[i]))}}
 		}
 		arg.Label = a.Label
 		ev.Args = append(ev.Args, arg)
@@ -102,6 +106,8 @@ func renderArg(typ int, val int64, data []byte) *event.Argument {
 		return &event.Argument{SockaddrArg: sockaddr(data)}
 	case tracing.ArgSock:
 		return &event.Argument{SockArg: sock(data)}
+	case tracing.ArgCred:
+		return &event.Argument{ProcessCredentialsArg: cred(data)}
 	}
 	return &event.Argument{BytesArg: data}
 }
@@ -156,4 +162,36 @@ func nameOf(names map[string]int, n int, prefix string) string {
 		}
 	}
 	return prefix + strconv.Itoa(n)
+}
+
+// cred decodes a struct cred_info.
+func cred(b []byte) *event.CredentialsArg {
+	var ci tracing.CredInfo
+	if _, err := binary.Decode(b, binary.NativeEndian, &ci); err != nil {
+		return &event.CredentialsArg{}
+	}
+	return &event.CredentialsArg{
+		Credentials: event.Credentials{UID: ci.UID, GID: ci.GID, EUID: ci.EUID, EGID: ci.EGID, SUID: ci.SUID,
+			SGID: ci.SGID, FSUID: ci.FSUID, FSGID: ci.FSGID},
+		Caps: &event.CapSets{Permitted: capNames(ci.CapPermitted), Effective: capNames(ci.CapEffective),
+			Inheritable: capNames(ci.CapInheritable)},
+	}
+}
+
+// capNames lists the capabilities of a mask.
+func capNames(mask uint64) []string {
+	var out []string
+	for i := 0; i < 64; i++ {
+		if mask&(1<<i) != 0 {
+			out = append(out, capName(i))
+		}
+	}
+	return out
+}
+
+func capName(n int) string {
+	if n >= 0 && n < len(capabilities) {
+		return capabilities[n]
+	}
+	return "CAP_" + strconv.Itoa(n)
 }

@@ -39,3 +39,24 @@ func TestSockRenders(t *testing.T) {
 		t.Errorf("sock_arg = %+v, want %+v", got, want)
 	}
 }
+
+func TestCredAndCapabilityRender(t *testing.T) {
+	ci := tracing.CredInfo{UID: 1, GID: 2, EUID: 3, EGID: 4, SUID: 5, SGID: 6, FSUID: 7, FSGID: 8,
+		CapEffective: 1<<21 | 1<<7}
+	b, err := binary.Append(nil, binary.NativeEndian, &ci)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := renderArg(tracing.ArgCred, 0, b).ProcessCredentialsArg
+	if c == nil || c.UID != 1 || c.FSGID != 8 || len(c.Caps.Effective) != 2 || c.Caps.Effective[0] != "CAP_SETUID" ||
+		c.Caps.Effective[1] != "CAP_SYS_ADMIN" || len(c.Caps.Permitted) != 0 {
+		t.Errorf("process_credentials_arg = %+v caps %+v", c, c.Caps)
+	}
+	h := &Hook{Args: []HookArg{{Type: tracing.ArgInt, As: "capability"}}}
+	g := &tracing.Generic{}
+	g.ArgVal[0] = 21
+	ev := h.Event(g)
+	if ca := ev.Args[0].CapabilityArg; ca == nil || ca.Value != 21 || ca.Name != "CAP_SYS_ADMIN" {
+		t.Errorf("capability_arg = %+v", ca)
+	}
+}

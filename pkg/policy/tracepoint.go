@@ -45,7 +45,7 @@ func (c *compiler) tracepoint(path string, t *TracepointSpec) error {
 			fh.Config.KernelMem |= 1 << i
 		}
 		slots[uint32(i)] = uint8(i)
-		meta.Args = append(meta.Args, HookArg{Type: arg.typ, Label: a.Label, Syscall: a.Type == "syscall64"})
+		meta.Args = append(meta.Args, HookArg{Type: arg.typ, Label: a.Label, As: shownAs[a.Type]})
 	}
 	fh.Config.NArgs = uint8(len(t.Args))
 	if err := c.selectors(path, t.Selectors, slots, &fh.Config, meta); err != nil {

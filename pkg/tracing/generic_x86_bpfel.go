@@ -16,30 +16,37 @@ import (
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	genericMapAddrSets           = "addr_sets"
-	genericMapCounters           = "counters"
-	genericMapEvents             = "events"
-	genericMapGscratch           = "gscratch"
-	genericMapHookConfigs        = "hook_configs"
-	genericMapIntSets            = "int_sets"
-	genericMapPolicyModes        = "policy_modes"
-	genericMapProcs              = "procs"
-	genericMapRateLimits         = "rate_limits"
-	genericMapStrSets            = "str_sets"
-	genericMapSyscallExitHooks   = "syscall_exit_hooks"
-	genericMapSyscallHooks       = "syscall_hooks"
-	genericProgGenericFentry     = "generic_fentry"
-	genericProgGenericKprobe     = "generic_kprobe"
-	genericProgGenericLsm        = "generic_lsm"
-	genericProgGenericSysEnter   = "generic_sys_enter"
-	genericProgGenericSysExit    = "generic_sys_exit"
-	genericProgGenericTracepoint = "generic_tracepoint"
-	genericVarCfgHookId          = "cfg_hook_id"
-	genericVarCfgNargs           = "cfg_nargs"
-	genericVarCfgSyscall         = "cfg_syscall"
-	genericVarCfgTpKind          = "cfg_tp_kind"
-	genericVarCfgTpOff           = "cfg_tp_off"
-	genericVarUnusedSockInfo     = "unused_sock_info"
+	genericMapAddrSets               = "addr_sets"
+	genericMapCounters               = "counters"
+	genericMapEvents                 = "events"
+	genericMapGscratch               = "gscratch"
+	genericMapHookConfigs            = "hook_configs"
+	genericMapIntSets                = "int_sets"
+	genericMapPolicyModes            = "policy_modes"
+	genericMapProcs                  = "procs"
+	genericMapRateLimits             = "rate_limits"
+	genericMapRetStash               = "ret_stash"
+	genericMapStrSets                = "str_sets"
+	genericMapSyscallExitHooks       = "syscall_exit_hooks"
+	genericMapSyscallHooks           = "syscall_hooks"
+	genericProgGenericFentry         = "generic_fentry"
+	genericProgGenericFexit          = "generic_fexit"
+	genericProgGenericFmodRet        = "generic_fmod_ret"
+	genericProgGenericKprobe         = "generic_kprobe"
+	genericProgGenericKprobeOverride = "generic_kprobe_override"
+	genericProgGenericKretprobe      = "generic_kretprobe"
+	genericProgGenericLsm            = "generic_lsm"
+	genericProgGenericSysEnter       = "generic_sys_enter"
+	genericProgGenericSysExit        = "generic_sys_exit"
+	genericProgGenericTracepoint     = "generic_tracepoint"
+	genericVarCfgHookId              = "cfg_hook_id"
+	genericVarCfgNargs               = "cfg_nargs"
+	genericVarCfgStash               = "cfg_stash"
+	genericVarCfgSyscall             = "cfg_syscall"
+	genericVarCfgTpKind              = "cfg_tp_kind"
+	genericVarCfgTpOff               = "cfg_tp_off"
+	genericVarUnusedCredInfo         = "unused_cred_info"
+	genericVarUnusedSockInfo         = "unused_sock_info"
 )
 
 // loadGeneric returns the embedded CollectionSpec for generic.
@@ -84,12 +91,16 @@ type genericSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type genericProgramSpecs struct {
-	GenericFentry     *ebpf.ProgramSpec `ebpf:"generic_fentry"`
-	GenericKprobe     *ebpf.ProgramSpec `ebpf:"generic_kprobe"`
-	GenericLsm        *ebpf.ProgramSpec `ebpf:"generic_lsm"`
-	GenericSysEnter   *ebpf.ProgramSpec `ebpf:"generic_sys_enter"`
-	GenericSysExit    *ebpf.ProgramSpec `ebpf:"generic_sys_exit"`
-	GenericTracepoint *ebpf.ProgramSpec `ebpf:"generic_tracepoint"`
+	GenericFentry         *ebpf.ProgramSpec `ebpf:"generic_fentry"`
+	GenericFexit          *ebpf.ProgramSpec `ebpf:"generic_fexit"`
+	GenericFmodRet        *ebpf.ProgramSpec `ebpf:"generic_fmod_ret"`
+	GenericKprobe         *ebpf.ProgramSpec `ebpf:"generic_kprobe"`
+	GenericKprobeOverride *ebpf.ProgramSpec `ebpf:"generic_kprobe_override"`
+	GenericKretprobe      *ebpf.ProgramSpec `ebpf:"generic_kretprobe"`
+	GenericLsm            *ebpf.ProgramSpec `ebpf:"generic_lsm"`
+	GenericSysEnter       *ebpf.ProgramSpec `ebpf:"generic_sys_enter"`
+	GenericSysExit        *ebpf.ProgramSpec `ebpf:"generic_sys_exit"`
+	GenericTracepoint     *ebpf.ProgramSpec `ebpf:"generic_tracepoint"`
 }
 
 // genericMapSpecs contains maps before they are loaded into the kernel.
@@ -105,6 +116,7 @@ type genericMapSpecs struct {
 	PolicyModes      *ebpf.MapSpec `ebpf:"policy_modes"`
 	Procs            *ebpf.MapSpec `ebpf:"procs"`
 	RateLimits       *ebpf.MapSpec `ebpf:"rate_limits"`
+	RetStash         *ebpf.MapSpec `ebpf:"ret_stash"`
 	StrSets          *ebpf.MapSpec `ebpf:"str_sets"`
 	SyscallExitHooks *ebpf.MapSpec `ebpf:"syscall_exit_hooks"`
 	SyscallHooks     *ebpf.MapSpec `ebpf:"syscall_hooks"`
@@ -116,9 +128,11 @@ type genericMapSpecs struct {
 type genericVariableSpecs struct {
 	CfgHookId      *ebpf.VariableSpec `ebpf:"cfg_hook_id"`
 	CfgNargs       *ebpf.VariableSpec `ebpf:"cfg_nargs"`
+	CfgStash       *ebpf.VariableSpec `ebpf:"cfg_stash"`
 	CfgSyscall     *ebpf.VariableSpec `ebpf:"cfg_syscall"`
 	CfgTpKind      *ebpf.VariableSpec `ebpf:"cfg_tp_kind"`
 	CfgTpOff       *ebpf.VariableSpec `ebpf:"cfg_tp_off"`
+	UnusedCredInfo *ebpf.VariableSpec `ebpf:"unused_cred_info"`
 	UnusedSockInfo *ebpf.VariableSpec `ebpf:"unused_sock_info"`
 }
 
@@ -151,6 +165,7 @@ type genericMaps struct {
 	PolicyModes      *ebpf.Map `ebpf:"policy_modes"`
 	Procs            *ebpf.Map `ebpf:"procs"`
 	RateLimits       *ebpf.Map `ebpf:"rate_limits"`
+	RetStash         *ebpf.Map `ebpf:"ret_stash"`
 	StrSets          *ebpf.Map `ebpf:"str_sets"`
 	SyscallExitHooks *ebpf.Map `ebpf:"syscall_exit_hooks"`
 	SyscallHooks     *ebpf.Map `ebpf:"syscall_hooks"`
@@ -167,6 +182,7 @@ func (m *genericMaps) Close() error {
 		m.PolicyModes,
 		m.Procs,
 		m.RateLimits,
+		m.RetStash,
 		m.StrSets,
 		m.SyscallExitHooks,
 		m.SyscallHooks,
@@ -179,9 +195,11 @@ func (m *genericMaps) Close() error {
 type genericVariables struct {
 	CfgHookId      *ebpf.Variable `ebpf:"cfg_hook_id"`
 	CfgNargs       *ebpf.Variable `ebpf:"cfg_nargs"`
+	CfgStash       *ebpf.Variable `ebpf:"cfg_stash"`
 	CfgSyscall     *ebpf.Variable `ebpf:"cfg_syscall"`
 	CfgTpKind      *ebpf.Variable `ebpf:"cfg_tp_kind"`
 	CfgTpOff       *ebpf.Variable `ebpf:"cfg_tp_off"`
+	UnusedCredInfo *ebpf.Variable `ebpf:"unused_cred_info"`
 	UnusedSockInfo *ebpf.Variable `ebpf:"unused_sock_info"`
 }
 
@@ -189,18 +207,26 @@ type genericVariables struct {
 //
 // It can be passed to loadGenericObjects or ebpf.CollectionSpec.LoadAndAssign.
 type genericPrograms struct {
-	GenericFentry     *ebpf.Program `ebpf:"generic_fentry"`
-	GenericKprobe     *ebpf.Program `ebpf:"generic_kprobe"`
-	GenericLsm        *ebpf.Program `ebpf:"generic_lsm"`
-	GenericSysEnter   *ebpf.Program `ebpf:"generic_sys_enter"`
-	GenericSysExit    *ebpf.Program `ebpf:"generic_sys_exit"`
-	GenericTracepoint *ebpf.Program `ebpf:"generic_tracepoint"`
+	GenericFentry         *ebpf.Program `ebpf:"generic_fentry"`
+	GenericFexit          *ebpf.Program `ebpf:"generic_fexit"`
+	GenericFmodRet        *ebpf.Program `ebpf:"generic_fmod_ret"`
+	GenericKprobe         *ebpf.Program `ebpf:"generic_kprobe"`
+	GenericKprobeOverride *ebpf.Program `ebpf:"generic_kprobe_override"`
+	GenericKretprobe      *ebpf.Program `ebpf:"generic_kretprobe"`
+	GenericLsm            *ebpf.Program `ebpf:"generic_lsm"`
+	GenericSysEnter       *ebpf.Program `ebpf:"generic_sys_enter"`
+	GenericSysExit        *ebpf.Program `ebpf:"generic_sys_exit"`
+	GenericTracepoint     *ebpf.Program `ebpf:"generic_tracepoint"`
 }
 
 func (p *genericPrograms) Close() error {
 	return _GenericClose(
 		p.GenericFentry,
+		p.GenericFexit,
+		p.GenericFmodRet,
 		p.GenericKprobe,
+		p.GenericKprobeOverride,
+		p.GenericKretprobe,
 		p.GenericLsm,
 		p.GenericSysEnter,
 		p.GenericSysExit,

@@ -40,7 +40,14 @@ const (
 	ArgPath
 	ArgBprm
 	ArgSock
+	ArgCred
 )
+
+// CredInfo is a struct cred argument as the kernel reports it.
+type CredInfo struct {
+	UID, GID, EUID, EGID, SUID, SGID, FSUID, FSGID uint32
+	CapPermitted, CapEffective, CapInheritable     uint64
+}
 
 // SockInfo is a struct sock argument as the kernel reports it.
 type SockInfo struct {
@@ -160,7 +167,9 @@ type HookConfig struct {
 	ArgType    [MaxArgs]uint8
 	ArgIndex   [MaxArgs]uint8
 	ArgSize    [MaxArgs]uint8
-	KernelMem  uint8 // pointer arguments point to kernel memory
+	KernelMem  uint8 // bit i: slot i points to kernel memory
+	RetCopy    uint8 // bit i: slot i's buffer is read at return, as many bytes as returned
+	Pad        [7]uint8
 	MaxData    uint32
 	Actions    [MaxSelectors]SelAction
 	Conds      [MaxConds]Cond
@@ -224,6 +233,12 @@ const (
 	AttachLSM        = "lsm"
 	AttachUprobe     = "uprobe"
 	AttachTracepoint = "tracepoint"
+	// Return hooks: the kprobe backend keeps the arguments at entry.
+	AttachKretprobe = "kretprobe"
+	AttachFexit     = "fexit"
+	// Override of a kernel function's (or syscall's) return value.
+	AttachFmodRet        = "fmod_ret"
+	AttachKprobeOverride = "kprobe_override"
 )
 
 // FuncHook is a hook with a program of its own: a kprobe or fentry on a
@@ -547,29 +562,50 @@ func (h *Hooks) relinkSyscall(p hookPoint, add []uint32, drop map[uint32]bool) e
 // programNames are the generic object's per-hook programs.
 var programNames = map[string]string{
 	AttachKprobe: "generic_kprobe", AttachFentry: "generic_fentry", AttachLSM: "generic_lsm",
-	AttachUprobe:     "generic_kprobe", // a uprobe program is a kprobe program
-	AttachTracepoint: "generic_tracepoint",
+	AttachUprobe:         "generic_kprobe", // a uprobe program is a kprobe program
+	AttachTracepoint:     "generic_tracepoint",
+	AttachKretprobe:      "generic_kretprobe",
+	AttachFexit:          "generic_fexit",
+	AttachFmodRet:        "generic_fmod_ret",
+	AttachKprobeOverride: "generic_kprobe_override",
 }
 
 // attachFuncs loads one copy of the per-hook program for each FuncHook,
 // with its constants set and the generic maps shared, and attaches it.
 func (h *Hooks) attachFuncs(in *Installed) error {
 	for _, fh := range in.prog.Funcs {
-		prog, err := h.loadFunc(fh)
-		if err != nil {
-			return fmt.Errorf("%s %s: %w", fh.Attach, fh.Symbol, err)
+		if fh.Attach == AttachKretprobe {
+			// the entry kprobe that keeps the arguments for the return
+			entry := fh
+			entry.Attach = AttachKprobe
+			if err := h.attachFunc(in, entry, true); err != nil {
+				return err
+			}
 		}
-		in.progs = append(in.progs, prog)
-		l, err := attachFunc(fh, prog)
-		if err != nil {
-			return fmt.Errorf("attaching %s %s: %w", fh.Attach, fh.Symbol, err)
+		if err := h.attachFunc(in, fh, false); err != nil {
+			return err
 		}
-		in.links = append(in.links, l)
 	}
 	return nil
 }
 
-func (h *Hooks) loadFunc(fh FuncHook) (*ebpf.Program, error) {
+func (h *Hooks) attachFunc(in *Installed, fh FuncHook, stash bool) error {
+	prog, err := h.loadFunc(fh, stash)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", fh.Attach, fh.Symbol, err)
+	}
+	in.progs = append(in.progs, prog)
+	l, err := attach(fh, prog)
+	if err != nil {
+		return fmt.Errorf("attaching %s %s: %w", fh.Attach, fh.Symbol, err)
+	}
+	in.links = append(in.links, l)
+	return nil
+}
+
+// loadFunc loads a copy of fh's program with its constants set; stash
+// makes a kprobe keep the arguments for a kretprobe instead.
+func (h *Hooks) loadFunc(fh FuncHook, stash bool) (*ebpf.Program, error) {
 	spec, err := loadGeneric()
 	if err != nil {
 		return nil, err
@@ -578,9 +614,12 @@ func (h *Hooks) loadFunc(fh FuncHook) (*ebpf.Program, error) {
 	if err != nil {
 		return nil, err
 	}
-	consts := map[string]uint32{"cfg_hook_id": fh.Config.HookID, "cfg_nargs": nargs, "cfg_syscall": 0}
+	consts := map[string]uint32{"cfg_hook_id": fh.Config.HookID, "cfg_nargs": nargs, "cfg_syscall": 0, "cfg_stash": 0}
 	if fh.Syscall {
 		consts["cfg_syscall"] = 1
+	}
+	if stash {
+		consts["cfg_stash"] = 1
 	}
 	for name, v := range consts {
 		if err := spec.Variables[name].Set(v); err != nil {
@@ -592,7 +631,7 @@ func (h *Hooks) loadFunc(fh FuncHook) (*ebpf.Program, error) {
 		return nil, fmt.Errorf("setting the tracepoint fields: %w", err)
 	}
 	name := programNames[fh.Attach]
-	if fh.Attach == AttachFentry || fh.Attach == AttachLSM {
+	if trampoline(fh.Attach) {
 		spec.Programs[name].AttachTo = fh.Symbol
 	}
 	var objs struct {
@@ -605,10 +644,16 @@ func (h *Hooks) loadFunc(fh FuncHook) (*ebpf.Program, error) {
 	return objs.Prog, nil
 }
 
+// trampoline says whether programs of this attach type are BPF trampolines,
+// which name their function at load and see its BTF-typed arguments.
+func trampoline(attach string) bool {
+	return attach == AttachFentry || attach == AttachFexit || attach == AttachFmodRet || attach == AttachLSM
+}
+
 // funcArgs is the number of arguments of a trampoline's target, from the
 // kernel's BTF (the program may only read that many).
 func funcArgs(fh FuncHook) (uint32, error) {
-	if fh.Attach == AttachKprobe || fh.Attach == AttachUprobe || fh.Attach == AttachTracepoint {
+	if !trampoline(fh.Attach) {
 		return 0, nil
 	}
 	spec, err := btf.LoadKernelSpec()
@@ -632,16 +677,18 @@ func (h *Hooks) sharedMaps() map[string]*ebpf.Map {
 	return map[string]*ebpf.Map{
 		"addr_sets": m.AddrSets, "counters": m.Counters, "events": m.Events, "gscratch": m.Gscratch,
 		"hook_configs": m.HookConfigs, "int_sets": m.IntSets, "policy_modes": m.PolicyModes, "procs": m.Procs,
-		"rate_limits": m.RateLimits, "str_sets": m.StrSets, "syscall_exit_hooks": m.SyscallExitHooks,
+		"rate_limits": m.RateLimits, "ret_stash": m.RetStash, "str_sets": m.StrSets, "syscall_exit_hooks": m.SyscallExitHooks,
 		"syscall_hooks": m.SyscallHooks,
 	}
 }
 
-func attachFunc(fh FuncHook, prog *ebpf.Program) (link.Link, error) {
+func attach(fh FuncHook, prog *ebpf.Program) (link.Link, error) {
 	switch fh.Attach {
-	case AttachKprobe:
+	case AttachKprobe, AttachKprobeOverride:
 		return link.Kprobe(fh.Symbol, prog, nil)
-	case AttachFentry:
+	case AttachKretprobe:
+		return link.Kretprobe(fh.Symbol, prog, nil)
+	case AttachFentry, AttachFexit, AttachFmodRet:
 		return link.AttachTracing(link.TracingOptions{Program: prog})
 	case AttachLSM:
 		return link.AttachLSM(link.LSMOptions{Program: prog})

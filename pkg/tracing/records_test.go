@@ -45,6 +45,7 @@ func TestMirrorsMatchBTF(t *testing.T) {
 		"addr_key":      AddrKey{},
 		"rate_key":      rateKey{},
 		"sock_info":     SockInfo{},
+		"cred_info":     CredInfo{},
 	}
 	for name, mirror := range genericMirrors {
 		var st *btf.Struct
