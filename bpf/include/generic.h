@@ -35,6 +35,22 @@ enum arg_type {
 	ARG_BPRM = 11,	  /* struct linux_binprm *: its file's path */
 	ARG_SOCK = 12,	  /* struct sock *: a struct sock_info */
 	ARG_CRED = 13,	  /* struct cred *: a struct cred_info */
+	ARG_SKB = 14,	  /* struct sk_buff *: a struct skb_info */
+};
+
+/* A struct sk_buff argument as events and selectors see it: its IP and
+ * TCP/UDP headers. */
+struct skb_info {
+	__u32 hash;
+	__u32 len;
+	__u32 priority;
+	__u32 mark;
+	__u16 family;
+	__u16 protocol; /* the IP header's */
+	__u16 sport;	/* host order */
+	__u16 dport;
+	__u8 saddr[16];
+	__u8 daddr[16];
 };
 
 /* A struct cred argument as events see it. */

@@ -20,6 +20,7 @@ char LICENSE[] SEC("license") = "GPL";
 /* in BTF for pkg/tracing's mirror test */
 struct sock_info *unused_sock_info __attribute__((unused));
 struct cred_info *unused_cred_info __attribute__((unused));
+struct skb_info *unused_skb_info __attribute__((unused));
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -185,6 +186,52 @@ static __always_inline __u32 put_sock(struct gscratch *s, __u32 off,
 	return sizeof(*si);
 }
 
+/* Puts the headers of struct sk_buff skb at data[off]. */
+static __always_inline __u32 put_skb(struct gscratch *s, __u32 off,
+				     struct sk_buff *skb)
+{
+	struct skb_info *si = (void *)&s->msg.data[off & 0x3fff];
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__u16 nh = BPF_CORE_READ(skb, network_header);
+	__u16 th = BPF_CORE_READ(skb, transport_header);
+	struct iphdr ip = {};
+	struct ipv6hdr ip6 = {};
+	__u16 ports[2] = {};
+
+	__builtin_memset(si, 0, sizeof(*si));
+	if (!skb)
+		return 0;
+	si->hash = BPF_CORE_READ(skb, hash);
+	si->len = BPF_CORE_READ(skb, len);
+	si->priority = BPF_CORE_READ(skb, priority);
+	si->mark = BPF_CORE_READ(skb, mark);
+	if (!head || nh == (__u16)~0U)
+		return sizeof(*si);
+	bpf_probe_read_kernel(&ip, sizeof(ip), head + nh);
+	if (ip.version == 4) {
+		si->family = 2; /* AF_INET */
+		si->protocol = ip.protocol;
+		__builtin_memcpy(si->saddr, &ip.saddr, 4);
+		__builtin_memcpy(si->daddr, &ip.daddr, 4);
+		if (th == (__u16)~0U || th == nh)
+			th = nh + ip.ihl * 4;
+	} else if (ip.version == 6) {
+		bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh);
+		si->family = 10; /* AF_INET6 */
+		si->protocol = ip6.nexthdr;
+		__builtin_memcpy(si->saddr, &ip6.saddr, 16);
+		__builtin_memcpy(si->daddr, &ip6.daddr, 16);
+		if (th == (__u16)~0U || th == nh)
+			th = nh + sizeof(ip6);
+	}
+	if (si->protocol == 6 /* TCP */ || si->protocol == 17 /* UDP */) {
+		bpf_probe_read_kernel(ports, sizeof(ports), head + th);
+		si->sport = bpf_ntohs(ports[0]);
+		si->dport = bpf_ntohs(ports[1]);
+	}
+	return sizeof(*si);
+}
+
 /* Puts the ids and capabilities of struct cred c at data[off]. */
 static __always_inline __u32 put_cred(struct gscratch *s, __u32 off,
 				      const struct cred *c)
@@ -262,6 +309,8 @@ __noinline int read_arg(__u32 hook_id, __u32 i, __u32 off)
 		return put_sock(s, off, (struct sock *)raw);
 	case ARG_CRED:
 		return put_cred(s, off, (const struct cred *)raw);
+	case ARG_SKB:
+		return put_skb(s, off, (struct sk_buff *)raw);
 	case ARG_CHAR_BUF:
 		/* the size slot's raw value: that slot may not be read yet */
 		size = s->raw[cfg->arg_index[cfg->arg_size[i] & 7] & 7];
@@ -430,7 +479,20 @@ static __always_inline bool view_net(__u8 type, __u8 *data, __u32 len,
 				     struct net_view *v)
 {
 	struct sock_info *si = (void *)data;
+	struct skb_info *ki = (void *)data;
 
+	if (type == ARG_SKB) {
+		if (len < sizeof(*ki))
+			return false;
+		v->family = ki->family;
+		v->sport = ki->sport;
+		v->dport = ki->dport;
+		v->protocol = ki->protocol;
+		v->state = 0;
+		v->saddr = ki->saddr;
+		v->daddr = ki->daddr;
+		return true;
+	}
 	if (type == ARG_SOCK) {
 		if (len < sizeof(*si))
 			return false;
@@ -493,7 +555,7 @@ static __always_inline bool eval_arg(struct gscratch *s, struct cond *c,
 		   type == ARG_CHAR_BUF ||
 		   (type >= ARG_FILE && type <= ARG_BPRM);
 
-	if (type == ARG_SOCKADDR || type == ARG_SOCK)
+	if (type == ARG_SOCKADDR || type == ARG_SOCK || type == ARG_SKB)
 		return eval_net(c, type, data, len);
 	switch (c->op) {
 	case COND_EQ:

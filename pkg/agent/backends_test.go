@@ -180,50 +180,71 @@ spec:
 	}
 }
 
-// TestSockArgOnTcpConnect reads tcp_connect's struct sock and filters on
-// its destination, protocol and state in the kernel.
-func TestSockArgOnTcpConnect(t *testing.T) {
+// TestNetworkArgs reads tcp_connect's struct sock and ip_output's packet and
+// filters on their destination and protocol in the kernel.
+func TestNetworkArgs(t *testing.T) {
 	if !kernel().Has(probe.Kprobe) && !kernel().Has(probe.Fentry) {
 		t.Skipf("needs kprobe or fentry: %v; %v", kernel().Missing(probe.Kprobe), kernel().Missing(probe.Fentry))
 	}
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	port := ln.Addr().(*net.TCPAddr).Port
-	load(t, fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
+	for _, tc := range []struct {
+		call, typ, more string
+		index           int
+		check           func(a *event.Argument, port int) bool
+	}{
+		{"tcp_connect", "sock", "{index: 0, operator: State, values: [TCP_SYN_SENT]}", 0, func(a *event.Argument, port int) bool {
+			sk := a.SockArg
+			return sk != nil && sk.Family == "AF_INET" && sk.Type == "SOCK_STREAM" && sk.Protocol == "IPPROTO_TCP" &&
+				sk.Daddr == "127.0.0.1" && sk.Dport == uint32(port) && sk.State == "TCP_SYN_SENT" && sk.Sport != 0
+		}},
+		{"ip_output", "skb", "{index: 2, operator: SAddr, values: [127.0.0.1]}", 2, func(a *event.Argument, port int) bool {
+			p := a.SkbArg
+			return p != nil && p.Daddr == "127.0.0.1" && p.Saddr == "127.0.0.1" && p.Dport == uint32(port) &&
+				p.Proto == 6 && p.Sport != 0 && p.Len >= 40
+		}},
+	} {
+		t.Run(tc.typ, func(t *testing.T) {
+			ln, err := net.Listen("tcp4", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			port := ln.Addr().(*net.TCPAddr).Port
+			name := "net-" + tc.typ
+			load(t, fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
 kind: TracingPolicy
 metadata:
-  name: tcp-connect-local
+  name: %s
 spec:
   kprobes:
-  - call: tcp_connect
+  - call: %s
     syscall: false
     args:
-    - {index: 0, type: sock}
+    - {index: %d, type: %s}
     selectors:
     - matchArgs:
-      - {index: 0, operator: DPort, values: ["%d"]}
-      - {index: 0, operator: DAddr, values: ["127.0.0.0/8"]}
-      - {index: 0, operator: Protocol, values: [IPPROTO_TCP]}
-      - {index: 0, operator: State, values: [TCP_SYN_SENT]}
-`, port))
-	connect := func(port int) *exec.Cmd {
-		cmd := exec.Command("/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/$0", strconv.Itoa(port))
-		_ = cmd.Run() // another port is likely refused: only the events matter
-		return cmd
-	}
-	cmd := connect(port)
-	k := shared.sink.one(t, "tcp_connect event", kprobeOf(cmd.Process.Pid, "tcp-connect-local")).ProcessKprobe
-	sk := k.Args[0].SockArg
-	if sk == nil || sk.Family != "AF_INET" || sk.Type != "SOCK_STREAM" || sk.Protocol != "IPPROTO_TCP" ||
-		sk.Daddr != "127.0.0.1" || sk.Dport != uint32(port) || sk.State != "TCP_SYN_SENT" || sk.Sport == 0 {
-		t.Errorf("sock_arg = %+v", sk)
-	}
-	other := connect(port + 1)
-	time.Sleep(300 * time.Millisecond)
-	if evs := shared.sink.find(t, 1, 0, kprobeOf(other.Process.Pid, "tcp-connect-local")); len(evs) != 0 {
-		t.Errorf("a connect to another port made %d events", len(evs))
+      - {index: %[3]d, operator: DPort, values: ["%[5]d"]}
+      - {index: %[3]d, operator: DAddr, values: ["127.0.0.0/8"]}
+      - {index: %[3]d, operator: Protocol, values: [IPPROTO_TCP]}
+      - %[6]s
+`, name, tc.call, tc.index, tc.typ, port, tc.more))
+			connect := func(port int) *exec.Cmd {
+				cmd := exec.Command("/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/$0", strconv.Itoa(port))
+				_ = cmd.Run() // another port is likely refused: only the events matter
+				return cmd
+			}
+			cmd := connect(port)
+			evs := shared.sink.find(t, 1, 10*time.Second, kprobeOf(cmd.Process.Pid, name))
+			if len(evs) == 0 {
+				t.Fatalf("no %s event", tc.call)
+			}
+			if a := evs[0].ProcessKprobe.Args[0]; !tc.check(a, port) {
+				t.Errorf("%s argument = %+v %+v", tc.call, a.SockArg, a.SkbArg)
+			}
+			other := connect(port + 1)
+			time.Sleep(300 * time.Millisecond)
+			if evs := shared.sink.find(t, 1, 0, kprobeOf(other.Process.Pid, name)); len(evs) != 0 {
+				t.Errorf("a connect to another port made %d events", len(evs))
+			}
+		})
 	}
 }

@@ -118,6 +118,7 @@ type Argument struct {
 	SockaddrArg    *SockaddrArg `json:"sockaddr_arg,omitempty"`
 	SyscallID      *SyscallID   `json:"syscall_id,omitempty"`
 	SockArg        *SockArg     `json:"sock_arg,omitempty"`
+	SkbArg         *SkbArg      `json:"skb_arg,omitempty"`
 	// ProcessCredentialsArg is a struct cred: ids and capabilities.
 	ProcessCredentialsArg *CredentialsArg `json:"process_credentials_arg,omitempty"`
 	CapabilityArg         *Capability     `json:"capability_arg,omitempty"`
@@ -155,6 +156,19 @@ type CapSets struct {
 type Capability struct {
 	Value int32  `json:"value"`
 	Name  string `json:"name,omitempty"`
+}
+
+// SkbArg is a packet: its IP and TCP/UDP headers and socket buffer fields.
+type SkbArg struct {
+	Hash     uint32 `json:"hash,omitempty"`
+	Len      uint32 `json:"len,omitempty"`
+	Priority uint32 `json:"priority,omitempty"`
+	Mark     uint32 `json:"mark,omitempty"`
+	Saddr    string `json:"saddr,omitempty"`
+	Daddr    string `json:"daddr,omitempty"`
+	Sport    uint32 `json:"sport,omitempty"`
+	Dport    uint32 `json:"dport,omitempty"`
+	Proto    uint32 `json:"proto,omitempty"`
 }
 
 // SyscallID is a syscall number and the ABI it belongs to.

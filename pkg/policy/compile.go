@@ -467,7 +467,7 @@ var shownAs = map[string]string{"syscall64": "syscall64", "capability": "capabil
 // kernel objects, resolved in the kernel.
 var funcArgTypes = map[string]int{
 	"file": tracing.ArgFile, "path": tracing.ArgPath, "linux_binprm": tracing.ArgBprm, "sock": tracing.ArgSock,
-	"cred": tracing.ArgCred,
+	"cred": tracing.ArgCred, "skb": tracing.ArgSkb,
 }
 
 // args fills the argument slots; it returns the slot of each arg index.
@@ -794,7 +794,7 @@ func (c *compiler) matchArg(path string, sel uint8, m *ArgSelector, slots map[ui
 	if err != nil {
 		return err
 	}
-	if netOp(cd.Op) != (typ == tracing.ArgSockaddr || typ == tracing.ArgSock) {
+	if netOp(cd.Op) != (typ == tracing.ArgSockaddr || typ == tracing.ArgSock || typ == tracing.ArgSkb) {
 		return unsupported(path+".operator", "operator %s does not apply to an argument of this type", m.Operator)
 	}
 	return c.cond(cfg, path, cd)

@@ -108,6 +108,8 @@ func renderArg(typ int, val int64, data []byte) *event.Argument {
 		return &event.Argument{SockArg: sock(data)}
 	case tracing.ArgCred:
 		return &event.Argument{ProcessCredentialsArg: cred(data)}
+	case tracing.ArgSkb:
+		return &event.Argument{SkbArg: skb(data)}
 	}
 	return &event.Argument{BytesArg: data}
 }
@@ -143,13 +145,30 @@ func sock(b []byte) *event.SockArg {
 	if si.State != 0 {
 		out.State = nameOf(netNames["State"], int(si.State), "TCP_")
 	}
-	switch si.Family {
-	case syscall.AF_INET:
-		out.Saddr, out.Daddr = netip.AddrFrom4([4]byte(si.Saddr[:4])).String(), netip.AddrFrom4([4]byte(si.Daddr[:4])).String()
-	case syscall.AF_INET6:
-		out.Saddr, out.Daddr = netip.AddrFrom16(si.Saddr).String(), netip.AddrFrom16(si.Daddr).String()
-	}
+	out.Saddr, out.Daddr = ipString(si.Family, si.Saddr), ipString(si.Family, si.Daddr)
 	return out
+}
+
+// skb decodes a struct skb_info.
+func skb(b []byte) *event.SkbArg {
+	var si tracing.SkbInfo
+	if _, err := binary.Decode(b, binary.NativeEndian, &si); err != nil {
+		return &event.SkbArg{}
+	}
+	return &event.SkbArg{Hash: si.Hash, Len: si.Len, Priority: si.Priority, Mark: si.Mark,
+		Saddr: ipString(si.Family, si.Saddr), Daddr: ipString(si.Family, si.Daddr),
+		Sport: uint32(si.Sport), Dport: uint32(si.Dport), Proto: uint32(si.Protocol)}
+}
+
+// ipString shows an address of family AF_INET or AF_INET6, else "".
+func ipString(family uint16, a [16]byte) string {
+	switch family {
+	case syscall.AF_INET:
+		return netip.AddrFrom4([4]byte(a[:4])).String()
+	case syscall.AF_INET6:
+		return netip.AddrFrom16(a).String()
+	}
+	return ""
 }
 
 var sockTypes = map[string]int{"SOCK_STREAM": 1, "SOCK_DGRAM": 2, "SOCK_RAW": 3, "SOCK_RDM": 4, "SOCK_SEQPACKET": 5}

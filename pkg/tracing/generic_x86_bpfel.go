@@ -46,6 +46,7 @@ const (
 	genericVarCfgTpKind              = "cfg_tp_kind"
 	genericVarCfgTpOff               = "cfg_tp_off"
 	genericVarUnusedCredInfo         = "unused_cred_info"
+	genericVarUnusedSkbInfo          = "unused_skb_info"
 	genericVarUnusedSockInfo         = "unused_sock_info"
 )
 
@@ -133,6 +134,7 @@ type genericVariableSpecs struct {
 	CfgTpKind      *ebpf.VariableSpec `ebpf:"cfg_tp_kind"`
 	CfgTpOff       *ebpf.VariableSpec `ebpf:"cfg_tp_off"`
 	UnusedCredInfo *ebpf.VariableSpec `ebpf:"unused_cred_info"`
+	UnusedSkbInfo  *ebpf.VariableSpec `ebpf:"unused_skb_info"`
 	UnusedSockInfo *ebpf.VariableSpec `ebpf:"unused_sock_info"`
 }
 
@@ -200,6 +202,7 @@ type genericVariables struct {
 	CfgTpKind      *ebpf.Variable `ebpf:"cfg_tp_kind"`
 	CfgTpOff       *ebpf.Variable `ebpf:"cfg_tp_off"`
 	UnusedCredInfo *ebpf.Variable `ebpf:"unused_cred_info"`
+	UnusedSkbInfo  *ebpf.Variable `ebpf:"unused_skb_info"`
 	UnusedSockInfo *ebpf.Variable `ebpf:"unused_sock_info"`
 }
 

@@ -41,7 +41,16 @@ const (
 	ArgBprm
 	ArgSock
 	ArgCred
+	ArgSkb
 )
+
+// SkbInfo is a struct sk_buff argument as the kernel reports it.
+type SkbInfo struct {
+	Hash, Len, Priority, Mark uint32
+	Family, Protocol          uint16
+	Sport, Dport              uint16
+	Saddr, Daddr              [16]uint8
+}
 
 // CredInfo is a struct cred argument as the kernel reports it.
 type CredInfo struct {

@@ -46,6 +46,7 @@ func TestMirrorsMatchBTF(t *testing.T) {
 		"rate_key":      rateKey{},
 		"sock_info":     SockInfo{},
 		"cred_info":     CredInfo{},
+		"skb_info":      SkbInfo{},
 	}
 	for name, mirror := range genericMirrors {
 		var st *btf.Struct
