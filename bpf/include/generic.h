@@ -102,13 +102,10 @@ enum subject {
 	SUBJ_PARENT_BINARY = 0x83, /* the parent's executable path */
 	SUBJ_NS = 0x84,		   /* namespace v2 (enum ns_kind)'s inode */
 	SUBJ_CAPS = 0x85, /* capabilities v2 (enum cap_set) & v1 != 0 */
-};
-
-/* Which capability set a SUBJ_CAPS condition looks at, in cond.v2. */
-enum cap_set {
-	CAP_SET_EFFECTIVE = 0,
-	CAP_SET_INHERITABLE = 1,
-	CAP_SET_PERMITTED = 2,
+	/* since exec: a namespace of the mask v1 (bits by enum ns_kind) */
+	SUBJ_NS_CHANGED = 0x86,
+	/* since exec: a capability of the mask v1 in set v2 */
+	SUBJ_CAPS_CHANGED = 0x87,
 };
 
 /* matchPIDs flags, in cond.v1. */

@@ -61,6 +61,13 @@ struct exec_ident {
 	__u64 ktime;
 };
 
+/* Capability sets: of proc_entry.caps, and of SUBJ_CAPS conditions. */
+enum cap_set {
+	CAP_SET_EFFECTIVE = 0,
+	CAP_SET_INHERITABLE = 1,
+	CAP_SET_PERMITTED = 2,
+};
+
 struct msg_header {
 	__u8 op;
 	__u8 pad[3];

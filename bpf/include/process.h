@@ -14,6 +14,9 @@ struct proc_entry {
 	struct exec_ident parent;
 	__u32 flags;
 	__u32 pad;
+	/* at exec, for matchNamespaceChanges and matchCapabilityChanges */
+	__u32 ns[NS_MAX];
+	__u64 caps[3]; /* indexed by enum cap_set (generic.h) */
 };
 
 struct {

@@ -415,20 +415,59 @@ static __always_inline void resolve_binary(struct gscratch *s,
 	s->bin_subj = subj;
 }
 
-/* matchCapabilities: whether the task has any capability of the mask v1 in
- * the set v2. kernel_cap_t is 64 bits in every layout the kernel has used. */
-static __always_inline bool caps_match(struct cond *c, struct task_struct *task)
+/* The task's capability set (enum cap_set). kernel_cap_t is 64 bits in
+ * every layout the kernel has used. */
+static __always_inline __u64 caps_of(struct task_struct *task, __s64 which)
 {
 	const struct cred *cred = BPF_CORE_READ(task, cred);
 	const void *set = &cred->cap_effective;
 	__u64 caps = 0;
 
-	if (c->v2 == CAP_SET_INHERITABLE)
+	if (which == CAP_SET_INHERITABLE)
 		set = &cred->cap_inheritable;
-	else if (c->v2 == CAP_SET_PERMITTED)
+	else if (which == CAP_SET_PERMITTED)
 		set = &cred->cap_permitted;
 	bpf_probe_read_kernel(&caps, sizeof(caps), set);
-	return (caps & c->v1) != 0;
+	return caps;
+}
+
+/* matchCapabilityChanges: whether a capability of the mask v1 in set v2
+ * differs from the process's at exec. */
+static __always_inline bool caps_changed(struct cond *c,
+					 struct task_struct *task)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct proc_entry *e = bpf_map_lookup_elem(&procs, &tgid);
+	__u64 then;
+
+	if (!e)
+		return false;
+	then = e->caps[CAP_SET_EFFECTIVE];
+	if (c->v2 == CAP_SET_INHERITABLE)
+		then = e->caps[CAP_SET_INHERITABLE];
+	else if (c->v2 == CAP_SET_PERMITTED)
+		then = e->caps[CAP_SET_PERMITTED];
+	return ((caps_of(task, c->v2) ^ then) & c->v1) != 0;
+}
+
+/* matchNamespaceChanges: whether a namespace of the mask v1 differs from
+ * the process's at exec. */
+static __always_inline bool ns_changed(struct gscratch *s, struct cond *c,
+				       struct task_struct *task)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct proc_entry *e = bpf_map_lookup_elem(&procs, &tgid);
+
+	if (!e)
+		return false;
+	if (!s->ns_read) {
+		read_ns(task, s->ns);
+		s->ns_read = 1;
+	}
+	for (int k = 0; k < NS_MAX; k++)
+		if ((c->v1 & (1 << k)) && s->ns[k] != e->ns[k])
+			return true;
+	return false;
 }
 
 /* matchNamespaces: whether the task's namespace v2 is in the set. */
@@ -626,7 +665,11 @@ __noinline int eval_cond(__u32 hook_id, __u32 i)
 	} else if (c->subject == SUBJ_NS) {
 		r = ns_matches(s, c, task);
 	} else if (c->subject == SUBJ_CAPS) {
-		r = caps_match(c, task);
+		r = (caps_of(task, c->v2) & c->v1) != 0;
+	} else if (c->subject == SUBJ_CAPS_CHANGED) {
+		r = caps_changed(c, task);
+	} else if (c->subject == SUBJ_NS_CHANGED) {
+		r = ns_changed(s, c, task);
 	} else if (c->subject == SUBJ_RET) {
 		r = eval_int(c, s->ret);
 	} else if (c->subject < MAX_ARGS) {

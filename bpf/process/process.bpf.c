@@ -48,6 +48,28 @@ static __always_inline void put_entry(__u32 tgid, struct proc_entry *e,
 		count(COUNTER_PROCMAP_FULL);
 }
 
+/* Keeps what the process had at exec: its namespaces and capabilities. */
+static __always_inline void keep_exec_state(struct proc_entry *e,
+					    struct msg_process *p)
+{
+	__builtin_memcpy(e->ns, p->ns, sizeof(e->ns));
+	e->caps[CAP_SET_EFFECTIVE] = p->cap_effective;
+	e->caps[CAP_SET_INHERITABLE] = p->cap_inheritable;
+	e->caps[CAP_SET_PERMITTED] = p->cap_permitted;
+}
+
+/* A forked process compares with its parent's exec. */
+static __always_inline void inherit_exec_state(struct proc_entry *e,
+					       __u32 parent_tgid)
+{
+	struct proc_entry *p = bpf_map_lookup_elem(&procs, &parent_tgid);
+
+	if (!p)
+		return;
+	__builtin_memcpy(e->ns, p->ns, sizeof(e->ns));
+	__builtin_memcpy(e->caps, p->caps, sizeof(e->caps));
+}
+
 static __always_inline void fill_process(struct msg_process *p,
 					 struct task_struct *task)
 {
@@ -191,14 +213,14 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid,
 	} else {
 		ident_of(BPF_CORE_READ(task, real_parent), &e.parent);
 	}
-	put_entry(tgid, &e, BPF_ANY);
-
 	s->msg.hdr.op = MSG_OP_EXEC;
 	s->msg.hdr.ktime = e.ident.ktime;
 	s->msg.proc.ident = e.ident;
 	s->msg.proc.parent = e.parent;
 	s->msg.proc.flags = e.flags | clone;
 	fill_process(&s->msg.proc, task);
+	keep_exec_state(&e, &s->msg.proc);
+	put_entry(tgid, &e, BPF_ANY);
 	size = put_strings(s, task, BPF_CORE_READ(bprm, file), true);
 	s->msg.hdr.size = size;
 	output(&s->msg, size);
@@ -218,6 +240,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	e.ident.ktime = bpf_ktime_get_ns();
 	e.flags = PROC_CLONE;
 	ident_of(parent, &e.parent);
+	inherit_exec_state(&e, BPF_CORE_READ(parent, tgid));
 	put_entry(tgid, &e, BPF_ANY);
 
 	m.hdr.op = MSG_OP_CLONE;
@@ -286,14 +309,14 @@ int snapshot(struct bpf_iter__task *ctx)
 	leader_ident(task, &e.ident);
 	ident_of(BPF_CORE_READ(task, real_parent), &e.parent);
 	e.flags = PROC_PROCFS;
-	put_entry(tgid, &e, BPF_NOEXIST);
-
 	s->msg.hdr.op = MSG_OP_SNAPSHOT;
 	s->msg.hdr.ktime = e.ident.ktime;
 	s->msg.proc.ident = e.ident;
 	s->msg.proc.parent = e.parent;
 	s->msg.proc.flags = e.flags;
 	fill_process(&s->msg.proc, task);
+	keep_exec_state(&e, &s->msg.proc);
+	put_entry(tgid, &e, BPF_NOEXIST);
 	size = put_strings(s, task, BPF_CORE_READ(task, mm, exe_file), false);
 	s->msg.hdr.size = size;
 	bpf_seq_write(ctx->meta->seq, &s->msg, size);

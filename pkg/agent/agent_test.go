@@ -129,6 +129,8 @@ func TestMain(m *testing.M) {
 		uid, _ := strconv.Atoi(strings.TrimPrefix(h, "setuid:"))
 		_, _, errno := syscall.RawSyscall(syscall.SYS_SETUID, uintptr(uid), 0, 0)
 		os.Exit(int(errno))
+	case strings.HasPrefix(h, "change-open:"):
+		changeThenOpen(strings.TrimPrefix(h, "change-open:"))
 	}
 	if os.Geteuid() != 0 {
 		fmt.Println("BPF tests need root: loading BPF programs requires CAP_BPF and CAP_PERFMON")

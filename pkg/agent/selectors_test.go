@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -83,4 +84,56 @@ func TestMatchCapabilities(t *testing.T) {
 	nobody := exec.Command("/bin/cat", file)
 	nobody.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	mustRun(t, "cat as nobody (no capabilities)", nobody, false)
+}
+
+// changeHelper runs the test binary as a helper that changes its mount
+// namespace ("unshare"), its credentials ("setuid") or nothing ("none")
+// after its exec, then reads file.
+func changeHelper(how, file string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), helperEnv+"=change-open:"+how+":"+file)
+	return cmd
+}
+
+// changeThenOpen is the helper's side: the change and the open happen on
+// one OS thread, the task whose namespaces and credentials the hook sees.
+func changeThenOpen(arg string) {
+	how, file, _ := strings.Cut(arg, ":")
+	runtime.LockOSThread()
+	switch how {
+	case "unshare":
+		if err := syscall.Unshare(syscall.CLONE_NEWNS); err != nil {
+			os.Exit(2)
+		}
+	case "setuid":
+		if _, _, errno := syscall.RawSyscall(syscall.SYS_SETUID, 65534, 0, 0); errno != 0 {
+			os.Exit(3)
+		}
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		os.Exit(4)
+	}
+	f.Close()
+	os.Exit(0)
+}
+
+// Changes since exec: a process that unshares its mount namespace, or
+// drops its capabilities with setuid, then opens the file.
+func TestNamespaceAndCapabilityChanges(t *testing.T) {
+	dir := publicDir(t)
+	file := filepath.Join(dir, "f")
+	if err := os.WriteFile(file, []byte("x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	load(t, processPolicy("mnt-changed", file, "      matchNamespaceChanges:\n      - {operator: In, values: [Mnt]}\n"))
+	mustRun(t, "a helper that unshared its mount namespace after exec", changeHelper("unshare", file), true)
+	mustRun(t, "a helper that changed nothing", changeHelper("none", file), false)
+	newNs := exec.Command("/bin/cat", file)
+	newNs.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS} // before its exec
+	mustRun(t, "cat started in a new mount namespace", newNs, false)
+
+	load(t, processPolicy("caps-changed", file, "      matchCapabilityChanges:\n      - {type: Effective, operator: In, values: [CAP_SYS_ADMIN]}\n"))
+	mustRun(t, "a helper that dropped its capabilities after exec", changeHelper("setuid", file), true)
+	mustRun(t, "a helper that kept them", changeHelper("none", file), false)
 }

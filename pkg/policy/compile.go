@@ -542,10 +542,6 @@ func (c *compiler) selector(path string, idx uint8, sel *KProbeSelector, slots m
 		return unsupported(path+".matchReturnArgs", "matchReturnArgs needs return: true on the hook")
 	case len(s.MatchData) > 0:
 		return unsupported(path+".matchData", "matchData is not implemented yet")
-	case len(s.MatchNamespaceChanges) > 0:
-		return unsupported(path+".matchNamespaceChanges", "matchNamespaceChanges is not implemented yet")
-	case len(s.MatchCapabilityChanges) > 0:
-		return unsupported(path+".matchCapabilityChanges", "matchCapabilityChanges is not implemented yet")
 	}
 	for i := range s.MatchArgs {
 		if err := c.matchArg(fmt.Sprintf("%s.matchArgs[%d]", path, i), idx, &s.MatchArgs[i], slots, cfg); err != nil {

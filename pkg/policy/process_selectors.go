@@ -29,11 +29,36 @@ func (c *compiler) processSelectors(path string, sel uint8, s *KProbeSelector, c
 		}
 	}
 	for i := range s.MatchCapabilities {
-		if err := c.matchCapability(fmt.Sprintf("%s.matchCapabilities[%d]", path, i), sel, &s.MatchCapabilities[i], cfg); err != nil {
+		if err := c.matchCapability(fmt.Sprintf("%s.matchCapabilities[%d]", path, i), sel, tracing.SubjCaps, &s.MatchCapabilities[i], cfg); err != nil {
+			return err
+		}
+	}
+	for i := range s.MatchCapabilityChanges {
+		if err := c.matchCapability(fmt.Sprintf("%s.matchCapabilityChanges[%d]", path, i), sel, tracing.SubjCapsChanged, &s.MatchCapabilityChanges[i], cfg); err != nil {
+			return err
+		}
+	}
+	for i := range s.MatchNamespaceChanges {
+		if err := c.matchNamespaceChange(fmt.Sprintf("%s.matchNamespaceChanges[%d]", path, i), sel, &s.MatchNamespaceChanges[i], cfg); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// matchNamespaceChange: one of the namespaces named differs (In) or none
+// does (NotIn) from the process's at its exec (a forked process: its
+// parent's).
+func (c *compiler) matchNamespaceChange(path string, sel uint8, m *NamespaceChangesSelector, cfg *tracing.HookConfig) error {
+	var mask int64
+	for i, v := range m.Values {
+		kind := slices.Index(namespaceTypes, v)
+		if kind < 0 {
+			return unsupported(fmt.Sprintf("%s.values[%d]", path, i), "unknown namespace %q", v)
+		}
+		mask |= 1 << kind
+	}
+	return c.cond(cfg, path, tracing.Cond{Selector: sel, Subject: tracing.SubjNsChanged, Negate: b2u(m.Operator == "NotIn"), V1: mask})
 }
 
 // nsFiles are the /proc/PID/ns entries of namespaceTypes, in order.
@@ -86,8 +111,9 @@ var initNsInodes = map[string]uint64{
 }
 
 // matchCapability: the process has (In) or has none (NotIn) of the
-// capabilities in its effective, inheritable or permitted set.
-func (c *compiler) matchCapability(path string, sel uint8, m *CapabilitiesSelector, cfg *tracing.HookConfig) error {
+// capabilities in its effective, inheritable or permitted set; for
+// changes, one of them differs from its set at exec (or none does).
+func (c *compiler) matchCapability(path string, sel, subject uint8, m *CapabilitiesSelector, cfg *tracing.HookConfig) error {
 	if m.IsNamespaceCapability {
 		return unsupported(path+".isNamespaceCapability", "isNamespaceCapability is not implemented yet")
 	}
@@ -101,6 +127,6 @@ func (c *compiler) matchCapability(path string, sel uint8, m *CapabilitiesSelect
 		}
 		mask |= 1 << n
 	}
-	return c.cond(cfg, path, tracing.Cond{Selector: sel, Subject: tracing.SubjCaps,
+	return c.cond(cfg, path, tracing.Cond{Selector: sel, Subject: subject,
 		Negate: b2u(m.Operator == "NotIn"), V1: mask, V2: set})
 }

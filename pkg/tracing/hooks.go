@@ -103,6 +103,12 @@ const (
 	// SubjCaps holds when capability set Cond.V2 (CapSet*) has any
 	// capability of the mask Cond.V1.
 	SubjCaps = 0x85
+	// SubjNsChanged holds when a namespace of the mask Cond.V1 (bits by
+	// enum ns_kind) differs from the process's at exec.
+	SubjNsChanged = 0x86
+	// SubjCapsChanged holds when a capability of the mask Cond.V1 in set
+	// Cond.V2 differs from the process's at exec.
+	SubjCapsChanged = 0x87
 )
 
 // matchPIDs flags in Cond.V1, as in generic.h.
