@@ -1042,8 +1042,9 @@ static __always_inline void ctx_args(struct gscratch *s, __u64 *ctx)
 		s->raw[5] = ctx[5];
 }
 
-SEC("fentry")
-int generic_fentry(__u64 *ctx)
+/* Runs the hook on a program whose context is the arguments: fentry,
+ * fmod_ret, raw tracepoints. Returns the Override error, or 0. */
+static __always_inline int ctx_hook(__u64 *ctx)
 {
 	struct gscratch *s = scratch();
 
@@ -1051,7 +1052,21 @@ int generic_fentry(__u64 *ctx)
 		return 0;
 	ctx_args(s, ctx);
 	s->at_exit = 0;
-	run_hook(cfg_hook_id, 0);
+	return run_hook(cfg_hook_id, 0);
+}
+
+SEC("fentry")
+int generic_fentry(__u64 *ctx)
+{
+	ctx_hook(ctx);
+	return 0;
+}
+
+/* A raw tracepoint: its arguments are TP_PROTO's. */
+SEC("raw_tp")
+int generic_raw_tp(__u64 *ctx)
+{
+	ctx_hook(ctx);
 	return 0;
 }
 
@@ -1085,13 +1100,7 @@ int generic_fexit(__u64 *ctx)
 SEC("fmod_ret")
 int generic_fmod_ret(__u64 *ctx)
 {
-	struct gscratch *s = scratch();
-
-	if (!s)
-		return 0;
-	ctx_args(s, ctx);
-	s->at_exit = 0;
-	return run_hook(cfg_hook_id, 0);
+	return ctx_hook(ctx);
 }
 
 /* An LSM hook can deny: the matching selector's Override error is the

@@ -142,3 +142,42 @@ spec:
 		t.Errorf("signal event = %+v (args %+v %+v %+v)", tp, tp.Args[0], tp.Args[1], tp.Args[2])
 	}
 }
+
+// Tetragon's rawtp example with a filter: TP_PROTO's third argument of
+// sched_process_exec, the linux_binprm, resolved to the program's path.
+func TestRawTracepointReadsTPProtoArguments(t *testing.T) {
+	target := copyBinary(t, "/bin/true", "vigilraw")
+	load(t, fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: rawtp
+spec:
+  tracepoints:
+  - subsystem: sched
+    event: sched_process_exec
+    raw: true
+    args:
+    - {index: 2, type: linux_binprm}
+    selectors:
+    - matchArgs:
+      - {index: 0, operator: Postfix, values: [%q]}
+`, "/"+filepath.Base(target)))
+	cmd := exec.Command(target)
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	tp := shared.sink.one(t, "raw sched_process_exec event", tracepointOf(cmd.Process.Pid, "rawtp")).ProcessTracepoint
+	if tp.Subsys != "sched" || tp.Event != "sched_process_exec" || len(tp.Args) != 1 ||
+		tp.Args[0].LinuxBinprmArg == nil || tp.Args[0].LinuxBinprmArg.Path != target {
+		t.Errorf("event = %+v args %+v", tp, tp.Args)
+	}
+	if err := exec.Command("/bin/true").Run(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if evs := shared.sink.find(t, 2, 0, func(ev *event.Event) bool {
+		return ev.ProcessTracepoint != nil && ev.ProcessTracepoint.PolicyName == "rawtp"
+	}); len(evs) != 1 {
+		t.Errorf("want only the listed program's exec, got %d events", len(evs))
+	}
+}

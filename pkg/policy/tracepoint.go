@@ -3,6 +3,8 @@ package policy
 import (
 	"fmt"
 
+	"github.com/cilium/ebpf/btf"
+
 	"github.com/vigil-sec/vigil/pkg/probe"
 	"github.com/vigil-sec/vigil/pkg/tracefs"
 	"github.com/vigil-sec/vigil/pkg/tracing"
@@ -14,7 +16,7 @@ import (
 // ones included; its matchArgs count its args.
 func (c *compiler) tracepoint(path string, t *TracepointSpec) error {
 	if t.Raw {
-		return unsupported(path+".raw", "raw tracepoints (arguments from TP_PROTO) are not implemented yet")
+		return c.rawTracepoint(path, t)
 	}
 	if err := c.kernel.Missing(probe.Tracepoint); err != nil {
 		return kernelLacks(path, "tracepoint hooks: %v", err)
@@ -48,7 +50,55 @@ func (c *compiler) tracepoint(path string, t *TracepointSpec) error {
 		meta.Args = append(meta.Args, HookArg{Type: arg.typ, Label: a.Label, As: shownAs[a.Type]})
 	}
 	fh.Config.NArgs = uint8(len(t.Args))
-	if err := c.selectors(path, t.Selectors, slots, &fh.Config, meta); err != nil {
+	return c.addFunc(path, fh, t.Selectors, slots, meta)
+}
+
+// rawTracepoint compiles a raw: true entry: a raw tracepoint program whose
+// args index TP_PROTO's arguments (kernel values, read like a kernel
+// function's); matchArgs count args.
+func (c *compiler) rawTracepoint(path string, t *TracepointSpec) error {
+	if err := c.kernel.Missing(probe.RawTracepoint); err != nil {
+		return kernelLacks(path, "raw tracepoint hooks: %v", err)
+	}
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		return kernelLacks(path, "raw tracepoint hooks need the kernel's BTF: %v", err)
+	}
+	n, err := tracing.RawTracepointArgs(spec, t.Event)
+	if err != nil {
+		return unsupported(path+".event", "%v", err)
+	}
+	if len(t.Args) > tracing.MaxArgs {
+		return unsupported(path+".args", "%d args, the generic hook reads at most %d", len(t.Args), tracing.MaxArgs)
+	}
+	fh := tracing.FuncHook{Attach: tracing.AttachRawTracepoint, Symbol: t.Event}
+	fh.Config.KernelMem = 1<<tracing.MaxArgs - 1
+	meta := c.meta(t.Event, t.Message, t.Tags)
+	meta.Backend, meta.Tracepoint = tracing.AttachRawTracepoint, t.Subsystem
+	slots := map[uint32]uint8{}
+	for i, a := range t.Args {
+		ap := fmt.Sprintf("%s.args[%d]", path, i)
+		if a.Index >= n {
+			return unsupported(ap+".index", "raw tracepoint %s has %d arguments (0 to %d), not %d", t.Event, n, n-1, a.Index)
+		}
+		typ, ok := syscallArgTypes[a.Type]
+		if ft, isFunc := funcArgTypes[a.Type]; isFunc {
+			typ, ok = ft, true
+		}
+		if !ok || typ == tracing.ArgSockaddr || typ == tracing.ArgCharBuf || typ == tracing.ArgFd {
+			return unsupported(ap+".type", "type %q cannot be read from a raw tracepoint argument", a.Type)
+		}
+		fh.Config.ArgType[i], fh.Config.ArgIndex[i] = uint8(typ), uint8(a.Index)
+		slots[uint32(i)] = uint8(i)
+		meta.Args = append(meta.Args, HookArg{Type: typ, Label: a.Label, As: shownAs[a.Type]})
+	}
+	fh.Config.NArgs = uint8(len(t.Args))
+	return c.addFunc(path, fh, t.Selectors, slots, meta)
+}
+
+// addFunc compiles a FuncHook's selectors and adds it to the program.
+func (c *compiler) addFunc(path string, fh tracing.FuncHook, sels []KProbeSelector, slots map[uint32]uint8, meta *Hook) error {
+	if err := c.selectors(path, sels, slots, &fh.Config, meta); err != nil {
 		return err
 	}
 	if err := c.overrideAllowed(path, fh.Attach, meta); err != nil {

@@ -36,6 +36,7 @@ const (
 	genericProgGenericKprobeOverride = "generic_kprobe_override"
 	genericProgGenericKretprobe      = "generic_kretprobe"
 	genericProgGenericLsm            = "generic_lsm"
+	genericProgGenericRawTp          = "generic_raw_tp"
 	genericProgGenericSysEnter       = "generic_sys_enter"
 	genericProgGenericSysExit        = "generic_sys_exit"
 	genericProgGenericTracepoint     = "generic_tracepoint"
@@ -99,6 +100,7 @@ type genericProgramSpecs struct {
 	GenericKprobeOverride *ebpf.ProgramSpec `ebpf:"generic_kprobe_override"`
 	GenericKretprobe      *ebpf.ProgramSpec `ebpf:"generic_kretprobe"`
 	GenericLsm            *ebpf.ProgramSpec `ebpf:"generic_lsm"`
+	GenericRawTp          *ebpf.ProgramSpec `ebpf:"generic_raw_tp"`
 	GenericSysEnter       *ebpf.ProgramSpec `ebpf:"generic_sys_enter"`
 	GenericSysExit        *ebpf.ProgramSpec `ebpf:"generic_sys_exit"`
 	GenericTracepoint     *ebpf.ProgramSpec `ebpf:"generic_tracepoint"`
@@ -217,6 +219,7 @@ type genericPrograms struct {
 	GenericKprobeOverride *ebpf.Program `ebpf:"generic_kprobe_override"`
 	GenericKretprobe      *ebpf.Program `ebpf:"generic_kretprobe"`
 	GenericLsm            *ebpf.Program `ebpf:"generic_lsm"`
+	GenericRawTp          *ebpf.Program `ebpf:"generic_raw_tp"`
 	GenericSysEnter       *ebpf.Program `ebpf:"generic_sys_enter"`
 	GenericSysExit        *ebpf.Program `ebpf:"generic_sys_exit"`
 	GenericTracepoint     *ebpf.Program `ebpf:"generic_tracepoint"`
@@ -231,6 +234,7 @@ func (p *genericPrograms) Close() error {
 		p.GenericKprobeOverride,
 		p.GenericKretprobe,
 		p.GenericLsm,
+		p.GenericRawTp,
 		p.GenericSysEnter,
 		p.GenericSysExit,
 		p.GenericTracepoint,

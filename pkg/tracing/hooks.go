@@ -254,6 +254,8 @@ const (
 	// Override of a kernel function's (or syscall's) return value.
 	AttachFmodRet        = "fmod_ret"
 	AttachKprobeOverride = "kprobe_override"
+	// AttachRawTracepoint reads a tracepoint's TP_PROTO arguments.
+	AttachRawTracepoint = "raw_tracepoint"
 )
 
 // FuncHook is a hook with a program of its own: a kprobe or fentry on a
@@ -583,6 +585,7 @@ var programNames = map[string]string{
 	AttachFexit:          "generic_fexit",
 	AttachFmodRet:        "generic_fmod_ret",
 	AttachKprobeOverride: "generic_kprobe_override",
+	AttachRawTracepoint:  "generic_raw_tp",
 }
 
 // attachFuncs loads one copy of the per-hook program for each FuncHook,
@@ -668,12 +671,15 @@ func trampoline(attach string) bool {
 // funcArgs is the number of arguments of a trampoline's target, from the
 // kernel's BTF (the program may only read that many).
 func funcArgs(fh FuncHook) (uint32, error) {
-	if !trampoline(fh.Attach) {
+	if !trampoline(fh.Attach) && fh.Attach != AttachRawTracepoint {
 		return 0, nil
 	}
 	spec, err := btf.LoadKernelSpec()
 	if err != nil {
 		return 0, fmt.Errorf("kernel BTF: %w", err)
+	}
+	if fh.Attach == AttachRawTracepoint {
+		return RawTracepointArgs(spec, fh.Symbol)
 	}
 	name := fh.Symbol
 	if fh.Attach == AttachLSM {
@@ -684,6 +690,24 @@ func funcArgs(fh FuncHook) (uint32, error) {
 		return 0, fmt.Errorf("function %s in kernel BTF: %w", name, err)
 	}
 	return uint32(len(fn.Type.(*btf.FuncProto).Params)), nil
+}
+
+// RawTracepointArgs is the number of TP_PROTO arguments of tracepoint
+// event, from its btf_trace_ typedef in the kernel's BTF.
+func RawTracepointArgs(spec *btf.Spec, event string) (uint32, error) {
+	var td *btf.Typedef
+	if err := spec.TypeByName("btf_trace_"+event, &td); err != nil {
+		return 0, fmt.Errorf("raw tracepoint %s in kernel BTF: %w", event, err)
+	}
+	ptr, ok := td.Type.(*btf.Pointer)
+	if !ok {
+		return 0, fmt.Errorf("raw tracepoint %s: btf_trace_%[1]s is not a function pointer", event)
+	}
+	proto, ok := ptr.Target.(*btf.FuncProto)
+	if !ok || len(proto.Params) == 0 {
+		return 0, fmt.Errorf("raw tracepoint %s: btf_trace_%[1]s is not a function pointer", event)
+	}
+	return uint32(len(proto.Params) - 1), nil // the first is the probe's data
 }
 
 // sharedMaps are the maps every copy of a per-hook program uses.
@@ -707,6 +731,8 @@ func attach(fh FuncHook, prog *ebpf.Program) (link.Link, error) {
 		return link.AttachTracing(link.TracingOptions{Program: prog})
 	case AttachLSM:
 		return link.AttachLSM(link.LSMOptions{Program: prog})
+	case AttachRawTracepoint:
+		return link.AttachRawTracepoint(link.RawTracepointOptions{Name: fh.Symbol, Program: prog})
 	case AttachTracepoint:
 		if _, err := tracefs.Dir(); err != nil {
 			return nil, err
