@@ -108,6 +108,10 @@ enum subject {
 	SUBJ_CAPS_CHANGED = 0x87,
 };
 
+/* matchBinaries flag, in cond.v1: the process or an ancestor (up to
+ * PID_MAX_DEPTH generations). */
+#define BIN_FOLLOW_CHILDREN 1
+
 /* matchPIDs flags, in cond.v1. */
 #define PID_FOLLOW_FORKS 1
 #define PID_NAMESPACE 2

@@ -642,6 +642,49 @@ static __always_inline bool pid_matches(struct cond *c,
 	return false;
 }
 
+/* Whether the executable of the current task's depth-th ancestor (0: the
+ * task) is in condition i's string set: 1 if it is, 0 if not, -1 when the
+ * task has no such ancestor. Global, so a walk up the ancestors is
+ * verified once. It leaves s->path holding that ancestor's path. */
+__noinline int ancestor_binary_in(__u32 hook_id, __u32 i, __u32 depth)
+{
+	struct hook_config *cfg = bpf_map_lookup_elem(&hook_configs, &hook_id);
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct gscratch *s = scratch();
+	struct cond *c;
+
+	if (!cfg || !s)
+		return -1;
+	c = &cfg->conds[i & (MAX_CONDS - 1)];
+	for (int d = 0; d < PID_MAX_DEPTH; d++) {
+		if (d >= depth)
+			break;
+		task = BPF_CORE_READ(task, real_parent);
+	}
+	if (!task || BPF_CORE_READ(task, tgid) == 0)
+		return -1;
+	s->bin_len = 0;
+	resolve_binary(s, task, SUBJ_BINARY);
+	s->bin_subj = 0; /* not the current task's: resolve_binary redoes it */
+	return in_str_set(s, c->op, c->set_id,
+			  &s->path.buf[s->bin_off & PATH_MASK], s->bin_len);
+}
+
+/* matchBinaries with followChildren: 1 when the process or one of its
+ * ancestors runs a binary of condition i's set. */
+__noinline int lineage_matches(__u32 hook_id, __u32 i)
+{
+	for (int d = 0; d < PID_MAX_DEPTH; d++) {
+		int r = ancestor_binary_in(hook_id, i, d);
+
+		if (r > 0)
+			return 1;
+		if (r < 0)
+			return 0;
+	}
+	return 0;
+}
+
 /* Evaluates condition i of a hook: 1 when it holds. */
 __noinline int eval_cond(__u32 hook_id, __u32 i)
 {
@@ -656,6 +699,8 @@ __noinline int eval_cond(__u32 hook_id, __u32 i)
 	c = &cfg->conds[i & (MAX_CONDS - 1)]; /* callers keep i < MAX_CONDS */
 	if (c->subject == SUBJ_PID) {
 		r = pid_matches(c, task);
+	} else if (c->subject == SUBJ_BINARY && (c->v1 & BIN_FOLLOW_CHILDREN)) {
+		r = lineage_matches(hook_id, i) == 1;
 	} else if (c->subject == SUBJ_BINARY ||
 		   c->subject == SUBJ_PARENT_BINARY) {
 		resolve_binary(s, task, c->subject);

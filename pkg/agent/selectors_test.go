@@ -137,3 +137,29 @@ func TestNamespaceAndCapabilityChanges(t *testing.T) {
 	mustRun(t, "a helper that dropped its capabilities after exec", changeHelper("setuid", file), true)
 	mustRun(t, "a helper that kept them", changeHelper("none", file), false)
 }
+
+// followChildren: the listed binary's children and grandchildren match,
+// the same program started elsewhere does not.
+func TestMatchBinariesFollowChildren(t *testing.T) {
+	dir := publicDir(t)
+	file := filepath.Join(dir, "f")
+	if err := os.WriteFile(file, []byte("x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bash := copyBinary(t, "/bin/bash", "followbash")
+	load(t, processPolicy("follow-children", file, fmt.Sprintf("      matchBinaries:\n      - {operator: In, values: [%q], followChildren: true}\n", bash)))
+	for what, script := range map[string]string{
+		"a child":      "cat " + file + "; echo status=$?",
+		"a grandchild": "/bin/sh -c 'cat " + file + "; exit $?'; echo status=$?",
+	} {
+		out, _ := exec.Command(bash, "-c", script).CombinedOutput()
+		if !strings.Contains(string(out), "status=137") {
+			t.Errorf("%s of the listed bash: want it killed (status 137), got %q", what, out)
+		}
+	}
+	mustRun(t, "cat started by the test", exec.Command("/bin/cat", file), false)
+	out, _ := exec.Command("/bin/bash", "-c", "cat "+file+"; echo status=$?").CombinedOutput()
+	if !strings.Contains(string(out), "status=0") {
+		t.Errorf("cat started by another bash: want it untouched, got %q", out)
+	}
+}

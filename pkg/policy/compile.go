@@ -616,8 +616,8 @@ func (c *compiler) matchPID(path string, sel uint8, m *PIDSelector, cfg *tracing
 }
 
 func (c *compiler) matchBinary(path string, sel, subject uint8, m *BinarySelector, cfg *tracing.HookConfig) error {
-	if m.FollowChildren {
-		return unsupported(path+".followChildren", "followChildren is not implemented yet")
+	if m.FollowChildren && subject != tracing.SubjBinary {
+		return unsupported(path+".followChildren", "followChildren applies to matchBinaries only")
 	}
 	op, negate := tracing.CondEq, strings.HasPrefix(m.Operator, "Not")
 	switch strings.TrimPrefix(m.Operator, "Not") {
@@ -630,7 +630,11 @@ func (c *compiler) matchBinary(path string, sel, subject uint8, m *BinarySelecto
 	if err != nil {
 		return err
 	}
-	return c.cond(cfg, path, tracing.Cond{Selector: sel, Subject: subject, Op: uint8(op), Negate: b2u(negate), SetID: set})
+	cd := tracing.Cond{Selector: sel, Subject: subject, Op: uint8(op), Negate: b2u(negate), SetID: set}
+	if m.FollowChildren {
+		cd.V1 = tracing.BinFollowChildren
+	}
+	return c.cond(cfg, path, cd)
 }
 
 // strSet adds a string set: exact values with their NUL, prefixes as

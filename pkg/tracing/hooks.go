@@ -111,6 +111,10 @@ const (
 	SubjCapsChanged = 0x87
 )
 
+// BinFollowChildren in a SubjBinary condition's V1 makes it hold for the
+// process or any of its ancestors (up to 16 generations).
+const BinFollowChildren = 1
+
 // matchPIDs flags in Cond.V1, as in generic.h.
 const (
 	PidFollowForks = 1
