@@ -15,6 +15,9 @@ import (
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
+	"github.com/sirupsen/logrus"
+
+	"github.com/vigil-sec/vigil/pkg/tracefs"
 )
 
 // DefaultRingBufferSize is the size of the kernel-to-user ring buffer.
@@ -46,6 +49,12 @@ type Counters struct {
 func Load(cfg Config) (*Sensor, error) {
 	if err := checkPrerequisites(); err != nil {
 		return nil, err
+	}
+	// tracefs before anything looks for it: the BPF library remembers the
+	// first lookup for the life of the process. Without it only tracepoint
+	// hooks fail, each with this reason.
+	if _, err := tracefs.Dir(); err != nil {
+		logrus.WithError(err).Warn("tracepoint hooks will not attach")
 	}
 	spec, err := loadProcess()
 	if err != nil {
