@@ -142,14 +142,7 @@ type SockArg struct {
 // CredentialsArg is a struct cred: its ids and capability sets.
 type CredentialsArg struct {
 	Credentials
-	Caps *CapSets `json:"caps,omitempty"`
-}
-
-// CapSets are capability sets by name.
-type CapSets struct {
-	Permitted   []string `json:"permitted,omitempty"`
-	Effective   []string `json:"effective,omitempty"`
-	Inheritable []string `json:"inheritable,omitempty"`
+	Caps *Capabilities `json:"caps,omitempty"`
 }
 
 // Capability is one capability: its number and name.

@@ -72,7 +72,7 @@ func (h *Hook) Event(g *tracing.Generic) *event.ProcessKprobe {
 		case "syscall64":
 			arg = &event.Argument{SyscallID: &event.SyscallID{ID: uint32(g.ArgVal[i]), ABI: "x64"}}
 		case "capability":
-			arg = &event.Argument{CapabilityArg: &event.Capability{Value: int32(g.ArgVal[i]), Name: capName(int(g.ArgVal[i]))}}
+			arg = &event.Argument{CapabilityArg: &event.Capability{Value: int32(g.ArgVal[i]), Name: event.CapabilityName(int(g.ArgVal[i]))}}
 		}
 		arg.Label = a.Label
 		ev.Args = append(ev.Args, arg)
@@ -192,25 +192,7 @@ func cred(b []byte) *event.CredentialsArg {
 	return &event.CredentialsArg{
 		Credentials: event.Credentials{UID: ci.UID, GID: ci.GID, EUID: ci.EUID, EGID: ci.EGID, SUID: ci.SUID,
 			SGID: ci.SGID, FSUID: ci.FSUID, FSGID: ci.FSGID},
-		Caps: &event.CapSets{Permitted: capNames(ci.CapPermitted), Effective: capNames(ci.CapEffective),
-			Inheritable: capNames(ci.CapInheritable)},
+		Caps: &event.Capabilities{Permitted: event.CapabilityList(ci.CapPermitted), Effective: event.CapabilityList(ci.CapEffective),
+			Inheritable: event.CapabilityList(ci.CapInheritable)},
 	}
-}
-
-// capNames lists the capabilities of a mask.
-func capNames(mask uint64) []string {
-	var out []string
-	for i := 0; i < 64; i++ {
-		if mask&(1<<i) != 0 {
-			out = append(out, capName(i))
-		}
-	}
-	return out
-}
-
-func capName(n int) string {
-	if n >= 0 && n < len(capabilities) {
-		return capabilities[n]
-	}
-	return "CAP_" + strconv.Itoa(n)
 }

@@ -34,9 +34,9 @@ func (c *Cache) build(r *tracing.Exec) *event.Process {
 	}
 	if c.opts.Credentials {
 		p.Cap = &event.Capabilities{
-			Permitted:   capList(k.CapPermitted),
-			Effective:   capList(k.CapEffective),
-			Inheritable: capList(k.CapInheritable),
+			Permitted:   event.CapabilityList(k.CapPermitted),
+			Effective:   event.CapabilityList(k.CapEffective),
+			Inheritable: event.CapabilityList(k.CapInheritable),
 		}
 		p.Credentials = &event.Credentials{
 			UID: k.Uid, GID: k.Gid, EUID: k.Euid, EGID: k.Egid,

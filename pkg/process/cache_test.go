@@ -92,16 +92,3 @@ func TestFormatArgs(t *testing.T) {
 		}
 	}
 }
-
-func TestCapList(t *testing.T) {
-	got := capList(1<<0 | 1<<21 | 1<<39 | 1<<50)
-	want := []string{"CAP_CHOWN", "CAP_SYS_ADMIN", "CAP_BPF", "CAP_50"}
-	if len(got) != len(want) {
-		t.Fatalf("capList = %v", got)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("capList[%d] = %s, want %s", i, got[i], want[i])
-		}
-	}
-}

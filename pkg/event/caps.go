@@ -1,12 +1,12 @@
-package process
+package event
 
 import (
 	"math/bits"
 	"strconv"
 )
 
-// capNames are the Linux capability names by bit number.
-var capNames = [...]string{
+// CapabilityNames are the Linux capability names, by bit number.
+var CapabilityNames = []string{
 	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
 	"CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP",
 	"CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
@@ -20,17 +20,21 @@ var capNames = [...]string{
 	"CAP_CHECKPOINT_RESTORE",
 }
 
-// capList names the capabilities set in mask; unknown bits read "CAP_<n>".
-func capList(mask uint64) []string {
+// CapabilityName names capability n; unknown ones read "CAP_<n>".
+func CapabilityName(n int) string {
+	if n >= 0 && n < len(CapabilityNames) {
+		return CapabilityNames[n]
+	}
+	return "CAP_" + strconv.Itoa(n)
+}
+
+// CapabilityList names the capabilities set in mask.
+func CapabilityList(mask uint64) []string {
 	var out []string
 	for mask != 0 {
 		bit := bits.TrailingZeros64(mask)
 		mask &^= 1 << bit
-		if bit < len(capNames) {
-			out = append(out, capNames[bit])
-		} else {
-			out = append(out, "CAP_"+strconv.Itoa(bit))
-		}
+		out = append(out, CapabilityName(bit))
 	}
 	return out
 }
