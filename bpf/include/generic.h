@@ -163,13 +163,18 @@ struct sel_action {
 	__s32 override;	     /* error to return instead (LSM), 0 for none */
 };
 
+/* hook_config.at_exit: the hook runs at return; for AT_EXIT_INT the
+ * function returns a 32-bit int, sign-extended before use. */
+#define AT_EXIT_LONG 1
+#define AT_EXIT_INT 2
+
 struct hook_config {
 	__u32 hook_id;
 	__u32 policy_id;
 	__u8 n_args;
 	__u8 n_conds;
 	__u8 n_selectors;
-	__u8 at_exit; /* runs at syscall exit, with the return value */
+	__u8 at_exit; /* runs at return, with the return value (AT_EXIT_*) */
 	__u8 arg_type[MAX_ARGS];
 	__u8 arg_index[MAX_ARGS]; /* syscall argument number */
 	__u8 arg_size[MAX_ARGS];  /* char_buf: slot holding the size */

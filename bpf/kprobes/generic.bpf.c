@@ -825,6 +825,8 @@ __noinline int run_hook(__u32 hook_id, __u32 nr)
 
 	if (!cfg || !s)
 		return 0;
+	if (cfg->at_exit == AT_EXIT_INT)
+		s->ret = (__s32)s->ret; /* a 32-bit int, in a 64-bit register */
 	read_args(s, cfg);
 	sel = select(s, cfg);
 	if (sel < 0)
@@ -1115,12 +1117,12 @@ int generic_raw_tp(__u64 *ctx)
 	return 0;
 }
 
-/* The return value of a trampoline program's function, after its args. */
+/* The return value of a trampoline program's function, after its args
+ * (the verifier refuses ctx reads at computed offsets). */
 static __always_inline __s64 ctx_ret(__u64 *ctx)
 {
 	__s64 ret = 0;
 
-	/* the verifier refuses ctx reads at computed offsets */
 	bpf_probe_read_kernel(&ret, sizeof(ret),
 			      (void *)ctx + 8 * (cfg_nargs & 15));
 	return ret;
@@ -1162,11 +1164,14 @@ SEC("lsm")
 int generic_lsm(__u64 *ctx)
 {
 	struct gscratch *s = scratch();
-	int prev;
+	int prev = 0;
 
 	if (!s)
 		return 0;
-	prev = ctx_ret(ctx); /* the verdict so far follows the arguments */
+	/* the verdict so far follows the arguments: an int, read as one (a
+	 * wider read loses the verifier's bound on what the program returns) */
+	bpf_probe_read_kernel(&prev, sizeof(prev),
+			      (void *)ctx + 8 * (cfg_nargs & 15));
 	if (prev)
 		return lsm_verdict(prev);
 	ctx_args(s, ctx);

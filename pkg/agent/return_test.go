@@ -46,18 +46,27 @@ spec:
 			if err := cat.Run(); err != nil {
 				t.Fatal(err)
 			}
-			k := shared.sink.one(t, "return event", kprobeOf(cat.Process.Pid, name)).ProcessKprobe
-			if k.Backend != tc.backend || k.Return == nil || k.Return.IntArg == nil || *k.Return.IntArg != 0 ||
-				k.Args[0].FileArg == nil || k.Args[0].FileArg.Path != secret {
-				t.Errorf("event = %+v return %+v args %+v", k, k.Return, k.Args)
+			// some kernels check one open twice: every event must be right
+			evs := shared.sink.find(t, 1, 10*time.Second, kprobeOf(cat.Process.Pid, name))
+			if len(evs) == 0 {
+				t.Fatal("no return event")
+			}
+			for _, ev := range evs {
+				k := ev.ProcessKprobe
+				if k.Backend != tc.backend || k.Return == nil || k.Return.IntArg == nil || *k.Return.IntArg != 0 ||
+					k.Args[0].FileArg == nil || k.Args[0].FileArg.Path != secret {
+					t.Errorf("event = %+v return %+v args %+v", k, k.Return, k.Args)
+				}
 			}
 		})
 	}
 }
 
-// Override of a syscall: the open fails with the configured error, through
-// fmod_ret or bpf_override_return, whichever this kernel has.
-func TestOverrideSyscallReturnsTheError(t *testing.T) {
+// Override of a security_ function: the open fails with the configured
+// error, through fmod_ret or bpf_override_return, whichever this kernel has.
+// (A syscall's wrapper can be overridden only where the kernel lists it for
+// error injection; elsewhere loading says it is not modifiable.)
+func TestOverrideReturnsTheError(t *testing.T) {
 	if !kernel().Has(probe.FmodRet) && !kernel().Has(probe.OverrideReturn) {
 		t.Skipf("needs fmod_ret or bpf_override_return: %v; %v", kernel().Missing(probe.FmodRet), kernel().Missing(probe.OverrideReturn))
 	}
@@ -65,16 +74,16 @@ func TestOverrideSyscallReturnsTheError(t *testing.T) {
 	load(t, fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
 kind: TracingPolicy
 metadata:
-  name: override-openat
+  name: override-file-open
 spec:
   kprobes:
-  - call: sys_openat
-    syscall: true
+  - call: security_file_open
+    syscall: false
     args:
-    - {index: 1, type: string}
+    - {index: 0, type: file}
     selectors:
     - matchArgs:
-      - {index: 1, operator: Equal, values: [%q]}
+      - {index: 0, operator: Equal, values: [%q]}
       matchActions:
       - {action: Override, argError: -13}
 `, dir+"/secret"))
@@ -83,8 +92,11 @@ spec:
 	if err == nil || !strings.Contains(string(out), "Permission denied") {
 		t.Fatalf("cat of the secret: %v %s, want EACCES", err, out)
 	}
-	k := shared.sink.one(t, "override event", kprobeOf(cat.Process.Pid, "override-openat")).ProcessKprobe
-	if k.Action != event.ActionOverride || (k.Backend != tracing.AttachFmodRet && k.Backend != tracing.AttachKprobeOverride) {
+	evs := shared.sink.find(t, 1, 10*time.Second, kprobeOf(cat.Process.Pid, "override-file-open"))
+	if len(evs) == 0 {
+		t.Fatal("no override event")
+	}
+	if k := evs[0].ProcessKprobe; k.Action != event.ActionOverride || (k.Backend != tracing.AttachFmodRet && k.Backend != tracing.AttachKprobeOverride) {
 		t.Errorf("event action %s backend %s", k.Action, k.Backend)
 	}
 	if err := exec.Command("/bin/cat", other).Run(); err != nil {

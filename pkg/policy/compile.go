@@ -438,9 +438,10 @@ func (c *compiler) returnArg(path string, k *KProbeSpec, cfg *tracing.HookConfig
 	switch k.ReturnArg.Type {
 	case "int", "int32":
 		meta.Return.Type = tracing.ArgInt
+		cfg.AtExit = tracing.AtExitInt
 	case "int64", "long", "":
 	default:
-		return unsupported(path+".returnArg.type", "a syscall returns an integer: type %q cannot describe it", k.ReturnArg.Type)
+		return unsupported(path+".returnArg.type", "return values are read as integers: type %q cannot describe one", k.ReturnArg.Type)
 	}
 	meta.Return.Label = k.ReturnArg.Label
 	return nil

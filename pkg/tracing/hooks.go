@@ -111,6 +111,13 @@ const (
 	SubjCapsChanged = 0x87
 )
 
+// HookConfig.AtExit values: the hook runs at return; with AtExitInt the
+// function returns a 32-bit int, sign-extended in the kernel.
+const (
+	AtExitLong = 1
+	AtExitInt  = 2
+)
+
 // BinFollowChildren in a SubjBinary condition's V1 makes it hold for the
 // process or any of its ancestors (up to 16 generations).
 const BinFollowChildren = 1
