@@ -344,7 +344,7 @@ func (c *compiler) funcHook(path string, fh tracing.FuncHook, function string, k
 		if hook.AtExit != 0 {
 			return unsupported(ap, "Override on a return hook: the function has already run")
 		}
-		if fh.Attach, err = c.overrideBackend(ap); err != nil {
+		if fh.Attach, err = c.overrideBackend(ap, fh.Syscall); err != nil {
 			return err
 		}
 	}
@@ -810,8 +810,14 @@ var netOps = map[string]uint8{
 
 func netOp(op uint8) bool { return op >= tracing.CondSPort && op <= tracing.CondDPortPriv }
 
+// isString says whether arguments of type typ compare as strings: their
+// text, or the path they resolve to.
 func isString(typ int) bool {
-	return typ == tracing.ArgString || typ == tracing.ArgFd || typ == tracing.ArgCharBuf
+	switch typ {
+	case tracing.ArgString, tracing.ArgFd, tracing.ArgCharBuf, tracing.ArgFile, tracing.ArgPath, tracing.ArgBprm:
+		return true
+	}
+	return false
 }
 
 func (c *compiler) numeric(path, op string, values []string, cd *tracing.Cond) error {
@@ -951,16 +957,21 @@ func rateLimit(path string, act *ActionSelector, a *tracing.SelAction) error {
 
 // override explains why Override cannot load on a hook's backend: only
 // BPF LSM hooks deny in Vigil so far.
-// overrideBackend is how this kernel can Override a function's return.
-func (c *compiler) overrideBackend(path string) (string, error) {
+// overrideBackend is how this kernel can Override a function's return
+// (a syscall's needs fmod_ret on syscall functions).
+func (c *compiler) overrideBackend(path string, syscall bool) (string, error) {
+	fmodRet := probe.FmodRet
+	if syscall {
+		fmodRet = probe.FmodRetSyscall
+	}
 	switch {
-	case c.kernel.Has(probe.FmodRet):
+	case c.kernel.Has(fmodRet):
 		return tracing.AttachFmodRet, nil
 	case c.kernel.Has(probe.OverrideReturn):
 		return tracing.AttachKprobeOverride, nil
 	}
 	return "", kernelLacks(path, "Override needs fmod_ret or bpf_override_return (or BPF LSM, on lsmhooks): %v; %v",
-		c.kernel.Missing(probe.FmodRet), c.kernel.Missing(probe.OverrideReturn))
+		c.kernel.Missing(fmodRet), c.kernel.Missing(probe.OverrideReturn))
 }
 
 func b2u(b bool) uint8 {

@@ -53,6 +53,7 @@ var checks = []check{
 	{Fentry, func(p *prober) error { return p.trampoline(ebpf.AttachTraceFEntry) }},
 	{Fexit, func(p *prober) error { return p.trampoline(ebpf.AttachTraceFExit) }},
 	{FmodRet, func(p *prober) error { return p.trampoline(ebpf.AttachModifyReturn) }},
+	{FmodRetSyscall, (*prober).fmodRetSyscall},
 	{LSM, (*prober).lsm},
 	{SendSignal, (*prober).sendSignal},
 	{OverrideReturn, (*prober).overrideReturn},
@@ -397,11 +398,35 @@ func (p *prober) sendSignal() error {
 	return err
 }
 
-// overrideReturn makes getppid(2) return overrideMagic, in this process only.
-func (p *prober) overrideReturn() error {
+// syscallFunc is getppid's function on this architecture.
+func syscallFunc() (string, error) {
 	fn := map[string]string{"amd64": "__x64_sys_getppid", "arm64": "__arm64_sys_getppid"}[runtime.GOARCH]
 	if fn == "" {
-		return fmt.Errorf("no syscall function known on %s", runtime.GOARCH)
+		return "", fmt.Errorf("no syscall function known on %s", runtime.GOARCH)
+	}
+	return fn, nil
+}
+
+// fmodRetSyscall attaches fmod_ret to getppid's function, which the kernel
+// allows only for functions on its error-injection list. The program
+// returns 0: it leaves the return value alone.
+func (p *prober) fmodRetSyscall() error {
+	fn, err := syscallFunc()
+	if err != nil {
+		return err
+	}
+	spec := ebpf.ProgramSpec{Type: ebpf.Tracing, AttachType: ebpf.AttachModifyReturn, AttachTo: fn}
+	return attachRun(program{spec: spec, thisTgid: true},
+		func(prog *ebpf.Program) (link.Link, error) {
+			return link.AttachTracing(link.TracingOptions{Program: prog, AttachType: ebpf.AttachModifyReturn})
+		}, func() { unix.Getppid() })
+}
+
+// overrideReturn makes getppid(2) return overrideMagic, in this process only.
+func (p *prober) overrideReturn() error {
+	fn, err := syscallFunc()
+	if err != nil {
+		return err
 	}
 	pr := program{
 		spec:     ebpf.ProgramSpec{Type: ebpf.Kprobe},

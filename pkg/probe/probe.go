@@ -38,6 +38,7 @@ const (
 	Fentry         Feature = "fentry"              // BPF trampoline at function entry
 	Fexit          Feature = "fexit"               // BPF trampoline at function exit
 	FmodRet        Feature = "fmod_ret"            // BPF trampoline that may change a return value
+	FmodRetSyscall Feature = "fmod_ret.syscall"    // fmod_ret on a syscall's function (on the error-injection list)
 	LSM            Feature = "lsm"                 // BPF LSM program that runs (bpf in the active LSM list)
 	SendSignal     Feature = "bpf_send_signal"     // signal the current task from a BPF program
 	OverrideReturn Feature = "bpf_override_return" // make a kernel function return early, from a kprobe

@@ -33,16 +33,17 @@ var known = func() map[string]map[probe.Feature]bool {
 		}
 		return m
 	}
-	debian := map[probe.Feature]bool{probe.KprobeMulti: false, probe.UprobeMulti: false, probe.OverrideReturn: false}
+	// Debian's kernels do not list syscall functions for error injection
+	debian := map[probe.Feature]bool{probe.KprobeMulti: false, probe.UprobeMulti: false, probe.OverrideReturn: false, probe.FmodRetSyscall: false}
 	return map[string]map[probe.Feature]bool{
 		"": all(map[probe.Feature]bool{
 			probe.Kprobe: false, probe.Kretprobe: false, probe.KprobeMulti: false,
-			probe.Fentry: false, probe.Fexit: false, probe.FmodRet: false, probe.LSM: false,
+			probe.Fentry: false, probe.Fexit: false, probe.FmodRet: false, probe.FmodRetSyscall: false, probe.LSM: false,
 			probe.OverrideReturn: false,
 		}),
 		"5.10": all(debian), // BPF LSM because scripts/vmrun.sh boots it with lsm=...,bpf
 		"6.1":  all(debian),
-		"6.12": all(map[probe.Feature]bool{probe.OverrideReturn: false}),
+		"6.12": all(map[probe.Feature]bool{probe.OverrideReturn: false, probe.FmodRetSyscall: false}),
 	}
 }()
 
