@@ -459,6 +459,7 @@ var syscallArgTypes = map[string]int{
 	"sockaddr":  tracing.ArgSockaddr,
 	"char_buf":  tracing.ArgCharBuf,
 	"syscall64": tracing.ArgS64, "capability": tracing.ArgInt,
+	"nop": tracing.ArgNone, // a placeholder: not read, not in events
 }
 
 // shownAs are the integer types events show in a form of their own.
@@ -483,8 +484,11 @@ func (c *compiler) args(path string, k *KProbeSpec, cfg *tracing.HookConfig, met
 		if ft, isFunc := funcArgTypes[a.Type]; isFunc && cfg.KernelMem != 0 {
 			t, ok = ft, true
 		}
+		if !ok && cfg.KernelMem != 0 {
+			return nil, unsupported(ap+".type", "type %q cannot be read from a kernel function's argument yet (types that can: the integers, string, fd, sockaddr, char_buf, file, path, linux_binprm, sock, skb, cred, capability, nop)", a.Type)
+		}
 		if !ok {
-			return nil, unsupported(ap+".type", "type %q cannot be read from a syscall argument (types that can: int, uint32, int64, uint64, size_t, string, fd, sockaddr, char_buf)", a.Type)
+			return nil, unsupported(ap+".type", "type %q cannot be read from a syscall argument (types that can: the integers, string, fd, sockaddr, char_buf, capability, nop)", a.Type)
 		}
 		if a.ReturnCopy {
 			// the hook runs at return, where the buffer is filled

@@ -67,6 +67,9 @@ func (h *Hook) Event(g *tracing.Generic) *event.ProcessKprobe {
 		if i >= tracing.MaxArgs {
 			break
 		}
+		if a.Type == tracing.ArgNone {
+			continue // a nop placeholder
+		}
 		arg := renderArg(a.Type, g.ArgVal[i], g.Args[i])
 		switch a.As {
 		case "syscall64":

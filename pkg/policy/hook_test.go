@@ -19,7 +19,7 @@ func TestEveryArgTypeRenders(t *testing.T) {
 	}
 	for typ := range types {
 		a := renderArg(typ, 1, []byte("/x"))
-		if a.BytesArg != nil && typ != tracing.ArgCharBuf {
+		if a.BytesArg != nil && typ != tracing.ArgCharBuf && typ != tracing.ArgNone { // nop: never rendered
 			t.Errorf("argument type %d renders as raw bytes", typ)
 		}
 	}
@@ -58,5 +58,16 @@ func TestCredAndCapabilityRender(t *testing.T) {
 	ev := h.Event(g)
 	if ca := ev.Args[0].CapabilityArg; ca == nil || ca.Value != 21 || ca.Name != "CAP_SYS_ADMIN" {
 		t.Errorf("capability_arg = %+v", ca)
+	}
+}
+
+// A nop argument holds a place: it is not in events.
+func TestNopArgumentIsLeftOut(t *testing.T) {
+	h := &Hook{Args: []HookArg{{Type: tracing.ArgNone}, {Type: tracing.ArgInt, Label: "second"}}}
+	g := &tracing.Generic{}
+	g.ArgVal[1] = 7
+	ev := h.Event(g)
+	if len(ev.Args) != 1 || ev.Args[0].Label != "second" || *ev.Args[0].IntArg != 7 {
+		t.Errorf("args = %+v, want only the second", ev.Args)
 	}
 }
