@@ -2,23 +2,30 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/vigil-sec/vigil/pkg/agent"
 	"github.com/vigil-sec/vigil/pkg/export"
+	"github.com/vigil-sec/vigil/pkg/pods"
 	"github.com/vigil-sec/vigil/pkg/process"
 	"github.com/vigil-sec/vigil/pkg/tracing"
 )
 
 type agentFlags struct {
-	cfg      agent.Config
-	logLevel string
-	file     export.FileOptions
+	cfg        agent.Config
+	logLevel   string
+	file       export.FileOptions
+	k8s        bool
+	kubeconfig string
 }
 
 func agentCommand() *cobra.Command {
@@ -45,7 +52,26 @@ func agentCommand() *cobra.Command {
 	fl.StringVar(&f.cfg.PolicyDir, "tracing-policy-dir", "", "load every *.yaml and *.yml TracingPolicy file in this directory; reloaded on change")
 	fl.StringVar(&f.cfg.SyscallBackend, "syscall-backend", "auto", "backend of syscall hooks: auto (kprobe, fentry, then the raw syscall tracepoint, the first the kernel has), kprobe, fentry or raw_syscall_tracepoint")
 	fl.IntVar(&f.cfg.Tracing.RingBufferSize, "rb-size", tracing.DefaultRingBufferSize, "kernel ring buffer size in bytes (power of two)")
+	fl.BoolVar(&f.k8s, "enable-k8s-api", false, "add the pod and container of each process to events, from the Kubernetes API server (pods of --node-name)")
+	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file for --enable-k8s-api (default: the in-cluster service account)")
+	fl.DurationVar(&f.cfg.PodHold, "k8s-pod-wait", 2*time.Second, "how long an event waits for its pod to be known")
 	return cmd
+}
+
+// startPods starts the node's pod index; the API server being down does
+// not stop the agent: the informer retries, events go out without pods.
+func startPods(ctx context.Context, f *agentFlags) error {
+	cfg, err := clientcmd.BuildConfigFromFlags("", f.kubeconfig) // in-cluster when empty
+	if err != nil {
+		return fmt.Errorf("--enable-k8s-api: %w", err)
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("--enable-k8s-api: %w", err)
+	}
+	f.cfg.Pods = pods.New(client, f.cfg.Process.NodeName)
+	f.cfg.Pods.Start(ctx)
+	return nil
 }
 
 func runAgent(f *agentFlags) error {
@@ -62,12 +88,17 @@ func runAgent(f *agentFlags) error {
 		}
 	}
 	defer out.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if f.k8s {
+		if err := startPods(ctx, f); err != nil {
+			return err
+		}
+	}
 	a, err := agent.New(f.cfg, out)
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	logrus.WithField("node", f.cfg.Process.NodeName).Info("vigil agent running")
 	err = a.Run(ctx)
 	logrus.Info("vigil agent stopped")

@@ -13,6 +13,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/vigil-sec/vigil/pkg/event"
+	"github.com/vigil-sec/vigil/pkg/pods"
 	"github.com/vigil-sec/vigil/pkg/policy"
 	"github.com/vigil-sec/vigil/pkg/probe"
 	"github.com/vigil-sec/vigil/pkg/process"
@@ -37,6 +38,10 @@ type Config struct {
 	PolicyReload time.Duration
 	// SyscallBackend forces the backend of syscall hooks (policy.Target).
 	SyscallBackend string
+	// Pods, when set, adds to events the pod and container of their
+	// processes; an event waits for its pod at most PodHold.
+	Pods    *pods.Index
+	PodHold time.Duration
 }
 
 // Sink receives events in order. Flush is called whenever the kernel has
@@ -64,6 +69,7 @@ type Agent struct {
 	pols   *policies
 	files  *policyFiles
 
+	pods     *podWaiter       // nil without Kubernetes
 	seen     tracing.Counters // kernel counters already reported
 	decodes  uint64           // decode errors already reported
 	lastPoll time.Time
@@ -86,6 +92,9 @@ func New(cfg Config, sink Sink) (*Agent, error) {
 	logrus.WithField("available", kernel.Available()).Info("kernel features probed")
 	target := policy.Target{Kernel: kernel, SyscallBackend: cfg.SyscallBackend}
 	a := &Agent{cfg: cfg, sensor: s, cache: process.New(cfg.Process), sink: sink, pols: newPolicies(s.Hooks(), target)}
+	if cfg.Pods != nil {
+		a.pods = &podWaiter{index: cfg.Pods, hold: cfg.PodHold}
+	}
 	a.files = &policyFiles{files: cfg.PolicyFiles, dir: cfg.PolicyDir, ps: a.pols, hashes: map[string][32]byte{}}
 	a.files.sync()
 	return a, nil
@@ -117,6 +126,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 	}
 	a.pollLosses()
+	if a.pods != nil {
+		a.emit(a.pods.drain()...)
+	}
 	return a.sink.Flush()
 }
 
@@ -132,6 +144,9 @@ func (a *Agent) step() error {
 		return err
 	default:
 		a.handle(rec)
+	}
+	if a.pods != nil {
+		a.emit(a.pods.release(time.Now())...)
 	}
 	if time.Since(a.lastPoll) >= a.cfg.LossInterval {
 		a.pollLosses()
@@ -185,10 +200,21 @@ func (a *Agent) writeHook(g *tracing.Generic) {
 	a.write(out)
 }
 
+// write sends ev out, once its pod is known where it runs in a container.
 func (a *Agent) write(ev *event.Event) {
-	a.stats.Events.Add(1)
-	if err := a.sink.Write(ev); err != nil {
-		logrus.WithError(err).Error("writing event")
+	if a.pods != nil {
+		a.emit(a.pods.admit(ev, time.Now())...)
+		return
+	}
+	a.emit(ev)
+}
+
+func (a *Agent) emit(evs ...*event.Event) {
+	for _, ev := range evs {
+		a.stats.Events.Add(1)
+		if err := a.sink.Write(ev); err != nil {
+			logrus.WithError(err).Error("writing event")
+		}
 	}
 }
 

@@ -220,6 +220,37 @@ type Process struct {
 	Ns           *Namespaces   `json:"ns,omitempty"`
 	Credentials  *Credentials  `json:"process_credentials,omitempty"`
 	Cgroup       *Cgroup       `json:"cgroup,omitempty"`
+	// Pod is the Kubernetes pod and container the process runs in.
+	Pod *Pod `json:"pod,omitempty"`
+	// Docker is the start of the container id.
+	Docker string `json:"docker,omitempty"`
+}
+
+// Pod is a Kubernetes pod and the container of it a process runs in.
+type Pod struct {
+	Namespace    string            `json:"namespace"`
+	Name         string            `json:"name"`
+	UID          string            `json:"uid,omitempty"`
+	Container    *Container        `json:"container,omitempty"`
+	PodLabels    map[string]string `json:"pod_labels,omitempty"`
+	Workload     string            `json:"workload,omitempty"`
+	WorkloadKind string            `json:"workload_kind,omitempty"`
+}
+
+// Container is one container of a pod.
+type Container struct {
+	ID        string `json:"id"` // "<runtime>://<id>"
+	Name      string `json:"name"`
+	Image     *Image `json:"image,omitempty"`
+	StartTime string `json:"start_time,omitempty"`
+	// Pid is the process's pid in the container's pid namespace.
+	Pid uint32 `json:"pid,omitempty"`
+}
+
+// Image is a container's image.
+type Image struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
 }
 
 // Capabilities lists capability names, such as "CAP_SYS_ADMIN".

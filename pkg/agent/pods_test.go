@@ -1,0 +1,119 @@
+package agent
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/vigil-sec/vigil/internal/kubetest"
+	"github.com/vigil-sec/vigil/pkg/pods"
+	"github.com/vigil-sec/vigil/pkg/process"
+)
+
+// containerCgroup makes a cgroup named as containerd names a container's.
+func containerCgroup(t *testing.T, id string) string {
+	dir := filepath.Join(cgroup2Root(t), "cri-containerd-"+id+".scope")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatalf("creating a cgroup: %v", err)
+	}
+	t.Cleanup(func() { os.Remove(dir) })
+	return dir
+}
+
+// runPod creates pod name in namespace ns on node, with one running
+// container whose runtime id is id (a kubelet's status, written by hand).
+func runPod(t *testing.T, k *kubetest.Server, ns, name, node, id string) {
+	ctx := context.Background()
+	if _, err := k.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
+		metav1.CreateOptions{}); err != nil && !strings.Contains(err.Error(), "already exists") {
+		t.Fatal(err)
+	}
+	pod, err := k.Client.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"app": name}},
+		Spec:       corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "main", Image: "busybox:1.36"}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "main", Image: "busybox:1.36",
+		ImageID: "docker.io/library/busybox@sha256:" + strings.Repeat("c", 64), ContainerID: "containerd://" + id}}
+	if _, err := k.Client.CoreV1().Pods(ns).UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		zero := int64(0)
+		_ = k.Client.CoreV1().Pods(ns).Delete(context.Background(), name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+	})
+}
+
+// runIn runs /bin/true inside cgroup dir and returns the shell's pid.
+func runIn(t *testing.T, dir string) int {
+	cmd := exec.Command("/bin/sh", "-c", `echo $$ > "$0/cgroup.procs" && exec /bin/true`, dir)
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd.Process.Pid
+}
+
+// The exec of a process in a container's cgroup carries its pod, also when
+// the pod becomes known only after the exec: the event waits for it.
+func TestExecEventsCarryTheirPod(t *testing.T) {
+	if k := os.Getenv("VIGIL_TEST_KERNEL"); k != "" {
+		t.Skipf("kernel matrix (%s): pod attribution needs no kernel feature; it is tested on the host, against a real API server", k)
+	}
+	k, err := kubetest.Start()
+	if err != nil {
+		t.Fatalf("a Kubernetes API server: %v", err)
+	}
+	defer k.Stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	node := "agent-test-node"
+	index := pods.New(k.Client, node)
+	index.Start(ctx)
+	for !index.Synced() {
+		time.Sleep(20 * time.Millisecond)
+	}
+	a := start(t, Config{Process: process.Options{NodeName: node}, Pods: index, PodHold: 10 * time.Second})
+	defer a.stop()
+
+	known, late := strings.Repeat("1a", 32), strings.Repeat("2b", 32)
+	runPod(t, k, "team-a", "known", node, known)
+	for index.Container(known) == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
+	check := func(pid int, name, id string) {
+		t.Helper()
+		evs := a.sink.find(t, 2, 15*time.Second, execOf(pid))
+		if len(evs) != 2 {
+			t.Fatalf("%s: want exec events for sh and true, got %d", name, len(evs))
+		}
+		p := evs[1].ProcessExec.Process
+		if p.Pod == nil || p.Pod.Namespace != "team-a" || p.Pod.Name != name || p.Pod.PodLabels["app"] != name ||
+			p.Pod.Container == nil || p.Pod.Container.Name != "main" || p.Pod.Container.ID != "containerd://"+id ||
+			p.Docker != id[:31] {
+			t.Errorf("%s: process pod = %+v, docker %q", name, p.Pod, p.Docker)
+		}
+	}
+	check(runIn(t, containerCgroup(t, known)), "known", known)
+
+	pid := runIn(t, containerCgroup(t, late))
+	time.Sleep(300 * time.Millisecond) // the exec is in; its pod is not
+	runPod(t, k, "team-a", "late", node, late)
+	check(pid, "late", late)
+
+	host := exec.Command("/bin/true")
+	if err := host.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if ev := a.sink.find(t, 1, 10*time.Second, execOf(host.Process.Pid)); len(ev) != 1 || ev[0].ProcessExec.Process.Pod != nil {
+		t.Errorf("a host process: want one exec event without a pod, got %d", len(ev))
+	}
+}
