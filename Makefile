@@ -1,7 +1,7 @@
 # Vigil build. `make test` is what CI runs; it needs root for the BPF tests.
 GO ?= go
 BPF_SRC := $(shell find bpf -name '*.c' -o -name '*.h' | grep -v vmlinux.h)
-GENERATED := $(wildcard pkg/tracing/*_bpfel.go pkg/tracing/*_bpfel.o)
+GENERATED := $(wildcard pkg/tracing/*_bpfel.go pkg/tracing/*_bpfel.o) crds
 
 .PHONY: all build deps generate check-generated vmlinux lint test test-go vmtest bench clean
 
@@ -13,15 +13,17 @@ build:
 deps:
 	@scripts/deps.sh
 
-# BPF objects and their Go bindings, committed so `go build` needs no clang.
+# BPF objects and their Go bindings, committed so `go build` needs no clang;
+# the CRDs, from pkg/crd's API types (controller-gen, a tool of go.mod).
 generate: deps
 	$(GO) generate ./pkg/tracing/
+	$(GO) tool controller-gen crd:crdVersions=v1 paths=./pkg/crd/... output:crd:dir=./crds
 
 # Fails when the committed BPF objects differ from what the sources build.
 check-generated: generate
 	@if [ -n "$$(git status --porcelain -- $(GENERATED))" ]; then \
 		git status --short -- $(GENERATED); \
-		echo "generated BPF objects are stale: run 'make generate' and commit them" >&2; \
+		echo "generated BPF objects or CRDs are stale: run 'make generate' and commit them" >&2; \
 		exit 1; \
 	fi
 
