@@ -56,6 +56,10 @@ type Target struct {
 func Compile(p Policy, t Target) (*Compiled, error) {
 	spec := p.GetSpec()
 	c := &compiler{spec: spec, kernel: t.Kernel, target: t, out: &Compiled{Name: p.GetName()}}
+	if _, ok := p.(*TracingPolicyNamespaced); ok {
+		// loading it unscoped would apply it to every process
+		return nil, unsupported("metadata.namespace", "a TracingPolicyNamespaced applies only to the pods of its namespace, which needs the in-kernel pod scope, not implemented yet")
+	}
 	if err := c.unsupportedParts(); err != nil {
 		return nil, err
 	}
