@@ -52,7 +52,7 @@ func agentCommand() *cobra.Command {
 	fl.StringVar(&f.cfg.PolicyDir, "tracing-policy-dir", "", "load every *.yaml and *.yml TracingPolicy file in this directory; reloaded on change")
 	fl.StringVar(&f.cfg.SyscallBackend, "syscall-backend", "auto", "backend of syscall hooks: auto (kprobe, fentry, then the raw syscall tracepoint, the first the kernel has), kprobe, fentry or raw_syscall_tracepoint")
 	fl.IntVar(&f.cfg.Tracing.RingBufferSize, "rb-size", tracing.DefaultRingBufferSize, "kernel ring buffer size in bytes (power of two)")
-	fl.BoolVar(&f.k8s, "enable-k8s-api", false, "add the pod and container of each process to events, from the Kubernetes API server (pods of --node-name)")
+	fl.BoolVar(&f.k8s, "enable-k8s-api", false, "load TracingPolicy resources from the Kubernetes API server, and add the pod and container of each process to events (pods of --node-name)")
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file for --enable-k8s-api (default: the in-cluster service account)")
 	fl.DurationVar(&f.cfg.PodHold, "k8s-pod-wait", 2*time.Second, "how long an event waits for its pod to be known")
 	return cmd
@@ -71,6 +71,7 @@ func startPods(ctx context.Context, f *agentFlags) error {
 	}
 	f.cfg.Pods = pods.New(client, f.cfg.Process.NodeName)
 	f.cfg.Pods.Start(ctx)
+	f.cfg.Kube = cfg
 	return nil
 }
 

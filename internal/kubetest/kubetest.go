@@ -4,21 +4,31 @@
 package kubetest
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
+	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apiext "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/yaml"
 )
 
-// Server is a running API server and a client with admin rights.
+// Server is a running API server and clients with admin rights.
 type Server struct {
 	Kubeconfig string
+	Config     *rest.Config
 	Client     kubernetes.Interface
+	Dynamic    dynamic.Interface
 	started    bool
 }
 
@@ -33,14 +43,63 @@ func Start() (*Server, error) {
 		line := strings.TrimSpace(string(out))
 		s.Kubeconfig, s.started = strings.TrimPrefix(line, "export KUBECONFIG="), true
 	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", s.Kubeconfig)
-	if err != nil {
+	var err error
+	if s.Config, err = clientcmd.BuildConfigFromFlags("", s.Kubeconfig); err != nil {
 		return nil, err
 	}
-	if s.Client, err = kubernetes.NewForConfig(cfg); err != nil {
+	if s.Client, err = kubernetes.NewForConfig(s.Config); err != nil {
+		return nil, err
+	}
+	if s.Dynamic, err = dynamic.NewForConfig(s.Config); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// InstallCRDs creates the repository's CRDs (crds/) and waits until the
+// API server serves them.
+func (s *Server) InstallCRDs() error {
+	client, err := apiext.NewForConfig(s.Config)
+	if err != nil {
+		return err
+	}
+	files, _ := filepath.Glob(filepath.Join(repo(), "crds", "*.yaml"))
+	if len(files) == 0 {
+		return fmt.Errorf("no CRDs in %s", filepath.Join(repo(), "crds"))
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		var crd apiextv1.CustomResourceDefinition
+		if err := yaml.UnmarshalStrict(data, &crd); err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		crds := client.ApiextensionsV1().CustomResourceDefinitions()
+		if _, err := crds.Create(context.Background(), &crd, metav1.CreateOptions{}); err != nil && !strings.Contains(err.Error(), "already exists") {
+			return fmt.Errorf("%s: the API server refuses the CRD: %w", f, err)
+		}
+		if err := waitEstablished(crds.Get, crd.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func waitEstablished(get func(context.Context, string, metav1.GetOptions) (*apiextv1.CustomResourceDefinition, error), name string) error {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		crd, err := get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			continue
+		}
+		for _, c := range crd.Status.Conditions {
+			if c.Type == apiextv1.Established && c.Status == apiextv1.ConditionTrue {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("CRD %s never became established", name)
 }
 
 // Stop stops the server if Start started it.
@@ -51,7 +110,10 @@ func (s *Server) Stop() {
 }
 
 // script is the path of one of the repository's scripts.
-func script(name string) string {
+func script(name string) string { return filepath.Join(repo(), "scripts", name) }
+
+// repo is the repository's root directory.
+func repo() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "scripts", name)
+	return filepath.Join(filepath.Dir(file), "..", "..")
 }

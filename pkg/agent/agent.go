@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"k8s.io/client-go/rest"
 
 	"github.com/vigil-sec/vigil/pkg/event"
 	"github.com/vigil-sec/vigil/pkg/pods"
@@ -42,6 +43,9 @@ type Config struct {
 	// processes; an event waits for its pod at most PodHold.
 	Pods    *pods.Index
 	PodHold time.Duration
+	// Kube, when set, is the API server whose TracingPolicy resources the
+	// agent loads.
+	Kube *rest.Config
 }
 
 // Sink receives events in order. Flush is called whenever the kernel has
@@ -70,6 +74,7 @@ type Agent struct {
 	files  *policyFiles
 
 	pods     *podWaiter       // nil without Kubernetes
+	crds     *crdPolicies     // nil without Kubernetes
 	seen     tracing.Counters // kernel counters already reported
 	decodes  uint64           // decode errors already reported
 	lastPoll time.Time
@@ -94,6 +99,12 @@ func New(cfg Config, sink Sink) (*Agent, error) {
 	a := &Agent{cfg: cfg, sensor: s, cache: process.New(cfg.Process), sink: sink, pols: newPolicies(s.Hooks(), target)}
 	if cfg.Pods != nil {
 		a.pods = &podWaiter{index: cfg.Pods, hold: cfg.PodHold}
+	}
+	if cfg.Kube != nil {
+		if a.crds, err = crdSource(a.pols, cfg.Kube); err != nil {
+			s.Close()
+			return nil, err
+		}
 	}
 	a.files = &policyFiles{files: cfg.PolicyFiles, dir: cfg.PolicyDir, ps: a.pols, hashes: map[string][32]byte{}}
 	a.files.sync()
@@ -120,6 +131,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	go a.files.watch(a.cfg.PolicyReload, ctx.Done())
+	if a.crds != nil {
+		go a.crds.run(ctx)
+	}
 	for ctx.Err() == nil {
 		if err := a.step(); err != nil {
 			return err

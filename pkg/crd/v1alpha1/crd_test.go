@@ -7,15 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	apiext "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
 
 	"github.com/vigil-sec/vigil/internal/kubetest"
@@ -34,62 +29,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// installCRDs creates the generated CRDs and waits until they serve.
-func installCRDs(t *testing.T) {
-	cfg, err := clientcmd.BuildConfigFromFlags("", server.Kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := apiext.NewForConfigOrDie(cfg)
-	files, _ := filepath.Glob("../../../crds/*.yaml")
-	if len(files) != 2 {
-		t.Fatalf("crds/: want 2 CRDs, got %d", len(files))
-	}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var crd apiextv1.CustomResourceDefinition
-		if err := yaml.UnmarshalStrict(data, &crd); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		if _, err := client.ApiextensionsV1().CustomResourceDefinitions().Create(context.Background(), &crd, metav1.CreateOptions{}); err != nil &&
-			!strings.Contains(err.Error(), "already exists") {
-			t.Fatalf("%s: the API server refuses the CRD: %v", f, err)
-		}
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			got, err := client.ApiextensionsV1().CustomResourceDefinitions().Get(context.Background(), crd.Name, metav1.GetOptions{})
-			if err == nil && established(got) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s never became established", crd.Name)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-}
-
-func established(crd *apiextv1.CustomResourceDefinition) bool {
-	for _, c := range crd.Status.Conditions {
-		if c.Type == apiextv1.Established && c.Status == apiextv1.ConditionTrue {
-			return true
-		}
-	}
-	return false
-}
-
 // The example policies are valid TracingPolicy objects for the API server,
 // which refuses a field the schema does not have.
 func TestExamplesAreValidResources(t *testing.T) {
-	installCRDs(t)
-	cfg, err := clientcmd.BuildConfigFromFlags("", server.Kubeconfig)
-	if err != nil {
+	if err := server.InstallCRDs(); err != nil {
 		t.Fatal(err)
 	}
-	dyn := dynamic.NewForConfigOrDie(cfg)
+	dyn := server.Dynamic
 	gvr := schema.GroupVersionResource{Group: "vigil.dev", Version: "v1alpha1", Resource: "tracingpolicies"}
 	files, _ := filepath.Glob("../../../examples/policies/*.yaml")
 	if len(files) < 5 {

@@ -1,0 +1,87 @@
+package agent
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/vigil-sec/vigil/internal/kubetest"
+	"github.com/vigil-sec/vigil/pkg/process"
+)
+
+// killedWithin runs cat on file until it is killed (want true) or runs
+// through (want false) within 15 s, and says whether that happened.
+func killedWithin(file string, want bool) bool {
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		killed := killedBy(exec.Command("/bin/cat", file).Run()) == syscall.SIGKILL
+		if killed == want {
+			return true
+		}
+	}
+	return false
+}
+
+// Creating, editing and deleting a TracingPolicy resource changes what the
+// agent enforces, within seconds.
+func TestPoliciesFromTheAPIServer(t *testing.T) {
+	if k := os.Getenv("VIGIL_TEST_KERNEL"); k != "" {
+		t.Skipf("kernel matrix (%s): loading policies from the API server needs no kernel feature; it is tested on the host", k)
+	}
+	k, err := kubetest.Start()
+	if err != nil {
+		t.Fatalf("a Kubernetes API server: %v", err)
+	}
+	defer k.Stop()
+	if err := k.InstallCRDs(); err != nil {
+		t.Fatal(err)
+	}
+	a := start(t, Config{Process: process.Options{NodeName: "crd-node"}, Kube: k.Config})
+	defer a.stop()
+
+	dir, secret, other := secretFiles(t)
+	var obj unstructured.Unstructured
+	if err := yaml.Unmarshal([]byte(killReadPolicy("crd-kill", dir+"/secret", "enforce")), &obj.Object); err != nil {
+		t.Fatal(err)
+	}
+	res := k.Dynamic.Resource(policyResources[0])
+	ctx := context.Background()
+	created, err := res.Create(ctx, &obj, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Delete(ctx, "crd-kill", metav1.DeleteOptions{})
+	if !killedWithin(secret, true) {
+		t.Fatal("the policy created in the API server never killed cat")
+	}
+	if killedBy(exec.Command("/bin/cat", other).Run()) != 0 {
+		t.Error("cat of another file was killed")
+	}
+
+	// edit: the other file instead
+	kprobes, _, _ := unstructured.NestedSlice(created.Object, "spec", "kprobes")
+	sel := kprobes[0].(map[string]any)["selectors"].([]any)[0].(map[string]any)
+	sel["matchArgs"].([]any)[0].(map[string]any)["values"] = []any{other}
+	if err := unstructured.SetNestedSlice(created.Object, kprobes, "spec", "kprobes"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := res.Update(ctx, created, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !killedWithin(other, true) || !killedWithin(secret, false) {
+		t.Fatal("the edited policy is not the one enforced")
+	}
+
+	if err := res.Delete(ctx, "crd-kill", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !killedWithin(other, false) {
+		t.Fatal("the deleted policy still kills")
+	}
+}
