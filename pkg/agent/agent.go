@@ -101,7 +101,7 @@ func New(cfg Config, sink Sink) (*Agent, error) {
 		a.pods = &podWaiter{index: cfg.Pods, hold: cfg.PodHold}
 	}
 	if cfg.Kube != nil {
-		if a.crds, err = crdSource(a.pols, cfg.Kube); err != nil {
+		if a.crds, err = crdSource(a.pols, cfg.Kube, cfg.Process.NodeName); err != nil {
 			s.Close()
 			return nil, err
 		}

@@ -3,11 +3,14 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
@@ -29,6 +32,9 @@ var policyResources = []schema.GroupVersionResource{
 // deleted ones removed. A resource whose CRD is not installed is looked
 // for again every minute; the watches retry while the API server is down.
 type crdPolicies struct {
+	node      string
+	mu        sync.Mutex       // the informers' handlers run concurrently
+	applied   map[string]int64 // metadata.generation last applied, by source
 	ps        *policies
 	client    dynamic.Interface
 	discovery discovery.DiscoveryInterface
@@ -36,7 +42,7 @@ type crdPolicies struct {
 	watching  map[schema.GroupVersionResource]bool
 }
 
-func crdSource(ps *policies, cfg *rest.Config) (*crdPolicies, error) {
+func crdSource(ps *policies, cfg *rest.Config, node string) (*crdPolicies, error) {
 	client, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -45,7 +51,7 @@ func crdSource(ps *policies, cfg *rest.Config) (*crdPolicies, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &crdPolicies{ps: ps, client: client, discovery: disc,
+	return &crdPolicies{node: node, applied: map[string]int64{}, ps: ps, client: client, discovery: disc,
 		factory:  dynamicinformer.NewDynamicSharedInformerFactory(client, 10*time.Minute),
 		watching: map[schema.GroupVersionResource]bool{}}, nil
 }
@@ -107,24 +113,63 @@ func (c *crdPolicies) apply(obj any) {
 	if !ok {
 		return
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.applied[source(u)] == u.GetGeneration() {
+		return // a status write, or a resync: the spec is the one applied
+	}
+	c.applied[source(u)] = u.GetGeneration()
+	err := c.load(u)
+	if err != nil {
+		logPolicyError(source(u), u.GetName(), err)
+	} else {
+		logrus.WithField("source", source(u)).Info("policy loaded")
+	}
+	c.report(u, err)
+}
+
+// load applies the policy u describes.
+func (c *crdPolicies) load(u *unstructured.Unstructured) error {
 	doc, err := json.Marshal(map[string]any{
 		"apiVersion": u.GetAPIVersion(), "kind": u.GetKind(),
 		"metadata": map[string]any{"name": u.GetName(), "labels": u.GetLabels(), "annotations": u.GetAnnotations()},
 		"spec":     u.Object["spec"],
 	})
 	if err != nil {
-		logPolicyError(source(u), u.GetName(), err)
-		return
+		return err
 	}
 	docs, err := policy.Parse(doc, source(u))
-	if err == nil {
-		err = c.ps.Apply(source(u), docs[0])
-	}
 	if err != nil {
-		logPolicyError(source(u), u.GetName(), err)
+		return err
+	}
+	return c.ps.Apply(source(u), docs[0])
+}
+
+// report writes this node's entry of a Vigil policy's status: loaded, with
+// the backends serving it, or error, with why. Server-side apply merges it
+// by node into the list, each agent owning its own entry.
+func (c *crdPolicies) report(u *unstructured.Unstructured, loadErr error) {
+	gvr := policyResources[0]
+	if u.GroupVersionKind().Group != gvr.Group {
+		return // Tetragon's resources have a status of their own
+	}
+	entry := map[string]any{"node": c.node, "state": "loaded", "updated": time.Now().UTC().Format(time.RFC3339)}
+	if loadErr != nil {
+		entry["state"], entry["message"] = "error", loadErr.Error()
+	} else {
+		entry["backends"] = c.ps.backends(u.GetName())
+	}
+	patch, err := json.Marshal(map[string]any{"apiVersion": u.GetAPIVersion(), "kind": u.GetKind(),
+		"metadata": map[string]any{"name": u.GetName()}, "status": map[string]any{"nodes": []any{entry}}})
+	if err != nil {
 		return
 	}
-	logrus.WithField("source", source(u)).Info("policy loaded")
+	force := true
+	_, err = c.client.Resource(gvr).Patch(context.Background(), u.GetName(), types.ApplyPatchType, patch,
+		metav1.PatchOptions{FieldManager: "vigil-agent/" + c.node, Force: &force}, "status")
+	if err != nil {
+		logrus.WithError(err).WithField("source", source(u)).Warn("writing the policy's status")
+	}
 }
 
 func (c *crdPolicies) remove(obj any) {
@@ -135,6 +180,9 @@ func (c *crdPolicies) remove(obj any) {
 	if !ok {
 		return
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.applied, source(u))
 	for _, name := range c.ps.fromSource(source(u)) {
 		if err := c.ps.Remove(name); err != nil {
 			logPolicyError(source(u), name, err)

@@ -2,8 +2,10 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/vigil-sec/vigil/internal/kubetest"
+	"github.com/vigil-sec/vigil/pkg/probe"
 	"github.com/vigil-sec/vigil/pkg/process"
 )
 
@@ -63,8 +66,15 @@ func TestPoliciesFromTheAPIServer(t *testing.T) {
 	if killedBy(exec.Command("/bin/cat", other).Run()) != 0 {
 		t.Error("cat of another file was killed")
 	}
+	if st := nodeStatus(t, k, "crd-kill", "crd-node"); st["state"] != "loaded" || len(fmt.Sprint(st["backends"])) < 3 {
+		t.Errorf("status of the node = %v, want loaded with its backends", st)
+	}
 
 	// edit: the other file instead
+	created, err = res.Get(ctx, "crd-kill", metav1.GetOptions{}) // with the status the agent wrote
+	if err != nil {
+		t.Fatal(err)
+	}
 	kprobes, _, _ := unstructured.NestedSlice(created.Object, "spec", "kprobes")
 	sel := kprobes[0].(map[string]any)["selectors"].([]any)[0].(map[string]any)
 	sel["matchArgs"].([]any)[0].(map[string]any)["values"] = []any{other}
@@ -83,5 +93,69 @@ func TestPoliciesFromTheAPIServer(t *testing.T) {
 	}
 	if !killedWithin(other, false) {
 		t.Fatal("the deleted policy still kills")
+	}
+}
+
+// nodeStatus waits for node's entry in a policy's status.
+func nodeStatus(t *testing.T, k *kubetest.Server, name, node string) map[string]any {
+	t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		obj, err := k.Dynamic.Resource(policyResources[0]).Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes, _, _ := unstructured.NestedSlice(obj.Object, "status", "nodes")
+		for _, n := range nodes {
+			if m := n.(map[string]any); m["node"] == node {
+				return m
+			}
+		}
+	}
+	t.Fatalf("policy %s: no status from node %s", name, node)
+	return nil
+}
+
+// A policy this node cannot load says why in its status.
+func TestPolicyStatusShowsTheError(t *testing.T) {
+	if k := os.Getenv("VIGIL_TEST_KERNEL"); k != "" {
+		t.Skipf("kernel matrix (%s): policy status needs no kernel feature; it is tested on the host", k)
+	}
+	k, err := kubetest.Start()
+	if err != nil {
+		t.Fatalf("a Kubernetes API server: %v", err)
+	}
+	defer k.Stop()
+	if err := k.InstallCRDs(); err != nil {
+		t.Fatal(err)
+	}
+	a := start(t, Config{Process: process.Options{NodeName: "status-node"}, Kube: k.Config})
+	defer a.stop()
+	var obj unstructured.Unstructured
+	if err := yaml.Unmarshal([]byte(`apiVersion: vigil.dev/v1alpha1
+kind: TracingPolicy
+metadata: {name: broken}
+spec:
+  kprobes:
+  - call: sys_openat
+    syscall: true
+    args: [{index: 1, type: string}]
+    selectors:
+    - matchArgs: [{index: 1, operator: Prefix, values: [/etc/shadow]}]
+      matchActions: [{action: Override, argError: -1}]
+`), &obj.Object); err != nil {
+		t.Fatal(err)
+	}
+	res := k.Dynamic.Resource(policyResources[0])
+	if _, err := res.Create(context.Background(), &obj, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	defer res.Delete(context.Background(), "broken", metav1.DeleteOptions{})
+	st := nodeStatus(t, k, "broken", "status-node")
+	overrides := kernel().Has(probe.FmodRetSyscall) || kernel().Has(probe.OverrideReturn)
+	if want := map[bool]string{true: "loaded", false: "error"}[overrides]; st["state"] != want {
+		t.Errorf("state = %v, want %s (%v)", st["state"], want, st)
+	}
+	if msg, _ := st["message"].(string); !overrides && !strings.Contains(msg, "Override needs") {
+		t.Errorf("message = %q, want the reason", msg)
 	}
 }

@@ -3,6 +3,7 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 
 	"github.com/sirupsen/logrus"
@@ -164,4 +165,26 @@ func logPolicyError(source, name string, err error) {
 		f["path"] = u.Path
 	}
 	logrus.WithFields(f).WithError(err).Error("policy not loaded")
+}
+
+// backends lists the kernel mechanisms that serve a loaded policy's hooks.
+func (ps *policies) backends(name string) []string {
+	ps.mu.Lock()
+	in := ps.byName[name]
+	ps.mu.Unlock()
+	if in == nil {
+		return nil
+	}
+	ps.metaMu.RLock()
+	defer ps.metaMu.RUnlock()
+	seen := map[string]bool{}
+	var out []string
+	for _, id := range in.inst.HookIDs {
+		if b := ps.metas[id].Backend; !seen[b] {
+			seen[b] = true
+			out = append(out, b)
+		}
+	}
+	sort.Strings(out)
+	return out
 }

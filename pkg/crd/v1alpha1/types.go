@@ -13,7 +13,6 @@ import (
 // +kubebuilder:resource:scope=Cluster,path=tracingpolicies,singular=tracingpolicy,shortName={tp,tps},categories=vigil
 // +kubebuilder:subresource:status
 // +kubebuilder:printcolumn:name="Mode",type=string,JSONPath=`.spec.options[?(@.name=="policy-mode")].value`
-// +kubebuilder:printcolumn:name="Nodes",type=integer,JSONPath=`.status.nodeCount`,description="nodes that report the policy"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type TracingPolicy struct {
 	metav1.TypeMeta   `json:",inline"`
@@ -29,7 +28,6 @@ type TracingPolicy struct {
 // +kubebuilder:resource:scope=Namespaced,path=tracingpoliciesnamespaced,singular=tracingpolicynamespaced,shortName={tpn,tpsn},categories=vigil
 // +kubebuilder:subresource:status
 // +kubebuilder:printcolumn:name="Mode",type=string,JSONPath=`.spec.options[?(@.name=="policy-mode")].value`
-// +kubebuilder:printcolumn:name="Nodes",type=integer,JSONPath=`.status.nodeCount`,description="nodes that report the policy"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type TracingPolicyNamespaced struct {
 	metav1.TypeMeta   `json:",inline"`
@@ -40,9 +38,8 @@ type TracingPolicyNamespaced struct {
 
 // PolicyStatus is where each node's agent reports the policy.
 type PolicyStatus struct {
-	// NodeCount is the number of nodes in Nodes.
-	NodeCount int `json:"nodeCount,omitempty"`
-	// Nodes holds one entry per node, written by that node's agent.
+	// Nodes holds one entry per node, written by that node's agent (with
+	// server-side apply, so that each owns its own entry).
 	// +listType=map
 	// +listMapKey=node
 	Nodes []NodeStatus `json:"nodes,omitempty"`
