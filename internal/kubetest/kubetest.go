@@ -36,9 +36,12 @@ type Server struct {
 func Start() (*Server, error) {
 	s := &Server{Kubeconfig: os.Getenv("KUBECONFIG")}
 	if s.Kubeconfig == "" {
-		out, err := exec.Command("bash", script("kube-up.sh")).Output()
+		var stderr strings.Builder
+		cmd := exec.Command("bash", script("kube-up.sh"))
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
 		if err != nil {
-			return nil, fmt.Errorf("scripts/kube-up.sh: %w", err)
+			return nil, fmt.Errorf("scripts/kube-up.sh: %w: %s", err, lastLines(stderr.String(), 5))
 		}
 		line := strings.TrimSpace(string(out))
 		s.Kubeconfig, s.started = strings.TrimPrefix(line, "export KUBECONFIG="), true
@@ -63,7 +66,7 @@ func (s *Server) InstallCRDs() error {
 	if err != nil {
 		return err
 	}
-	files, _ := filepath.Glob(filepath.Join(repo(), "crds", "*.yaml"))
+	files, _ := filepath.Glob(filepath.Join(repo(), "crds", "vigil.dev_*.yaml"))
 	if len(files) == 0 {
 		return fmt.Errorf("no CRDs in %s", filepath.Join(repo(), "crds"))
 	}
@@ -107,6 +110,31 @@ func (s *Server) Stop() {
 	if s.started {
 		_ = exec.Command("bash", script("kube-down.sh")).Run()
 	}
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// Down stops the server Start started, keeping its state and credentials
+// for Up; it is an error for a server Start did not start.
+func (s *Server) Down() error {
+	if !s.started {
+		return fmt.Errorf("the API server at %s was not started by the test: unset KUBECONFIG", s.Kubeconfig)
+	}
+	cmd := exec.Command("bash", script("kube-down.sh"))
+	cmd.Env = append(os.Environ(), "KUBE_TEST_KEEP=1")
+	return cmd.Run()
+}
+
+// Up starts again the server Down stopped, with the same credentials.
+func (s *Server) Up() error {
+	out, err := exec.Command("bash", script("kube-up.sh")).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("scripts/kube-up.sh: %w: %s", err, lastLines(string(out), 5))
+	}
+	return nil
 }
 
 // script is the path of one of the repository's scripts.

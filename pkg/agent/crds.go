@@ -56,14 +56,20 @@ func crdSource(ps *policies, cfg *rest.Config, node string) (*crdPolicies, error
 		watching: map[schema.GroupVersionResource]bool{}}, nil
 }
 
-// run watches the policy resources whose CRDs exist until ctx ends.
+// run watches the policy resources whose CRDs exist until ctx ends. It
+// looks for them every 5 s until it watches one (the API server may be
+// down when the agent starts), then every minute.
 func (c *crdPolicies) run(ctx context.Context) {
 	for {
 		c.watchInstalled(ctx)
+		wait := time.Minute
+		if len(c.watching) == 0 {
+			wait = 5 * time.Second
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(time.Minute):
+		case <-time.After(wait):
 		}
 	}
 }

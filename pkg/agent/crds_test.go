@@ -159,3 +159,45 @@ spec:
 		t.Errorf("message = %q, want the reason", msg)
 	}
 }
+
+// The agent starts and enforces its file policies while the API server is
+// down, and loads the policy resources once it is up.
+func TestFilePoliciesWhileTheAPIServerIsDown(t *testing.T) {
+	if k := os.Getenv("VIGIL_TEST_KERNEL"); k != "" {
+		t.Skipf("kernel matrix (%s): this needs no kernel feature; it is tested on the host", k)
+	}
+	k, err := kubetest.Start()
+	if err != nil {
+		t.Fatalf("a Kubernetes API server: %v", err)
+	}
+	defer k.Stop()
+	if err := k.Down(); err != nil {
+		t.Fatal(err)
+	}
+	dir, secret, other := secretFiles(t)
+	file := policyFile(t, killReadPolicy("file-kill", dir+"/secret", "enforce"))
+	a := start(t, Config{Process: process.Options{NodeName: "down-node"}, Kube: k.Config, PolicyFiles: []string{file}})
+	defer a.stop()
+	if !killedWithin(secret, true) {
+		t.Fatal("the file policy does not work while the API server is down")
+	}
+
+	if err := k.Up(); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.InstallCRDs(); err != nil {
+		t.Fatal(err)
+	}
+	var obj unstructured.Unstructured
+	if err := yaml.Unmarshal([]byte(killReadPolicy("crd-after-outage", dir+"/other", "enforce")), &obj.Object); err != nil {
+		t.Fatal(err)
+	}
+	res := k.Dynamic.Resource(policyResources[0])
+	if _, err := res.Create(context.Background(), &obj, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	defer res.Delete(context.Background(), "crd-after-outage", metav1.DeleteOptions{})
+	if !killedWithin(other, true) {
+		t.Fatal("the policy created once the API server was up never took effect")
+	}
+}
