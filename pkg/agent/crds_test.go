@@ -31,35 +31,52 @@ func killedWithin(file string, want bool) bool {
 	return false
 }
 
-// Creating, editing and deleting a TracingPolicy resource changes what the
-// agent enforces, within seconds.
-func TestPoliciesFromTheAPIServer(t *testing.T) {
+// kubeServer gives a test a real API server with the CRDs installed; the
+// kernel matrix leaves these tests to the host (they need no kernel
+// feature).
+func kubeServer(t *testing.T) *kubetest.Server {
+	t.Helper()
 	if k := os.Getenv("VIGIL_TEST_KERNEL"); k != "" {
-		t.Skipf("kernel matrix (%s): loading policies from the API server needs no kernel feature; it is tested on the host", k)
+		t.Skipf("kernel matrix (%s): Kubernetes tests need no kernel feature; they run on the host", k)
 	}
 	k, err := kubetest.Start()
 	if err != nil {
 		t.Fatalf("a Kubernetes API server: %v", err)
 	}
-	defer k.Stop()
+	t.Cleanup(k.Stop)
 	if err := k.InstallCRDs(); err != nil {
 		t.Fatal(err)
 	}
+	return k
+}
+
+// createPolicy creates a TracingPolicy resource from a YAML document.
+func createPolicy(t *testing.T, k *kubetest.Server, doc string) *unstructured.Unstructured {
+	t.Helper()
+	var obj unstructured.Unstructured
+	if err := yaml.Unmarshal([]byte(doc), &obj.Object); err != nil {
+		t.Fatal(err)
+	}
+	res := k.Dynamic.Resource(policyResources[0])
+	created, err := res.Create(context.Background(), &obj, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = res.Delete(context.Background(), obj.GetName(), metav1.DeleteOptions{}) })
+	return created
+}
+
+// Creating, editing and deleting a TracingPolicy resource changes what the
+// agent enforces, within seconds.
+func TestPoliciesFromTheAPIServer(t *testing.T) {
+	k := kubeServer(t)
 	a := start(t, Config{Process: process.Options{NodeName: "crd-node"}, Kube: k.Config})
 	defer a.stop()
 
 	dir, secret, other := secretFiles(t)
-	var obj unstructured.Unstructured
-	if err := yaml.Unmarshal([]byte(killReadPolicy("crd-kill", dir+"/secret", "enforce")), &obj.Object); err != nil {
-		t.Fatal(err)
-	}
+	createPolicy(t, k, killReadPolicy("crd-kill", dir+"/secret", "enforce"))
 	res := k.Dynamic.Resource(policyResources[0])
 	ctx := context.Background()
-	created, err := res.Create(ctx, &obj, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Delete(ctx, "crd-kill", metav1.DeleteOptions{})
 	if !killedWithin(secret, true) {
 		t.Fatal("the policy created in the API server never killed cat")
 	}
@@ -71,7 +88,7 @@ func TestPoliciesFromTheAPIServer(t *testing.T) {
 	}
 
 	// edit: the other file instead
-	created, err = res.Get(ctx, "crd-kill", metav1.GetOptions{}) // with the status the agent wrote
+	created, err := res.Get(ctx, "crd-kill", metav1.GetOptions{}) // with the status the agent wrote
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,21 +134,10 @@ func nodeStatus(t *testing.T, k *kubetest.Server, name, node string) map[string]
 
 // A policy this node cannot load says why in its status.
 func TestPolicyStatusShowsTheError(t *testing.T) {
-	if k := os.Getenv("VIGIL_TEST_KERNEL"); k != "" {
-		t.Skipf("kernel matrix (%s): policy status needs no kernel feature; it is tested on the host", k)
-	}
-	k, err := kubetest.Start()
-	if err != nil {
-		t.Fatalf("a Kubernetes API server: %v", err)
-	}
-	defer k.Stop()
-	if err := k.InstallCRDs(); err != nil {
-		t.Fatal(err)
-	}
+	k := kubeServer(t)
 	a := start(t, Config{Process: process.Options{NodeName: "status-node"}, Kube: k.Config})
 	defer a.stop()
-	var obj unstructured.Unstructured
-	if err := yaml.Unmarshal([]byte(`apiVersion: vigil.dev/v1alpha1
+	createPolicy(t, k, `apiVersion: vigil.dev/v1alpha1
 kind: TracingPolicy
 metadata: {name: broken}
 spec:
@@ -142,14 +148,7 @@ spec:
     selectors:
     - matchArgs: [{index: 1, operator: Prefix, values: [/etc/shadow]}]
       matchActions: [{action: Override, argError: -1}]
-`), &obj.Object); err != nil {
-		t.Fatal(err)
-	}
-	res := k.Dynamic.Resource(policyResources[0])
-	if _, err := res.Create(context.Background(), &obj, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	defer res.Delete(context.Background(), "broken", metav1.DeleteOptions{})
+`)
 	st := nodeStatus(t, k, "broken", "status-node")
 	overrides := kernel().Has(probe.FmodRetSyscall) || kernel().Has(probe.OverrideReturn)
 	if want := map[bool]string{true: "loaded", false: "error"}[overrides]; st["state"] != want {
@@ -163,14 +162,7 @@ spec:
 // The agent starts and enforces its file policies while the API server is
 // down, and loads the policy resources once it is up.
 func TestFilePoliciesWhileTheAPIServerIsDown(t *testing.T) {
-	if k := os.Getenv("VIGIL_TEST_KERNEL"); k != "" {
-		t.Skipf("kernel matrix (%s): this needs no kernel feature; it is tested on the host", k)
-	}
-	k, err := kubetest.Start()
-	if err != nil {
-		t.Fatalf("a Kubernetes API server: %v", err)
-	}
-	defer k.Stop()
+	k := kubeServer(t)
 	if err := k.Down(); err != nil {
 		t.Fatal(err)
 	}
@@ -185,18 +177,7 @@ func TestFilePoliciesWhileTheAPIServerIsDown(t *testing.T) {
 	if err := k.Up(); err != nil {
 		t.Fatal(err)
 	}
-	if err := k.InstallCRDs(); err != nil {
-		t.Fatal(err)
-	}
-	var obj unstructured.Unstructured
-	if err := yaml.Unmarshal([]byte(killReadPolicy("crd-after-outage", dir+"/other", "enforce")), &obj.Object); err != nil {
-		t.Fatal(err)
-	}
-	res := k.Dynamic.Resource(policyResources[0])
-	if _, err := res.Create(context.Background(), &obj, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	defer res.Delete(context.Background(), "crd-after-outage", metav1.DeleteOptions{})
+	createPolicy(t, k, killReadPolicy("crd-after-outage", dir+"/other", "enforce"))
 	if !killedWithin(other, true) {
 		t.Fatal("the policy created once the API server was up never took effect")
 	}

@@ -65,14 +65,7 @@ func runIn(t *testing.T, dir string) int {
 // The exec of a process in a container's cgroup carries its pod, also when
 // the pod becomes known only after the exec: the event waits for it.
 func TestExecEventsCarryTheirPod(t *testing.T) {
-	if k := os.Getenv("VIGIL_TEST_KERNEL"); k != "" {
-		t.Skipf("kernel matrix (%s): pod attribution needs no kernel feature; it is tested on the host, against a real API server", k)
-	}
-	k, err := kubetest.Start()
-	if err != nil {
-		t.Fatalf("a Kubernetes API server: %v", err)
-	}
-	defer k.Stop()
+	k := kubeServer(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	node := "agent-test-node"
