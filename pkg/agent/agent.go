@@ -44,8 +44,10 @@ type Config struct {
 	Pods    *pods.Index
 	PodHold time.Duration
 	// Kube, when set, is the API server whose TracingPolicy resources the
-	// agent loads.
-	Kube *rest.Config
+	// agent loads; every StatusInterval (30 s when 0) it writes their
+	// counts of events and actions into their status.
+	Kube           *rest.Config
+	StatusInterval time.Duration
 }
 
 // Sink receives events in order. Flush is called whenever the kernel has
@@ -101,7 +103,7 @@ func New(cfg Config, sink Sink) (*Agent, error) {
 		a.pods = &podWaiter{index: cfg.Pods, hold: cfg.PodHold}
 	}
 	if cfg.Kube != nil {
-		if a.crds, err = crdSource(a.pols, cfg.Kube, cfg.Process.NodeName); err != nil {
+		if a.crds, err = crdSource(a.pols, cfg.Kube, cfg.Process.NodeName, cfg.StatusInterval); err != nil {
 			s.Close()
 			return nil, err
 		}
@@ -133,6 +135,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	go a.files.watch(a.cfg.PolicyReload, ctx.Done())
 	if a.crds != nil {
 		go a.crds.run(ctx)
+		go a.crds.reportCounts(ctx)
 	}
 	for ctx.Err() == nil {
 		if err := a.step(); err != nil {
@@ -193,6 +196,7 @@ func (a *Agent) writeHook(g *tracing.Generic) {
 		return
 	}
 	ev := h.Event(g)
+	a.pols.count(h.Policy, ev.Action != event.ActionPost && ev.Mode == "")
 	ev.Process, ev.Parent, ev.Ancestors = a.cache.Describe(g.Ident, g.Tid)
 	out := &event.Event{NodeName: a.cfg.Process.NodeName, Time: event.FormatTime(tracing.WallTime(g.Hdr.Ktime))}
 	switch {

@@ -33,8 +33,10 @@ var policyResources = []schema.GroupVersionResource{
 // for again every minute; the watches retry while the API server is down.
 type crdPolicies struct {
 	node      string
-	mu        sync.Mutex       // the informers' handlers run concurrently
-	applied   map[string]int64 // metadata.generation last applied, by source
+	mu        sync.Mutex                            // the informers' handlers run concurrently
+	applied   map[string]int64                      // metadata.generation last applied, by source
+	loaded    map[string]*unstructured.Unstructured // Vigil's resources loaded here, by source
+	every     time.Duration                         // how often counts go to the status
 	ps        *policies
 	client    dynamic.Interface
 	discovery discovery.DiscoveryInterface
@@ -42,7 +44,10 @@ type crdPolicies struct {
 	watching  map[schema.GroupVersionResource]bool
 }
 
-func crdSource(ps *policies, cfg *rest.Config, node string) (*crdPolicies, error) {
+func crdSource(ps *policies, cfg *rest.Config, node string, every time.Duration) (*crdPolicies, error) {
+	if every <= 0 {
+		every = statusInterval
+	}
 	client, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -51,9 +56,30 @@ func crdSource(ps *policies, cfg *rest.Config, node string) (*crdPolicies, error
 	if err != nil {
 		return nil, err
 	}
-	return &crdPolicies{node: node, applied: map[string]int64{}, ps: ps, client: client, discovery: disc,
+	return &crdPolicies{node: node, applied: map[string]int64{}, loaded: map[string]*unstructured.Unstructured{},
+		every: every, ps: ps, client: client, discovery: disc,
 		factory:  dynamicinformer.NewDynamicSharedInformerFactory(client, 10*time.Minute),
 		watching: map[schema.GroupVersionResource]bool{}}, nil
+}
+
+// statusInterval is how often the agent writes its policies' counts.
+const statusInterval = 30 * time.Second
+
+// reportCounts writes, every c.every, the counts of each Vigil policy loaded
+// here into its status.
+func (c *crdPolicies) reportCounts(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(c.every):
+		}
+		c.mu.Lock()
+		for _, u := range c.loaded {
+			c.report(u, nil)
+		}
+		c.mu.Unlock()
+	}
 }
 
 // run watches the policy resources whose CRDs exist until ctx ends. It
@@ -128,8 +154,12 @@ func (c *crdPolicies) apply(obj any) {
 	err := c.load(u)
 	if err != nil {
 		logPolicyError(source(u), u.GetName(), err)
+		delete(c.loaded, source(u))
 	} else {
 		logrus.WithField("source", source(u)).Info("policy loaded")
+		if u.GroupVersionKind().Group == policyResources[0].Group {
+			c.loaded[source(u)] = u
+		}
 	}
 	c.report(u, err)
 }
@@ -163,7 +193,8 @@ func (c *crdPolicies) report(u *unstructured.Unstructured, loadErr error) {
 	if loadErr != nil {
 		entry["state"], entry["message"] = "error", loadErr.Error()
 	} else {
-		entry["backends"] = c.ps.backends(u.GetName())
+		counts := c.ps.countsOf(u.GetName())
+		entry["backends"], entry["events"], entry["actions"] = c.ps.backends(u.GetName()), counts.events, counts.actions
 	}
 	patch, err := json.Marshal(map[string]any{"apiVersion": u.GetAPIVersion(), "kind": u.GetKind(),
 		"metadata": map[string]any{"name": u.GetName()}, "status": map[string]any{"nodes": []any{entry}}})
@@ -189,6 +220,7 @@ func (c *crdPolicies) remove(obj any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.applied, source(u))
+	delete(c.loaded, source(u))
 	for _, name := range c.ps.fromSource(source(u)) {
 		if err := c.ps.Remove(name); err != nil {
 			logPolicyError(source(u), name, err)

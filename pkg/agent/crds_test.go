@@ -70,7 +70,7 @@ func createPolicy(t *testing.T, k *kubetest.Server, doc string) *unstructured.Un
 // agent enforces, within seconds.
 func TestPoliciesFromTheAPIServer(t *testing.T) {
 	k := kubeServer(t)
-	a := start(t, Config{Process: process.Options{NodeName: "crd-node"}, Kube: k.Config})
+	a := start(t, Config{Process: process.Options{NodeName: "crd-node"}, Kube: k.Config, StatusInterval: time.Second})
 	defer a.stop()
 
 	dir, secret, other := secretFiles(t)
@@ -85,6 +85,10 @@ func TestPoliciesFromTheAPIServer(t *testing.T) {
 	}
 	if st := nodeStatus(t, k, "crd-kill", "crd-node"); st["state"] != "loaded" || len(fmt.Sprint(st["backends"])) < 3 {
 		t.Errorf("status of the node = %v, want loaded with its backends", st)
+	}
+	counted := func(st map[string]any) bool { n, _ := st["actions"].(int64); return n >= 1 }
+	if st := waitStatus(t, k, "crd-kill", "crd-node", counted); !counted(st) {
+		t.Errorf("status of the node = %v, want the kill counted in events and actions", st)
 	}
 
 	// edit: the other file instead
@@ -116,6 +120,14 @@ func TestPoliciesFromTheAPIServer(t *testing.T) {
 // nodeStatus waits for node's entry in a policy's status.
 func nodeStatus(t *testing.T, k *kubetest.Server, name, node string) map[string]any {
 	t.Helper()
+	return waitStatus(t, k, name, node, func(map[string]any) bool { return true })
+}
+
+// waitStatus waits up to 15 s for node's entry in a policy's status to
+// satisfy ok, and returns the last entry seen.
+func waitStatus(t *testing.T, k *kubetest.Server, name, node string, ok func(map[string]any) bool) map[string]any {
+	t.Helper()
+	var last map[string]any
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		obj, err := k.Dynamic.Resource(policyResources[0]).Get(context.Background(), name, metav1.GetOptions{})
 		if err != nil {
@@ -124,12 +136,16 @@ func nodeStatus(t *testing.T, k *kubetest.Server, name, node string) map[string]
 		nodes, _, _ := unstructured.NestedSlice(obj.Object, "status", "nodes")
 		for _, n := range nodes {
 			if m := n.(map[string]any); m["node"] == node {
-				return m
+				if last = m; ok(m) {
+					return m
+				}
 			}
 		}
 	}
-	t.Fatalf("policy %s: no status from node %s", name, node)
-	return nil
+	if last == nil {
+		t.Fatalf("policy %s: no status from node %s", name, node)
+	}
+	return last
 }
 
 // A policy this node cannot load says why in its status.

@@ -25,6 +25,37 @@ type policies struct {
 
 	metaMu sync.RWMutex
 	metas  map[uint32]*policy.Hook // by global hook id; kept after removal for late records
+
+	countMu sync.Mutex
+	counts  map[string]*policyCounts // by policy name
+}
+
+// policyCounts are a policy's events and enforcement actions on this node.
+type policyCounts struct{ events, actions uint64 }
+
+// count records one event of policy, and whether it enforced something.
+func (ps *policies) count(policy string, enforced bool) {
+	ps.countMu.Lock()
+	defer ps.countMu.Unlock()
+	c := ps.counts[policy]
+	if c == nil {
+		c = &policyCounts{}
+		ps.counts[policy] = c
+	}
+	c.events++
+	if enforced {
+		c.actions++
+	}
+}
+
+// countsOf returns a policy's counts so far.
+func (ps *policies) countsOf(policy string) policyCounts {
+	ps.countMu.Lock()
+	defer ps.countMu.Unlock()
+	if c := ps.counts[policy]; c != nil {
+		return *c
+	}
+	return policyCounts{}
 }
 
 type installed struct {
@@ -34,7 +65,8 @@ type installed struct {
 }
 
 func newPolicies(h *tracing.Hooks, target policy.Target) *policies {
-	return &policies{hooks: h, target: target, byName: map[string]*installed{}, metas: map[uint32]*policy.Hook{}}
+	return &policies{hooks: h, target: target, byName: map[string]*installed{}, metas: map[uint32]*policy.Hook{},
+		counts: map[string]*policyCounts{}}
 }
 
 // modeOf reads the policy mode from spec.options (name "policy-mode").
