@@ -253,6 +253,32 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
+/* Processes whose exit was reported, by tgid and leader start time. */
+struct exit_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 start;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct exit_key);
+	__type(value, __u8);
+} exits SEC(".maps");
+
+/* Several threads of a process can see its live count at 0: the first to
+ * claim the exit reports it, whether or not the process map knows it. */
+static __always_inline bool first_exit(struct task_struct *task, __u32 tgid)
+{
+	struct exit_key k = {.tgid = tgid,
+			     .start =
+				 BPF_CORE_READ(task, group_leader, start_time)};
+	__u8 one = 1;
+
+	return bpf_map_update_elem(&exits, &k, &one, BPF_NOEXIST) == 0;
+}
+
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_exit, struct task_struct *task)
 {
@@ -262,12 +288,12 @@ int BPF_PROG(on_exit, struct task_struct *task)
 
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0; /* other threads of the process still run */
+	if (!first_exit(task, tgid))
+		return 0;
 	e = bpf_map_lookup_elem(&procs, &tgid);
 	if (e) {
 		m.ident = e->ident;
-		/* several threads can see live == 0: the delete picks one */
-		if (bpf_map_delete_elem(&procs, &tgid))
-			return 0;
+		bpf_map_delete_elem(&procs, &tgid);
 	} else {
 		leader_ident(task, &m.ident);
 	}

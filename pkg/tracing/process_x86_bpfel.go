@@ -18,6 +18,7 @@ import (
 const (
 	processMapCounters       = "counters"
 	processMapEvents         = "events"
+	processMapExits          = "exits"
 	processMapProcs          = "procs"
 	processMapScratch        = "scratch"
 	processProgOnExec        = "on_exec"
@@ -82,6 +83,7 @@ type processProgramSpecs struct {
 type processMapSpecs struct {
 	Counters *ebpf.MapSpec `ebpf:"counters"`
 	Events   *ebpf.MapSpec `ebpf:"events"`
+	Exits    *ebpf.MapSpec `ebpf:"exits"`
 	Procs    *ebpf.MapSpec `ebpf:"procs"`
 	Scratch  *ebpf.MapSpec `ebpf:"scratch"`
 }
@@ -116,6 +118,7 @@ func (o *processObjects) Close() error {
 type processMaps struct {
 	Counters *ebpf.Map `ebpf:"counters"`
 	Events   *ebpf.Map `ebpf:"events"`
+	Exits    *ebpf.Map `ebpf:"exits"`
 	Procs    *ebpf.Map `ebpf:"procs"`
 	Scratch  *ebpf.Map `ebpf:"scratch"`
 }
@@ -124,6 +127,7 @@ func (m *processMaps) Close() error {
 	return _ProcessClose(
 		m.Counters,
 		m.Events,
+		m.Exits,
 		m.Procs,
 		m.Scratch,
 	)
