@@ -180,7 +180,8 @@ struct hook_config {
 	__u8 arg_size[MAX_ARGS];  /* char_buf: slot holding the size */
 	__u8 kernel_mem;	  /* bit i: slot i points to kernel memory */
 	__u8 ret_copy; /* bit i: slot i's buffer is read at return, ret bytes */
-	__u8 pad[7];   /* conds stay 8-byte aligned without implicit padding */
+	__u8 scoped;   /* only processes in the policy's pod scope (scope.h) */
+	__u8 pad[6];   /* conds stay 8-byte aligned without implicit padding */
 	__u32 max_data; /* char_buf: bytes copied at most */
 	struct sel_action actions[MAX_SELECTORS];
 	struct cond conds[MAX_CONDS];

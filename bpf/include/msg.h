@@ -28,7 +28,8 @@ enum proc_flag {
 enum counter {
 	COUNTER_RINGBUF_FULL = 0, /* a record could not be reserved */
 	COUNTER_PROCMAP_FULL = 1, /* the process map refused an entry */
-	COUNTER_MAX = 2,
+	COUNTER_SCOPE_FULL = 2,	  /* the pod scope map refused a cgroup */
+	COUNTER_MAX = 3,
 };
 
 enum ns_index {

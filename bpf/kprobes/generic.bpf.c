@@ -14,6 +14,7 @@
 #include "ns.h"
 #include "path.h"
 #include "process.h"
+#include "scope.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -824,6 +825,8 @@ __noinline int run_hook(__u32 hook_id, __u32 nr)
 	int sel, ret = 0;
 
 	if (!cfg || !s)
+		return 0;
+	if (cfg->scoped && !in_scope(task, cfg->policy_id))
 		return 0;
 	if (cfg->at_exit == AT_EXIT_INT)
 		s->ret = (__s32)s->ret; /* a 32-bit int, in a 64-bit register */

@@ -11,6 +11,7 @@
 #include "ns.h"
 #include "path.h"
 #include "process.h"
+#include "scope.h"
 
 #define PF_KTHREAD 0x00200000
 
@@ -130,20 +131,6 @@ static __always_inline __u32 put_args(struct scratch *s, __u32 pos,
 		return 0;
 	}
 	return len;
-}
-
-/* The task's cgroup: its cgroup v2 leaf, or its memory controller's v1
- * cgroup when it sits at the v2 root (v1 or hybrid hosts). */
-static __always_inline struct cgroup *task_cgroup(struct task_struct *task)
-{
-	struct cgroup *cg = BPF_CORE_READ(task, cgroups, dfl_cgrp);
-	int id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
-	struct cgroup_subsys_state *css;
-
-	if (BPF_CORE_READ(cg, level) != 0)
-		return cg;
-	bpf_core_read(&css, sizeof(css), &task->cgroups->subsys[id & 15]);
-	return css ? BPF_CORE_READ(css, cgroup) : cg;
 }
 
 /* Sets the cgroup id and puts the cgroup's name into data at pos. */
@@ -346,5 +333,104 @@ int snapshot(struct bpf_iter__task *ctx)
 	size = put_strings(s, task, BPF_CORE_READ(task, mm, exe_file), false);
 	s->msg.hdr.size = size;
 	bpf_seq_write(ctx->meta->seq, &s->msg, size);
+	return 0;
+}
+
+/* Work space for a new cgroup's scope entry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cgroup_scope);
+} scope_scratch SEC(".maps");
+
+static __always_inline bool is_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+/* Copies the pod UID at s[off..] into pod, with '-' separators (the
+ * systemd cgroup driver writes them as '_'); false when it is not one. */
+static __always_inline bool uid_at(const char *s, int off, struct pod_key *pod)
+{
+	for (int j = 0; j < POD_UID_LEN; j++) {
+		char c = s[(off + j) & (SCOPE_NAME_LEN - 1)];
+
+		if (j == 8 || j == 13 || j == 18 || j == 23) {
+			if (c != '-' && c != '_')
+				return false;
+			c = '-';
+		} else if (!is_hex(c)) {
+			return false;
+		}
+		pod->uid[j] = c;
+	}
+	return true;
+}
+
+/* Finds "pod<UID>" in a cgroup's name, as the kubelet names a pod's
+ * cgroup with either cgroup driver (kubepods-besteffort-pod<UID>.slice,
+ * pod<UID>). */
+static __always_inline bool pod_uid(const char *name, struct pod_key *pod)
+{
+	for (int i = 0; i + 3 + POD_UID_LEN <= SCOPE_NAME_LEN; i++) {
+		if (!name[i])
+			return false;
+		if (name[i] == 'p' && name[i + 1] == 'o' && name[i + 2] == 'd' &&
+		    uid_at(name, i + 3, pod))
+			return true;
+	}
+	return false;
+}
+
+/* Whether processes are placed by this cgroup's hierarchy: cgroup v2, or
+ * v1's memory controller (see task_cgroup). */
+static __always_inline bool scoped_hierarchy(struct cgroup *cg)
+{
+	int mem = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+	struct cgroup_root *root = BPF_CORE_READ(cg, root);
+
+	return BPF_CORE_READ(root, hierarchy_id) == 0 ||
+	       (BPF_CORE_READ(root, subsys_mask) & (1u << (mem & 31)));
+}
+
+/* A new cgroup of a pod (named after it, or below one) starts with the
+ * policies that apply to the whole pod, before any process runs in it. */
+SEC("tp_btf/cgroup_mkdir")
+int BPF_PROG(on_cgroup_mkdir, struct cgroup *cg, const char *path)
+{
+	__u32 zero = 0;
+	struct cgroup_scope *v = bpf_map_lookup_elem(&scope_scratch, &zero);
+	struct cgroup_scope *parent;
+	struct scope_key k;
+	struct scope_mask *m;
+
+	if (!v || !scoped_hierarchy(cg))
+		return 0;
+	__builtin_memset(v, 0, sizeof(*v));
+	bpf_probe_read_kernel_str(v->name, sizeof(v->name),
+				  BPF_CORE_READ(cg, kn, name));
+	scope_key_of(BPF_CORE_READ(cg, self.parent, cgroup), &k);
+	parent = bpf_map_lookup_elem(&cgroup_scopes, &k);
+	if (parent)
+		v->pod = parent->pod;
+	else if (!pod_uid(v->name, &v->pod))
+		return 0;
+	m = bpf_map_lookup_elem(&pod_scopes, &v->pod);
+	if (m)
+		v->mask = *m;
+	scope_key_of(cg, &k);
+	if (bpf_map_update_elem(&cgroup_scopes, &k, v, BPF_ANY))
+		count(COUNTER_SCOPE_FULL);
+	return 0;
+}
+
+SEC("tp_btf/cgroup_rmdir")
+int BPF_PROG(on_cgroup_rmdir, struct cgroup *cg, const char *path)
+{
+	struct scope_key k;
+
+	scope_key_of(cg, &k);
+	bpf_map_delete_elem(&cgroup_scopes, &k);
 	return 0;
 }

@@ -248,6 +248,7 @@ func (a *Agent) pollLosses() {
 	decodes := a.stats.DecodeErrors.Load()
 	a.report(event.LostRingBuffer, c.RingbufFull-a.seen.RingbufFull, now)
 	a.report(event.LostProcessMap, c.ProcmapFull-a.seen.ProcmapFull, now)
+	a.report(event.LostScopeMap, c.ScopeFull-a.seen.ScopeFull, now)
 	a.report(event.LostDecode, decodes-a.decodes, now)
 	a.stats.LostKernel.Store(c.RingbufFull)
 	a.stats.ProcmapFull.Store(c.ProcmapFull)

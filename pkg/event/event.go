@@ -198,6 +198,9 @@ const (
 	// LostProcessMap: the in-kernel process map was full, so processes
 	// were left without an exec identity.
 	LostProcessMap = "kernel_process_map_full"
+	// LostScopeMap: the in-kernel pod scope map was full, so a pod's
+	// cgroups were left out of its policies' scope.
+	LostScopeMap = "kernel_scope_map_full"
 	// LostDecode: a record from the kernel could not be decoded.
 	LostDecode = "decode_error"
 )

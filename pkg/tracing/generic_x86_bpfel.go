@@ -17,11 +17,14 @@ import (
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	genericMapAddrSets               = "addr_sets"
+	genericMapCgroupScopes           = "cgroup_scopes"
 	genericMapCounters               = "counters"
 	genericMapEvents                 = "events"
 	genericMapGscratch               = "gscratch"
 	genericMapHookConfigs            = "hook_configs"
+	genericMapHostScope              = "host_scope"
 	genericMapIntSets                = "int_sets"
+	genericMapPodScopes              = "pod_scopes"
 	genericMapPolicyModes            = "policy_modes"
 	genericMapProcs                  = "procs"
 	genericMapRateLimits             = "rate_limits"
@@ -111,11 +114,14 @@ type genericProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type genericMapSpecs struct {
 	AddrSets         *ebpf.MapSpec `ebpf:"addr_sets"`
+	CgroupScopes     *ebpf.MapSpec `ebpf:"cgroup_scopes"`
 	Counters         *ebpf.MapSpec `ebpf:"counters"`
 	Events           *ebpf.MapSpec `ebpf:"events"`
 	Gscratch         *ebpf.MapSpec `ebpf:"gscratch"`
 	HookConfigs      *ebpf.MapSpec `ebpf:"hook_configs"`
+	HostScope        *ebpf.MapSpec `ebpf:"host_scope"`
 	IntSets          *ebpf.MapSpec `ebpf:"int_sets"`
+	PodScopes        *ebpf.MapSpec `ebpf:"pod_scopes"`
 	PolicyModes      *ebpf.MapSpec `ebpf:"policy_modes"`
 	Procs            *ebpf.MapSpec `ebpf:"procs"`
 	RateLimits       *ebpf.MapSpec `ebpf:"rate_limits"`
@@ -161,11 +167,14 @@ func (o *genericObjects) Close() error {
 // It can be passed to loadGenericObjects or ebpf.CollectionSpec.LoadAndAssign.
 type genericMaps struct {
 	AddrSets         *ebpf.Map `ebpf:"addr_sets"`
+	CgroupScopes     *ebpf.Map `ebpf:"cgroup_scopes"`
 	Counters         *ebpf.Map `ebpf:"counters"`
 	Events           *ebpf.Map `ebpf:"events"`
 	Gscratch         *ebpf.Map `ebpf:"gscratch"`
 	HookConfigs      *ebpf.Map `ebpf:"hook_configs"`
+	HostScope        *ebpf.Map `ebpf:"host_scope"`
 	IntSets          *ebpf.Map `ebpf:"int_sets"`
+	PodScopes        *ebpf.Map `ebpf:"pod_scopes"`
 	PolicyModes      *ebpf.Map `ebpf:"policy_modes"`
 	Procs            *ebpf.Map `ebpf:"procs"`
 	RateLimits       *ebpf.Map `ebpf:"rate_limits"`
@@ -178,11 +187,14 @@ type genericMaps struct {
 func (m *genericMaps) Close() error {
 	return _GenericClose(
 		m.AddrSets,
+		m.CgroupScopes,
 		m.Counters,
 		m.Events,
 		m.Gscratch,
 		m.HookConfigs,
+		m.HostScope,
 		m.IntSets,
+		m.PodScopes,
 		m.PolicyModes,
 		m.Procs,
 		m.RateLimits,

@@ -195,7 +195,8 @@ type HookConfig struct {
 	ArgSize    [MaxArgs]uint8
 	KernelMem  uint8 // bit i: slot i points to kernel memory
 	RetCopy    uint8 // bit i: slot i's buffer is read at return, as many bytes as returned
-	Pad        [7]uint8
+	Scoped     uint8 // 1: only processes in the policy's pod scope (see Scopes)
+	Pad        [6]uint8
 	MaxData    uint32
 	Actions    [MaxSelectors]SelAction
 	Conds      [MaxConds]Cond
@@ -339,6 +340,8 @@ func (h *Hooks) load() error {
 	}
 	opts := &ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{
 		"events": h.sensor.objs.Events, "counters": h.sensor.objs.Counters, "procs": h.sensor.objs.Procs,
+		"cgroup_scopes": h.sensor.objs.CgroupScopes, "pod_scopes": h.sensor.objs.PodScopes,
+		"host_scope": h.sensor.objs.HostScope,
 	}}
 	if err := spec.LoadAndAssign(&h.objs, opts); err != nil {
 		return fmt.Errorf("loading the generic hook program: %w", describe(err))
@@ -726,6 +729,7 @@ func (h *Hooks) sharedMaps() map[string]*ebpf.Map {
 	m := &h.objs.genericMaps
 	return map[string]*ebpf.Map{
 		"addr_sets": m.AddrSets, "counters": m.Counters, "events": m.Events, "gscratch": m.Gscratch,
+		"cgroup_scopes": m.CgroupScopes, "pod_scopes": m.PodScopes, "host_scope": m.HostScope,
 		"hook_configs": m.HookConfigs, "int_sets": m.IntSets, "policy_modes": m.PolicyModes, "procs": m.Procs,
 		"rate_limits": m.RateLimits, "ret_stash": m.RetStash, "str_sets": m.StrSets, "syscall_exit_hooks": m.SyscallExitHooks,
 		"syscall_hooks": m.SyscallHooks,

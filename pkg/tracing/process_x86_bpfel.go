@@ -16,11 +16,17 @@ import (
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	processMapCgroupScopes   = "cgroup_scopes"
 	processMapCounters       = "counters"
 	processMapEvents         = "events"
 	processMapExits          = "exits"
+	processMapHostScope      = "host_scope"
+	processMapPodScopes      = "pod_scopes"
 	processMapProcs          = "procs"
+	processMapScopeScratch   = "scope_scratch"
 	processMapScratch        = "scratch"
+	processProgOnCgroupMkdir = "on_cgroup_mkdir"
+	processProgOnCgroupRmdir = "on_cgroup_rmdir"
 	processProgOnExec        = "on_exec"
 	processProgOnExit        = "on_exit"
 	processProgOnFork        = "on_fork"
@@ -71,21 +77,27 @@ type processSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type processProgramSpecs struct {
-	OnExec   *ebpf.ProgramSpec `ebpf:"on_exec"`
-	OnExit   *ebpf.ProgramSpec `ebpf:"on_exit"`
-	OnFork   *ebpf.ProgramSpec `ebpf:"on_fork"`
-	Snapshot *ebpf.ProgramSpec `ebpf:"snapshot"`
+	OnCgroupMkdir *ebpf.ProgramSpec `ebpf:"on_cgroup_mkdir"`
+	OnCgroupRmdir *ebpf.ProgramSpec `ebpf:"on_cgroup_rmdir"`
+	OnExec        *ebpf.ProgramSpec `ebpf:"on_exec"`
+	OnExit        *ebpf.ProgramSpec `ebpf:"on_exit"`
+	OnFork        *ebpf.ProgramSpec `ebpf:"on_fork"`
+	Snapshot      *ebpf.ProgramSpec `ebpf:"snapshot"`
 }
 
 // processMapSpecs contains maps before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type processMapSpecs struct {
-	Counters *ebpf.MapSpec `ebpf:"counters"`
-	Events   *ebpf.MapSpec `ebpf:"events"`
-	Exits    *ebpf.MapSpec `ebpf:"exits"`
-	Procs    *ebpf.MapSpec `ebpf:"procs"`
-	Scratch  *ebpf.MapSpec `ebpf:"scratch"`
+	CgroupScopes *ebpf.MapSpec `ebpf:"cgroup_scopes"`
+	Counters     *ebpf.MapSpec `ebpf:"counters"`
+	Events       *ebpf.MapSpec `ebpf:"events"`
+	Exits        *ebpf.MapSpec `ebpf:"exits"`
+	HostScope    *ebpf.MapSpec `ebpf:"host_scope"`
+	PodScopes    *ebpf.MapSpec `ebpf:"pod_scopes"`
+	Procs        *ebpf.MapSpec `ebpf:"procs"`
+	ScopeScratch *ebpf.MapSpec `ebpf:"scope_scratch"`
+	Scratch      *ebpf.MapSpec `ebpf:"scratch"`
 }
 
 // processVariableSpecs contains global variables before they are loaded into the kernel.
@@ -116,19 +128,27 @@ func (o *processObjects) Close() error {
 //
 // It can be passed to loadProcessObjects or ebpf.CollectionSpec.LoadAndAssign.
 type processMaps struct {
-	Counters *ebpf.Map `ebpf:"counters"`
-	Events   *ebpf.Map `ebpf:"events"`
-	Exits    *ebpf.Map `ebpf:"exits"`
-	Procs    *ebpf.Map `ebpf:"procs"`
-	Scratch  *ebpf.Map `ebpf:"scratch"`
+	CgroupScopes *ebpf.Map `ebpf:"cgroup_scopes"`
+	Counters     *ebpf.Map `ebpf:"counters"`
+	Events       *ebpf.Map `ebpf:"events"`
+	Exits        *ebpf.Map `ebpf:"exits"`
+	HostScope    *ebpf.Map `ebpf:"host_scope"`
+	PodScopes    *ebpf.Map `ebpf:"pod_scopes"`
+	Procs        *ebpf.Map `ebpf:"procs"`
+	ScopeScratch *ebpf.Map `ebpf:"scope_scratch"`
+	Scratch      *ebpf.Map `ebpf:"scratch"`
 }
 
 func (m *processMaps) Close() error {
 	return _ProcessClose(
+		m.CgroupScopes,
 		m.Counters,
 		m.Events,
 		m.Exits,
+		m.HostScope,
+		m.PodScopes,
 		m.Procs,
+		m.ScopeScratch,
 		m.Scratch,
 	)
 }
@@ -145,14 +165,18 @@ type processVariables struct {
 //
 // It can be passed to loadProcessObjects or ebpf.CollectionSpec.LoadAndAssign.
 type processPrograms struct {
-	OnExec   *ebpf.Program `ebpf:"on_exec"`
-	OnExit   *ebpf.Program `ebpf:"on_exit"`
-	OnFork   *ebpf.Program `ebpf:"on_fork"`
-	Snapshot *ebpf.Program `ebpf:"snapshot"`
+	OnCgroupMkdir *ebpf.Program `ebpf:"on_cgroup_mkdir"`
+	OnCgroupRmdir *ebpf.Program `ebpf:"on_cgroup_rmdir"`
+	OnExec        *ebpf.Program `ebpf:"on_exec"`
+	OnExit        *ebpf.Program `ebpf:"on_exit"`
+	OnFork        *ebpf.Program `ebpf:"on_fork"`
+	Snapshot      *ebpf.Program `ebpf:"snapshot"`
 }
 
 func (p *processPrograms) Close() error {
 	return _ProcessClose(
+		p.OnCgroupMkdir,
+		p.OnCgroupRmdir,
 		p.OnExec,
 		p.OnExit,
 		p.OnFork,

@@ -49,6 +49,7 @@ const (
 const (
 	counterRingbufFull = iota
 	counterProcmapFull
+	counterScopeFull
 	counterMax
 )
 

@@ -17,11 +17,15 @@ func TestMirrorsMatchBTF(t *testing.T) {
 		t.Fatal(err)
 	}
 	mirrors := map[string]any{
-		"exec_ident":  ExecIdent{},
-		"msg_header":  Header{},
-		"msg_process": Process{},
-		"msg_clone":   Clone{},
-		"msg_exit":    Exit{},
+		"exec_ident":   ExecIdent{},
+		"msg_header":   Header{},
+		"msg_process":  Process{},
+		"msg_clone":    Clone{},
+		"msg_exit":     Exit{},
+		"scope_key":    ScopeKey{},
+		"scope_mask":   ScopeMask{},
+		"pod_key":      podKey{},
+		"cgroup_scope": cgroupScope{},
 	}
 	for name, mirror := range mirrors {
 		var st *btf.Struct

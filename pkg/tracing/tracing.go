@@ -42,6 +42,7 @@ type Sensor struct {
 type Counters struct {
 	RingbufFull uint64 // records dropped: the ring buffer was full
 	ProcmapFull uint64 // processes the in-kernel process map could not hold
+	ScopeFull   uint64 // pod cgroups the pod scope map could not hold
 }
 
 // Load checks what the kernel must offer, loads the programs and attaches
@@ -104,6 +105,8 @@ func (s *Sensor) attach() error {
 		{"sched_process_exec", s.objs.OnExec},
 		{"sched_process_fork", s.objs.OnFork},
 		{"sched_process_exit", s.objs.OnExit},
+		{"cgroup_mkdir", s.objs.OnCgroupMkdir},
+		{"cgroup_rmdir", s.objs.OnCgroupRmdir},
 	}
 	for _, p := range progs {
 		l, err := link.AttachTracing(link.TracingOptions{Program: p.prog})
@@ -195,7 +198,9 @@ func (s *Sensor) Pending() int { return s.reader.AvailableBytes() }
 // Counters sums the kernel's per-CPU loss counters.
 func (s *Sensor) Counters() (Counters, error) {
 	var c Counters
-	for i, dst := range [counterMax]*uint64{counterRingbufFull: &c.RingbufFull, counterProcmapFull: &c.ProcmapFull} {
+	for i, dst := range [counterMax]*uint64{
+		counterRingbufFull: &c.RingbufFull, counterProcmapFull: &c.ProcmapFull, counterScopeFull: &c.ScopeFull,
+	} {
 		var perCPU []uint64
 		if err := s.objs.Counters.Lookup(uint32(i), &perCPU); err != nil {
 			return c, fmt.Errorf("reading loss counter %d: %w", i, err)
