@@ -18,6 +18,7 @@ import (
 	"github.com/vigil-sec/vigil/pkg/policy"
 	"github.com/vigil-sec/vigil/pkg/probe"
 	"github.com/vigil-sec/vigil/pkg/process"
+	"github.com/vigil-sec/vigil/pkg/scope"
 	"github.com/vigil-sec/vigil/pkg/tracing"
 )
 
@@ -73,6 +74,7 @@ type Agent struct {
 	sink   Sink
 	stats  Stats
 	pols   *policies
+	scopes *scope.Scopes
 	files  *policyFiles
 
 	pods     *podWaiter       // nil without Kubernetes
@@ -97,8 +99,14 @@ func New(cfg Config, sink Sink) (*Agent, error) {
 	}
 	kernel := probe.Run()
 	logrus.WithField("available", kernel.Available()).Info("kernel features probed")
-	target := policy.Target{Kernel: kernel, SyscallBackend: cfg.SyscallBackend}
-	a := &Agent{cfg: cfg, sensor: s, cache: process.New(cfg.Process), sink: sink, pols: newPolicies(s.Hooks(), target)}
+	target := policy.Target{Kernel: kernel, SyscallBackend: cfg.SyscallBackend, Pods: cfg.Pods != nil}
+	scopes, err := scope.New(s, cfg.Pods)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	a := &Agent{cfg: cfg, sensor: s, cache: process.New(cfg.Process), sink: sink, scopes: scopes,
+		pols: newPolicies(s.Hooks(), scopes, target)}
 	if cfg.Pods != nil {
 		a.pods = &podWaiter{index: cfg.Pods, hold: cfg.PodHold}
 	}
@@ -133,6 +141,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	go a.files.watch(a.cfg.PolicyReload, ctx.Done())
+	go a.scopes.Run(ctx)
 	if a.crds != nil {
 		go a.crds.run(ctx)
 		go a.crds.reportCounts(ctx)

@@ -12,6 +12,7 @@ import (
 	"github.com/vigil-sec/vigil/pkg/policy"
 	"github.com/vigil-sec/vigil/pkg/probe"
 	"github.com/vigil-sec/vigil/pkg/process"
+	"github.com/vigil-sec/vigil/pkg/scope"
 	"github.com/vigil-sec/vigil/pkg/syscalls"
 	"github.com/vigil-sec/vigil/pkg/tracing"
 )
@@ -99,7 +100,11 @@ func BenchmarkLoad300SyscallHooks(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	ps := newPolicies(s.Hooks(), policy.Target{Kernel: probe.Run()})
+	scopes, err := scope.New(s, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ps := newPolicies(s.Hooks(), scopes, policy.Target{Kernel: probe.Run()})
 	start := time.Now()
 	if err := ps.Apply("bench", docs[0]); err != nil {
 		b.Fatal(err)

@@ -23,8 +23,30 @@ import (
 // policyResources are the TracingPolicy resources the agent loads: Vigil's,
 // and Tetragon's where its CRD is installed.
 var policyResources = []schema.GroupVersionResource{
-	{Group: "vigil.dev", Version: "v1alpha1", Resource: "tracingpolicies"},
+	{Group: vigilGroup, Version: "v1alpha1", Resource: "tracingpolicies"},
+	{Group: vigilGroup, Version: "v1alpha1", Resource: "tracingpoliciesnamespaced"},
 	{Group: "cilium.io", Version: "v1alpha1", Resource: "tracingpolicies"},
+	{Group: "cilium.io", Version: "v1alpha1", Resource: "tracingpoliciesnamespaced"},
+}
+
+const vigilGroup = "vigil.dev"
+
+// resourceOf is the resource of an object of policyResources.
+func resourceOf(u *unstructured.Unstructured) schema.GroupVersionResource {
+	gvr := policyResources[0]
+	if u.GetKind() == policy.KindTracingPolicyNamespaced {
+		gvr = policyResources[1]
+	}
+	gvr.Group = u.GroupVersionKind().Group
+	return gvr
+}
+
+// qualifiedName is the policy's name in the agent (policy.QualifiedName).
+func qualifiedName(u *unstructured.Unstructured) string {
+	if u.GetNamespace() != "" {
+		return u.GetNamespace() + "/" + u.GetName()
+	}
+	return u.GetName()
 }
 
 // crdPolicies loads TracingPolicy resources from the API server: created
@@ -135,9 +157,10 @@ func (c *crdPolicies) installed(gvr schema.GroupVersionResource) bool {
 	return false
 }
 
-// source names a resource as a policy source: its group and name.
+// source names a resource as a policy source: its group, namespace and
+// name.
 func source(u *unstructured.Unstructured) string {
-	return "crd:" + u.GroupVersionKind().Group + "/" + u.GetName()
+	return "crd:" + u.GroupVersionKind().Group + "/" + qualifiedName(u)
 }
 
 func (c *crdPolicies) apply(obj any) {
@@ -153,11 +176,11 @@ func (c *crdPolicies) apply(obj any) {
 	c.applied[source(u)] = u.GetGeneration()
 	err := c.load(u)
 	if err != nil {
-		logPolicyError(source(u), u.GetName(), err)
+		logPolicyError(source(u), qualifiedName(u), err)
 		delete(c.loaded, source(u))
 	} else {
 		logrus.WithField("source", source(u)).Info("policy loaded")
-		if u.GroupVersionKind().Group == policyResources[0].Group {
+		if u.GroupVersionKind().Group == vigilGroup {
 			c.loaded[source(u)] = u
 		}
 	}
@@ -166,10 +189,13 @@ func (c *crdPolicies) apply(obj any) {
 
 // load applies the policy u describes.
 func (c *crdPolicies) load(u *unstructured.Unstructured) error {
+	meta := map[string]any{"name": u.GetName(), "labels": u.GetLabels(), "annotations": u.GetAnnotations()}
+	if u.GetNamespace() != "" {
+		meta["namespace"] = u.GetNamespace()
+	}
 	doc, err := json.Marshal(map[string]any{
-		"apiVersion": u.GetAPIVersion(), "kind": u.GetKind(),
-		"metadata": map[string]any{"name": u.GetName(), "labels": u.GetLabels(), "annotations": u.GetAnnotations()},
-		"spec":     u.Object["spec"],
+		"apiVersion": u.GetAPIVersion(), "kind": u.GetKind(), "metadata": meta,
+		"spec": u.Object["spec"],
 	})
 	if err != nil {
 		return err
@@ -185,24 +211,25 @@ func (c *crdPolicies) load(u *unstructured.Unstructured) error {
 // the backends serving it, or error, with why. Server-side apply merges it
 // by node into the list, each agent owning its own entry.
 func (c *crdPolicies) report(u *unstructured.Unstructured, loadErr error) {
-	gvr := policyResources[0]
-	if u.GroupVersionKind().Group != gvr.Group {
+	if u.GroupVersionKind().Group != vigilGroup {
 		return // Tetragon's resources have a status of their own
 	}
 	entry := map[string]any{"node": c.node, "state": "loaded", "updated": time.Now().UTC().Format(time.RFC3339)}
 	if loadErr != nil {
 		entry["state"], entry["message"] = "error", loadErr.Error()
 	} else {
-		counts := c.ps.countsOf(u.GetName())
-		entry["backends"], entry["events"], entry["actions"] = c.ps.backends(u.GetName()), counts.events, counts.actions
+		name := qualifiedName(u)
+		counts := c.ps.countsOf(name)
+		entry["backends"], entry["events"], entry["actions"] = c.ps.backends(name), counts.events, counts.actions
 	}
 	patch, err := json.Marshal(map[string]any{"apiVersion": u.GetAPIVersion(), "kind": u.GetKind(),
-		"metadata": map[string]any{"name": u.GetName()}, "status": map[string]any{"nodes": []any{entry}}})
+		"metadata": map[string]any{"name": u.GetName(), "namespace": u.GetNamespace()},
+		"status":   map[string]any{"nodes": []any{entry}}})
 	if err != nil {
 		return
 	}
 	force := true
-	_, err = c.client.Resource(gvr).Patch(context.Background(), u.GetName(), types.ApplyPatchType, patch,
+	_, err = c.client.Resource(resourceOf(u)).Namespace(u.GetNamespace()).Patch(context.Background(), u.GetName(), types.ApplyPatchType, patch,
 		metav1.PatchOptions{FieldManager: "vigil-agent/" + c.node, Force: &force}, "status")
 	if err != nil {
 		logrus.WithError(err).WithField("source", source(u)).Warn("writing the policy's status")

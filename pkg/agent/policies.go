@@ -9,6 +9,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/vigil-sec/vigil/pkg/policy"
+	"github.com/vigil-sec/vigil/pkg/scope"
 	"github.com/vigil-sec/vigil/pkg/tracing"
 )
 
@@ -17,11 +18,13 @@ import (
 // remembers every hook's metadata to render its events.
 type policies struct {
 	hooks  *tracing.Hooks
+	scopes *scope.Scopes
 	target policy.Target
 
 	mu     sync.Mutex
 	byName map[string]*installed
 	nextID uint32
+	idUsed map[uint32]bool
 
 	metaMu sync.RWMutex
 	metas  map[uint32]*policy.Hook // by global hook id; kept after removal for late records
@@ -62,11 +65,12 @@ type installed struct {
 	id     uint32
 	source string
 	inst   *tracing.Installed
+	scope  *policy.Scope
 }
 
-func newPolicies(h *tracing.Hooks, target policy.Target) *policies {
-	return &policies{hooks: h, target: target, byName: map[string]*installed{}, metas: map[uint32]*policy.Hook{},
-		counts: map[string]*policyCounts{}}
+func newPolicies(h *tracing.Hooks, scopes *scope.Scopes, target policy.Target) *policies {
+	return &policies{hooks: h, scopes: scopes, target: target, byName: map[string]*installed{},
+		metas: map[uint32]*policy.Hook{}, counts: map[string]*policyCounts{}, idUsed: map[uint32]bool{}}
 }
 
 // modeOf reads the policy mode from spec.options (name "policy-mode").
@@ -103,9 +107,15 @@ func (ps *policies) Apply(source string, p policy.Policy) error {
 	if old != nil && old.source != source {
 		return fmt.Errorf("policy %q is already loaded from %s", c.Name, old.source)
 	}
-	id, prev := ps.allocate(old)
-	in, err := ps.hooks.Install(id, mode, c.Program, prev)
+	id, prev, err := ps.allocate(old)
 	if err != nil {
+		return err
+	}
+	in, err := ps.install(id, mode, c, prev, old)
+	if err != nil {
+		if old == nil {
+			delete(ps.idUsed, id)
+		}
 		return err
 	}
 	ps.metaMu.Lock()
@@ -113,16 +123,51 @@ func (ps *policies) Apply(source string, p policy.Policy) error {
 		ps.metas[hid] = c.Hooks[i]
 	}
 	ps.metaMu.Unlock()
-	ps.byName[c.Name] = &installed{id: id, source: source, inst: in}
+	ps.byName[c.Name] = &installed{id: id, source: source, inst: in, scope: c.Scope}
 	return nil
 }
 
-func (ps *policies) allocate(old *installed) (uint32, *tracing.Installed) {
+// install puts c's scope, then its hooks in the kernel, so that a scoped
+// hook never runs before its scope is known; on failure old's scope is
+// back.
+func (ps *policies) install(id uint32, mode int, c *policy.Compiled, prev *tracing.Installed,
+	old *installed) (*tracing.Installed, error) {
+	var oldScope *policy.Scope
 	if old != nil {
-		return old.id, old.inst
+		oldScope = old.scope
 	}
-	ps.nextID++
-	return ps.nextID, nil
+	if c.Scope != nil {
+		if err := ps.scopes.Set(id, c.Scope); err != nil {
+			return nil, err
+		}
+	}
+	in, err := ps.hooks.Install(id, mode, c.Program, prev)
+	switch {
+	case err != nil && c.Scope != nil:
+		err = errors.Join(err, ps.scopes.Set(id, oldScope))
+	case err == nil && c.Scope == nil && oldScope != nil: // the old, scoped hooks are gone
+		if serr := ps.scopes.Set(id, nil); serr != nil {
+			logrus.WithError(serr).Warn("clearing a replaced policy's scope")
+		}
+	}
+	return in, err
+}
+
+// allocate returns old's id, or a free one: ids go round before one is
+// reused, as hook ids do.
+func (ps *policies) allocate(old *installed) (uint32, *tracing.Installed, error) {
+	if old != nil {
+		return old.id, old.inst, nil
+	}
+	for range tracing.MaxPolicies {
+		id := ps.nextID%(tracing.MaxPolicies-1) + 1
+		ps.nextID = id
+		if !ps.idUsed[id] {
+			ps.idUsed[id] = true
+			return id, nil, nil
+		}
+	}
+	return 0, nil, fmt.Errorf("all %d policy ids are in use", tracing.MaxPolicies-1)
 }
 
 // Remove takes a policy out of the kernel.
@@ -134,7 +179,12 @@ func (ps *policies) Remove(name string) error {
 		return fmt.Errorf("policy %q is not loaded", name)
 	}
 	delete(ps.byName, name)
-	return ps.hooks.Remove(old.inst)
+	err := ps.hooks.Remove(old.inst)
+	delete(ps.idUsed, old.id)
+	if old.scope != nil {
+		err = errors.Join(err, ps.scopes.Set(old.id, nil))
+	}
+	return err
 }
 
 // SetMode switches a loaded policy between enforce and monitor.

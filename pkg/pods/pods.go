@@ -50,6 +50,38 @@ func (ix *Index) Start(ctx context.Context) {
 // Synced says whether the first list of pods has arrived.
 func (ix *Index) Synced() bool { return ix.informer.HasSynced() }
 
+// List returns the pods of this node known so far.
+func (ix *Index) List() []*corev1.Pod {
+	objs := ix.informer.GetStore().List()
+	out := make([]*corev1.Pod, 0, len(objs))
+	for _, o := range objs {
+		if pod, ok := o.(*corev1.Pod); ok {
+			out = append(out, pod)
+		}
+	}
+	return out
+}
+
+// OnChange calls f after any pod of this node is added, changed or deleted.
+func (ix *Index) OnChange(f func()) error {
+	_, err := ix.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { f() },
+		UpdateFunc: func(any, any) { f() },
+		DeleteFunc: func(any) { f() },
+	})
+	return err
+}
+
+// ContainerName returns the name of pod's container with runtime id id.
+func ContainerName(pod *corev1.Pod, id string) (string, bool) {
+	for _, cs := range statuses(pod) {
+		if cid, _, ok := containerid.FromStatus(cs.ContainerID); ok && cid == id {
+			return cs.Name, true
+		}
+	}
+	return "", false
+}
+
 // containerIDs indexes a pod by the ids of all its containers.
 func containerIDs(obj any) ([]string, error) {
 	pod, ok := obj.(*corev1.Pod)

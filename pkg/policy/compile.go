@@ -21,6 +21,17 @@ type Compiled struct {
 	Name    string
 	Program tracing.Program
 	Hooks   []*Hook // one per Program.Hooks entry
+	Scope   *Scope  // nil: the policy applies to every process
+}
+
+// Scope is what a scoped policy applies to: pods (by namespace, pod labels
+// and container names) and host processes. Its hooks check it in the
+// kernel.
+type Scope struct {
+	Namespace  string         // a TracingPolicyNamespaced's namespace
+	Pods       *LabelSelector // nil: no pod
+	Containers *LabelSelector // nil: every container of a pod in scope
+	Host       bool           // processes outside pods
 }
 
 // UnsupportedError says which part of a valid policy Vigil cannot run,
@@ -49,17 +60,16 @@ type Target struct {
 	// default: kprobe, fentry, then the raw syscall tracepoint, the first
 	// the kernel has), "kprobe", "fentry" or BackendRawSyscall.
 	SyscallBackend string
+	// Pods says whether the agent knows this node's pods (the Kubernetes
+	// API is enabled); without it, a policy that selects pods is refused.
+	Pods bool
 }
 
 // Compile turns a validated policy into a program for the generic hook,
 // choosing each hook's backend from what the kernel offers.
 func Compile(p Policy, t Target) (*Compiled, error) {
 	spec := p.GetSpec()
-	c := &compiler{spec: spec, kernel: t.Kernel, target: t, out: &Compiled{Name: p.GetName()}}
-	if _, ok := p.(*TracingPolicyNamespaced); ok {
-		// loading it unscoped would apply it to every process
-		return nil, unsupported("metadata.namespace", "a TracingPolicyNamespaced applies only to the pods of its namespace, which needs the in-kernel pod scope, not implemented yet")
-	}
+	c := &compiler{spec: spec, kernel: t.Kernel, target: t, out: &Compiled{Name: QualifiedName(p)}}
 	if err := c.unsupportedParts(); err != nil {
 		return nil, err
 	}
@@ -91,7 +101,52 @@ func Compile(p Policy, t Target) (*Compiled, error) {
 	if len(c.out.Hooks) == 0 {
 		return nil, unsupported("spec", "the policy has no hook Vigil can attach")
 	}
+	if err := c.scope(p); err != nil {
+		return nil, err
+	}
 	return c.out, nil
+}
+
+// QualifiedName is the name a policy goes by in the agent and its events:
+// its name, prefixed with "namespace/" for a TracingPolicyNamespaced (two
+// namespaces may hold policies of the same name).
+func QualifiedName(p Policy) string {
+	if _, ok := p.(*TracingPolicyNamespaced); ok {
+		return p.GetNamespace() + "/" + p.GetName()
+	}
+	return p.GetName()
+}
+
+// scope describes a scoped policy's scope and makes its hooks check it. A
+// policy that names pods, containers or the host applies to those only;
+// a TracingPolicyNamespaced to the pods of its namespace.
+func (c *compiler) scope(p Policy) error {
+	s := c.spec
+	sc := &Scope{Pods: s.PodSelector, Containers: s.ContainerSelector, Host: s.HostSelector != nil}
+	at := "spec.podSelector"
+	if sc.Containers != nil && sc.Pods == nil {
+		at = "spec.containerSelector"
+	}
+	if _, ok := p.(*TracingPolicyNamespaced); ok {
+		sc.Namespace, at = p.GetNamespace(), "metadata.namespace"
+	}
+	if sc.Pods == nil && (sc.Namespace != "" || sc.Containers != nil) {
+		sc.Pods = &LabelSelector{}
+	}
+	if sc.Pods == nil && !sc.Host {
+		return nil
+	}
+	if sc.Pods != nil && !c.target.Pods {
+		return unsupported(at, "selecting pods needs the node's pods from the Kubernetes API (vigil agent --enable-k8s-api)")
+	}
+	c.out.Scope = sc
+	for i := range c.out.Program.Hooks {
+		c.out.Program.Hooks[i].Config.Scoped = 1
+	}
+	for i := range c.out.Program.Funcs {
+		c.out.Program.Funcs[i].Config.Scoped = 1
+	}
+	return nil
 }
 
 type compiler struct {
@@ -111,8 +166,6 @@ func (c *compiler) unsupportedParts() error {
 		return c.needs("spec.usdts", "USDT hooks", probe.Uprobe)
 	case len(s.Enforcers) > 0:
 		return c.needs("spec.enforcers", "enforcers", probe.LSM, probe.FmodRet, probe.OverrideReturn)
-	case s.PodSelector != nil || s.ContainerSelector != nil:
-		return unsupported("spec.podSelector", "pod and container scoping need the Kubernetes integration, not implemented yet")
 	}
 	return nil
 }

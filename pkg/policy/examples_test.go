@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/vigil-sec/vigil/pkg/probe"
@@ -28,13 +29,15 @@ func TestExamplesCompile(t *testing.T) {
 	}
 }
 
-// A namespaced policy is refused until pods scope it in the kernel: loaded
-// unscoped, it would apply to every process of the node.
-func TestNamespacedPolicyIsNotLoadedUnscoped(t *testing.T) {
+// A namespaced policy applies to its namespace's pods only: without the
+// node's pods it is refused, never loaded on every process; with them its
+// hooks check the pod scope.
+func TestNamespacedPolicyIsScoped(t *testing.T) {
 	ps, err := Parse([]byte(`apiVersion: cilium.io/v1alpha1
 kind: TracingPolicyNamespaced
 metadata: {name: ns-only, namespace: shop}
 spec:
+  containerSelector: {matchLabels: {name: main}}
   kprobes:
   - call: sys_openat
     syscall: true
@@ -45,7 +48,20 @@ spec:
 	}
 	_, err = Compile(ps[0], Target{Kernel: probe.Run()})
 	var ue *UnsupportedError
-	if !errors.As(err, &ue) || ue.Path != "metadata.namespace" {
-		t.Errorf("compile: %v, want it refused at metadata.namespace", err)
+	if !errors.As(err, &ue) || ue.Path != "metadata.namespace" || !strings.Contains(ue.Reason, "--enable-k8s-api") {
+		t.Errorf("compile without pods: %v, want it refused at metadata.namespace", err)
+	}
+	c, err := Compile(ps[0], Target{Kernel: probe.Run(), Pods: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := c.Scope
+	if sc == nil || sc.Namespace != "shop" || sc.Pods == nil || sc.Containers.MatchLabels["name"] != "main" || sc.Host {
+		t.Errorf("scope %+v", sc)
+	}
+	for _, h := range c.Program.Hooks {
+		if h.Config.Scoped != 1 {
+			t.Errorf("hook on syscall %d is not scoped", h.Syscall)
+		}
 	}
 }
