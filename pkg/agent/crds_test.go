@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
+	"github.com/vigil-sec/vigil/internal/cgrouptest"
 	"github.com/vigil-sec/vigil/internal/kubetest"
 	"github.com/vigil-sec/vigil/pkg/probe"
 	"github.com/vigil-sec/vigil/pkg/process"
@@ -21,14 +22,25 @@ import (
 
 // killedWithin runs cat on file until it is killed (want true) or runs
 // through (want false) within 15 s, and says whether that happened.
-func killedWithin(file string, want bool) bool {
+func killedWithin(file string, want bool) bool { return killedWithinIn("", file, want) }
+
+// killedWithinIn is killedWithin for a cat in cgroup dir ("": the test's).
+func killedWithinIn(dir, file string, want bool) bool {
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		killed := killedBy(exec.Command("/bin/cat", file).Run()) == syscall.SIGKILL
+		killed := killedBy(catIn(dir, file).Run()) == syscall.SIGKILL
 		if killed == want {
 			return true
 		}
 	}
 	return false
+}
+
+// catIn is cat of file in cgroup dir ("": the test's).
+func catIn(dir, file string) *exec.Cmd {
+	if dir == "" {
+		return exec.Command("/bin/cat", file)
+	}
+	return cgrouptest.Command(dir, "/bin/cat", file)
 }
 
 // kubeServer gives a test a real API server with the CRDs installed; the
@@ -57,7 +69,7 @@ func createPolicy(t *testing.T, k *kubetest.Server, doc string) *unstructured.Un
 	if err := yaml.Unmarshal([]byte(doc), &obj.Object); err != nil {
 		t.Fatal(err)
 	}
-	res := k.Dynamic.Resource(policyResources[0])
+	res := k.Dynamic.Resource(resourceOf(&obj)).Namespace(obj.GetNamespace())
 	created, err := res.Create(context.Background(), &obj, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -124,12 +136,17 @@ func nodeStatus(t *testing.T, k *kubetest.Server, name, node string) map[string]
 }
 
 // waitStatus waits up to 15 s for node's entry in a policy's status to
-// satisfy ok, and returns the last entry seen.
+// satisfy ok, and returns the last entry seen. A namespaced policy's name
+// is "namespace/name".
 func waitStatus(t *testing.T, k *kubetest.Server, name, node string, ok func(map[string]any) bool) map[string]any {
 	t.Helper()
 	var last map[string]any
+	res := k.Dynamic.Resource(policyResources[0]).Namespace("")
+	if ns, n, found := strings.Cut(name, "/"); found {
+		res, name = k.Dynamic.Resource(policyResources[1]).Namespace(ns), n
+	}
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		obj, err := k.Dynamic.Resource(policyResources[0]).Get(context.Background(), name, metav1.GetOptions{})
+		obj, err := res.Get(context.Background(), name, metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

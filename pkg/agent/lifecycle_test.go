@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-sec/vigil/internal/cgrouptest"
 	"github.com/vigil-sec/vigil/pkg/event"
 )
 
@@ -76,13 +77,8 @@ func nsInode(t *testing.T, name string) uint32 {
 }
 
 func TestExecCapturesCgroup(t *testing.T) {
-	root := cgroup2Root(t)
-	dir, err := os.MkdirTemp(root, "vigil-test-")
-	if err != nil {
-		t.Fatalf("creating a cgroup: %v", err)
-	}
-	defer os.Remove(dir)
-	cmd := exec.Command("/bin/sh", "-c", `echo $$ > "$0/cgroup.procs" && exec /bin/true`, dir)
+	dir := cgrouptest.Make(t, cgrouptest.Root(t), "vigil-test-"+strconv.Itoa(os.Getpid()))
+	cmd := cgrouptest.Command(dir, "/bin/true")
 	if err := cmd.Run(); err != nil {
 		t.Fatal(err)
 	}
@@ -98,21 +94,6 @@ func TestExecCapturesCgroup(t *testing.T) {
 	if cg.Name != filepath.Base(dir) || cg.ID != st.Ino {
 		t.Errorf("cgroup = %+v, want name %q id %d", cg, filepath.Base(dir), st.Ino)
 	}
-}
-
-// cgroup2Root finds where cgroup v2 is mounted.
-func cgroup2Root(t *testing.T) string {
-	b, err := os.ReadFile("/proc/mounts")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) > 2 && f[2] == "cgroup2" {
-			return f[1]
-		}
-	}
-	t.Skip("cgroup v2 is not mounted")
-	return ""
 }
 
 func TestExitStatusAndSignal(t *testing.T) {

@@ -2,9 +2,7 @@ package agent
 
 import (
 	"context"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/vigil-sec/vigil/internal/cgrouptest"
 	"github.com/vigil-sec/vigil/internal/kubetest"
 	"github.com/vigil-sec/vigil/pkg/pods"
 	"github.com/vigil-sec/vigil/pkg/process"
@@ -19,43 +18,47 @@ import (
 
 // containerCgroup makes a cgroup named as containerd names a container's.
 func containerCgroup(t *testing.T, id string) string {
-	dir := filepath.Join(cgroup2Root(t), "cri-containerd-"+id+".scope")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatalf("creating a cgroup: %v", err)
-	}
-	t.Cleanup(func() { os.Remove(dir) })
-	return dir
+	return cgrouptest.Make(t, cgrouptest.Root(t), "cri-containerd-"+id+".scope")
 }
 
-// runPod creates pod name in namespace ns on node, with one running
-// container whose runtime id is id (a kubelet's status, written by hand).
-func runPod(t *testing.T, k *kubetest.Server, ns, name, node, id string) {
+// ctr is a running container of a pod: its name and runtime id.
+type ctr struct{ name, id string }
+
+// runPod creates pod name in namespace ns on node, with running containers
+// (a kubelet's status, written by hand).
+func runPod(t *testing.T, k *kubetest.Server, ns, name, node string, labels map[string]string, ctrs ...ctr) *corev1.Pod {
 	ctx := context.Background()
 	if _, err := k.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
 		metav1.CreateOptions{}); err != nil && !strings.Contains(err.Error(), "already exists") {
 		t.Fatal(err)
 	}
-	pod, err := k.Client.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"app": name}},
-		Spec:       corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "main", Image: "busybox:1.36"}}},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels},
+		Spec: corev1.PodSpec{NodeName: node}}
+	for _, c := range ctrs {
+		pod.Spec.Containers = append(pod.Spec.Containers, corev1.Container{Name: c.name, Image: "busybox:1.36"})
 	}
-	pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "main", Image: "busybox:1.36",
-		ImageID: "docker.io/library/busybox@sha256:" + strings.Repeat("c", 64), ContainerID: "containerd://" + id}}
-	if _, err := k.Client.CoreV1().Pods(ns).UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
+	pod, err := k.Client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		zero := int64(0)
 		_ = k.Client.CoreV1().Pods(ns).Delete(context.Background(), name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
 	})
+	for _, c := range ctrs {
+		pod.Status.ContainerStatuses = append(pod.Status.ContainerStatuses, corev1.ContainerStatus{Name: c.name,
+			Image: "busybox:1.36", ImageID: "docker.io/library/busybox@sha256:" + strings.Repeat("c", 64),
+			ContainerID: "containerd://" + c.id})
+	}
+	if pod, err = k.Client.CoreV1().Pods(ns).UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return pod
 }
 
 // runIn runs /bin/true inside cgroup dir and returns the shell's pid.
 func runIn(t *testing.T, dir string) int {
-	cmd := exec.Command("/bin/sh", "-c", `echo $$ > "$0/cgroup.procs" && exec /bin/true`, dir)
+	cmd := cgrouptest.Command(dir, "/bin/true")
 	if err := cmd.Run(); err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +81,7 @@ func TestExecEventsCarryTheirPod(t *testing.T) {
 	defer a.stop()
 
 	known, late := strings.Repeat("1a", 32), strings.Repeat("2b", 32)
-	runPod(t, k, "team-a", "known", node, known)
+	runPod(t, k, "team-a", "known", node, map[string]string{"app": "known"}, ctr{"main", known})
 	for index.Container(known) == nil {
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -99,7 +102,7 @@ func TestExecEventsCarryTheirPod(t *testing.T) {
 
 	pid := runIn(t, containerCgroup(t, late))
 	time.Sleep(300 * time.Millisecond) // the exec is in; its pod is not
-	runPod(t, k, "team-a", "late", node, late)
+	runPod(t, k, "team-a", "late", node, map[string]string{"app": "late"}, ctr{"main", late})
 	check(pid, "late", late)
 
 	host := exec.Command("/bin/true")

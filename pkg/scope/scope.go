@@ -68,6 +68,17 @@ func (r *rule) container(name string) bool {
 	return r.containers == nil || r.containers.Matches(labels.Set{"name": name})
 }
 
+// everyContainer says whether the rule covers every container pod's spec
+// names: then the whole pod is in scope, before any container has an id.
+func (r *rule) everyContainer(pod *corev1.Pod) bool {
+	for _, c := range append(pod.Spec.InitContainers, pod.Spec.Containers...) {
+		if !r.container(c.Name) {
+			return false
+		}
+	}
+	return true
+}
+
 // Scopes writes the kernel's scope maps from the scoped policies and the
 // node's pods.
 type Scopes struct {
@@ -230,15 +241,15 @@ func containerOf(pod *corev1.Pod, cgroup string) *string {
 }
 
 // mask is the policies that apply to container (nil: a cgroup of pod not
-// known to be a container's, where only rules without a container
-// selector apply).
+// known to be a container's, where only rules that cover every container
+// of the pod apply).
 func (s *Scopes) mask(pod *corev1.Pod, container *string) tracing.ScopeMask {
 	var m tracing.ScopeMask
 	for id, r := range s.rules {
 		if !r.pod(pod) {
 			continue
 		}
-		if r.containers == nil || (container != nil && r.container(*container)) {
+		if container != nil && r.container(*container) || container == nil && r.everyContainer(pod) {
 			m.Set(id)
 		}
 	}
