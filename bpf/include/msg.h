@@ -90,7 +90,7 @@ struct msg_process {
 	__u32 fsuid;
 	__u32 fsgid;
 	__u32 auid;
-	__u32 pad;
+	__u32 nspid; /* the pid in the process's own pid namespace */
 	__u64 cgroup_id;
 	__u64 cap_permitted;
 	__u64 cap_effective;

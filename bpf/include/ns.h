@@ -34,4 +34,20 @@ static __always_inline void read_ns(struct task_struct *task, __u32 *ns)
 	ns[NS_PID] = BPF_CORE_READ(pidns, ns.inum);
 }
 
+/* The task's process id, in its own pid namespace when ns is set (a
+ * container's pid). */
+static __always_inline __u32 pid_of(struct task_struct *task, bool ns)
+{
+	struct pid *pid;
+	unsigned int level;
+	struct upid up;
+
+	if (!ns)
+		return BPF_CORE_READ(task, tgid);
+	pid = BPF_CORE_READ(task, group_leader, thread_pid);
+	level = BPF_CORE_READ(pid, level);
+	bpf_core_read(&up, sizeof(up), &pid->numbers[level & 31]);
+	return up.nr;
+}
+
 #endif

@@ -81,8 +81,7 @@ static __always_inline struct cgroup *task_cgroup(struct task_struct *task)
 	return css ? BPF_CORE_READ(css, cgroup) : cg;
 }
 
-static __always_inline void scope_key_of(struct cgroup *cg,
-					 struct scope_key *k)
+static __always_inline void scope_key_of(struct cgroup *cg, struct scope_key *k)
 {
 	k->id = BPF_CORE_READ(cg, kn, id);
 	k->hierarchy = BPF_CORE_READ(cg, root, hierarchy_id);

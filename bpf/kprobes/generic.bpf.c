@@ -608,21 +608,6 @@ static __always_inline bool eval_arg(struct gscratch *s, struct cond *c,
 	return eval_int(c, v);
 }
 
-/* The task's process id, in its own pid namespace when ns is set. */
-static __always_inline __u32 pid_of(struct task_struct *task, bool ns)
-{
-	struct pid *pid;
-	unsigned int level;
-	struct upid up;
-
-	if (!ns)
-		return BPF_CORE_READ(task, tgid);
-	pid = BPF_CORE_READ(task, group_leader, thread_pid);
-	level = BPF_CORE_READ(pid, level);
-	bpf_core_read(&up, sizeof(up), &pid->numbers[level & 31]);
-	return up.nr;
-}
-
 /* matchPIDs: the process is in the set, or with followForks (v1 bit 0)
  * one of its ancestors is; with isNamespacePID (v1 bit 1) the ids are those
  * of each process's pid namespace. */

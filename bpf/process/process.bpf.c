@@ -93,6 +93,7 @@ static __always_inline void fill_process(struct msg_process *p,
 	bpf_probe_read_kernel(&p->cap_effective, 8, &cred->cap_effective);
 	bpf_probe_read_kernel(&p->cap_inheritable, 8, &cred->cap_inheritable);
 	read_ns(task, p->ns);
+	p->nspid = pid_of(task, true);
 }
 
 /* Resolves path into data at pos; returns its length. */
@@ -376,8 +377,8 @@ static __always_inline bool pod_uid(const char *name, struct pod_key *pod)
 	for (int i = 0; i + 3 + POD_UID_LEN <= SCOPE_NAME_LEN; i++) {
 		if (!name[i])
 			return false;
-		if (name[i] == 'p' && name[i + 1] == 'o' && name[i + 2] == 'd' &&
-		    uid_at(name, i + 3, pod))
+		if (name[i] == 'p' && name[i + 1] == 'o' &&
+		    name[i + 2] == 'd' && uid_at(name, i + 3, pod))
 			return true;
 	}
 	return false;

@@ -87,6 +87,7 @@ func (w *podWaiter) attachOne(p *event.Process) bool {
 		// waiting would only delay every container's events
 		return !w.index.Synced()
 	}
+	pod.Container.Pid = p.NsPid
 	p.Pod, p.Docker = pod, id[:dockerIDLen]
 	return true
 }

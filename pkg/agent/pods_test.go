@@ -12,6 +12,7 @@ import (
 
 	"github.com/vigil-sec/vigil/internal/cgrouptest"
 	"github.com/vigil-sec/vigil/internal/kubetest"
+	"github.com/vigil-sec/vigil/pkg/event"
 	"github.com/vigil-sec/vigil/pkg/pods"
 	"github.com/vigil-sec/vigil/pkg/process"
 )
@@ -94,11 +95,24 @@ func TestExecEventsCarryTheirPod(t *testing.T) {
 		p := evs[1].ProcessExec.Process
 		if p.Pod == nil || p.Pod.Namespace != "team-a" || p.Pod.Name != name || p.Pod.PodLabels["app"] != name ||
 			p.Pod.Container == nil || p.Pod.Container.Name != "main" || p.Pod.Container.ID != "containerd://"+id ||
-			p.Docker != id[:31] {
+			p.Docker != id[:31] || p.Pod.Container.Pid != p.Pid {
 			t.Errorf("%s: process pod = %+v, docker %q", name, p.Pod, p.Docker)
 		}
 	}
-	check(runIn(t, containerCgroup(t, known)), "known", known)
+	knownDir := containerCgroup(t, known)
+	check(runIn(t, knownDir), "known", known)
+	// in a pid namespace of its own, as in a container: pid 1 there
+	if err := cgrouptest.Command(knownDir, "unshare", "--pid", "--fork", "/bin/true").Run(); err != nil {
+		t.Fatal(err)
+	}
+	pid1 := a.sink.find(t, 1, 15*time.Second, func(ev *event.Event) bool {
+		e := ev.ProcessExec
+		return e != nil && e.Process.Pod != nil && strings.HasSuffix(e.Process.Binary, "/true") &&
+			e.Process.Pod.Container.Pid == 1
+	})
+	if len(pid1) != 1 {
+		t.Errorf("a process in its own pid namespace: want an exec event with container pid 1, got %d", len(pid1))
+	}
 
 	pid := runIn(t, containerCgroup(t, late))
 	time.Sleep(300 * time.Millisecond) // the exec is in; its pod is not

@@ -227,6 +227,9 @@ type Process struct {
 	Pod *Pod `json:"pod,omitempty"`
 	// Docker is the start of the container id.
 	Docker string `json:"docker,omitempty"`
+	// NsPid is the pid in the process's own pid namespace; it goes out as
+	// the container's pid.
+	NsPid uint32 `json:"-"`
 }
 
 // Pod is a Kubernetes pod and the container of it a process runs in.

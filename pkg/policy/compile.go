@@ -166,6 +166,8 @@ func (c *compiler) unsupportedParts() error {
 		return c.needs("spec.usdts", "USDT hooks", probe.Uprobe)
 	case len(s.Enforcers) > 0:
 		return c.needs("spec.enforcers", "enforcers", probe.LSM, probe.FmodRet, probe.OverrideReturn)
+	case s.NodeSelector != nil:
+		return unsupported("spec.nodeSelector", "selecting nodes is not implemented yet (loaded on every node, the policy would apply where it should not)")
 	}
 	return nil
 }

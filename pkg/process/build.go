@@ -28,6 +28,7 @@ func (c *Cache) build(r *tracing.Exec) *event.Process {
 		Auid:      k.Auid,
 		Tid:       k.Tid,
 		Cgroup:    &event.Cgroup{ID: k.CgroupID, Name: r.Cgroup},
+		NsPid:     k.Nspid,
 	}
 	if k.Parent.Pid != 0 {
 		p.ParentExecID = c.ExecID(k.Parent)

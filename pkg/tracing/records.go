@@ -84,7 +84,7 @@ type Process struct {
 	Fsuid          uint32
 	Fsgid          uint32
 	Auid           uint32
-	Pad            uint32
+	Nspid          uint32 // the pid in the process's own pid namespace
 	CgroupID       uint64
 	CapPermitted   uint64
 	CapEffective   uint64
