@@ -187,6 +187,12 @@ struct hook_config {
 	struct cond conds[MAX_CONDS];
 };
 
+/* Per hook and CPU: selector matches, and enforcement actions taken. */
+struct hook_stat {
+	__u64 hits;
+	__u64 actions;
+};
+
 struct syscall_hooks {
 	__u32 hook_ids[HOOKS_PER_SYSCALL]; /* 0 ends the list */
 };

@@ -48,6 +48,15 @@ struct {
 	__type(value, struct hook_config);
 } hook_configs SEC(".maps");
 
+/* Counts per hook, also of matches that post nothing (NoPost, rate
+ * limited); user space zeroes a hook's when it hands the id out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MAX_HOOKS);
+	__type(key, __u32);
+	__type(value, struct hook_stat);
+} hook_stats SEC(".maps");
+
 /* When each rate-limited event was last posted. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -798,6 +807,17 @@ static __always_inline bool rate_limited(struct gscratch *s,
 	return false;
 }
 
+static __always_inline void count_hit(__u32 hook_id, bool acted)
+{
+	struct hook_stat *st = bpf_map_lookup_elem(&hook_stats, &hook_id);
+
+	if (!st)
+		return;
+	st->hits++;
+	if (acted)
+		st->actions++;
+}
+
 /* Runs one hook on the current syscall: reads its arguments, evaluates its
  * selectors, acts, and posts the event. */
 __noinline int run_hook(__u32 hook_id, __u32 nr)
@@ -828,6 +848,7 @@ __noinline int run_hook(__u32 hook_id, __u32 nr)
 		bpf_send_signal(act.sig);
 	if (!s->msg.monitor)
 		ret = act.override;
+	count_hit(hook_id, ret || (act.sig && !s->msg.monitor));
 	if (!act.post || rate_limited(s, cfg, &act, sel))
 		return ret;
 	s->msg.ret = s->ret;

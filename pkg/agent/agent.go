@@ -205,7 +205,6 @@ func (a *Agent) writeHook(g *tracing.Generic) {
 		return
 	}
 	ev := h.Event(g)
-	a.pols.count(h.Policy, ev.Action != event.ActionPost && ev.Mode == "")
 	ev.Process, ev.Parent, ev.Ancestors = a.cache.Describe(g.Ident, g.Tid)
 	out := &event.Event{NodeName: a.cfg.Process.NodeName, Time: event.FormatTime(tracing.WallTime(g.Hdr.Ktime))}
 	switch {

@@ -29,36 +29,29 @@ type policies struct {
 	metaMu sync.RWMutex
 	metas  map[uint32]*policy.Hook // by global hook id; kept after removal for late records
 
-	countMu sync.Mutex
-	counts  map[string]*policyCounts // by policy name
+	// counts of earlier versions of each policy, by name: a replaced
+	// version's hooks leave the kernel with their counts
+	carried map[string]policyCounts
 }
 
-// policyCounts are a policy's events and enforcement actions on this node.
+// policyCounts are a policy's selector matches in the kernel (posted as
+// events or not) and the enforcement actions it took.
 type policyCounts struct{ events, actions uint64 }
 
-// count records one event of policy, and whether it enforced something.
-func (ps *policies) count(policy string, enforced bool) {
-	ps.countMu.Lock()
-	defer ps.countMu.Unlock()
-	c := ps.counts[policy]
-	if c == nil {
-		c = &policyCounts{}
-		ps.counts[policy] = c
+// countsOf returns a policy's counts since it was first loaded.
+func (ps *policies) countsOf(name string) policyCounts {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	c := ps.carried[name]
+	if in := ps.byName[name]; in != nil {
+		st, err := ps.hooks.Stats(in.inst)
+		if err != nil {
+			logrus.WithError(err).WithField("policy", name).Warn("reading the policy's counts")
+		}
+		c.events += st.Hits
+		c.actions += st.Actions
 	}
-	c.events++
-	if enforced {
-		c.actions++
-	}
-}
-
-// countsOf returns a policy's counts so far.
-func (ps *policies) countsOf(policy string) policyCounts {
-	ps.countMu.Lock()
-	defer ps.countMu.Unlock()
-	if c := ps.counts[policy]; c != nil {
-		return *c
-	}
-	return policyCounts{}
+	return c
 }
 
 type installed struct {
@@ -70,7 +63,7 @@ type installed struct {
 
 func newPolicies(h *tracing.Hooks, scopes *scope.Scopes, target policy.Target) *policies {
 	return &policies{hooks: h, scopes: scopes, target: target, byName: map[string]*installed{},
-		metas: map[uint32]*policy.Hook{}, counts: map[string]*policyCounts{}, idUsed: map[uint32]bool{}}
+		metas: map[uint32]*policy.Hook{}, carried: map[string]policyCounts{}, idUsed: map[uint32]bool{}}
 }
 
 // modeOf reads the policy mode from spec.options (name "policy-mode").
@@ -118,6 +111,9 @@ func (ps *policies) Apply(source string, p policy.Policy) error {
 		}
 		return err
 	}
+	if old != nil {
+		ps.carry(c.Name, old.inst)
+	}
 	ps.metaMu.Lock()
 	for i, hid := range in.HookIDs {
 		ps.metas[hid] = c.Hooks[i]
@@ -125,6 +121,19 @@ func (ps *policies) Apply(source string, p policy.Policy) error {
 	ps.metaMu.Unlock()
 	ps.byName[c.Name] = &installed{id: id, source: source, inst: in, scope: c.Scope}
 	return nil
+}
+
+// carry adds the counts of a replaced version's hooks (out of the kernel's
+// lists, their counts stay until their ids are handed out again).
+func (ps *policies) carry(name string, old *tracing.Installed) {
+	st, err := ps.hooks.Stats(old)
+	if err != nil {
+		logrus.WithError(err).WithField("policy", name).Warn("reading the replaced policy's counts")
+	}
+	c := ps.carried[name]
+	c.events += st.Hits
+	c.actions += st.Actions
+	ps.carried[name] = c
 }
 
 // install puts c's scope, then its hooks in the kernel, so that a scoped
@@ -179,6 +188,7 @@ func (ps *policies) Remove(name string) error {
 		return fmt.Errorf("policy %q is not loaded", name)
 	}
 	delete(ps.byName, name)
+	delete(ps.carried, name)
 	err := ps.hooks.Remove(old.inst)
 	delete(ps.idUsed, old.id)
 	if old.scope != nil {

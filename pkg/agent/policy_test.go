@@ -128,6 +128,34 @@ func TestSigkillOnPrefixAndBinary(t *testing.T) {
 	}
 }
 
+// The kernel counts every match and enforcement action, also those that
+// post no event; a monitor-mode match is no action.
+func TestCountsWithoutEvents(t *testing.T) {
+	dir, secret, _ := secretFiles(t)
+	doc := strings.Replace(killReadPolicy("quiet-kill", dir+"/secret", "enforce"),
+		"      - action: Sigkill\n", "      - action: Sigkill\n      - action: NoPost\n", 1)
+	load(t, doc)
+	cat := exec.Command("/bin/cat", secret)
+	if sig := killedBy(cat.Run()); sig != syscall.SIGKILL {
+		t.Fatalf("cat of the secret: killed by %v, want SIGKILL", sig)
+	}
+	if evs := shared.sink.find(t, 1, time.Second, kprobeOf(cat.Process.Pid, "quiet-kill")); len(evs) != 0 {
+		t.Errorf("NoPost: %d events posted", len(evs))
+	}
+	if c := shared.agent.pols.countsOf("quiet-kill"); c.events != 1 || c.actions != 1 {
+		t.Errorf("counts %+v, want 1 match and 1 action", c)
+	}
+	if err := shared.agent.pols.SetMode("quiet-kill", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := exec.Command("/bin/cat", secret).Run(); err != nil {
+		t.Fatalf("cat in monitor mode: %v", err)
+	}
+	if c := shared.agent.pols.countsOf("quiet-kill"); c.events != 2 || c.actions != 1 {
+		t.Errorf("counts after a monitor-mode match %+v, want 2 matches and 1 action", c)
+	}
+}
+
 func TestMonitorModeReportsWithoutKilling(t *testing.T) {
 	dir, secret, _ := secretFiles(t)
 	load(t, killReadPolicy("monitor-secret-read", dir+"/secret", "monitor"))

@@ -22,6 +22,7 @@ const (
 	genericMapEvents                 = "events"
 	genericMapGscratch               = "gscratch"
 	genericMapHookConfigs            = "hook_configs"
+	genericMapHookStats              = "hook_stats"
 	genericMapHostScope              = "host_scope"
 	genericMapIntSets                = "int_sets"
 	genericMapPodScopes              = "pod_scopes"
@@ -119,6 +120,7 @@ type genericMapSpecs struct {
 	Events           *ebpf.MapSpec `ebpf:"events"`
 	Gscratch         *ebpf.MapSpec `ebpf:"gscratch"`
 	HookConfigs      *ebpf.MapSpec `ebpf:"hook_configs"`
+	HookStats        *ebpf.MapSpec `ebpf:"hook_stats"`
 	HostScope        *ebpf.MapSpec `ebpf:"host_scope"`
 	IntSets          *ebpf.MapSpec `ebpf:"int_sets"`
 	PodScopes        *ebpf.MapSpec `ebpf:"pod_scopes"`
@@ -172,6 +174,7 @@ type genericMaps struct {
 	Events           *ebpf.Map `ebpf:"events"`
 	Gscratch         *ebpf.Map `ebpf:"gscratch"`
 	HookConfigs      *ebpf.Map `ebpf:"hook_configs"`
+	HookStats        *ebpf.Map `ebpf:"hook_stats"`
 	HostScope        *ebpf.Map `ebpf:"host_scope"`
 	IntSets          *ebpf.Map `ebpf:"int_sets"`
 	PodScopes        *ebpf.Map `ebpf:"pod_scopes"`
@@ -192,6 +195,7 @@ func (m *genericMaps) Close() error {
 		m.Events,
 		m.Gscratch,
 		m.HookConfigs,
+		m.HookStats,
 		m.HostScope,
 		m.IntSets,
 		m.PodScopes,

@@ -202,6 +202,13 @@ type HookConfig struct {
 	Conds      [MaxConds]Cond
 }
 
+// HookStat counts a hook's selector matches (posted or not) and the
+// enforcement actions it took (signals sent, operations overridden).
+type HookStat struct {
+	Hits    uint64
+	Actions uint64
+}
+
 type syscallHooks struct {
 	HookIDs [HooksPerSyscall]uint32
 }
@@ -310,6 +317,7 @@ type Hooks struct {
 	hookUsed map[uint32]bool
 	nextSet  uint32
 	policies map[uint32]bool
+	cpus     int // possible CPUs: the length of a per-CPU value
 }
 
 // genericCore is the generic object's maps and its syscall programs; the
@@ -325,7 +333,8 @@ func (o *genericCore) Close() error {
 }
 
 func newHooks(s *Sensor) *Hooks {
-	return &Hooks{sensor: s, nextHook: 1, nextSet: 1, hookUsed: map[uint32]bool{}, policies: map[uint32]bool{}}
+	return &Hooks{sensor: s, nextHook: 1, nextSet: 1, hookUsed: map[uint32]bool{}, policies: map[uint32]bool{},
+		cpus: ebpf.MustPossibleCPU()}
 }
 
 // load loads the generic object, sharing the process sensor's ring buffer,
@@ -411,6 +420,9 @@ func (h *Hooks) configure(in *Installed, mode int) error {
 	if err := h.objs.PolicyModes.Put(in.PolicyID, uint32(mode)); err != nil {
 		return fmt.Errorf("setting policy mode: %w", err)
 	}
+	if err := h.resetStats(in); err != nil {
+		return err
+	}
 	for _, hk := range in.prog.Hooks {
 		if err := h.objs.HookConfigs.Put(hk.Config.HookID, &hk.Config); err != nil {
 			return fmt.Errorf("writing hook config: %w", err)
@@ -425,6 +437,34 @@ func (h *Hooks) configure(in *Installed, mode int) error {
 		}
 	}
 	return h.attachFuncs(in)
+}
+
+// resetStats zeroes the counts of in's hook ids, which may have served
+// other hooks before.
+func (h *Hooks) resetStats(in *Installed) error {
+	zero := make([]HookStat, h.cpus)
+	for _, id := range in.HookIDs {
+		if err := h.objs.HookStats.Put(id, zero); err != nil {
+			return fmt.Errorf("resetting hook counts: %w", err)
+		}
+	}
+	return nil
+}
+
+// Stats sums the counts of in's hooks over all CPUs.
+func (h *Hooks) Stats(in *Installed) (HookStat, error) {
+	var sum HookStat
+	var perCPU []HookStat
+	for _, id := range in.HookIDs {
+		if err := h.objs.HookStats.Lookup(id, &perCPU); err != nil {
+			return sum, fmt.Errorf("reading hook counts: %w", err)
+		}
+		for _, st := range perCPU {
+			sum.Hits += st.Hits
+			sum.Actions += st.Actions
+		}
+	}
+	return sum, nil
 }
 
 // globalize copies p with global hook and set ids.
@@ -729,6 +769,7 @@ func (h *Hooks) sharedMaps() map[string]*ebpf.Map {
 	m := &h.objs.genericMaps
 	return map[string]*ebpf.Map{
 		"addr_sets": m.AddrSets, "counters": m.Counters, "events": m.Events, "gscratch": m.Gscratch,
+		"hook_stats": m.HookStats,
 		"cgroup_scopes": m.CgroupScopes, "pod_scopes": m.PodScopes, "host_scope": m.HostScope,
 		"hook_configs": m.HookConfigs, "int_sets": m.IntSets, "policy_modes": m.PolicyModes, "procs": m.Procs,
 		"rate_limits": m.RateLimits, "ret_stash": m.RetStash, "str_sets": m.StrSets, "syscall_exit_hooks": m.SyscallExitHooks,

@@ -51,6 +51,7 @@ func TestMirrorsMatchBTF(t *testing.T) {
 		"sock_info":     SockInfo{},
 		"cred_info":     CredInfo{},
 		"skb_info":      SkbInfo{},
+		"hook_stat":     HookStat{},
 	}
 	for name, mirror := range genericMirrors {
 		var st *btf.Struct
