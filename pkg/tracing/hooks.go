@@ -769,7 +769,7 @@ func (h *Hooks) sharedMaps() map[string]*ebpf.Map {
 	m := &h.objs.genericMaps
 	return map[string]*ebpf.Map{
 		"addr_sets": m.AddrSets, "counters": m.Counters, "events": m.Events, "gscratch": m.Gscratch,
-		"hook_stats": m.HookStats,
+		"hook_stats":    m.HookStats,
 		"cgroup_scopes": m.CgroupScopes, "pod_scopes": m.PodScopes, "host_scope": m.HostScope,
 		"hook_configs": m.HookConfigs, "int_sets": m.IntSets, "policy_modes": m.PolicyModes, "procs": m.Procs,
 		"rate_limits": m.RateLimits, "ret_stash": m.RetStash, "str_sets": m.StrSets, "syscall_exit_hooks": m.SyscallExitHooks,
