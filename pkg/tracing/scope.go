@@ -84,31 +84,26 @@ func (s *Sensor) Cgroups() ([]Cgroup, error) {
 // AddCgroup records a pod's cgroup that existed before the sensor loaded;
 // one the kernel already knows is left as it is.
 func (s *Sensor) AddCgroup(c Cgroup) error {
-	pod, err := podKeyOf(c.PodUID)
-	if err != nil {
-		return err
-	}
-	v := cgroupScope{Mask: c.Mask, Pod: pod}
-	copy(v.Name[:ScopeNameLen-1], c.Name)
-	err = s.objs.CgroupScopes.Update(&c.Key, &v, ebpf.UpdateNoExist)
-	if err != nil && !errors.Is(err, ebpf.ErrKeyExist) {
-		return fmt.Errorf("adding cgroup %s to the pod scope map: %w", c.Name, err)
-	}
-	return nil
+	return s.putCgroup(c, ebpf.UpdateNoExist, ebpf.ErrKeyExist)
 }
 
 // SetCgroupMask sets the policies of a cgroup the kernel knows; a cgroup
 // removed meanwhile is no error.
 func (s *Sensor) SetCgroupMask(c Cgroup) error {
+	return s.putCgroup(c, ebpf.UpdateExist, ebpf.ErrKeyNotExist)
+}
+
+// putCgroup writes c's entry with flags; the error benign is none.
+func (s *Sensor) putCgroup(c Cgroup, flags ebpf.MapUpdateFlags, benign error) error {
 	pod, err := podKeyOf(c.PodUID)
 	if err != nil {
 		return err
 	}
 	v := cgroupScope{Mask: c.Mask, Pod: pod}
 	copy(v.Name[:ScopeNameLen-1], c.Name)
-	err = s.objs.CgroupScopes.Update(&c.Key, &v, ebpf.UpdateExist)
-	if err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-		return fmt.Errorf("updating cgroup %s in the pod scope map: %w", c.Name, err)
+	err = s.objs.CgroupScopes.Update(&c.Key, &v, flags)
+	if err != nil && !errors.Is(err, benign) {
+		return fmt.Errorf("writing cgroup %s to the pod scope map: %w", c.Name, err)
 	}
 	return nil
 }
