@@ -20,6 +20,7 @@ type Event struct {
 	// ProcessTracepoint reports a policy's tracepoints hook.
 	ProcessTracepoint *ProcessTracepoint `json:"process_tracepoint,omitempty"`
 	LostEvents        *LostEvents        `json:"lost_events,omitempty"`
+	RateLimitInfo     *RateLimitInfo     `json:"rate_limit_info,omitempty"`
 	NodeName          string             `json:"node_name"`
 	Time              string             `json:"time"`
 }
@@ -189,6 +190,12 @@ type LostEvents struct {
 	Reason      string `json:"reason"`
 	WindowStart string `json:"window_start"`
 	WindowEnd   string `json:"window_end"`
+}
+
+// RateLimitInfo reports, as Tetragon does, the events the export rate limit
+// dropped since its previous report.
+type RateLimitInfo struct {
+	NumberOfDroppedProcessEvents uint64 `json:"number_of_dropped_process_events,string"`
 }
 
 // Reasons for LostEvents.
