@@ -1,7 +1,7 @@
 # Vigil build. `make test` is what CI runs; it needs root for the BPF tests.
 GO ?= go
 BPF_SRC := $(shell find bpf -name '*.c' -o -name '*.h' | grep -v vmlinux.h)
-GENERATED := $(wildcard pkg/tracing/*_bpfel.go pkg/tracing/*_bpfel.o) crds
+GENERATED := $(wildcard pkg/tracing/*_bpfel.go pkg/tracing/*_bpfel.o) crds pkg/api
 
 .PHONY: all build deps generate check-generated vmlinux lint test test-go vmtest bench clean
 
@@ -14,16 +14,17 @@ deps:
 	@scripts/deps.sh
 
 # BPF objects and their Go bindings, committed so `go build` needs no clang;
-# the CRDs, from pkg/crd's API types (controller-gen, a tool of go.mod).
+# the CRDs, from pkg/crd's API types (controller-gen, a tool of go.mod); the
+# gRPC API's Go code, from api/ (protoc).
 generate: deps
-	$(GO) generate ./pkg/tracing/
+	$(GO) generate ./pkg/tracing/ ./pkg/api/
 	$(GO) tool controller-gen crd:crdVersions=v1 paths=./pkg/crd/... output:crd:dir=./crds
 
 # Fails when the committed BPF objects differ from what the sources build.
 check-generated: generate
 	@if [ -n "$$(git status --porcelain -- $(GENERATED))" ]; then \
 		git status --short -- $(GENERATED); \
-		echo "generated BPF objects or CRDs are stale: run 'make generate' and commit them" >&2; \
+		echo "generated BPF objects, CRDs or API code are stale: run 'make generate' and commit them" >&2; \
 		exit 1; \
 	fi
 

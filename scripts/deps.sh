@@ -7,6 +7,7 @@ command -v llvm-strip-19 >/dev/null || need="$need llvm-19"
 command -v clang-format-19 >/dev/null || need="$need clang-format-19"
 [ -f /usr/include/bpf/bpf_helpers.h ] || need="$need libbpf-dev"
 command -v bpftool >/dev/null || need="$need bpftool"
+command -v protoc >/dev/null || need="$need protobuf-compiler"
 [ -z "$need" ] && exit 0
 echo "installing:$need" >&2
 export DEBIAN_FRONTEND=noninteractive
