@@ -63,7 +63,9 @@ type Stats struct {
 	Events       atomic.Uint64
 	LostKernel   atomic.Uint64 // records the ring buffer could not take
 	ProcmapFull  atomic.Uint64 // processes the kernel's process map refused
+	ScopeFull    atomic.Uint64 // pod cgroups the kernel's scope map refused
 	DecodeErrors atomic.Uint64
+	ProcessCache atomic.Uint64 // process images in the cache
 }
 
 // Agent is a loaded sensor and its pipeline.
@@ -77,6 +79,7 @@ type Agent struct {
 	scopes *scope.Scopes
 	files  *policyFiles
 
+	started  time.Time
 	pods     *podWaiter       // nil without Kubernetes
 	crds     *crdPolicies     // nil without Kubernetes
 	seen     tracing.Counters // kernel counters already reported
@@ -105,7 +108,7 @@ func New(cfg Config, sink Sink) (*Agent, error) {
 		s.Close()
 		return nil, err
 	}
-	a := &Agent{cfg: cfg, sensor: s, cache: process.New(cfg.Process), sink: sink, scopes: scopes,
+	a := &Agent{cfg: cfg, sensor: s, cache: process.New(cfg.Process), sink: sink, scopes: scopes, started: time.Now(),
 		pols: newPolicies(s.Hooks(), scopes, target)}
 	if cfg.Pods != nil {
 		a.pods = &podWaiter{index: cfg.Pods, hold: cfg.PodHold}
@@ -260,6 +263,8 @@ func (a *Agent) pollLosses() {
 	a.report(event.LostDecode, decodes-a.decodes, now)
 	a.stats.LostKernel.Store(c.RingbufFull)
 	a.stats.ProcmapFull.Store(c.ProcmapFull)
+	a.stats.ScopeFull.Store(c.ScopeFull)
+	a.stats.ProcessCache.Store(uint64(a.cache.Len()))
 	a.seen, a.decodes, a.lastPoll = c, decodes, now
 }
 

@@ -31,7 +31,9 @@ type policies struct {
 
 	// counts of earlier versions of each policy, by name: a replaced
 	// version's hooks leave the kernel with their counts
-	carried map[string]policyCounts
+	carried  map[string]policyCounts
+	disabled map[string]*kept // out of the kernel by request, by name
+	failed   map[string]*kept // whose last version did not load, by name
 }
 
 // policyCounts are a policy's selector matches in the kernel (posted as
@@ -59,11 +61,14 @@ type installed struct {
 	source string
 	inst   *tracing.Installed
 	scope  *policy.Scope
+	doc    policy.Policy // the document, to enable it again once disabled
+	mode   int
 }
 
 func newPolicies(h *tracing.Hooks, scopes *scope.Scopes, target policy.Target) *policies {
 	return &policies{hooks: h, scopes: scopes, target: target, byName: map[string]*installed{},
-		metas: map[uint32]*policy.Hook{}, carried: map[string]policyCounts{}, idUsed: map[uint32]bool{}}
+		metas: map[uint32]*policy.Hook{}, carried: map[string]policyCounts{}, idUsed: map[uint32]bool{},
+		disabled: map[string]*kept{}, failed: map[string]*kept{}}
 }
 
 // modeOf reads the policy mode from spec.options (name "policy-mode").
@@ -84,8 +89,19 @@ func modeOf(p policy.Policy) (int, error) {
 }
 
 // Apply installs p from source, replacing a policy of the same name with
-// no gap: the new hooks are live before the old ones leave.
+// no gap: the new hooks are live before the old ones leave. A disabled
+// policy stays out of the kernel: p becomes the version kept for it.
 func (ps *policies) Apply(source string, p policy.Policy) error {
+	name := policy.QualifiedName(p)
+	if ps.keepDisabled(name, source, p) {
+		return nil
+	}
+	err := ps.apply(source, p)
+	ps.noteResult(name, source, p, err)
+	return err
+}
+
+func (ps *policies) apply(source string, p policy.Policy) error {
 	mode, err := modeOf(p)
 	if err != nil {
 		return err
@@ -119,7 +135,7 @@ func (ps *policies) Apply(source string, p policy.Policy) error {
 		ps.metas[hid] = c.Hooks[i]
 	}
 	ps.metaMu.Unlock()
-	ps.byName[c.Name] = &installed{id: id, source: source, inst: in, scope: c.Scope}
+	ps.byName[c.Name] = &installed{id: id, source: source, inst: in, scope: c.Scope, doc: p, mode: mode}
 	return nil
 }
 
@@ -179,16 +195,28 @@ func (ps *policies) allocate(old *installed) (uint32, *tracing.Installed, error)
 	return 0, nil, fmt.Errorf("all %d policy ids are in use", tracing.MaxPolicies-1)
 }
 
-// Remove takes a policy out of the kernel.
+// Remove forgets a policy: takes it out of the kernel if it is there.
 func (ps *policies) Remove(name string) error {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
+	_, wasDisabled := ps.disabled[name]
+	_, hadFailed := ps.failed[name]
+	delete(ps.disabled, name)
+	delete(ps.failed, name)
+	delete(ps.carried, name)
+	if ps.byName[name] == nil && (wasDisabled || hadFailed) {
+		return nil
+	}
+	return ps.unload(name)
+}
+
+// unload takes a loaded policy out of the kernel.
+func (ps *policies) unload(name string) error {
 	old := ps.byName[name]
 	if old == nil {
 		return fmt.Errorf("policy %q is not loaded", name)
 	}
 	delete(ps.byName, name)
-	delete(ps.carried, name)
 	err := ps.hooks.Remove(old.inst)
 	delete(ps.idUsed, old.id)
 	if old.scope != nil {
@@ -205,10 +233,15 @@ func (ps *policies) SetMode(name string, mode int) error {
 	if p == nil {
 		return fmt.Errorf("policy %q is not loaded", name)
 	}
-	return ps.hooks.SetMode(p.id, mode)
+	if err := ps.hooks.SetMode(p.id, mode); err != nil {
+		return err
+	}
+	p.mode = mode
+	return nil
 }
 
-// fromSource lists the names of the policies loaded from source.
+// fromSource lists the names of the policies from source: loaded,
+// disabled, or refused.
 func (ps *policies) fromSource(source string) []string {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
@@ -216,6 +249,13 @@ func (ps *policies) fromSource(source string) []string {
 	for name, p := range ps.byName {
 		if p.source == source {
 			out = append(out, name)
+		}
+	}
+	for _, m := range []map[string]*kept{ps.disabled, ps.failed} {
+		for name, k := range m {
+			if k.source == source && ps.byName[name] == nil {
+				out = append(out, name)
+			}
 		}
 	}
 	return out
@@ -233,7 +273,7 @@ func (ps *policies) hook(id uint32) *policy.Hook {
 func (ps *policies) syncSource(source string, docs []policy.Policy) {
 	keep := map[string]bool{}
 	for _, p := range docs {
-		keep[p.GetName()] = true
+		keep[policy.QualifiedName(p)] = true
 		if err := ps.Apply(source, p); err != nil {
 			logPolicyError(source, p.GetName(), err)
 			continue

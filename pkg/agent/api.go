@@ -1,0 +1,93 @@
+package agent
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/vigil-sec/vigil/pkg/event"
+	"github.com/vigil-sec/vigil/pkg/policy"
+	"github.com/vigil-sec/vigil/pkg/tracing"
+)
+
+// SourceAPI is the source of the policies added through the API.
+const SourceAPI = "api"
+
+// ListPolicies describes every policy the agent has, from any source.
+func (a *Agent) ListPolicies() []PolicyInfo { return a.pols.List() }
+
+// Policy describes one policy; false when there is none of that name.
+func (a *Agent) Policy(name string) (PolicyInfo, bool) {
+	for _, p := range a.pols.List() {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return PolicyInfo{}, false
+}
+
+// AddPolicies loads docs from the API, replacing earlier API policies of
+// the same names; it stops at the first that does not load.
+func (a *Agent) AddPolicies(docs []policy.Policy) error {
+	for _, p := range docs {
+		if err := a.pols.Apply(SourceAPI, p); err != nil {
+			logPolicyError(SourceAPI, policy.QualifiedName(p), err)
+			return fmt.Errorf("policy %s: %w", policy.QualifiedName(p), err)
+		}
+	}
+	return nil
+}
+
+// DeletePolicy removes a policy added through the API; the others belong
+// to their file or resource.
+func (a *Agent) DeletePolicy(name string) error {
+	switch src := a.pols.Source(name); src {
+	case "":
+		return fmt.Errorf("no policy %q", name)
+	case SourceAPI:
+		return a.pols.Remove(name)
+	default:
+		return fmt.Errorf("policy %q comes from %s: remove it there (or disable it)", name, src)
+	}
+}
+
+// EnablePolicy puts a disabled policy back in the kernel.
+func (a *Agent) EnablePolicy(name string) error { return a.pols.Enable(name) }
+
+// DisablePolicy takes a policy out of the kernel; it stays listed.
+func (a *Agent) DisablePolicy(name string) error { return a.pols.Disable(name) }
+
+// SetPolicyMode switches a loaded policy to "enforce" or "monitor".
+func (a *Agent) SetPolicyMode(name, mode string) error {
+	switch mode {
+	case "enforce":
+		return a.pols.SetMode(name, tracing.ModeEnforce)
+	case "monitor":
+		return a.pols.SetMode(name, tracing.ModeMonitor)
+	}
+	return fmt.Errorf("mode %q is neither enforce nor monitor", mode)
+}
+
+// Status is the agent's health at a glance.
+type Status struct {
+	NodeName         string
+	Started          time.Time
+	Events           uint64
+	Lost             map[string]uint64 // by reason, as in lost_events records
+	ProcessCacheSize uint64
+}
+
+// Status reports the agent's counters.
+func (a *Agent) Status() Status {
+	return Status{
+		NodeName: a.cfg.Process.NodeName,
+		Started:  a.started,
+		Events:   a.stats.Events.Load(),
+		Lost: map[string]uint64{
+			event.LostRingBuffer: a.stats.LostKernel.Load(),
+			event.LostProcessMap: a.stats.ProcmapFull.Load(),
+			event.LostScopeMap:   a.stats.ScopeFull.Load(),
+			event.LostDecode:     a.stats.DecodeErrors.Load(),
+		},
+		ProcessCacheSize: a.stats.ProcessCache.Load(),
+	}
+}
