@@ -14,9 +14,13 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/vigil-sec/vigil/pkg/agent"
+	"github.com/vigil-sec/vigil/pkg/broadcast"
+	"github.com/vigil-sec/vigil/pkg/event"
 	"github.com/vigil-sec/vigil/pkg/export"
+	"github.com/vigil-sec/vigil/pkg/output"
 	"github.com/vigil-sec/vigil/pkg/pods"
 	"github.com/vigil-sec/vigil/pkg/process"
+	"github.com/vigil-sec/vigil/pkg/server"
 	"github.com/vigil-sec/vigil/pkg/tracing"
 )
 
@@ -26,6 +30,7 @@ type agentFlags struct {
 	file       export.FileOptions
 	k8s        bool
 	kubeconfig string
+	api        server.Config
 }
 
 func agentCommand() *cobra.Command {
@@ -55,7 +60,19 @@ func agentCommand() *cobra.Command {
 	fl.BoolVar(&f.k8s, "enable-k8s-api", false, "load TracingPolicy resources from the Kubernetes API server, and add the pod and container of each process to events (pods of --node-name)")
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file for --enable-k8s-api (default: the in-cluster service account)")
 	fl.DurationVar(&f.cfg.PodHold, "k8s-pod-wait", 2*time.Second, "how long an event waits for its pod to be known")
+	apiFlags(cmd, &f.api)
 	return cmd
+}
+
+func apiFlags(cmd *cobra.Command, c *server.Config) {
+	fl := cmd.Flags()
+	fl.StringVar(&c.Socket, "api-socket", defaultSocket, "the API's admin socket (mode 0600, root only); \"\" for none")
+	fl.StringVar(&c.ReadOnlySocket, "api-readonly-socket", "", "a read-only API socket (stream events, list policies, status)")
+	fl.StringVar(&c.ReadOnlyGroup, "api-readonly-group", "", "group allowed on the read-only socket (mode 0660); without it, everyone (0666)")
+	fl.StringVar(&c.TCP.Address, "api-tcp-address", "", "also serve the API on this host:port, with mutual TLS")
+	fl.StringVar(&c.TCP.CertFile, "api-tls-cert", "", "the API's TLS certificate (for --api-tcp-address)")
+	fl.StringVar(&c.TCP.KeyFile, "api-tls-key", "", "its key")
+	fl.StringVar(&c.TCP.ClientCA, "api-tls-client-ca", "", "CA of the client certificates; organization vigil:admin or vigil:operator gives that role, others are read-only")
 }
 
 // startPods starts the node's pod index; the API server being down does
@@ -96,12 +113,21 @@ func runAgent(f *agentFlags) error {
 			return err
 		}
 	}
-	a, err := agent.New(f.cfg, out)
+	hub := broadcast.New()
+	a, err := agent.New(f.cfg, output.New(hub, nil, out))
 	if err != nil {
 		return err
 	}
+	srv, err := server.Start(f.api, a, hub, acceptAll)
+	if err != nil {
+		return err
+	}
+	defer srv.Stop()
 	logrus.WithField("node", f.cfg.Process.NodeName).Info("vigil agent running")
 	err = a.Run(ctx)
 	logrus.Info("vigil agent stopped")
 	return err
 }
+
+// acceptAll stands for the API's event filters until they are parsed.
+func acceptAll(allow, deny string) (func(*event.Event) bool, error) { return nil, nil }

@@ -17,7 +17,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(agentCommand(), probeCommand(), policyCommand())
+	root.AddCommand(agentCommand(), probeCommand(), policyCommand(), eventsCommand(), statusCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintf(os.Stderr, "vigil: %v\n", err)
 		os.Exit(1)

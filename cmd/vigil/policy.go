@@ -14,8 +14,9 @@ import (
 )
 
 func policyCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "policy", Short: "Work with TracingPolicy files"}
+	cmd := &cobra.Command{Use: "policy", Short: "Check TracingPolicy files; add, list and change the agent's policies"}
 	cmd.AddCommand(policyCheckCommand())
+	cmd.AddCommand(policyAPICommands()...)
 	return cmd
 }
 

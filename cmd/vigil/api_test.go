@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// startAgent runs the agent with an admin and a read-only API socket in a
+// fresh directory; it returns both sockets' addresses.
+func startAgent(t *testing.T, bin string) (admin, readOnly string) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	adminSock, roSock := filepath.Join(dir, "admin.sock"), filepath.Join(dir, "ro.sock")
+	agent := exec.Command(bin, "agent", "--node-name", "e2e-api", "--export-filename", filepath.Join(dir, "events.json"),
+		"--api-socket", adminSock, "--api-readonly-socket", roSock)
+	var stderr strings.Builder
+	agent.Stderr = &stderr
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = agent.Process.Signal(syscall.SIGTERM)
+		if err := agent.Wait(); err != nil {
+			t.Errorf("agent: %v\n%s", err, stderr.String())
+		}
+	})
+	waitFor(t, "the API sockets", func() bool {
+		_, e1 := os.Stat(adminSock)
+		_, e2 := os.Stat(roSock)
+		return e1 == nil && e2 == nil
+	})
+	for sock, want := range map[string]os.FileMode{adminSock: 0o600, roSock: 0o666} {
+		if st, err := os.Stat(sock); err != nil || st.Mode().Perm() != want {
+			t.Errorf("%s: mode %v, want %v", sock, st.Mode().Perm(), want)
+		}
+	}
+	return "unix://" + adminSock, "unix://" + roSock
+}
+
+// vigilCmd runs a client command and returns its output and error.
+func vigilCmd(bin string, args ...string) (string, error) {
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	return string(out), err
+}
+
+// streamLines runs `vigil events` and hands its output lines to a channel.
+func streamLines(t *testing.T, bin string, args ...string) <-chan string {
+	cmd := exec.Command(bin, append([]string{"events"}, args...)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	lines := make(chan string, 1024)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	return lines
+}
+
+// waitLine waits for a line holding every one of parts.
+func waitLine(t *testing.T, lines <-chan string, what string, parts ...string) string {
+	t.Helper()
+	timeout := time.After(15 * time.Second)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("%s: the stream ended", what)
+			}
+			if all(l, parts) {
+				return l
+			}
+		case <-timeout:
+			t.Fatalf("%s: no line with %q", what, parts)
+		}
+	}
+}
+
+func all(s string, parts []string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// A read-only client streams events and lists policies, and is refused when
+// it adds a policy; the admin adds a Sigkill policy that kills, and the
+// compact and JSON streams show it. A user who is not root cannot reach
+// the admin socket.
+func TestAPIRolesAndEventStreams(t *testing.T) {
+	bin := build(t)
+	admin, ro := startAgent(t, bin)
+	if out, err := vigilCmd(bin, "status", "--server", ro); err != nil || !strings.Contains(out, "your role: readonly") {
+		t.Fatalf("status on the read-only socket: %v\n%s", err, out)
+	}
+	nobody := exec.Command(bin, "status", "--server", admin)
+	nobody.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	if out, err := nobody.CombinedOutput(); err == nil || !strings.Contains(string(out), "permission denied") {
+		t.Errorf("a non-root user on the admin socket: %v\n%s", err, out)
+	}
+
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secret, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	doc := filepath.Join(dir, "kill.yaml")
+	policy := fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: api-kill}
+spec:
+  kprobes:
+  - call: sys_openat
+    args: [{index: 0, type: int}, {index: 1, type: string}]
+    selectors:
+    - matchArgs: [{index: 1, operator: Prefix, values: [%q]}]
+      matchActions: [{action: Sigkill}]
+`, secret)
+	if err := os.WriteFile(doc, []byte(policy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := vigilCmd(bin, "policy", "add", doc, "--server", ro)
+	if err == nil || !strings.Contains(out, "needs the operator role; this client is readonly") {
+		t.Errorf("read-only add: %v\n%s", err, out)
+	}
+
+	compact := streamLines(t, bin, "-o", "compact", "--server", ro)
+	jsonLines := streamLines(t, bin, "-o", "json", "--server", ro)
+	marker := exec.Command("/bin/sh", "-c", "exec /bin/echo vigil-api-marker")
+	marker.Stdout = io.Discard
+	if err := marker.Run(); err != nil {
+		t.Fatal(err)
+	}
+	waitLine(t, compact, "exec in compact", "🚀", "exec", "/echo", "vigil-api-marker")
+	waitLine(t, jsonLines, "exec in JSON", `"process_exec"`, `"arguments":"vigil-api-marker"`, `"node_name":"e2e-api"`)
+
+	if out, err := vigilCmd(bin, "policy", "add", doc, "--server", admin); err != nil || !strings.Contains(out, "api-kill") {
+		t.Fatalf("admin add: %v\n%s", err, out)
+	}
+	if sig := killedBy(exec.Command("/bin/cat", secret).Run()); sig != syscall.SIGKILL {
+		t.Errorf("cat of the secret after the admin's policy: signal %v, want SIGKILL", sig)
+	}
+	line := waitLine(t, compact, "the kill in compact", "⛔", "kprobe", "/cat", secret, "SIGKILL", "[api-kill]")
+	t.Logf("compact: %s", line)
+	out, err = vigilCmd(bin, "policy", "list", "--server", ro)
+	if err != nil || !all(out, []string{"api-kill", "loaded", "enforce", "api"}) {
+		t.Errorf("list on the read-only socket: %v\n%s", err, out)
+	}
+	if out, err := vigilCmd(bin, "policy", "mode", "api-kill", "monitor", "--server", ro); err == nil || !strings.Contains(out, "admin role") {
+		t.Errorf("read-only mode change: %v\n%s", err, out)
+	}
+	if out, err := vigilCmd(bin, "policy", "delete", "api-kill", "--server", admin); err != nil {
+		t.Errorf("admin delete: %v\n%s", err, out)
+	}
+	if err := exec.Command("/bin/cat", secret).Run(); err != nil {
+		t.Errorf("cat after the delete: %v", err)
+	}
+}
+
+func killedBy(err error) syscall.Signal {
+	if ee, ok := err.(*exec.ExitError); ok {
+		if ws := ee.Sys().(syscall.WaitStatus); ws.Signaled() {
+			return ws.Signal()
+		}
+	}
+	return 0
+}
