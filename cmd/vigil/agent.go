@@ -17,6 +17,7 @@ import (
 	"github.com/vigil-sec/vigil/pkg/broadcast"
 	"github.com/vigil-sec/vigil/pkg/event"
 	"github.com/vigil-sec/vigil/pkg/export"
+	"github.com/vigil-sec/vigil/pkg/metrics"
 	"github.com/vigil-sec/vigil/pkg/output"
 	"github.com/vigil-sec/vigil/pkg/pods"
 	"github.com/vigil-sec/vigil/pkg/process"
@@ -31,6 +32,8 @@ type agentFlags struct {
 	k8s        bool
 	kubeconfig string
 	api        server.Config
+
+	metricsAddr, metricsLabels string
 }
 
 func agentCommand() *cobra.Command {
@@ -61,6 +64,8 @@ func agentCommand() *cobra.Command {
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file for --enable-k8s-api (default: the in-cluster service account)")
 	fl.DurationVar(&f.cfg.PodHold, "k8s-pod-wait", 2*time.Second, "how long an event waits for its pod to be known")
 	apiFlags(cmd, &f.api)
+	fl.StringVar(&f.metricsAddr, "metrics-address", "127.0.0.1:2112", "serve Prometheus metrics on /metrics at this address; \"\" for none")
+	fl.StringVar(&f.metricsLabels, "metrics-labels", "", "extra labels of vigil_events_total: namespace, pod, binary (comma-separated; each multiplies the series)")
 	return cmd
 }
 
@@ -114,9 +119,25 @@ func runAgent(f *agentFlags) error {
 		}
 	}
 	hub := broadcast.New()
-	a, err := agent.New(f.cfg, output.New(hub, nil, out))
+	outs := &output.Output{Live: []output.Sink{hub}, Exported: []output.Sink{out}}
+	a, err := agent.New(f.cfg, outs)
 	if err != nil {
 		return err
+	}
+	if f.metricsAddr != "" {
+		labels, err := metrics.ParseLabels(f.metricsLabels)
+		if err != nil {
+			return err
+		}
+		reg := metrics.New(a, metrics.Source{Losses: func() map[string]uint64 {
+			return map[string]uint64{broadcast.LostSubscriberQueue: hub.Dropped()}
+		}}, labels)
+		outs.Live = append(outs.Live, reg.Events)
+		l, err := reg.Serve(f.metricsAddr)
+		if err != nil {
+			return err
+		}
+		defer l.Close()
 	}
 	srv, err := server.Start(f.api, a, hub, acceptAll)
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,16 +15,38 @@ import (
 	"time"
 )
 
+// freePort returns a loopback address nothing listens on.
+func freePort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// scrape returns the agent's metrics.
+func scrape(t *testing.T, addr string) string {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
 // startAgent runs the agent with an admin and a read-only API socket in a
-// fresh directory; it returns both sockets' addresses.
-func startAgent(t *testing.T, bin string) (admin, readOnly string) {
+// fresh directory, and metrics on metricsAddr; it returns both sockets'
+// addresses.
+func startAgent(t *testing.T, bin, metricsAddr string) (admin, readOnly string) {
 	dir := t.TempDir()
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	adminSock, roSock := filepath.Join(dir, "admin.sock"), filepath.Join(dir, "ro.sock")
 	agent := exec.Command(bin, "agent", "--node-name", "e2e-api", "--export-filename", filepath.Join(dir, "events.json"),
-		"--api-socket", adminSock, "--api-readonly-socket", roSock)
+		"--api-socket", adminSock, "--api-readonly-socket", roSock, "--metrics-address", metricsAddr)
 	var stderr strings.Builder
 	agent.Stderr = &stderr
 	if err := agent.Start(); err != nil {
@@ -110,7 +134,8 @@ func all(s string, parts []string) bool {
 // the admin socket.
 func TestAPIRolesAndEventStreams(t *testing.T) {
 	bin := build(t)
-	admin, ro := startAgent(t, bin)
+	metricsAddr := freePort(t)
+	admin, ro := startAgent(t, bin, metricsAddr)
 	if out, err := vigilCmd(bin, "status", "--server", ro); err != nil || !strings.Contains(out, "your role: readonly") {
 		t.Fatalf("status on the read-only socket: %v\n%s", err, out)
 	}
@@ -169,6 +194,14 @@ spec:
 	}
 	if out, err := vigilCmd(bin, "policy", "mode", "api-kill", "monitor", "--server", ro); err == nil || !strings.Contains(out, "admin role") {
 		t.Errorf("read-only mode change: %v\n%s", err, out)
+	}
+	m := scrape(t, metricsAddr)
+	for _, want := range []string{`vigil_hook_actions_total{function="__x64_sys_openat",policy="api-kill"} 1`,
+		`vigil_policies{state="loaded"} 1`, `vigil_events_total{type="process_kprobe"} 1`,
+		`vigil_events_lost_total{reason="kernel_ring_buffer_full",where="kernel"} 0`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 	if out, err := vigilCmd(bin, "policy", "delete", "api-kill", "--server", admin); err != nil {
 		t.Errorf("admin delete: %v\n%s", err, out)

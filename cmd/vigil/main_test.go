@@ -62,7 +62,8 @@ func TestAgentWritesRotatedFileAndStopsCleanly(t *testing.T) {
 	bin := build(t)
 	before := vigilPrograms(t)
 	out := filepath.Join(t.TempDir(), "events.json")
-	agent := exec.Command(bin, "agent", "--node-name", "e2e", "--export-filename", out, "--export-file-max-size-mb", "1")
+	agent := exec.Command(bin, "agent", "--node-name", "e2e", "--export-filename", out, "--export-file-max-size-mb", "1",
+		"--api-socket", "", "--metrics-address", "")
 	var stderr strings.Builder
 	agent.Stderr = &stderr
 	if err := agent.Start(); err != nil {

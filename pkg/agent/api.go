@@ -91,3 +91,12 @@ func (a *Agent) Status() Status {
 		ProcessCacheSize: a.stats.ProcessCache.Load(),
 	}
 }
+
+// HookCount is one loaded hook's counts in the kernel.
+type HookCount struct {
+	Policy, Function string
+	Hits, Actions    uint64
+}
+
+// HookCounts lists the counts of every loaded hook.
+func (a *Agent) HookCounts() []HookCount { return a.pols.hookCounts() }

@@ -150,3 +150,32 @@ func modeName(mode int) string {
 	}
 	return "enforce"
 }
+
+// hookCounts reads every loaded hook's counts, summed by policy and
+// function (a list: hook covers several).
+func (ps *policies) hookCounts() []HookCount {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	ps.metaMu.RLock()
+	defer ps.metaMu.RUnlock()
+	at := map[[2]string]int{} // index in out
+	var out []HookCount
+	for name, in := range ps.byName {
+		for _, id := range in.inst.HookIDs {
+			st, err := ps.hooks.Stats(&tracing.Installed{HookIDs: []uint32{id}})
+			if err != nil {
+				continue
+			}
+			key := [2]string{name, ps.metas[id].Function}
+			i, ok := at[key]
+			if !ok {
+				i = len(out)
+				at[key] = i
+				out = append(out, HookCount{Policy: name, Function: key[1]})
+			}
+			out[i].Hits += st.Hits
+			out[i].Actions += st.Actions
+		}
+	}
+	return out
+}

@@ -25,29 +25,23 @@ type Filter interface {
 
 // Output is the agent's sink.
 type Output struct {
-	live   Sink   // API subscribers; nil for none
-	filter Filter // nil: every event is exported
-	sinks  []Sink
-}
-
-// New returns an output to live (nil for none), and through filter to
-// sinks.
-func New(live Sink, filter Filter, sinks ...Sink) *Output {
-	return &Output{live: live, filter: filter, sinks: sinks}
+	Live     []Sink // every event: API subscribers, counters
+	Filter   Filter // nil: every event is exported
+	Exported []Sink // files, SIEM sinks
 }
 
 // Write hands ev to every output.
 func (o *Output) Write(ev *event.Event) error {
 	var errs []error
-	if o.live != nil {
-		errs = append(errs, o.live.Write(ev))
+	for _, s := range o.Live {
+		errs = append(errs, s.Write(ev))
 	}
 	out := []*event.Event{ev}
-	if o.filter != nil {
-		out = o.filter.Apply(ev, time.Now())
+	if o.Filter != nil {
+		out = o.Filter.Apply(ev, time.Now())
 	}
 	for _, e := range out {
-		for _, s := range o.sinks {
+		for _, s := range o.Exported {
 			errs = append(errs, s.Write(e))
 		}
 	}
@@ -57,10 +51,7 @@ func (o *Output) Write(ev *event.Event) error {
 // Flush flushes every output.
 func (o *Output) Flush() error {
 	var errs []error
-	if o.live != nil {
-		errs = append(errs, o.live.Flush())
-	}
-	for _, s := range o.sinks {
+	for _, s := range append(o.Live, o.Exported...) {
 		errs = append(errs, s.Flush())
 	}
 	return errors.Join(errs...)

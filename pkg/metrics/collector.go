@@ -1,0 +1,90 @@
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vigil-sec/vigil/pkg/agent"
+	"github.com/vigil-sec/vigil/pkg/event"
+)
+
+// Where a loss happened, by lost_events reason.
+var lossWhere = map[string]string{
+	event.LostRingBuffer: "kernel",
+	event.LostProcessMap: "kernel",
+	event.LostScopeMap:   "kernel",
+	event.LostDecode:     "user",
+}
+
+var (
+	lostDesc = prometheus.NewDesc("vigil_events_lost_total",
+		"Events lost, by where (kernel, user, sink) and reason.", []string{"where", "reason"}, nil)
+	policiesDesc = prometheus.NewDesc("vigil_policies",
+		"Policies by state (loaded, disabled, error).", []string{"state"}, nil)
+	hookHitsDesc = prometheus.NewDesc("vigil_hook_hits_total",
+		"Selector matches of loaded hooks in the kernel, posted or not.", []string{"policy", "function"}, nil)
+	hookActionsDesc = prometheus.NewDesc("vigil_hook_actions_total",
+		"Enforcement actions (signals, overrides) of loaded hooks.", []string{"policy", "function"}, nil)
+	cacheDesc = prometheus.NewDesc("vigil_process_cache_size",
+		"Process images in the agent's cache.", nil, nil)
+	sinkDeliveredDesc = prometheus.NewDesc("vigil_sink_delivered_total",
+		"Events a sink delivered.", []string{"sink"}, nil)
+	sinkLagDesc = prometheus.NewDesc("vigil_sink_lag_seconds",
+		"Age of a sink's oldest undelivered event.", []string{"sink"}, nil)
+	sinkSpoolDesc = prometheus.NewDesc("vigil_sink_spool_bytes",
+		"Bytes in a sink's disk spool.", []string{"sink"}, nil)
+)
+
+// collector reads the agent's state at each scrape: nothing on the event
+// path.
+type collector struct {
+	agent Agent
+	src   Source
+}
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{lostDesc, policiesDesc, hookHitsDesc, hookActionsDesc, cacheDesc,
+		sinkDeliveredDesc, sinkLagDesc, sinkSpoolDesc} {
+		ch <- d
+	}
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	st := c.agent.Status()
+	for reason, n := range st.Lost {
+		ch <- prometheus.MustNewConstMetric(lostDesc, prometheus.CounterValue, float64(n), lossWhere[reason], reason)
+	}
+	if c.src.Losses != nil {
+		for reason, n := range c.src.Losses() {
+			ch <- prometheus.MustNewConstMetric(lostDesc, prometheus.CounterValue, float64(n), "user", reason)
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(cacheDesc, prometheus.GaugeValue, float64(st.ProcessCacheSize))
+	c.collectPolicies(ch)
+	c.collectSinks(ch)
+}
+
+func (c *collector) collectPolicies(ch chan<- prometheus.Metric) {
+	states := map[string]int{agent.StateLoaded: 0, agent.StateDisabled: 0, agent.StateError: 0}
+	for _, p := range c.agent.ListPolicies() {
+		states[p.State]++
+	}
+	for s, n := range states {
+		ch <- prometheus.MustNewConstMetric(policiesDesc, prometheus.GaugeValue, float64(n), s)
+	}
+	for _, h := range c.agent.HookCounts() {
+		ch <- prometheus.MustNewConstMetric(hookHitsDesc, prometheus.CounterValue, float64(h.Hits), h.Policy, h.Function)
+		ch <- prometheus.MustNewConstMetric(hookActionsDesc, prometheus.CounterValue, float64(h.Actions), h.Policy, h.Function)
+	}
+}
+
+func (c *collector) collectSinks(ch chan<- prometheus.Metric) {
+	if c.src.Sinks == nil {
+		return
+	}
+	for _, s := range c.src.Sinks() {
+		ch <- prometheus.MustNewConstMetric(sinkDeliveredDesc, prometheus.CounterValue, float64(s.Delivered), s.Name)
+		ch <- prometheus.MustNewConstMetric(lostDesc, prometheus.CounterValue, float64(s.Dropped), "sink", s.Name)
+		ch <- prometheus.MustNewConstMetric(sinkLagDesc, prometheus.GaugeValue, s.LagSeconds, s.Name)
+		ch <- prometheus.MustNewConstMetric(sinkSpoolDesc, prometheus.GaugeValue, float64(s.SpoolBytes), s.Name)
+	}
+}

@@ -1,0 +1,89 @@
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vigil-sec/vigil/pkg/event"
+)
+
+// EventCounter counts events by type as they pass; it is an agent sink.
+type EventCounter struct {
+	vec    *prometheus.CounterVec
+	extra  []string
+	byType map[string]prometheus.Counter // without extra labels: no lookup per event
+}
+
+var eventTypes = []string{"process_exec", "process_exit", "process_kprobe", "process_lsm", "process_tracepoint",
+	"process_uprobe", "lost_events", "rate_limit_info", "unknown"}
+
+func newEventCounter(extra []string) *EventCounter {
+	vec := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vigil_events_total",
+		Help: "Events the agent made, by type."}, append([]string{"type"}, extra...))
+	c := &EventCounter{vec: vec, extra: extra}
+	if len(extra) == 0 {
+		c.byType = map[string]prometheus.Counter{}
+		for _, t := range eventTypes {
+			c.byType[t] = vec.WithLabelValues(t)
+		}
+	}
+	return c
+}
+
+// Write counts ev.
+func (c *EventCounter) Write(ev *event.Event) error {
+	t, proc := typeOf(ev)
+	if c.byType != nil {
+		c.byType[t].Inc()
+		return nil
+	}
+	values := []string{t}
+	for _, l := range c.extra {
+		values = append(values, labelOf(l, proc))
+	}
+	c.vec.WithLabelValues(values...).Inc()
+	return nil
+}
+
+// Flush does nothing.
+func (c *EventCounter) Flush() error { return nil }
+
+func typeOf(ev *event.Event) (string, *event.Process) {
+	switch {
+	case ev.ProcessExec != nil:
+		return "process_exec", ev.ProcessExec.Process
+	case ev.ProcessExit != nil:
+		return "process_exit", ev.ProcessExit.Process
+	case ev.ProcessKprobe != nil:
+		return "process_kprobe", ev.ProcessKprobe.Process
+	case ev.ProcessLsm != nil:
+		return "process_lsm", ev.ProcessLsm.Process
+	case ev.ProcessTracepoint != nil:
+		return "process_tracepoint", ev.ProcessTracepoint.Process
+	case ev.ProcessUprobe != nil:
+		return "process_uprobe", ev.ProcessUprobe.Process
+	case ev.LostEvents != nil:
+		return "lost_events", nil
+	case ev.RateLimitInfo != nil:
+		return "rate_limit_info", nil
+	}
+	return "unknown", nil
+}
+
+func labelOf(label string, p *event.Process) string {
+	if p == nil {
+		return ""
+	}
+	switch label {
+	case LabelBinary:
+		return p.Binary
+	case LabelNamespace:
+		if p.Pod != nil {
+			return p.Pod.Namespace
+		}
+	case LabelPod:
+		if p.Pod != nil {
+			return p.Pod.Name
+		}
+	}
+	return ""
+}
