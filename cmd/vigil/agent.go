@@ -15,8 +15,8 @@ import (
 
 	"github.com/vigil-sec/vigil/pkg/agent"
 	"github.com/vigil-sec/vigil/pkg/broadcast"
-	"github.com/vigil-sec/vigil/pkg/event"
 	"github.com/vigil-sec/vigil/pkg/export"
+	"github.com/vigil-sec/vigil/pkg/filter"
 	"github.com/vigil-sec/vigil/pkg/metrics"
 	"github.com/vigil-sec/vigil/pkg/output"
 	"github.com/vigil-sec/vigil/pkg/pods"
@@ -34,6 +34,7 @@ type agentFlags struct {
 	api        server.Config
 
 	metricsAddr, metricsLabels string
+	filters                    filter.Options
 }
 
 func agentCommand() *cobra.Command {
@@ -64,9 +65,20 @@ func agentCommand() *cobra.Command {
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file for --enable-k8s-api (default: the in-cluster service account)")
 	fl.DurationVar(&f.cfg.PodHold, "k8s-pod-wait", 2*time.Second, "how long an event waits for its pod to be known")
 	apiFlags(cmd, &f.api)
+	exportFlags(cmd, &f.filters)
 	fl.StringVar(&f.metricsAddr, "metrics-address", "127.0.0.1:2112", "serve Prometheus metrics on /metrics at this address; \"\" for none")
 	fl.StringVar(&f.metricsLabels, "metrics-labels", "", "extra labels of vigil_events_total: namespace, pod, binary (comma-separated; each multiplies the series)")
 	return cmd
+}
+
+// exportFlags are Tetragon's export options.
+func exportFlags(cmd *cobra.Command, o *filter.Options) {
+	fl := cmd.Flags()
+	fl.StringVar(&o.Allow, "export-allowlist", "", "export only events matching these filters (JSON, one object per line)")
+	fl.StringVar(&o.Deny, "export-denylist", "", "never export events matching these filters")
+	fl.StringVar(&o.FieldFilters, "field-filters", "", "fields exported events show (JSON: fields, event_set, action INCLUDE or EXCLUDE)")
+	fl.StringVar(&o.Redactions, "redaction-filters", "", "regexes whose capture groups are masked in arguments, in every output (JSON: redact, binary_regex)")
+	fl.IntVar(&o.RateLimit, "export-rate-limit", 0, "export at most this many events a minute (0: no limit); a rate_limit_info record counts the rest")
 }
 
 func apiFlags(cmd *cobra.Command, c *server.Config) {
@@ -119,7 +131,10 @@ func runAgent(f *agentFlags) error {
 		}
 	}
 	hub := broadcast.New()
-	outs := &output.Output{Live: []output.Sink{hub}, Exported: []output.Sink{out}}
+	outs, err := outputs(f, hub, out)
+	if err != nil {
+		return err
+	}
 	a, err := agent.New(f.cfg, outs)
 	if err != nil {
 		return err
@@ -139,7 +154,7 @@ func runAgent(f *agentFlags) error {
 		}
 		defer l.Close()
 	}
-	srv, err := server.Start(f.api, a, hub, acceptAll)
+	srv, err := server.Start(f.api, a, hub, output.Accept)
 	if err != nil {
 		return err
 	}
@@ -150,5 +165,17 @@ func runAgent(f *agentFlags) error {
 	return err
 }
 
-// acceptAll stands for the API's event filters until they are parsed.
-func acceptAll(allow, deny string) (func(*event.Event) bool, error) { return nil, nil }
+// outputs builds the agent's outputs: API subscribers see every event,
+// redacted; the export filters decide what the file and sinks receive.
+func outputs(f *agentFlags, hub *broadcast.Hub, out *export.Writer) (*output.Output, error) {
+	f.filters.NodeName = f.cfg.Process.NodeName
+	exp, err := filter.New(f.filters)
+	if err != nil {
+		return nil, err
+	}
+	redact, err := filter.New(filter.Options{Redactions: f.filters.Redactions})
+	if err != nil {
+		return nil, err
+	}
+	return &output.Output{Live: []output.Sink{hub}, Redact: redact, Filter: exp, Exported: []output.Exporter{out}}, nil
+}

@@ -103,7 +103,17 @@ func streamLines(t *testing.T, bin string, args ...string) <-chan string {
 // waitLine waits for a line holding every one of parts.
 func waitLine(t *testing.T, lines <-chan string, what string, parts ...string) string {
 	t.Helper()
+	return pokeUntilLine(t, lines, what, func() {}, parts...)
+}
+
+// pokeUntilLine runs poke every half second (a stream sees only what
+// happens once it is connected) until a line holds every one of parts.
+func pokeUntilLine(t *testing.T, lines <-chan string, what string, poke func(), parts ...string) string {
+	t.Helper()
 	timeout := time.After(15 * time.Second)
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	poke()
 	for {
 		select {
 		case l, ok := <-lines:
@@ -113,8 +123,21 @@ func waitLine(t *testing.T, lines <-chan string, what string, parts ...string) s
 			if all(l, parts) {
 				return l
 			}
+		case <-tick.C:
+			poke()
 		case <-timeout:
 			t.Fatalf("%s: no line with %q", what, parts)
+		}
+	}
+}
+
+// run runs a command, failing the test when it fails.
+func run(t *testing.T, name string, args ...string) func() {
+	return func() {
+		cmd := exec.Command(name, args...)
+		cmd.Stdout = io.Discard
+		if err := cmd.Run(); err != nil {
+			t.Errorf("%s: %v", name, err)
 		}
 	}
 }
@@ -172,13 +195,9 @@ spec:
 
 	compact := streamLines(t, bin, "-o", "compact", "--server", ro)
 	jsonLines := streamLines(t, bin, "-o", "json", "--server", ro)
-	marker := exec.Command("/bin/sh", "-c", "exec /bin/echo vigil-api-marker")
-	marker.Stdout = io.Discard
-	if err := marker.Run(); err != nil {
-		t.Fatal(err)
-	}
-	waitLine(t, compact, "exec in compact", "🚀", "exec", "/echo", "vigil-api-marker")
-	waitLine(t, jsonLines, "exec in JSON", `"process_exec"`, `"arguments":"vigil-api-marker"`, `"node_name":"e2e-api"`)
+	marker := run(t, "/bin/echo", "vigil-api-marker")
+	pokeUntilLine(t, compact, "exec in compact", marker, "🚀", "exec", "/echo", "vigil-api-marker")
+	pokeUntilLine(t, jsonLines, "exec in JSON", marker, `"process_exec"`, `"arguments":"vigil-api-marker"`, `"node_name":"e2e-api"`)
 
 	if out, err := vigilCmd(bin, "policy", "add", doc, "--server", admin); err != nil || !strings.Contains(out, "api-kill") {
 		t.Fatalf("admin add: %v\n%s", err, out)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vigil-sec/vigil/pkg/export"
+	"github.com/vigil-sec/vigil/pkg/output"
 	"github.com/vigil-sec/vigil/pkg/policy"
 	"github.com/vigil-sec/vigil/pkg/probe"
 	"github.com/vigil-sec/vigil/pkg/process"
@@ -53,7 +54,7 @@ func BenchmarkPipeline(b *testing.B) {
 	b.ResetTimer()
 	n := 0
 	for i := 0; i < b.N; i++ {
-		a := &Agent{cache: process.New(process.Options{NodeName: "bench"}), sink: export.New(discard{io.Discard})}
+		a := &Agent{cache: process.New(process.Options{NodeName: "bench"}), sink: &output.Output{Exported: []output.Exporter{export.New(discard{io.Discard})}}}
 		for _, raw := range recs {
 			rec, err := tracing.Decode(raw)
 			if err != nil {

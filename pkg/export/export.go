@@ -4,7 +4,6 @@ package export
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -22,12 +21,10 @@ type FileOptions struct {
 	Compress   bool // gzip rotated files
 }
 
-// Writer encodes events, one JSON object per line, into a buffer that
-// Flush writes out.
+// Writer writes events' JSON lines into a buffer that Flush writes out.
 type Writer struct {
 	out io.WriteCloser
 	buf *bufio.Writer
-	enc *json.Encoder
 }
 
 type nopCloser struct{ io.Writer }
@@ -57,13 +54,16 @@ func File(o FileOptions) (*Writer, error) {
 // New returns a writer to out.
 func New(out io.WriteCloser) *Writer {
 	buf := bufio.NewWriterSize(out, 64<<10)
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	return &Writer{out: out, buf: buf, enc: enc}
+	return &Writer{out: out, buf: buf}
 }
 
-// Write encodes one event as a line.
-func (w *Writer) Write(ev *event.Event) error { return w.enc.Encode(ev) }
+// Export writes an event's encoded line.
+func (w *Writer) Export(_ *event.Event, line []byte) error {
+	if _, err := w.buf.Write(line); err != nil {
+		return err
+	}
+	return w.buf.WriteByte('\n')
+}
 
 // Flush writes buffered lines out.
 func (w *Writer) Flush() error { return w.buf.Flush() }

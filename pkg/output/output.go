@@ -1,6 +1,7 @@
 // Package output hands every event the agent makes to its outputs: API
-// subscribers see them all (each filters for itself), and the export
-// filters decide what the files and SIEM sinks receive.
+// subscribers and counters see them all, redacted (subscribers filter for
+// themselves); the export filters decide what the files and SIEM sinks
+// receive, and which fields they show.
 package output
 
 import (
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vigil-sec/vigil/pkg/event"
+	"github.com/vigil-sec/vigil/pkg/filter"
 )
 
 // Sink takes events in order; Flush is called when the agent has nothing
@@ -17,42 +19,96 @@ type Sink interface {
 	Flush() error
 }
 
-// Filter turns an event into what the exported outputs receive: nothing,
-// the event (changed or not), or also records of its own (rate_limit_info).
-type Filter interface {
-	Apply(ev *event.Event, now time.Time) []*event.Event
+// Exporter takes exported events in order, each with its JSON line (field
+// filters applied, no newline), valid only during the call.
+type Exporter interface {
+	Export(ev *event.Event, line []byte) error
+	Flush() error
 }
 
 // Output is the agent's sink.
 type Output struct {
-	Live     []Sink // every event: API subscribers, counters
-	Filter   Filter // nil: every event is exported
-	Exported []Sink // files, SIEM sinks
+	Live     []Sink           // every event: API subscribers, counters
+	Redact   *filter.Pipeline // redaction for Live; nil for none
+	Filter   *filter.Pipeline // the export filters; nil: everything, as it is
+	Exported []Exporter       // files, SIEM sinks
+	line     []byte
 }
 
 // Write hands ev to every output.
 func (o *Output) Write(ev *event.Event) error {
+	now := time.Now()
+	live := ev
+	if o.Redact != nil {
+		if recs := o.Redact.Apply(ev, now); len(recs) > 0 {
+			live = recs[len(recs)-1].Event
+		}
+	}
 	var errs []error
 	for _, s := range o.Live {
-		errs = append(errs, s.Write(ev))
+		errs = append(errs, s.Write(live))
 	}
-	out := []*event.Event{ev}
+	recs := []filter.Record{{Event: ev}}
 	if o.Filter != nil {
-		out = o.Filter.Apply(ev, time.Now())
+		recs = o.Filter.Apply(ev, now)
 	}
-	for _, e := range out {
-		for _, s := range o.Exported {
-			errs = append(errs, s.Write(e))
+	return errors.Join(append(errs, o.export(recs))...)
+}
+
+func (o *Output) export(recs []filter.Record) error {
+	var errs []error
+	for _, r := range recs {
+		var err error
+		if o.line, err = r.AppendJSON(o.line[:0]); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, x := range o.Exported {
+			errs = append(errs, x.Export(r.Event, o.line))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// Flush flushes every output.
+// Flush writes a due rate_limit_info record and flushes every output.
 func (o *Output) Flush() error {
 	var errs []error
-	for _, s := range append(o.Live, o.Exported...) {
+	if o.Filter != nil {
+		errs = append(errs, o.export(o.Filter.Tick(time.Now())))
+	}
+	for _, s := range o.Live {
 		errs = append(errs, s.Flush())
 	}
+	for _, x := range o.Exported {
+		errs = append(errs, x.Flush())
+	}
 	return errors.Join(errs...)
+}
+
+// Accept compiles an API client's allow and deny filters (the export
+// filter syntax) into the events it takes; loss records always pass.
+func Accept(allow, deny string) (func(*event.Event) bool, error) {
+	a, err := filter.ParseFilters(allow)
+	if err != nil {
+		return nil, err
+	}
+	d, err := filter.ParseFilters(deny)
+	if err != nil {
+		return nil, err
+	}
+	return func(ev *event.Event) bool {
+		if ev.LostEvents != nil || ev.RateLimitInfo != nil {
+			return true
+		}
+		return (len(a) == 0 || matchAny(a, ev)) && !matchAny(d, ev)
+	}, nil
+}
+
+func matchAny(fs []*filter.Filter, ev *event.Event) bool {
+	for _, f := range fs {
+		if f.Match(ev) {
+			return true
+		}
+	}
+	return false
 }

@@ -1,0 +1,157 @@
+package filter
+
+import (
+	"sort"
+
+	"github.com/vigil-sec/vigil/pkg/event"
+)
+
+// kind is an event's type.
+type kind uint8
+
+const (
+	kindNone kind = iota // an event with no body set
+	kindExec
+	kindExit
+	kindKprobe
+	kindTracepoint
+	kindUprobe
+	kindLsm
+	kindLost
+	kindRateLimit
+	numKinds
+)
+
+// kindSet is a set of kinds, one bit each.
+type kindSet uint16
+
+func (s kindSet) has(k kind) bool { return s&(1<<k) != 0 }
+
+// processKinds are the events about a process: the ones filters, field
+// filters, the rate limit and redaction apply to.
+const processKinds kindSet = 1<<kindExec | 1<<kindExit | 1<<kindKprobe |
+	1<<kindTracepoint | 1<<kindUprobe | 1<<kindLsm
+
+// kindNames are Tetragon's event type names, as event_set takes them.
+var kindNames = map[string]kind{
+	"PROCESS_EXEC":       kindExec,
+	"PROCESS_EXIT":       kindExit,
+	"PROCESS_KPROBE":     kindKprobe,
+	"PROCESS_TRACEPOINT": kindTracepoint,
+	"PROCESS_UPROBE":     kindUprobe,
+	"PROCESS_LSM":        kindLsm,
+	// Vigil's lost_events has no Tetragon name; RATE_LIMIT_INFO is
+	// Tetragon's.
+	"LOST_EVENTS":     kindLost,
+	"RATE_LIMIT_INFO": kindRateLimit,
+}
+
+// kindSetNames returns the names of the kinds in set, sorted.
+func kindSetNames(set kindSet) []string {
+	var names []string
+	for n, k := range kindNames {
+		if set.has(k) {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// subject is what filters and redaction look at in one event.
+type subject struct {
+	kind      kind
+	proc      *event.Process
+	parent    *event.Process
+	ancestors []*event.Process
+	args      []*event.Argument
+	policy    string
+}
+
+// subjectOf reads the parts of ev that filters look at.
+func subjectOf(ev *event.Event) subject {
+	switch {
+	case ev.ProcessExec != nil:
+		b := ev.ProcessExec
+		return subject{kind: kindExec, proc: b.Process, parent: b.Parent, ancestors: b.Ancestors}
+	case ev.ProcessExit != nil:
+		b := ev.ProcessExit
+		return subject{kind: kindExit, proc: b.Process, parent: b.Parent, ancestors: b.Ancestors}
+	case ev.ProcessKprobe != nil:
+		return kprobeSubject(kindKprobe, ev.ProcessKprobe)
+	case ev.ProcessLsm != nil:
+		return kprobeSubject(kindLsm, ev.ProcessLsm)
+	case ev.ProcessTracepoint != nil:
+		b := ev.ProcessTracepoint
+		return subject{kind: kindTracepoint, proc: b.Process, parent: b.Parent,
+			ancestors: b.Ancestors, args: b.Args, policy: b.PolicyName}
+	case ev.ProcessUprobe != nil:
+		b := ev.ProcessUprobe
+		return subject{kind: kindUprobe, proc: b.Process, parent: b.Parent,
+			ancestors: b.Ancestors, args: b.Args, policy: b.PolicyName}
+	case ev.LostEvents != nil:
+		return subject{kind: kindLost}
+	case ev.RateLimitInfo != nil:
+		return subject{kind: kindRateLimit}
+	}
+	return subject{kind: kindNone}
+}
+
+func kprobeSubject(k kind, b *event.ProcessKprobe) subject {
+	return subject{kind: k, proc: b.Process, parent: b.Parent,
+		ancestors: b.Ancestors, args: b.Args, policy: b.PolicyName}
+}
+
+// withProcesses returns a copy of ev whose body carries s's processes and
+// arguments; ev and its body are left as they are.
+func withProcesses(ev *event.Event, s subject) *event.Event {
+	out := *ev
+	switch s.kind {
+	case kindExec:
+		b := *ev.ProcessExec
+		b.Process, b.Parent, b.Ancestors = s.proc, s.parent, s.ancestors
+		out.ProcessExec = &b
+	case kindExit:
+		b := *ev.ProcessExit
+		b.Process, b.Parent, b.Ancestors = s.proc, s.parent, s.ancestors
+		out.ProcessExit = &b
+	case kindKprobe:
+		out.ProcessKprobe = kprobeWith(ev.ProcessKprobe, s)
+	case kindLsm:
+		out.ProcessLsm = kprobeWith(ev.ProcessLsm, s)
+	case kindTracepoint:
+		b := *ev.ProcessTracepoint
+		b.Process, b.Parent, b.Ancestors, b.Args = s.proc, s.parent, s.ancestors, s.args
+		out.ProcessTracepoint = &b
+	case kindUprobe:
+		b := *ev.ProcessUprobe
+		b.Process, b.Parent, b.Ancestors, b.Args = s.proc, s.parent, s.ancestors, s.args
+		out.ProcessUprobe = &b
+	}
+	return &out
+}
+
+func kprobeWith(k *event.ProcessKprobe, s subject) *event.ProcessKprobe {
+	b := *k
+	b.Process, b.Parent, b.Ancestors, b.Args = s.proc, s.parent, s.ancestors, s.args
+	return &b
+}
+
+// body returns the JSON name and value of ev's event body.
+func body(ev *event.Event, k kind) (string, any) {
+	switch k {
+	case kindExec:
+		return "process_exec", ev.ProcessExec
+	case kindExit:
+		return "process_exit", ev.ProcessExit
+	case kindKprobe:
+		return "process_kprobe", ev.ProcessKprobe
+	case kindLsm:
+		return "process_lsm", ev.ProcessLsm
+	case kindTracepoint:
+		return "process_tracepoint", ev.ProcessTracepoint
+	case kindUprobe:
+		return "process_uprobe", ev.ProcessUprobe
+	}
+	return "", nil
+}
