@@ -156,6 +156,46 @@ func TestCountsWithoutEvents(t *testing.T) {
 	}
 }
 
+// A disabled policy leaves the kernel and stays listed, with its counts; a
+// reload of its source keeps it disabled; enabled, it enforces again.
+func TestDisableAndEnable(t *testing.T) {
+	dir, secret, _ := secretFiles(t)
+	doc := killReadPolicy("toggled", dir+"/secret", "enforce")
+	load(t, doc)
+	ps := shared.agent.pols
+	if sig := killedBy(exec.Command("/bin/cat", secret).Run()); sig != syscall.SIGKILL {
+		t.Fatalf("before disabling: killed by %v", sig)
+	}
+	if err := ps.Disable("toggled"); err != nil {
+		t.Fatal(err)
+	}
+	if err := exec.Command("/bin/cat", secret).Run(); err != nil {
+		t.Errorf("cat with the policy disabled: %v", err)
+	}
+	docs, err := policy.Parse([]byte(doc), t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ps.Apply(t.Name(), docs[0]); err != nil { // its file changed
+		t.Fatal(err)
+	}
+	if p, ok := shared.agent.Policy("toggled"); !ok || p.State != StateDisabled || p.Actions != 1 || !p.Enforces {
+		t.Errorf("listed as %+v, want disabled, 1 action, enforcing", p)
+	}
+	if err := exec.Command("/bin/cat", secret).Run(); err != nil {
+		t.Errorf("cat after its source reloaded, still disabled: %v", err)
+	}
+	if err := ps.Enable("toggled"); err != nil {
+		t.Fatal(err)
+	}
+	if sig := killedBy(exec.Command("/bin/cat", secret).Run()); sig != syscall.SIGKILL {
+		t.Errorf("enabled again: killed by %v", sig)
+	}
+	if p, _ := shared.agent.Policy("toggled"); p.State != StateLoaded || p.Actions != 2 {
+		t.Errorf("listed as %+v, want loaded with 2 actions", p)
+	}
+}
+
 func TestMonitorModeReportsWithoutKilling(t *testing.T) {
 	dir, secret, _ := secretFiles(t)
 	load(t, killReadPolicy("monitor-secret-read", dir+"/secret", "monitor"))
