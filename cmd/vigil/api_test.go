@@ -36,17 +36,20 @@ func scrape(t *testing.T, addr string) string {
 	return string(b)
 }
 
-// startAgent runs the agent with an admin and a read-only API socket in a
-// fresh directory, and metrics on metricsAddr; it returns both sockets'
-// addresses.
-func startAgent(t *testing.T, bin, metricsAddr string) (admin, readOnly string) {
+// running is an agent started by a test: its API sockets and export file.
+type running struct{ admin, readOnly, out string }
+
+// startAgent runs the agent with an admin and a read-only API socket and an
+// export file in a fresh directory, plus args; it stops when the test ends.
+func startAgent(t *testing.T, bin string, args ...string) running {
 	dir := t.TempDir()
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	adminSock, roSock := filepath.Join(dir, "admin.sock"), filepath.Join(dir, "ro.sock")
-	agent := exec.Command(bin, "agent", "--node-name", "e2e-api", "--export-filename", filepath.Join(dir, "events.json"),
-		"--api-socket", adminSock, "--api-readonly-socket", roSock, "--metrics-address", metricsAddr)
+	r := running{admin: filepath.Join(dir, "admin.sock"), readOnly: filepath.Join(dir, "ro.sock"),
+		out: filepath.Join(dir, "events.json")}
+	agent := exec.Command(bin, append([]string{"agent", "--node-name", "e2e-api", "--export-filename", r.out,
+		"--api-socket", r.admin, "--api-readonly-socket", r.readOnly}, args...)...)
 	var stderr strings.Builder
 	agent.Stderr = &stderr
 	if err := agent.Start(); err != nil {
@@ -59,16 +62,17 @@ func startAgent(t *testing.T, bin, metricsAddr string) (admin, readOnly string) 
 		}
 	})
 	waitFor(t, "the API sockets", func() bool {
-		_, e1 := os.Stat(adminSock)
-		_, e2 := os.Stat(roSock)
+		_, e1 := os.Stat(r.admin)
+		_, e2 := os.Stat(r.readOnly)
 		return e1 == nil && e2 == nil
 	})
-	for sock, want := range map[string]os.FileMode{adminSock: 0o600, roSock: 0o666} {
+	for sock, want := range map[string]os.FileMode{r.admin: 0o600, r.readOnly: 0o666} {
 		if st, err := os.Stat(sock); err != nil || st.Mode().Perm() != want {
 			t.Errorf("%s: mode %v, want %v", sock, st.Mode().Perm(), want)
 		}
 	}
-	return "unix://" + adminSock, "unix://" + roSock
+	r.admin, r.readOnly = "unix://"+r.admin, "unix://"+r.readOnly
+	return r
 }
 
 // vigilCmd runs a client command and returns its output and error.
@@ -158,7 +162,8 @@ func all(s string, parts []string) bool {
 func TestAPIRolesAndEventStreams(t *testing.T) {
 	bin := build(t)
 	metricsAddr := freePort(t)
-	admin, ro := startAgent(t, bin, metricsAddr)
+	r := startAgent(t, bin, "--metrics-address", metricsAddr)
+	admin, ro := r.admin, r.readOnly
 	if out, err := vigilCmd(bin, "status", "--server", ro); err != nil || !strings.Contains(out, "your role: readonly") {
 		t.Fatalf("status on the read-only socket: %v\n%s", err, out)
 	}

@@ -2,11 +2,8 @@ package main
 
 import (
 	"encoding/json"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 )
 
@@ -15,29 +12,12 @@ import (
 // in the API stream alike.
 func TestExportFiltersAndRedaction(t *testing.T) {
 	bin := build(t)
-	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	out, sock := filepath.Join(dir, "events.json"), filepath.Join(dir, "admin.sock")
-	agent := exec.Command(bin, "agent", "--node-name", "e2e-filters", "--export-filename", out,
-		"--api-socket", sock, "--metrics-address", "",
+	r := startAgent(t, bin, "--metrics-address", "",
 		"--export-denylist", `{"binary_regex":["/sleep$"]}`,
 		"--field-filters", `{"event_set":["PROCESS_EXEC"],"fields":"process.cwd","action":"EXCLUDE"}`,
 		"--redaction-filters", `{"redact":["--password[= ](\\S+)"]}`)
-	var stderr strings.Builder
-	agent.Stderr = &stderr
-	if err := agent.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = agent.Process.Signal(syscall.SIGTERM)
-		if err := agent.Wait(); err != nil {
-			t.Errorf("agent: %v\n%s", err, stderr.String())
-		}
-	}()
-	waitFor(t, "the API socket", func() bool { _, err := os.Stat(sock); return err == nil })
-	live := streamLines(t, bin, "-o", "json", "--server", "unix://"+sock)
+	out := r.out
+	live := streamLines(t, bin, "-o", "json", "--server", r.admin)
 	if err := exec.Command("/bin/sleep", "0.01").Run(); err != nil {
 		t.Fatal(err)
 	}
