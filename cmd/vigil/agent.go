@@ -35,6 +35,7 @@ type agentFlags struct {
 
 	metricsAddr, metricsLabels string
 	filters                    filter.Options
+	sinks                      sinkFlags
 }
 
 func agentCommand() *cobra.Command {
@@ -66,6 +67,7 @@ func agentCommand() *cobra.Command {
 	fl.DurationVar(&f.cfg.PodHold, "k8s-pod-wait", 2*time.Second, "how long an event waits for its pod to be known")
 	apiFlags(cmd, &f.api)
 	exportFlags(cmd, &f.filters)
+	sinkFlagsOf(cmd, &f.sinks)
 	fl.StringVar(&f.metricsAddr, "metrics-address", "127.0.0.1:2112", "serve Prometheus metrics on /metrics at this address; \"\" for none")
 	fl.StringVar(&f.metricsLabels, "metrics-labels", "", "extra labels of vigil_events_total: namespace, pod, binary (comma-separated; each multiplies the series)")
 	return cmd
@@ -130,8 +132,13 @@ func runAgent(f *agentFlags) error {
 			return err
 		}
 	}
+	sinks, err := f.sinks.open(f.cfg.Process.NodeName)
+	if err != nil {
+		return err
+	}
+	defer closeSinks(sinks)
 	hub := broadcast.New()
-	outs, err := outputs(f, hub, out)
+	outs, err := outputs(f, hub, append([]output.Exporter{out}, exporters(sinks)...))
 	if err != nil {
 		return err
 	}
@@ -146,7 +153,7 @@ func runAgent(f *agentFlags) error {
 		}
 		reg := metrics.New(a, metrics.Source{Losses: func() map[string]uint64 {
 			return map[string]uint64{broadcast.LostSubscriberQueue: hub.Dropped()}
-		}}, labels)
+		}, Sinks: sinkStats(sinks)}, labels)
 		outs.Live = append(outs.Live, reg.Events)
 		l, err := reg.Serve(f.metricsAddr)
 		if err != nil {
@@ -167,7 +174,7 @@ func runAgent(f *agentFlags) error {
 
 // outputs builds the agent's outputs: API subscribers see every event,
 // redacted; the export filters decide what the file and sinks receive.
-func outputs(f *agentFlags, hub *broadcast.Hub, out *export.Writer) (*output.Output, error) {
+func outputs(f *agentFlags, hub *broadcast.Hub, exported []output.Exporter) (*output.Output, error) {
 	f.filters.NodeName = f.cfg.Process.NodeName
 	exp, err := filter.New(f.filters)
 	if err != nil {
@@ -177,5 +184,5 @@ func outputs(f *agentFlags, hub *broadcast.Hub, out *export.Writer) (*output.Out
 	if err != nil {
 		return nil, err
 	}
-	return &output.Output{Live: []output.Sink{hub}, Redact: redact, Filter: exp, Exported: []output.Exporter{out}}, nil
+	return &output.Output{Live: []output.Sink{hub}, Redact: redact, Filter: exp, Exported: exported}, nil
 }

@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/vigil-sec/vigil/internal/siemtest"
 )
 
 // The export filters shape what the file receives: the denylist drops,
@@ -53,4 +55,32 @@ func execCwd(line string) any {
 		return nil
 	}
 	return ev.ProcessExec.Process["cwd"]
+}
+
+// The agent delivers exported events, shaped by the export filters, to a
+// real rsyslog over TLS.
+func TestAgentDeliversToSyslogOverTLS(t *testing.T) {
+	env := siemtest.Start(t, siemtest.Rsyslog)
+	bin := build(t)
+	spool := t.TempDir()
+	startAgent(t, bin, "--metrics-address", "", "--sink-spool-dir", spool,
+		"--sink", "syslog+tls://"+env.SyslogTLS+"?ca="+env.CA+"&app=vigil-e2e",
+		"--redaction-filters", `{"redact":["--token[= ](\\S+)"]}`)
+	marker := exec.Command("/bin/echo", "--token", "s3cret", "syslog-marker")
+	if err := marker.Run(); err != nil {
+		t.Fatal(err)
+	}
+	var got *siemtest.Received
+	waitFor(t, "the echo's exec at rsyslog", func() bool {
+		for _, rec := range env.RsyslogEvents(t) {
+			if ex := rec.Event.ProcessExec; ex != nil && ex.Process.Pid == uint32(marker.Process.Pid) {
+				got = &rec
+				return true
+			}
+		}
+		return false
+	})
+	if got.App != "vigil-e2e" || got.Event.ProcessExec.Process.Arguments != "--token ***** syslog-marker" {
+		t.Errorf("at rsyslog: app %q, arguments %q", got.App, got.Event.ProcessExec.Process.Arguments)
+	}
 }

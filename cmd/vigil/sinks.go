@@ -1,0 +1,80 @@
+package main
+
+import (
+	"errors"
+	"path/filepath"
+	"regexp"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vigil-sec/vigil/pkg/metrics"
+	"github.com/vigil-sec/vigil/pkg/output"
+	"github.com/vigil-sec/vigil/pkg/sink"
+)
+
+type sinkFlags struct {
+	specs    []string
+	spoolDir string
+	maxBytes int64
+}
+
+func sinkFlagsOf(cmd *cobra.Command, f *sinkFlags) {
+	fl := cmd.Flags()
+	fl.StringArrayVar(&f.specs, "sink", nil, "also deliver exported events to a SIEM (repeatable): syslog+tls://host:6514?ca=FILE, "+
+		"syslog+tcp://host:514, splunk-hec+https://host:8088?token=T, webhook+https://host/path")
+	fl.StringVar(&f.spoolDir, "sink-spool-dir", "/var/lib/vigil/spool", "where each sink spools what its receiver has not taken yet (one directory per sink, 0700)")
+	fl.Int64Var(&f.maxBytes, "sink-spool-max-bytes", 64<<20, "a sink's spool bound; beyond it events are dropped, counted and reported in-band")
+}
+
+// sinks opens every sink; each spools under a directory named after its
+// receiver, so that a restart resumes its spool.
+func (f *sinkFlags) open(node string) ([]*sink.Sink, error) {
+	var out []*sink.Sink
+	for _, spec := range f.specs {
+		t, err := sink.ParseSpec(spec, node)
+		if err != nil {
+			closeSinks(out)
+			return nil, err
+		}
+		dir := filepath.Join(f.spoolDir, unsafeChars.ReplaceAllString(t.String(), "_"))
+		s, err := sink.New(t, sink.Options{Dir: dir, MaxBytes: f.maxBytes, NodeName: node})
+		if err != nil {
+			t.Close()
+			closeSinks(out)
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9.-]+`)
+
+func closeSinks(sinks []*sink.Sink) error {
+	var errs []error
+	for _, s := range sinks {
+		errs = append(errs, s.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func exporters(sinks []*sink.Sink) []output.Exporter {
+	out := make([]output.Exporter, len(sinks))
+	for i, s := range sinks {
+		out[i] = s
+	}
+	return out
+}
+
+// sinkStats reads each sink's numbers for the metrics.
+func sinkStats(sinks []*sink.Sink) func() []metrics.SinkStats {
+	return func() []metrics.SinkStats {
+		out := make([]metrics.SinkStats, len(sinks))
+		for i, s := range sinks {
+			st := s.Stats()
+			out[i] = metrics.SinkStats{Name: s.Name(), Delivered: st.Delivered, Dropped: st.Dropped + st.Rejected,
+				SpoolBytes: uint64(st.SpoolBytes), LagSeconds: st.Lag.Seconds()}
+		}
+		return out
+	}
+}

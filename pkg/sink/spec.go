@@ -1,0 +1,236 @@
+package sink
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// ParseSpec returns the transport a spec names (see the package doc);
+// nodeName is the default syslog hostname and HEC host. Errors name the
+// part of the spec that is wrong, and never show a token.
+func ParseSpec(spec, nodeName string) (Transport, error) {
+	kind, rest, ok := strings.Cut(spec, "+")
+	if !ok {
+		return nil, fmt.Errorf("sink spec: %q has no kind: want syslog+tcp://, syslog+tls://, splunk-hec+https://, "+
+			"splunk-hec+http://, webhook+https:// or webhook+http://", redact(spec))
+	}
+	u, err := url.Parse(rest)
+	if err != nil {
+		return nil, fmt.Errorf("sink spec %q: %v", redact(spec), redactErr(err))
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return nil, fmt.Errorf("sink spec %q: no host", redact(spec))
+	}
+	q := u.Query()
+	if nodeName == "" {
+		nodeName, _ = os.Hostname()
+	}
+	switch {
+	case kind == "syslog" && (u.Scheme == "tcp" || u.Scheme == "tls"):
+		return parseSyslog(u, q, nodeName)
+	case kind == "splunk-hec" && (u.Scheme == "https" || u.Scheme == "http"):
+		return parseHEC(u, q, nodeName)
+	case kind == "webhook" && (u.Scheme == "https" || u.Scheme == "http"):
+		return parseWebhook(u, q)
+	}
+	return nil, fmt.Errorf("sink spec: unknown scheme %q: want syslog+tcp, syslog+tls, splunk-hec+https, "+
+		"splunk-hec+http, webhook+https or webhook+http", kind+"+"+u.Scheme)
+}
+
+func parseSyslog(u *url.URL, q url.Values, nodeName string) (Transport, error) {
+	o := SyslogOptions{
+		Addr:     hostPort(u, map[string]string{"tcp": "514", "tls": "6514"}[u.Scheme]),
+		AppName:  take(q, "app"),
+		Hostname: take(q, "hostname"),
+		Facility: 16, // local0
+		Severity: 6,  // info
+	}
+	if o.Hostname == "" {
+		o.Hostname = nodeName
+	}
+	var err error
+	if v := take(q, "facility"); v != "" {
+		if o.Facility, err = lookup("facility", v, facilities, 23); err != nil {
+			return nil, err
+		}
+	}
+	if v := take(q, "severity"); v != "" {
+		if o.Severity, err = lookup("severity", v, severities, 7); err != nil {
+			return nil, err
+		}
+	}
+	if o.TLS, err = parseTLS(u, q); err != nil {
+		return nil, err
+	}
+	if err := noneLeft(q); err != nil {
+		return nil, err
+	}
+	if u.Path != "" {
+		return nil, fmt.Errorf("sink spec: syslog takes no path, got %q", u.Path)
+	}
+	return NewSyslog(o)
+}
+
+func parseHEC(u *url.URL, q url.Values, nodeName string) (Transport, error) {
+	o := HECOptions{
+		Token:      take(q, "token"),
+		Host:       take(q, "host"),
+		Source:     take(q, "source"),
+		SourceType: take(q, "sourcetype"),
+		Index:      take(q, "index"),
+	}
+	if o.Host == "" {
+		o.Host = nodeName
+	}
+	var err error
+	if o.TLS, err = parseTLS(u, q); err != nil {
+		return nil, err
+	}
+	if err := noneLeft(q); err != nil {
+		return nil, err
+	}
+	path := u.Path
+	if path == "" || path == "/" {
+		path = "/services/collector/event"
+	}
+	o.URL = u.Scheme + "://" + hostPort(u, "8088") + path
+	return NewHEC(o)
+}
+
+func parseWebhook(u *url.URL, q url.Values) (Transport, error) {
+	o := WebhookOptions{Header: http.Header{}}
+	for _, h := range q["header"] {
+		name, value, ok := strings.Cut(h, ":")
+		if !ok || strings.TrimSpace(name) == "" {
+			return nil, fmt.Errorf("sink spec: option header=%q: want NAME:VALUE", h)
+		}
+		o.Header.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+	}
+	q.Del("header")
+	var err error
+	if o.TLS, err = parseTLS(u, q); err != nil {
+		return nil, err
+	}
+	// the parameters left are the webhook's own
+	v := *u
+	v.RawQuery = q.Encode()
+	o.URL = v.String()
+	return NewWebhook(o)
+}
+
+// parseTLS takes the TLS options: a TLS configuration for syslog+tls and
+// https, an error naming the option for plain schemes.
+func parseTLS(u *url.URL, q url.Values) (*tls.Config, error) {
+	ca, cert, key, name := take(q, "ca"), take(q, "cert"), take(q, "key"), take(q, "server_name")
+	insecure := take(q, "insecure_skip_verify")
+	if u.Scheme != "tls" && u.Scheme != "https" {
+		for opt, v := range map[string]string{"ca": ca, "cert": cert, "key": key, "server_name": name,
+			"insecure_skip_verify": insecure} {
+			if v != "" {
+				return nil, fmt.Errorf("sink spec: option %s needs TLS (syslog+tls or https)", opt)
+			}
+		}
+		return nil, nil
+	}
+	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: name}
+	if c.ServerName == "" {
+		c.ServerName = u.Hostname()
+	}
+	if insecure != "" {
+		b, err := strconv.ParseBool(insecure)
+		if err != nil {
+			return nil, fmt.Errorf("sink spec: option insecure_skip_verify=%q: want true or false", insecure)
+		}
+		c.InsecureSkipVerify = b
+	}
+	if ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			return nil, fmt.Errorf("sink spec: option ca: %w", err)
+		}
+		c.RootCAs = x509.NewCertPool()
+		if !c.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("sink spec: option ca: no PEM certificate in %s", ca)
+		}
+	}
+	if (cert == "") != (key == "") {
+		return nil, fmt.Errorf("sink spec: options cert and key go together")
+	}
+	if cert != "" {
+		kp, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return nil, fmt.Errorf("sink spec: options cert and key: %w", err)
+		}
+		c.Certificates = []tls.Certificate{kp}
+	}
+	return c, nil
+}
+
+// take removes an option and returns its value.
+func take(q url.Values, name string) string {
+	v := q.Get(name)
+	q.Del(name)
+	return v
+}
+
+func noneLeft(q url.Values) error {
+	for name := range q {
+		return fmt.Errorf("sink spec: unknown option %q", name)
+	}
+	return nil
+}
+
+func hostPort(u *url.URL, port string) string {
+	if p := u.Port(); p != "" {
+		port = p
+	}
+	return net.JoinHostPort(u.Hostname(), port)
+}
+
+var facilities = map[string]int{"kern": 0, "user": 1, "mail": 2, "daemon": 3, "auth": 4, "syslog": 5,
+	"lpr": 6, "news": 7, "uucp": 8, "cron": 9, "authpriv": 10, "ftp": 11, "ntp": 12, "security": 13,
+	"console": 14, "local0": 16, "local1": 17, "local2": 18, "local3": 19, "local4": 20, "local5": 21,
+	"local6": 22, "local7": 23}
+
+var severities = map[string]int{"emerg": 0, "alert": 1, "crit": 2, "err": 3, "error": 3, "warning": 4,
+	"warn": 4, "notice": 5, "info": 6, "debug": 7}
+
+// lookup reads a facility or severity: a name or a number up to top.
+func lookup(opt, v string, names map[string]int, top int) (int, error) {
+	if n, ok := names[strings.ToLower(v)]; ok {
+		return n, nil
+	}
+	if n, err := strconv.Atoi(v); err == nil && n >= 0 && n <= top {
+		return n, nil
+	}
+	return 0, fmt.Errorf("sink spec: option %s=%q: want a name such as %s, or 0 to %d", opt, v,
+		map[string]string{"facility": "local0 or auth", "severity": "info or warning"}[opt], top)
+}
+
+// redact hides the value of a token in a spec.
+func redact(spec string) string {
+	i := strings.Index(spec, "token=")
+	if i < 0 {
+		return spec
+	}
+	j := strings.IndexByte(spec[i:], '&')
+	if j < 0 {
+		return spec[:i] + "token=REDACTED"
+	}
+	return spec[:i] + "token=REDACTED" + spec[i+j:]
+}
+
+// redactErr hides tokens in a url.Parse error, which quotes the URL.
+func redactErr(err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		return fmt.Errorf("%s", redact(ue.Err.Error()))
+	}
+	return err
+}

@@ -1,0 +1,570 @@
+// Package spool keeps a sink's undelivered events on disk, in order, within a
+// size bound.
+//
+// A spool is a directory (created 0700) of segment files (created 0600), each
+// named by the sequence number of its first record, and a file "ack" holding
+// the sequence number of the oldest record not yet acknowledged. Append adds a
+// record at the end; Peek reads the oldest ones without removing them; Ack
+// removes them once they were delivered. A segment whose records are all
+// acknowledged is deleted. After a restart, Open resumes from the first
+// record not acknowledged, so every record is delivered at least once, and
+// exactly once when the process did not stop between a delivery and its Ack.
+//
+// The bound is on the bytes of records not yet acknowledged; the disk holds at
+// most one segment more. A record that does not fit is refused with ErrFull
+// and counted (Refused): a full spool never drops silently.
+//
+// Why not a library: github.com/nsqio/go-diskqueue, the best known Go disk
+// queue, hands a record out through a channel and counts it consumed when it is
+// read, before it is delivered; it has no bound on total size and no byte
+// count. A delivery that must survive a receiver outage and a restart needs
+// peek-then-acknowledge, so this package is a small segment-file queue of its
+// own.
+package spool
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Errors of Append.
+var (
+	ErrFull     = errors.New("spool full")
+	ErrTooLarge = errors.New("record larger than the spool")
+	ErrClosed   = errors.New("spool closed")
+)
+
+// Options bound a spool.
+type Options struct {
+	// MaxBytes bounds the records not yet acknowledged, headers included
+	// (64 MiB when 0).
+	MaxBytes int64
+	// SegmentBytes is the size at which a new segment file is started
+	// (MaxBytes/8, between 64 KiB and 8 MiB, when 0).
+	SegmentBytes int64
+	// SyncEvery is the least time between two fsyncs by Sync (1 s when 0).
+	SyncEvery time.Duration
+}
+
+// Record is one record read by Peek.
+type Record struct {
+	Seq  uint64    // sequence number, increasing by one per record
+	Time time.Time // when it was appended
+	Data []byte
+}
+
+// header: length (4), CRC-32C of the data (4), append time in Unix ns (8).
+const headerSize = 16
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+type segment struct {
+	first uint64 // sequence number of its first record
+	size  int64  // bytes in the file
+}
+
+// Spool is a bounded on-disk FIFO queue of byte records, safe for use by
+// one appender and one reader at a time.
+type Spool struct {
+	dir string
+	opt Options
+
+	mu       sync.Mutex
+	segs     []segment // oldest first; the last one is written to
+	w        *os.File  // the last segment, nil until the next Append
+	r        *os.File  // the first segment, opened for Peek
+	rFirst   uint64    // which segment r is
+	head     uint64    // sequence number of the oldest record not acknowledged
+	headOff  int64     // its offset in segs[0]
+	next     uint64    // sequence number of the next record appended
+	bytes    int64     // bytes of records not acknowledged
+	count    int64     // records not acknowledged
+	oldest   time.Time // append time of the head record, zero when unknown
+	refused  uint64
+	dirty    bool
+	lastSync time.Time
+	closed   bool
+	ready    chan struct{}
+}
+
+// Open opens the spool in dir, creating it when missing, and resumes from
+// the first record not acknowledged. A record cut short by a crash at the
+// end of a segment is cut off.
+func Open(dir string, opt Options) (*Spool, error) {
+	opt = withDefaults(opt)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	s := &Spool{dir: dir, opt: opt, ready: make(chan struct{}, 1), lastSync: time.Now()}
+	if err := s.load(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func withDefaults(o Options) Options {
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = 64 << 20
+	}
+	if o.SegmentBytes <= 0 {
+		o.SegmentBytes = min(max(o.MaxBytes/8, 64<<10), 8<<20)
+	}
+	if o.SyncEvery <= 0 {
+		o.SyncEvery = time.Second
+	}
+	return o
+}
+
+func (s *Spool) segPath(first uint64) string {
+	return filepath.Join(s.dir, fmt.Sprintf("%020d.seg", first))
+}
+
+// load reads the acknowledged position and scans the segments.
+func (s *Spool) load() error {
+	acked, err := s.readAck()
+	if err != nil {
+		return err
+	}
+	names, err := filepath.Glob(filepath.Join(s.dir, "*.seg"))
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	sort.Strings(names)
+	s.head, s.next = acked, acked
+	for _, name := range names {
+		if err := s.loadSegment(name, acked); err != nil {
+			return err
+		}
+	}
+	return s.skipAcked()
+}
+
+func (s *Spool) readAck() (uint64, error) {
+	b, err := os.ReadFile(filepath.Join(s.dir, "ack"))
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("spool: %w", err)
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("spool: bad ack file: %w", err)
+	}
+	return n, nil
+}
+
+// loadSegment scans one segment: a segment wholly acknowledged is deleted,
+// a torn or corrupt tail is cut off.
+func (s *Spool) loadSegment(name string, acked uint64) error {
+	first, err := strconv.ParseUint(strings.TrimSuffix(filepath.Base(name), ".seg"), 10, 64)
+	if err != nil {
+		return nil // not ours
+	}
+	f, err := os.OpenFile(name, os.O_RDWR, 0o600)
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	defer f.Close()
+	n, good, err := scan(f)
+	if err != nil {
+		return fmt.Errorf("spool: %s: %w", name, err)
+	}
+	if fi, err := f.Stat(); err == nil && fi.Size() > good {
+		if err := f.Truncate(good); err != nil {
+			return fmt.Errorf("spool: %w", err)
+		}
+	}
+	if n == 0 || first+n <= acked {
+		return os.Remove(name)
+	}
+	if len(s.segs) == 0 && first > s.head {
+		s.head = first
+	}
+	s.segs = append(s.segs, segment{first: first, size: good})
+	s.next = first + n
+	s.count += int64(n)
+	return nil
+}
+
+// scan counts the good records of a segment and returns where they end.
+func scan(f *os.File) (n uint64, end int64, err error) {
+	var h [headerSize]byte
+	var buf []byte
+	for {
+		if _, err := f.ReadAt(h[:], end); err != nil {
+			return n, end, ignoreEOF(err)
+		}
+		size := int64(binary.BigEndian.Uint32(h[0:4]))
+		buf = grow(buf, int(size))
+		if _, err := f.ReadAt(buf, end+headerSize); err != nil {
+			return n, end, ignoreEOF(err)
+		}
+		if crc32.Checksum(buf, crcTable) != binary.BigEndian.Uint32(h[4:8]) {
+			return n, end, nil
+		}
+		n++
+		end += headerSize + size
+	}
+}
+
+func ignoreEOF(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil
+	}
+	return err
+}
+
+func grow(b []byte, n int) []byte {
+	if cap(b) < n {
+		return make([]byte, n)
+	}
+	return b[:n]
+}
+
+// skipAcked moves the head past acknowledged records in the first segment
+// and counts the bytes left.
+func (s *Spool) skipAcked() error {
+	if len(s.segs) == 0 {
+		s.head = s.next
+		return nil
+	}
+	s.head = max(s.head, s.segs[0].first)
+	for seq := s.segs[0].first; seq < s.head; seq++ {
+		size, _, err := s.readHeader(s.segs[0].first, s.headOff)
+		if err != nil {
+			return err
+		}
+		s.headOff += headerSize + size
+		s.count--
+	}
+	s.bytes = -s.headOff
+	for _, g := range s.segs {
+		s.bytes += g.size
+	}
+	return nil
+}
+
+// Append adds a record at the end. A full spool refuses it with ErrFull and
+// counts it.
+func (s *Spool) Append(data []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	size := headerSize + int64(len(data))
+	switch {
+	case size > s.opt.MaxBytes || len(data) > 1<<31:
+		s.refused++
+		return ErrTooLarge
+	case s.bytes+size > s.opt.MaxBytes:
+		s.refused++
+		return ErrFull
+	}
+	if err := s.writable(); err != nil {
+		return err
+	}
+	buf := make([]byte, size)
+	now := time.Now()
+	binary.BigEndian.PutUint32(buf[0:4], uint32(len(data)))
+	binary.BigEndian.PutUint32(buf[4:8], crc32.Checksum(data, crcTable))
+	binary.BigEndian.PutUint64(buf[8:16], uint64(now.UnixNano()))
+	copy(buf[headerSize:], data)
+	if _, err := s.w.Write(buf); err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	if s.count == 0 {
+		s.oldest = now
+	}
+	s.segs[len(s.segs)-1].size += size
+	s.bytes += size
+	s.count++
+	s.next++
+	s.dirty = true
+	select {
+	case s.ready <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// writable makes sure a segment is open for writing, starting a new one
+// when the last is full.
+func (s *Spool) writable() error {
+	if s.w != nil && s.segs[len(s.segs)-1].size < s.opt.SegmentBytes {
+		return nil
+	}
+	if s.w == nil && len(s.segs) > 0 && s.segs[len(s.segs)-1].size < s.opt.SegmentBytes {
+		last := s.segs[len(s.segs)-1]
+		f, err := os.OpenFile(s.segPath(last.first), os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return fmt.Errorf("spool: %w", err)
+		}
+		s.w = f
+		return nil
+	}
+	if err := s.closeWriter(); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(s.segPath(s.next), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	s.w = f
+	s.segs = append(s.segs, segment{first: s.next})
+	return nil
+}
+
+func (s *Spool) closeWriter() error {
+	if s.w == nil {
+		return nil
+	}
+	err := s.w.Sync()
+	if cerr := s.w.Close(); err == nil {
+		err = cerr
+	}
+	s.w = nil
+	return err
+}
+
+// Ready is signalled after an Append: a reader waits on it when Peek
+// found nothing.
+func (s *Spool) Ready() <-chan struct{} { return s.ready }
+
+// Peek returns up to n of the oldest records, not acknowledged, within
+// about maxBytes of data (at least one record), without removing them.
+func (s *Spool) Peek(n int, maxBytes int) ([]Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	var out []Record
+	seg, off, seq, total := 0, s.headOff, s.head, 0
+	for len(out) < n && int64(len(out)) < s.count && (total < maxBytes || len(out) == 0) {
+		for off >= s.segs[seg].size {
+			seg, off = seg+1, 0
+			seq = s.segs[seg].first
+		}
+		rec, size, err := s.readRecord(s.segs[seg].first, off)
+		if err != nil {
+			return out, err
+		}
+		rec.Seq = seq
+		out = append(out, rec)
+		off += headerSize + size
+		seq++
+		total += len(rec.Data)
+	}
+	return out, nil
+}
+
+// readRecord reads the record at off in the segment starting at first.
+func (s *Spool) readRecord(first uint64, off int64) (Record, int64, error) {
+	f, err := s.reader(first)
+	if err != nil {
+		return Record{}, 0, err
+	}
+	var h [headerSize]byte
+	if _, err := f.ReadAt(h[:], off); err != nil {
+		return Record{}, 0, fmt.Errorf("spool: read: %w", err)
+	}
+	size := int64(binary.BigEndian.Uint32(h[0:4]))
+	data := make([]byte, size)
+	if _, err := f.ReadAt(data, off+headerSize); err != nil {
+		return Record{}, 0, fmt.Errorf("spool: read: %w", err)
+	}
+	t := time.Unix(0, int64(binary.BigEndian.Uint64(h[8:16])))
+	return Record{Time: t, Data: data}, size, nil
+}
+
+// reader returns the segment starting at first opened for reading; only
+// one is kept open.
+func (s *Spool) reader(first uint64) (*os.File, error) {
+	if s.r != nil && s.rFirst == first {
+		return s.r, nil
+	}
+	if s.r != nil {
+		s.r.Close()
+		s.r = nil
+	}
+	f, err := os.Open(s.segPath(first))
+	if err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	s.r, s.rFirst = f, first
+	return f, nil
+}
+
+// readHeader reads the header at off in the segment starting at first.
+func (s *Spool) readHeader(first uint64, off int64) (size int64, t time.Time, err error) {
+	f, err := s.reader(first)
+	if err != nil {
+		return 0, t, err
+	}
+	var h [headerSize]byte
+	if _, err := f.ReadAt(h[:], off); err != nil {
+		return 0, t, fmt.Errorf("spool: read: %w", err)
+	}
+	t = time.Unix(0, int64(binary.BigEndian.Uint64(h[8:16])))
+	return int64(binary.BigEndian.Uint32(h[0:4])), t, nil
+}
+
+// Ack removes the n oldest records, once they were delivered, and records
+// the new position on disk.
+func (s *Spool) Ack(n int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	for ; n > 0 && s.count > 0; n-- {
+		if err := s.ackOne(); err != nil {
+			return err
+		}
+	}
+	s.oldest = time.Time{}
+	return s.writeAck()
+}
+
+func (s *Spool) ackOne() error {
+	for s.headOff >= s.segs[0].size {
+		if err := s.dropFirst(); err != nil {
+			return err
+		}
+	}
+	size, _, err := s.readHeader(s.segs[0].first, s.headOff)
+	if err != nil {
+		return err
+	}
+	s.head++
+	s.headOff += headerSize + size
+	s.bytes -= headerSize + size
+	s.count--
+	last := len(s.segs) == 1
+	if s.headOff < s.segs[0].size || (last && s.segs[0].size < s.opt.SegmentBytes) {
+		return nil // the segment still written to is kept until it is full
+	}
+	return s.dropFirst()
+}
+
+// dropFirst deletes the first segment, all of whose records are
+// acknowledged.
+func (s *Spool) dropFirst() error {
+	first := s.segs[0].first
+	if len(s.segs) == 1 {
+		if err := s.closeWriter(); err != nil {
+			return err
+		}
+	}
+	if s.r != nil && s.rFirst == first {
+		s.r.Close()
+		s.r = nil
+	}
+	s.segs = s.segs[1:]
+	s.headOff = 0
+	if len(s.segs) > 0 {
+		s.head = s.segs[0].first
+	}
+	if err := os.Remove(s.segPath(first)); err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	return nil
+}
+
+// writeAck records the head position: written to a temporary file and
+// renamed, so a crash leaves the old position or the new one.
+func (s *Spool) writeAck() error {
+	tmp := filepath.Join(s.dir, "ack.tmp")
+	if err := os.WriteFile(tmp, []byte(strconv.FormatUint(s.head, 10)+"\n"), 0o600); err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(s.dir, "ack")); err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	return nil
+}
+
+// Sync flushes appended records to stable storage, at most once per
+// SyncEvery; records are written to their file at Append already, so they
+// survive the process stopping, and Sync guards against the machine
+// stopping.
+func (s *Spool) Sync() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.dirty || s.w == nil || time.Since(s.lastSync) < s.opt.SyncEvery {
+		return nil
+	}
+	s.dirty, s.lastSync = false, time.Now()
+	return s.w.Sync()
+}
+
+// Bytes is the size of the records not yet acknowledged, headers included.
+func (s *Spool) Bytes() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bytes
+}
+
+// Records is the number of records not yet acknowledged.
+func (s *Spool) Records() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.count
+}
+
+// Refused is the number of records Append refused since Open.
+func (s *Spool) Refused() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refused
+}
+
+// Oldest is when the oldest record not acknowledged was appended; false
+// when the spool is empty.
+func (s *Spool) Oldest() (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.count == 0 {
+		return time.Time{}, false
+	}
+	if s.oldest.IsZero() {
+		seg, off := 0, s.headOff
+		for off >= s.segs[seg].size {
+			seg, off = seg+1, 0
+		}
+		_, t, err := s.readHeader(s.segs[seg].first, off)
+		if err != nil {
+			return time.Time{}, false
+		}
+		s.oldest = t
+	}
+	return s.oldest, true
+}
+
+// Close syncs and closes the spool's files; what was not acknowledged
+// stays for the next Open.
+func (s *Spool) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if s.r != nil {
+		s.r.Close()
+	}
+	return s.closeWriter()
+}
