@@ -43,6 +43,8 @@ type Config struct {
 	// Pods, when set, adds to events the pod and container of their
 	// processes; an event waits for its pod at most PodHold.
 	Pods    *pods.Index
+	// Guard, when set, checks every policy about to load, from any source.
+	Guard Guard
 	PodHold time.Duration
 	// Kube, when set, is the API server whose TracingPolicy resources the
 	// agent loads; every StatusInterval (30 s when 0) it writes their
@@ -110,6 +112,7 @@ func New(cfg Config, sink Sink) (*Agent, error) {
 	}
 	a := &Agent{cfg: cfg, sensor: s, cache: process.New(cfg.Process), sink: sink, scopes: scopes, started: time.Now(),
 		pols: newPolicies(s.Hooks(), scopes, target)}
+	a.pols.guard = cfg.Guard
 	if cfg.Pods != nil {
 		a.pods = &podWaiter{index: cfg.Pods, hold: cfg.PodHold}
 	}

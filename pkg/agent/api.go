@@ -25,11 +25,12 @@ func (a *Agent) Policy(name string) (PolicyInfo, bool) {
 	return PolicyInfo{}, false
 }
 
-// AddPolicies loads docs from the API, replacing earlier API policies of
-// the same names; it stops at the first that does not load.
-func (a *Agent) AddPolicies(docs []policy.Policy) error {
+// AddPolicies loads docs from the API for a caller of role, replacing
+// earlier API policies of the same names; it stops at the first that does
+// not load.
+func (a *Agent) AddPolicies(docs []policy.Policy, role string) error {
 	for _, p := range docs {
-		if err := a.pols.Apply(SourceAPI, p); err != nil {
+		if err := a.pols.ApplyAs(SourceAPI, role, p); err != nil {
 			logPolicyError(SourceAPI, policy.QualifiedName(p), err)
 			return fmt.Errorf("policy %s: %w", policy.QualifiedName(p), err)
 		}

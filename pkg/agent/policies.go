@@ -20,6 +20,7 @@ type policies struct {
 	hooks  *tracing.Hooks
 	scopes *scope.Scopes
 	target policy.Target
+	guard  Guard // nil: none
 
 	mu     sync.Mutex
 	byName map[string]*installed
@@ -92,11 +93,22 @@ func modeOf(p policy.Policy) (int, error) {
 // no gap: the new hooks are live before the old ones leave. A disabled
 // policy stays out of the kernel: p becomes the version kept for it.
 func (ps *policies) Apply(source string, p policy.Policy) error {
+	return ps.ApplyAs(source, "", p)
+}
+
+// ApplyAs is Apply for an API caller of role; guardrails see the role.
+func (ps *policies) ApplyAs(source, role string, p policy.Policy) error {
 	name := policy.QualifiedName(p)
-	if ps.keepDisabled(name, source, p) {
+	var err error
+	if ps.guard != nil {
+		err = ps.guard.Check(Load{Policy: p, Source: source, Role: role})
+	}
+	if err == nil && ps.keepDisabled(name, source, p) {
 		return nil
 	}
-	err := ps.apply(source, p)
+	if err == nil {
+		err = ps.apply(source, p)
+	}
 	ps.noteResult(name, source, p, err)
 	return err
 }

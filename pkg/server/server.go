@@ -24,7 +24,7 @@ import (
 type Agent interface {
 	ListPolicies() []agent.PolicyInfo
 	Policy(name string) (agent.PolicyInfo, bool)
-	AddPolicies(docs []policy.Policy) error
+	AddPolicies(docs []policy.Policy, role string) error
 	DeletePolicy(name string) error
 	EnablePolicy(name string) error
 	DisablePolicy(name string) error

@@ -75,7 +75,7 @@ func (s *service) AddPolicy(ctx context.Context, req *api.AddPolicyRequest) (*ap
 			}
 		}
 	}
-	if err := s.agent.AddPolicies(docs); err != nil {
+	if err := s.agent.AddPolicies(docs, roleIn(ctx).String()); err != nil {
 		return nil, status.Error(codes.FailedPrecondition, err.Error())
 	}
 	out := &api.AddPolicyResponse{}
