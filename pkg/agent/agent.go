@@ -42,9 +42,9 @@ type Config struct {
 	SyscallBackend string
 	// Pods, when set, adds to events the pod and container of their
 	// processes; an event waits for its pod at most PodHold.
-	Pods    *pods.Index
+	Pods *pods.Index
 	// Guard, when set, checks every policy about to load, from any source.
-	Guard Guard
+	Guard   Guard
 	PodHold time.Duration
 	// Kube, when set, is the API server whose TracingPolicy resources the
 	// agent loads; every StatusInterval (30 s when 0) it writes their
