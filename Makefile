@@ -51,7 +51,7 @@ vmtest:
 bench: build
 	$(GO) run ./bench
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./pkg/agent/
-	$(GO) test -run '^$$' -bench . -benchtime 3s ./pkg/sink/ ./pkg/spool/ ./pkg/filter/
+	$(GO) test -run '^$$' -bench . -benchtime 3s ./pkg/sink/ ./pkg/spool/ ./pkg/filter/ ./pkg/guard/ ./pkg/respond/
 
 clean:
 	rm -rf bin

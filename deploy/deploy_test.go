@@ -46,9 +46,12 @@ func TestApplyAndPermissions(t *testing.T) {
 		{"delete", "pods", false},
 		{"get", "secrets", false},
 		{"list", "configmaps", false},
+		{"watch", "configmaps -n vigil", true}, // guardrails
+		{"get", "secrets -n vigil", false},
 	} {
 		resource, sub, _ := strings.Cut(tc.resource, "/")
-		args := []string{"auth", "can-i", tc.verb, resource, "--as", sa}
+		args := append([]string{"auth", "can-i", tc.verb}, strings.Fields(resource)...)
+		args = append(args, "--as", sa)
 		if sub != "" {
 			args = append(args, "--subresource", sub)
 		}

@@ -36,6 +36,10 @@ type agentFlags struct {
 	metricsAddr, metricsLabels string
 	filters                    filter.Options
 	sinks                      sinkFlags
+	guardrails                 []string
+	guardrailsConfigMap        string
+	responses                  responseFlags
+	client                     kubernetes.Interface // with --enable-k8s-api
 }
 
 func agentCommand() *cobra.Command {
@@ -68,6 +72,9 @@ func agentCommand() *cobra.Command {
 	apiFlags(cmd, &f.api)
 	exportFlags(cmd, &f.filters)
 	sinkFlagsOf(cmd, &f.sinks)
+	responseFlagsOf(cmd, &f.responses)
+	fl.StringArrayVar(&f.guardrails, "guardrails", nil, "Rego guardrails (a .rego file or a directory of them; repeatable): their deny messages refuse a policy about to load, from any source")
+	fl.StringVar(&f.guardrailsConfigMap, "guardrails-configmap", "", "namespace/name of a ConfigMap of Rego guardrails (file name -> module), followed as it changes; needs --enable-k8s-api")
 	fl.StringVar(&f.metricsAddr, "metrics-address", "127.0.0.1:2112", "serve Prometheus metrics on /metrics at this address; \"\" for none")
 	fl.StringVar(&f.metricsLabels, "metrics-labels", "", "extra labels of vigil_events_total: namespace, pod, binary (comma-separated; each multiplies the series)")
 	return cmd
@@ -107,7 +114,7 @@ func startPods(ctx context.Context, f *agentFlags) error {
 	}
 	f.cfg.Pods = pods.New(client, f.cfg.Process.NodeName)
 	f.cfg.Pods.Start(ctx)
-	f.cfg.Kube = cfg
+	f.cfg.Kube, f.client = cfg, client
 	return nil
 }
 
@@ -132,13 +139,29 @@ func runAgent(f *agentFlags) error {
 			return err
 		}
 	}
-	sinks, err := f.sinks.open(f.cfg.Process.NodeName)
+	g, err := guardrails(ctx, f.guardrails, f.guardrailsConfigMap, f.client)
+	if err != nil {
+		return err
+	}
+	if g != nil {
+		f.cfg.Guard = g
+	}
+	sinks, named, err := f.sinks.open(f.cfg.Process.NodeName)
 	if err != nil {
 		return err
 	}
 	defer closeSinks(sinks)
+	exported := append([]output.Exporter{out}, exporters(sinks)...)
+	responder, err := f.responses.start(f.client, named)
+	if err != nil {
+		return err
+	}
+	if responder != nil {
+		defer responder.Close()
+		exported = append(exported, responder)
+	}
 	hub := broadcast.New()
-	outs, err := outputs(f, hub, append([]output.Exporter{out}, exporters(sinks)...))
+	outs, err := outputs(f, hub, exported)
 	if err != nil {
 		return err
 	}
@@ -153,7 +176,7 @@ func runAgent(f *agentFlags) error {
 		}
 		reg := metrics.New(a, metrics.Source{Losses: func() map[string]uint64 {
 			return map[string]uint64{broadcast.LostSubscriberQueue: hub.Dropped()}
-		}, Sinks: sinkStats(sinks)}, labels)
+		}, Sinks: sinkStats(sinks), Rego: regoStats(g, responder)}, labels)
 		outs.Live = append(outs.Live, reg.Events)
 		l, err := reg.Serve(f.metricsAddr)
 		if err != nil {

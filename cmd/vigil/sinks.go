@@ -21,31 +21,48 @@ type sinkFlags struct {
 func sinkFlagsOf(cmd *cobra.Command, f *sinkFlags) {
 	fl := cmd.Flags()
 	fl.StringArrayVar(&f.specs, "sink", nil, "also deliver exported events to a SIEM (repeatable): syslog+tls://host:6514?ca=FILE, "+
-		"syslog+tcp://host:514, splunk-hec+https://host:8088?token=T, webhook+https://host/path")
+		"syslog+tcp://host:514, splunk-hec+https://host:8088?token=T, webhook+https://host/path; NAME=SPEC names it for response rules")
 	fl.StringVar(&f.spoolDir, "sink-spool-dir", "/var/lib/vigil/spool", "where each sink spools what its receiver has not taken yet (one directory per sink, 0700)")
 	fl.Int64Var(&f.maxBytes, "sink-spool-max-bytes", 64<<20, "a sink's spool bound; beyond it events are dropped, counted and reported in-band")
 }
 
-// sinks opens every sink; each spools under a directory named after its
-// receiver, so that a restart resumes its spool.
-func (f *sinkFlags) open(node string) ([]*sink.Sink, error) {
+// open opens every sink; each spools under a directory named after its
+// receiver, so that a restart resumes its spool. A spec "NAME=SPEC" names
+// its sink for response rules; the others go by their receiver.
+func (f *sinkFlags) open(node string) ([]*sink.Sink, map[string]output.Exporter, error) {
 	var out []*sink.Sink
+	named := map[string]output.Exporter{}
 	for _, spec := range f.specs {
+		name, spec := sinkName(spec)
 		t, err := sink.ParseSpec(spec, node)
 		if err != nil {
 			closeSinks(out)
-			return nil, err
+			return nil, nil, err
 		}
 		dir := filepath.Join(f.spoolDir, unsafeChars.ReplaceAllString(t.String(), "_"))
 		s, err := sink.New(t, sink.Options{Dir: dir, MaxBytes: f.maxBytes, NodeName: node})
 		if err != nil {
 			t.Close()
 			closeSinks(out)
-			return nil, err
+			return nil, nil, err
 		}
 		out = append(out, s)
+		if name == "" {
+			name = s.Name()
+		}
+		named[name] = s
 	}
-	return out, nil
+	return out, named, nil
+}
+
+var sinkNamed = regexp.MustCompile(`^([A-Za-z0-9_-]+)=(.+)$`)
+
+// sinkName splits "NAME=SPEC"; a spec without a name gives "".
+func sinkName(spec string) (name, rest string) {
+	if m := sinkNamed.FindStringSubmatch(spec); m != nil {
+		return m[1], m[2]
+	}
+	return "", spec
 }
 
 var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9.-]+`)

@@ -32,6 +32,14 @@ var (
 		"Age of a sink's oldest undelivered event.", []string{"sink"}, nil)
 	sinkSpoolDesc = prometheus.NewDesc("vigil_sink_spool_bytes",
 		"Bytes in a sink's disk spool.", []string{"sink"}, nil)
+	regoEvalsDesc = prometheus.NewDesc("vigil_rego_evaluations_total",
+		"Rego evaluations (guardrails per policy load, responses per alert).", []string{"kind"}, nil)
+	regoSecondsDesc = prometheus.NewDesc("vigil_rego_evaluation_seconds_total",
+		"Time spent evaluating Rego.", []string{"kind"}, nil)
+	responsesDesc = prometheus.NewDesc("vigil_responses_total",
+		"Responses carried out, by action.", []string{"action"}, nil)
+	refusedDesc = prometheus.NewDesc("vigil_responses_refused_total",
+		"Responses refused, by why (budget, never_touch).", []string{"why"}, nil)
 )
 
 // collector reads the agent's state at each scrape: nothing on the event
@@ -43,7 +51,7 @@ type collector struct {
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{lostDesc, policiesDesc, hookHitsDesc, hookActionsDesc, cacheDesc,
-		sinkDeliveredDesc, sinkLagDesc, sinkSpoolDesc} {
+		sinkDeliveredDesc, sinkLagDesc, sinkSpoolDesc, regoEvalsDesc, regoSecondsDesc, responsesDesc, refusedDesc} {
 		ch <- d
 	}
 }
@@ -61,6 +69,23 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(cacheDesc, prometheus.GaugeValue, float64(st.ProcessCacheSize))
 	c.collectPolicies(ch)
 	c.collectSinks(ch)
+	c.collectRego(ch)
+}
+
+func (c *collector) collectRego(ch chan<- prometheus.Metric) {
+	if c.src.Rego == nil {
+		return
+	}
+	for _, r := range c.src.Rego() {
+		ch <- prometheus.MustNewConstMetric(regoEvalsDesc, prometheus.CounterValue, float64(r.Evaluations), r.Kind)
+		ch <- prometheus.MustNewConstMetric(regoSecondsDesc, prometheus.CounterValue, r.Seconds, r.Kind)
+		for a, n := range r.Responses {
+			ch <- prometheus.MustNewConstMetric(responsesDesc, prometheus.CounterValue, float64(n), a)
+		}
+		for why, n := range r.Refused {
+			ch <- prometheus.MustNewConstMetric(refusedDesc, prometheus.CounterValue, float64(n), why)
+		}
+	}
 }
 
 func (c *collector) collectPolicies(ch chan<- prometheus.Metric) {

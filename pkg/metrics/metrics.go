@@ -43,10 +43,20 @@ type SinkStats struct {
 	LagSeconds float64 // age of the oldest undelivered event
 }
 
-// Source gives more losses and sinks at each scrape.
+// RegoStats are one kind of Rego decision's numbers (guardrails, responses).
+type RegoStats struct {
+	Kind        string
+	Evaluations uint64
+	Seconds     float64 // total evaluation time
+	Responses   map[string]uint64
+	Refused     map[string]uint64 // responses refused, by why (budget, never_touch)
+}
+
+// Source gives more losses, sinks and Rego decisions at each scrape.
 type Source struct {
 	Losses func() map[string]uint64 // user-space losses by reason (queues, filters)
 	Sinks  func() []SinkStats
+	Rego   func() []RegoStats
 }
 
 // Registry holds the agent's metrics.

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/vigil-sec/vigil/pkg/guard"
+	"github.com/vigil-sec/vigil/pkg/metrics"
+	"github.com/vigil-sec/vigil/pkg/output"
+	"github.com/vigil-sec/vigil/pkg/respond"
+)
+
+type responseFlags struct {
+	rules       []string
+	evidenceDir string
+	budget      int
+	window      time.Duration
+}
+
+func responseFlagsOf(cmd *cobra.Command, f *responseFlags) {
+	fl := cmd.Flags()
+	fl.StringArrayVar(&f.rules, "response-rules", nil, "Rego response rules (a .rego file or a directory; repeatable), evaluated on exported alerts off the event path")
+	fl.StringVar(&f.evidenceDir, "evidence-dir", "/var/lib/vigil/evidence", "where evidence and freeze_and_kill responses write their JSON (0700)")
+	fl.IntVar(&f.budget, "response-budget", 3, "responses per workload per --response-window at most (negative: no limit)")
+	fl.DurationVar(&f.window, "response-window", time.Minute, "the window of --response-budget")
+}
+
+// start loads the response rules, if any, and starts their worker; its
+// sink responses go to the sinks by name.
+func (f *responseFlags) start(client kubernetes.Interface, named map[string]output.Exporter) (*respond.Engine, error) {
+	if len(f.rules) == 0 {
+		return nil, nil
+	}
+	e, err := respond.Load(f.rules...)
+	if err != nil {
+		return nil, fmt.Errorf("--response-rules: %w", err)
+	}
+	err = e.Start(respond.Options{EvidenceDir: f.evidenceDir, Client: client, Sinks: named,
+		Budget: f.budget, BudgetWindow: f.window})
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// regoStats reads the guardrails' and the response rules' numbers.
+func regoStats(g *guard.Guard, e *respond.Engine) func() []metrics.RegoStats {
+	return func() []metrics.RegoStats {
+		var out []metrics.RegoStats
+		if g != nil {
+			st := g.Stats()
+			out = append(out, metrics.RegoStats{Kind: "guardrails", Evaluations: st.Evaluations, Seconds: st.Total.Seconds()})
+		}
+		if e != nil {
+			st := e.Stats()
+			out = append(out, metrics.RegoStats{Kind: "responses", Evaluations: st.Evaluations,
+				Seconds: st.EvalTotal.Seconds(), Responses: st.Responses,
+				Refused: map[string]uint64{"budget": st.RefusedBudget, "never_touch": st.RefusedNeverTouch}})
+		}
+		return out
+	}
+}
