@@ -31,14 +31,14 @@ func newEventCounter(extra []string) *EventCounter {
 
 // Write counts ev.
 func (c *EventCounter) Write(ev *event.Event) error {
-	t, proc := typeOf(ev)
+	k := ev.Kind()
 	if c.byType != nil {
-		c.byType[t].Inc()
+		c.byType[k.Type].Inc()
 		return nil
 	}
-	values := []string{t}
+	values := []string{k.Type}
 	for _, l := range c.extra {
-		values = append(values, labelOf(l, proc))
+		values = append(values, labelOf(l, k.Process))
 	}
 	c.vec.WithLabelValues(values...).Inc()
 	return nil
@@ -46,28 +46,6 @@ func (c *EventCounter) Write(ev *event.Event) error {
 
 // Flush does nothing.
 func (c *EventCounter) Flush() error { return nil }
-
-func typeOf(ev *event.Event) (string, *event.Process) {
-	switch {
-	case ev.ProcessExec != nil:
-		return "process_exec", ev.ProcessExec.Process
-	case ev.ProcessExit != nil:
-		return "process_exit", ev.ProcessExit.Process
-	case ev.ProcessKprobe != nil:
-		return "process_kprobe", ev.ProcessKprobe.Process
-	case ev.ProcessLsm != nil:
-		return "process_lsm", ev.ProcessLsm.Process
-	case ev.ProcessTracepoint != nil:
-		return "process_tracepoint", ev.ProcessTracepoint.Process
-	case ev.ProcessUprobe != nil:
-		return "process_uprobe", ev.ProcessUprobe.Process
-	case ev.LostEvents != nil:
-		return "lost_events", nil
-	case ev.RateLimitInfo != nil:
-		return "rate_limit_info", nil
-	}
-	return "unknown", nil
-}
 
 func labelOf(label string, p *event.Process) string {
 	if p == nil {

@@ -19,28 +19,8 @@ type alert struct {
 }
 
 func newAlert(j job) *alert {
-	_, policy := classify(j.ev)
-	p := process(j.ev)
-	return &alert{ev: j.ev, line: j.line, proc: p, policy: policy, workload: workload(p)}
-}
-
-// process is the process the event is about.
-func process(ev *event.Event) *event.Process {
-	switch {
-	case ev.ProcessKprobe != nil:
-		return ev.ProcessKprobe.Process
-	case ev.ProcessLsm != nil:
-		return ev.ProcessLsm.Process
-	case ev.ProcessUprobe != nil:
-		return ev.ProcessUprobe.Process
-	case ev.ProcessTracepoint != nil:
-		return ev.ProcessTracepoint.Process
-	case ev.ProcessExec != nil:
-		return ev.ProcessExec.Process
-	case ev.ProcessExit != nil:
-		return ev.ProcessExit.Process
-	}
-	return nil
+	k := j.ev.Kind()
+	return &alert{ev: j.ev, line: j.line, proc: k.Process, policy: k.Policy, workload: workload(k.Process)}
 }
 
 // workload names what budgets count: the pod's namespace and workload

@@ -24,28 +24,9 @@ type prefilter map[string]map[string]bool
 
 // wants says whether any rule may respond to ev.
 func (p prefilter) wants(ev *event.Event) bool {
-	typ, policy := classify(ev)
-	pols := p[typ]
-	return pols != nil && (pols[anyPolicy] || policy != "" && pols[policy])
-}
-
-// classify returns ev's type, as its JSON names it, and its policy.
-func classify(ev *event.Event) (typ, policy string) {
-	switch {
-	case ev.ProcessKprobe != nil:
-		return "process_kprobe", ev.ProcessKprobe.PolicyName
-	case ev.ProcessLsm != nil:
-		return "process_lsm", ev.ProcessLsm.PolicyName
-	case ev.ProcessUprobe != nil:
-		return "process_uprobe", ev.ProcessUprobe.PolicyName
-	case ev.ProcessTracepoint != nil:
-		return "process_tracepoint", ev.ProcessTracepoint.PolicyName
-	case ev.ProcessExec != nil:
-		return "process_exec", ""
-	case ev.ProcessExit != nil:
-		return "process_exit", ""
-	}
-	return "", ""
+	k := ev.Kind()
+	pols := p[k.Type]
+	return pols != nil && (pols[anyPolicy] || k.Policy != "" && pols[k.Policy])
 }
 
 // evalMatch evaluates data.vigil.responses.match, without input, into
