@@ -17,6 +17,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/rego"
 
 	"github.com/vigil-sec/vigil/pkg/agent"
+	"github.com/vigil-sec/vigil/pkg/regocaps"
 )
 
 // Query is the document guardrails add their deny messages to.
@@ -130,7 +131,7 @@ func prepare(modules map[string]string) (*prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := ast.NewCompiler()
+	c := ast.NewCompiler().WithCapabilities(regocaps.Capabilities())
 	if c.Compile(parsed); c.Failed() {
 		return nil, locatedErrors(c.Errors)
 	}

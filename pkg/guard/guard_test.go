@@ -209,6 +209,8 @@ func TestErrorsNameFileAndLine(t *testing.T) {
 			"guardrails/x.rego:5: rego_parse_error: "},
 		{"undefined function", "package vigil.guardrails\n\ndeny contains msg if {\n\tmsg := nosuch(input.role)\n}\n",
 			"guardrails/x.rego:4: rego_type_error: undefined function nosuch"},
+		{"network", "package vigil.guardrails\n\ndeny contains msg if {\n\tmsg := http.send({\"method\": \"get\", \"url\": \"http://x\"}).body\n}\n",
+			"guardrails/x.rego:4: rego_type_error: undefined function http.send"},
 		{"unsafe var", "package vigil.guardrails\n\ndeny contains msg if {\n\tinput.enforces\n\tmsg := reason\n}\n",
 			"guardrails/x.rego:5: rego_unsafe_var_error: var reason is unsafe"},
 		{"v0 syntax", "package vigil.guardrails\n\ndeny[msg] {\n\tmsg := \"x\"\n}\n",

@@ -13,6 +13,8 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
+
+	"github.com/vigil-sec/vigil/pkg/regocaps"
 )
 
 const (
@@ -20,10 +22,6 @@ const (
 	matchQuery   = "data.vigil.responses.match"
 	rulesPackage = "data.vigil.responses"
 )
-
-// noIO are builtins response rules may not call: the worker must not wait
-// on the network for each alert.
-var noIO = []string{"http.send", "net.lookup_ip_addr"}
 
 // ruleset is one version of the modules, compiled and prepared once.
 type ruleset struct {
@@ -79,7 +77,7 @@ func compile(mods map[string]string) (*ruleset, error) {
 		}
 		parsed[name] = m
 	}
-	c := ast.NewCompiler().WithCapabilities(capabilities())
+	c := ast.NewCompiler().WithCapabilities(regocaps.Capabilities())
 	if c.Compile(parsed); c.Failed() {
 		return nil, c.Errors
 	}
@@ -93,14 +91,6 @@ func compile(mods map[string]string) (*ruleset, error) {
 		return nil, err
 	}
 	return &ruleset{digest: digest(mods), modules: len(mods), query: q, wants: wants}, nil
-}
-
-func capabilities() *ast.Capabilities {
-	caps := ast.CapabilitiesForThisVersion()
-	caps.Builtins = slices.DeleteFunc(slices.Clone(caps.Builtins), func(b *ast.Builtin) bool {
-		return slices.Contains(noIO, b.Name)
-	})
-	return caps
 }
 
 // checkModule requires a module of package vigil.responses that defines
