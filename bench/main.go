@@ -31,41 +31,54 @@ func main() {
 	}
 }
 
-// execStorm times a storm of execs without and with the agent running.
+// execStorm times a storm of execs without an agent, with Vigil tracing
+// every exec, and with auditd logging every execve, configurations
+// alternating.
 func execStorm(bin string, rounds, execs int) error {
-	var base, with []float64
-	fmt.Printf("## Exec storm: fork+exec of /bin/true, %d times\n\n", execs)
-	fmt.Println("| round | no agent (s) | vigil agent (s) | ratio |")
-	fmt.Println("|---|---|---|---|")
-	for r := 0; r < rounds; r++ {
-		var b, w float64
-		var err error
-		// alternate which configuration runs first
-		if r%2 == 0 {
-			b, err = storm(execs)
-			if err == nil {
-				w, err = withAgent(bin, execs)
-			}
-		} else {
-			w, err = withAgent(bin, execs)
-			if err == nil {
-				b, err = storm(execs)
-			}
-		}
-		if err != nil {
-			return err
-		}
-		base, with = append(base, b), append(with, w)
-		fmt.Printf("| %d | %.2f | %.2f | %.3f |\n", r+1, b, w, w/b)
+	configs := []config{
+		{"no agent", func() (float64, error) { return storm(execs) }},
+		{"vigil agent (exec tracking)", func() (float64, error) { return withAgent(bin, execs) }},
+		{"auditd, execve rule", func() (float64, error) {
+			return underAuditd([][]string{{"-a", "always,exit", "-F", "arch=b64", "-S", "execve"}},
+				func() (float64, error) { return storm(execs) })
+		}},
 	}
-	ratios := make([]float64, rounds)
-	for i := range base {
-		ratios[i] = with[i] / base[i]
+	times, err := alternate(rounds, configs)
+	if err != nil {
+		return err
 	}
-	sort.Float64s(ratios)
-	fmt.Printf("\nexec storm overhead: median %+.1f%% (rounds from %+.1f%% to %+.1f%%), %.0f execs/s without the agent\n\n",
-		100*(median(with)/median(base)-1), 100*(ratios[0]-1), 100*(ratios[len(ratios)-1]-1), float64(execs)/median(base))
+	fmt.Printf("## Exec storm: fork+exec of /bin/true, %d times, %d rounds\n\n", execs, rounds)
+	report(configs, times, []int{0, 0, 0})
+	fmt.Printf("\n%.0f execs/s without an agent; %s\n\n", float64(execs)/median(times[0]),
+		versus(times[0], times[1], times[2]))
 	return nil
+}
+
+// report prints each configuration's median and spread against its
+// baseline (the index in base), as a markdown table.
+func report(configs []config, times [][]float64, base []int) {
+	fmt.Println("| configuration | median (s) | overhead | rounds |")
+	fmt.Println("|---|---|---|---|")
+	for i, c := range configs {
+		b := median(times[base[i]])
+		lo, hi := spread(times[i])
+		fmt.Printf("| %s | %.3f | %+.1f%% | %.3f to %.3f |\n", c.name, median(times[i]), 100*(median(times[i])/b-1), lo, hi)
+	}
+}
+
+// versus compares Vigil's overhead with auditd's over the same baseline.
+func versus(none, vigil, auditd []float64) string {
+	v, a := median(vigil)-median(none), median(auditd)-median(none)
+	if v <= 0 {
+		return fmt.Sprintf("Vigil's overhead is within noise; auditd's %+.1f%%", 100*a/median(none))
+	}
+	return fmt.Sprintf("auditd costs %.1fx Vigil's overhead", a/v)
+}
+
+func spread(xs []float64) (lo, hi float64) {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	return s[0], s[len(s)-1]
 }
 
 func storm(n int) (float64, error) {
