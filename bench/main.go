@@ -20,14 +20,23 @@ func main() {
 	execs := flag.Int("execs", 20000, "fork+exec of /bin/true per storm")
 	bin := flag.String("vigil", "bin/vigil", "vigil binary")
 	opens := flag.Int("opens", 1000000, "open+close of a file per syscall loop")
+	parts := flag.String("parts", "exec,syscalls,size", "which measurements, comma-separated: exec, syscalls, size")
 	flag.Parse()
-	if err := execStorm(*bin, *rounds, *execs); err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
+	runs := map[string]func() error{
+		"exec":     func() error { return execStorm(*bin, *rounds, *execs) },
+		"syscalls": func() error { return syscallLoops(*bin, *rounds, *opens) },
+		"size":     func() error { return eventSize(*bin, 2000) },
 	}
-	if err := syscallLoops(*bin, *rounds, *opens); err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
+	for _, p := range strings.Split(*parts, ",") {
+		run := runs[p]
+		if run == nil {
+			fmt.Fprintf(os.Stderr, "bench: -parts: unknown %q\n", p)
+			os.Exit(2)
+		}
+		if err := run(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
 	}
 }
 
@@ -81,9 +90,12 @@ func spread(xs []float64) (lo, hi float64) {
 	return s[0], s[len(s)-1]
 }
 
-func storm(n int) (float64, error) {
+func storm(n int) (float64, error) { return stormOf(n, "/bin/true") }
+
+// stormOf runs the shell command line n times in a loop.
+func stormOf(n int, line string) (float64, error) {
 	start := time.Now()
-	cmd := exec.Command("/bin/sh", "-c", `i=0; while [ $i -lt "$0" ]; do /bin/true; i=$((i+1)); done`, strconv.Itoa(n))
+	cmd := exec.Command("/bin/sh", "-c", `i=0; while [ $i -lt "$0" ]; do `+line+`; i=$((i+1)); done`, strconv.Itoa(n))
 	err := cmd.Run()
 	return time.Since(start).Seconds(), err
 }

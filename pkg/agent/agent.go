@@ -27,6 +27,10 @@ import (
 // program), so the reader also looks this often.
 const readWait = 50 * time.Millisecond
 
+// drainWait bounds how long a stopping agent goes on reading what the
+// kernel wrote before the stop.
+const drainWait = 2 * time.Second
+
 // Config configures an agent.
 type Config struct {
 	Tracing tracing.Config
@@ -153,6 +157,13 @@ func (a *Agent) Run(ctx context.Context) error {
 		go a.crds.reportCounts(ctx)
 	}
 	for ctx.Err() == nil {
+		if err := a.step(); err != nil {
+			return err
+		}
+	}
+	// what the kernel wrote before the stop still goes out (bounded: the
+	// programs stay attached until the sensor closes)
+	for deadline := time.Now().Add(drainWait); a.sensor.Pending() > 0 && time.Now().Before(deadline); {
 		if err := a.step(); err != nil {
 			return err
 		}

@@ -90,3 +90,17 @@ func TestRingBufferOverflowIsReportedInBand(t *testing.T) {
 		t.Errorf("stats count %d lost, the stream reported %d", counted, total)
 	}
 }
+
+// An agent stopped right after a burst still writes what the kernel
+// recorded before the stop.
+func TestStopDrainsTheRingBuffer(t *testing.T) {
+	r := start(t, Config{})
+	for len(r.sink.find(t, 1, 0, func(ev *event.Event) bool { return ev.ProcessExec != nil })) == 0 {
+		time.Sleep(20 * time.Millisecond) // the snapshot is out
+	}
+	sh := storm(t, 200)
+	r.stop()
+	if got := len(r.sink.find(t, 200, 0, execsOf(sh, resolvedPath("/bin/true")))); got != 200 {
+		t.Errorf("%d of 200 execs written before the stop", got)
+	}
+}
