@@ -121,6 +121,8 @@ func TestSyslogTLS(t *testing.T) {
 			t.Fatalf("event %d: header host %q app %q pri %d time %v", i, r.Host, r.App, r.Pri, r.Time)
 		}
 	}
+	// the receiver may log an event before the sink sees its TCP ack
+	waitFor(t, "the sink to count the deliveries", func() bool { return s.Stats().Delivered == uint64(len(sent)) })
 	if st := s.Stats(); st.Delivered != uint64(len(sent)) || st.SpoolRecords != 0 || st.Dropped != 0 {
 		t.Fatalf("stats %+v", st)
 	}
@@ -170,6 +172,7 @@ func outage(t *testing.T, which, spec string, e *siemtest.Env, get func(testing.
 	}
 	got := siemtest.Wait(t, get, total, 60*time.Second)
 	checkRun(t, seqs(got), 0, total)
+	waitFor(t, "the sink to count the deliveries", func() bool { return s.Stats().Delivered == total })
 	st := s.Stats()
 	t.Logf("%d events, all once and in order; stats %+v; lag at the end of the outage %v", len(got), st, maxLag)
 	if maxLag < 25*time.Second || st.Retries == 0 || st.Delivered != total {
