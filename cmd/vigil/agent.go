@@ -203,9 +203,11 @@ func outputs(f *agentFlags, hub *broadcast.Hub, exported []output.Exporter) (*ou
 	if err != nil {
 		return nil, err
 	}
-	redact, err := filter.New(filter.Options{Redactions: f.filters.Redactions})
-	if err != nil {
-		return nil, err
+	o := &output.Output{Live: []output.Sink{hub}, Filter: exp, Exported: exported}
+	if f.filters.Redactions != "" { // no pass per event over nothing to redact
+		if o.Redact, err = filter.New(filter.Options{Redactions: f.filters.Redactions}); err != nil {
+			return nil, err
+		}
 	}
-	return &output.Output{Live: []output.Sink{hub}, Redact: redact, Filter: exp, Exported: exported}, nil
+	return o, nil
 }
