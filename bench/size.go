@@ -14,7 +14,7 @@ import (
 // eventSize runs a short exec storm with a policy that matches every open
 // of a file, and reports the mean size of the events as the agent writes
 // them (JSON lines) and as `vigil events -o compact` prints them.
-func eventSize(bin string, execs int) error {
+func eventSize(r *report, bin string, execs int) error {
 	dir, err := os.MkdirTemp("", "vigil-bench-size-")
 	if err != nil {
 		return err
@@ -34,15 +34,15 @@ func eventSize(bin string, execs int) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("## Event size, %d execs of cat each opening a watched file\n\n| kind | events | mean JSON bytes | mean compact bytes |\n|---|---|---|---|\n", execs)
+	r.printf("## Event size, %d execs of cat each opening a watched file\n\n| kind | events | mean JSON bytes | mean compact bytes |\n|---|---|---|---|\n", execs)
 	for _, k := range []string{"process_exec", "process_exit", "process_kprobe", "all"} {
 		s := sizes[k]
 		if s.n == 0 {
 			continue
 		}
-		fmt.Printf("| %s | %d | %.0f | %.0f |\n", k, s.n, float64(s.json)/float64(s.n), float64(s.compact)/float64(s.n))
+		r.printf("| %s | %d | %.0f | %.0f |\n", k, s.n, float64(s.json)/float64(s.n), float64(s.compact)/float64(s.n))
 	}
-	fmt.Println()
+	r.printf("\n")
 	return nil
 }
 

@@ -43,7 +43,8 @@ spec:
 // agent, with a policy on a syscall the loops never make, with an openat
 // policy that never matches, and (open/close only) with one that matches
 // every open, which gives the cost of a hit.
-func syscallLoops(bin string, rounds, n int) error {
+func syscallLoops(r *report, o options) error {
+	bin, rounds, n := o.bin, o.rounds, o.opens
 	dir, err := os.MkdirTemp("", "vigil-bench-")
 	if err != nil {
 		return err
@@ -82,38 +83,16 @@ func syscallLoops(bin string, rounds, n int) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("## Syscall loops, %d iterations, %d rounds\n\n", n, rounds)
-	report(configs, times, []int{0, 0, 0, 0, 0, 5, 5})
+	r.printf("## Syscall loops, %d iterations, %d rounds\n\n", n, rounds)
+	r.table(configs, times, []int{0, 0, 0, 0, 0, 5, 5})
 	med := make([]float64, len(times))
 	for i := range times {
 		med[i] = median(times[i])
 	}
 	ns := func(a, b float64) float64 { return 1e9 * (a - b) / float64(n) }
-	fmt.Printf("\nper open/close iteration: the raw syscall tracepoint (two syscalls) %.0f ns; an openat hook miss %.0f ns more; a hit (event built and sent) %.0f ns more than a miss; openat policy that never matches: %s\n\n",
-		ns(med[1], med[0]), ns(med[2], med[1]), ns(med[3], med[2]), versus(times[0], times[2], times[4]))
+	r.printf("\nper open/close iteration: the raw syscall tracepoint (two syscalls) %.0f ns; an openat hook miss %.0f ns more; a hit (event built and sent) %.0f ns more than a miss; openat policy that never matches: %s\n\n",
+		ns(med[1], med[0]), ns(med[2], med[1]), ns(med[3], med[2]), r.versus("open/close loop", times[0], times[2], times[4]))
 	return nil
-}
-
-type config struct {
-	name string
-	run  func() (float64, error)
-}
-
-// alternate runs every configuration once per round, rotating the order,
-// and returns each one's times.
-func alternate(rounds int, configs []config) ([][]float64, error) {
-	times := make([][]float64, len(configs))
-	for r := 0; r < rounds; r++ {
-		for j := range configs {
-			i := (j + r) % len(configs)
-			t, err := configs[i].run()
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", configs[i].name, err)
-			}
-			times[i] = append(times[i], t)
-		}
-	}
-	return times, nil
 }
 
 func openLoop(path string, n int) (float64, error) {

@@ -9,7 +9,7 @@
 #define MAX_ARGS 5
 #define MAX_SELECTORS 16
 #define MAX_CONDS 32
-#define HOOKS_PER_SYSCALL 8
+#define HOOKS_PER_SYSCALL 128
 #define MAX_SYSCALLS 512
 #define MAX_POLICIES 1024
 #define MAX_HOOKS 4096	  /* hook ids are 1..MAX_HOOKS-1 */

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vigil-sec/vigil/pkg/event"
 	"github.com/vigil-sec/vigil/pkg/policy"
+	"github.com/vigil-sec/vigil/pkg/tracing"
 )
 
 // load parses a policy document and loads it into the shared agent; it is
@@ -463,5 +464,33 @@ spec:
 	time.Sleep(200 * time.Millisecond)
 	if evs := shared.sink.find(t, 2, 0, kprobeOf(os.Getpid(), "follow-forks")); len(evs) != 0 {
 		t.Errorf("an open outside the followed tree made %d events", len(evs))
+	}
+}
+
+// Policies on one syscall share its raw-tracepoint hook list: as many as it
+// holds load, and the last one still enforces; one more is refused, naming
+// the limit.
+func TestManyPoliciesOnOneSyscall(t *testing.T) {
+	dir, secret, _ := secretFiles(t)
+	for i := 1; i < tracing.HooksPerSyscall; i++ {
+		load(t, killReadPolicy(fmt.Sprintf("many-%d", i), fmt.Sprintf("%s/nothing-%d", dir, i), "enforce"))
+	}
+	load(t, killReadPolicy("many-last", secret, "enforce"))
+	cat := exec.Command("/bin/cat", secret)
+	if sig := killedBy(cat.Run()); sig != syscall.SIGKILL {
+		t.Fatalf("cat of the secret under the %dth policy on openat: killed by %v, want SIGKILL", tracing.HooksPerSyscall, sig)
+	}
+	shared.sink.one(t, "the last policy's event", kprobeOf(cat.Process.Pid, "many-last"))
+	docs, err := policy.Parse([]byte(killReadPolicy("one-too-many", secret, "enforce")), t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = shared.agent.pols.Apply(t.Name(), docs[0])
+	if err == nil {
+		_ = shared.agent.pols.Remove("one-too-many")
+		t.Fatal("a policy past the syscall's hook list loaded")
+	}
+	if want := fmt.Sprintf("more than %d hooks", tracing.HooksPerSyscall); !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not say %q", err, want)
 	}
 }

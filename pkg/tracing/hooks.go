@@ -18,7 +18,7 @@ const (
 	MaxArgs         = 5
 	MaxSelectors    = 16
 	MaxConds        = 32
-	HooksPerSyscall = 8
+	HooksPerSyscall = 128
 	MaxSyscalls     = 512
 	MaxPolicies     = 1024
 	MaxHooks        = 4096 // hook ids are 1..MaxHooks-1
