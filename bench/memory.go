@@ -111,14 +111,21 @@ func withLive(n int, f func() error) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	defer func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-	}()
+	defer killGroup(cmd)
 	if line, _ := bufio.NewReader(out).ReadString('\n'); line != "ready\n" {
 		return fmt.Errorf("starting %d processes failed", n)
 	}
 	return f()
+}
+
+// killGroup kills the process group cmd leads and waits, at most a
+// minute, until the last of them is reaped.
+func killGroup(cmd *exec.Cmd) {
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	_ = cmd.Wait()
+	for i := 0; i < 600 && syscall.Kill(-cmd.Process.Pid, 0) == nil; i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // quiet waits until pid has used under 2% of a CPU for a second, for at

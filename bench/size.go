@@ -42,6 +42,9 @@ func eventSize(r *report, bin string, execs int) error {
 		}
 		r.printf("| %s | %d | %.0f | %.0f |\n", k, s.n, float64(s.json)/float64(s.n), float64(s.compact)/float64(s.n))
 	}
+	if got := sizes["process_kprobe"]; got == nil || got.n != execs || sizes["lost_events"] != nil {
+		r.printf("\nWarning: events were lost in this run; the means are of the events written.\n")
+	}
 	r.printf("\n")
 	return nil
 }
