@@ -126,8 +126,10 @@ func overheadPlot(ovs []overhead) *plot.Plot {
 		p.Add(bars)
 		p.Legend.Add(b.name, bars)
 	}
-	p.Legend.Top = true
+	p.Legend.Top, p.Legend.Left = true, true
 	p.NominalX(names...)
+	p.X.Min, p.X.Max = -0.75, float64(len(names))-0.25
+	p.Y.Max *= 1.3 // room for the legend
 	return p
 }
 

@@ -51,8 +51,9 @@ func (a *Agent) DeletePolicy(name string) error {
 	}
 }
 
-// EnablePolicy puts a disabled policy back in the kernel.
-func (a *Agent) EnablePolicy(name string) error { return a.pols.Enable(name) }
+// EnablePolicy puts a disabled policy back in the kernel, if the guardrails
+// allow it for a caller of role.
+func (a *Agent) EnablePolicy(name, role string) error { return a.pols.Enable(name, role) }
 
 // DisablePolicy takes a policy out of the kernel; it stays listed.
 func (a *Agent) DisablePolicy(name string) error { return a.pols.Disable(name) }

@@ -74,15 +74,24 @@ func (ps *policies) Disable(name string) error {
 	return nil
 }
 
-// Enable puts a disabled policy back in the kernel.
-func (ps *policies) Enable(name string) error {
+// Enable puts a disabled policy back in the kernel, for an API caller of
+// role. The guardrails judge it again, as they stand now: one they refuse
+// stays disabled.
+func (ps *policies) Enable(name, role string) error {
 	ps.mu.Lock()
 	k := ps.disabled[name]
-	delete(ps.disabled, name)
 	ps.mu.Unlock()
 	if k == nil {
 		return fmt.Errorf("policy %q is not disabled", name)
 	}
+	if ps.guard != nil {
+		if err := ps.guard.Check(Load{Policy: k.doc, Source: k.source, Role: role}); err != nil {
+			return err
+		}
+	}
+	ps.mu.Lock()
+	delete(ps.disabled, name)
+	ps.mu.Unlock()
 	err := ps.apply(k.source, k.doc)
 	ps.noteResult(name, k.source, k.doc, err)
 	return err

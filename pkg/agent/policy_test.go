@@ -158,7 +158,8 @@ func TestCountsWithoutEvents(t *testing.T) {
 }
 
 // A disabled policy leaves the kernel and stays listed, with its counts; a
-// reload of its source keeps it disabled; enabled, it enforces again.
+// reload of its source keeps it disabled; the guardrails judge it again
+// when it is enabled; enabled, it enforces again.
 func TestDisableAndEnable(t *testing.T) {
 	dir, secret, _ := secretFiles(t)
 	doc := killReadPolicy("toggled", dir+"/secret", "enforce")
@@ -186,7 +187,24 @@ func TestDisableAndEnable(t *testing.T) {
 	if err := exec.Command("/bin/cat", secret).Run(); err != nil {
 		t.Errorf("cat after its source reloaded, still disabled: %v", err)
 	}
-	if err := ps.Enable("toggled"); err != nil {
+	var judged Load
+	ps.guard = guardFunc(func(l Load) error { // the guardrails changed since it loaded
+		judged = l
+		return &GuardError{Reasons: []string{"no kills today"}}
+	})
+	err = ps.Enable("toggled", "admin")
+	ps.guard = nil
+	var refused *GuardError
+	if !errors.As(err, &refused) || judged.Role != "admin" || judged.Source != t.Name() {
+		t.Errorf("enabling against the guardrails: %v, judged %+v; want refused, with the caller's role and the source", err, judged)
+	}
+	if p, _ := shared.agent.Policy("toggled"); p.State != StateDisabled {
+		t.Errorf("refused by the guardrails, listed as %+v, want still disabled", p)
+	}
+	if err := exec.Command("/bin/cat", secret).Run(); err != nil {
+		t.Errorf("cat after the guardrails refused to enable it: %v", err)
+	}
+	if err := ps.Enable("toggled", "admin"); err != nil {
 		t.Fatal(err)
 	}
 	if sig := killedBy(exec.Command("/bin/cat", secret).Run()); sig != syscall.SIGKILL {
@@ -196,6 +214,10 @@ func TestDisableAndEnable(t *testing.T) {
 		t.Errorf("listed as %+v, want loaded with 2 actions", p)
 	}
 }
+
+type guardFunc func(Load) error
+
+func (f guardFunc) Check(l Load) error { return f(l) }
 
 func TestMonitorModeReportsWithoutKilling(t *testing.T) {
 	dir, secret, _ := secretFiles(t)

@@ -26,7 +26,7 @@ type Agent interface {
 	Policy(name string) (agent.PolicyInfo, bool)
 	AddPolicies(docs []policy.Policy, role string) error
 	DeletePolicy(name string) error
-	EnablePolicy(name string) error
+	EnablePolicy(name, role string) error
 	DisablePolicy(name string) error
 	SetPolicyMode(name, mode string) error
 	Status() agent.Status

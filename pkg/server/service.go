@@ -111,7 +111,7 @@ func (s *service) DeletePolicy(ctx context.Context, req *api.PolicyRequest) (*ap
 }
 
 func (s *service) EnablePolicy(ctx context.Context, req *api.PolicyRequest) (*api.PolicyResponse, error) {
-	return s.change(ctx, req.Name, "enabling", func() error { return s.agent.EnablePolicy(req.Name) })
+	return s.change(ctx, req.Name, "enabling", func() error { return s.agent.EnablePolicy(req.Name, roleIn(ctx).String()) })
 }
 
 func (s *service) DisablePolicy(ctx context.Context, req *api.PolicyRequest) (*api.PolicyResponse, error) {
