@@ -152,7 +152,7 @@ func runAgent(f *agentFlags) error {
 	}
 	defer closeSinks(sinks)
 	exported := append([]output.Exporter{out}, exporters(sinks)...)
-	responder, err := f.responses.start(f.client, named)
+	responder, err := f.responses.start(ctx, f.client, named)
 	if err != nil {
 		return err
 	}

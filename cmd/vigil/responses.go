@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 type responseFlags struct {
 	rules       []string
+	configMap   string
 	evidenceDir string
 	budget      int
 	window      time.Duration
@@ -23,20 +25,26 @@ type responseFlags struct {
 func responseFlagsOf(cmd *cobra.Command, f *responseFlags) {
 	fl := cmd.Flags()
 	fl.StringArrayVar(&f.rules, "response-rules", nil, "Rego response rules (a .rego file or a directory; repeatable), evaluated on exported alerts off the event path")
+	fl.StringVar(&f.configMap, "response-rules-configmap", "", "namespace/name of a ConfigMap of Rego response rules (file name -> module), followed as it changes; needs --enable-k8s-api")
 	fl.StringVar(&f.evidenceDir, "evidence-dir", "/var/lib/vigil/evidence", "where evidence and freeze_and_kill responses write their JSON (0700)")
 	fl.IntVar(&f.budget, "response-budget", 3, "responses per workload per --response-window at most (negative: no limit)")
 	fl.DurationVar(&f.window, "response-window", time.Minute, "the window of --response-budget")
 }
 
-// start loads the response rules, if any, and starts their worker; its
-// sink responses go to the sinks by name.
-func (f *responseFlags) start(client kubernetes.Interface, named map[string]output.Exporter) (*respond.Engine, error) {
-	if len(f.rules) == 0 {
+// start loads the response rules, if any, from files and a ConfigMap, and
+// starts their worker; its sink responses go to the sinks by name.
+func (f *responseFlags) start(ctx context.Context, client kubernetes.Interface, named map[string]output.Exporter) (*respond.Engine, error) {
+	if len(f.rules) == 0 && f.configMap == "" {
 		return nil, nil
 	}
 	e, err := respond.Load(f.rules...)
 	if err != nil {
 		return nil, fmt.Errorf("--response-rules: %w", err)
+	}
+	if f.configMap != "" {
+		if err := watchConfigMap(ctx, client, "--response-rules-configmap", f.configMap, e.Set); err != nil {
+			return nil, err
+		}
 	}
 	err = e.Start(respond.Options{EvidenceDir: f.evidenceDir, Client: client, Sinks: named,
 		Budget: f.budget, BudgetWindow: f.window})
