@@ -15,9 +15,8 @@ import (
 	"github.com/vigil-sec/vigil/pkg/policy"
 )
 
-// Guardrails from a ConfigMap apply as soon as the agent starts, and follow
-// the ConfigMap as it changes.
-func TestGuardrailsFromAConfigMap(t *testing.T) {
+// apiServer starts a real kube-apiserver for the test, on the host only.
+func apiServer(t *testing.T) *kubetest.Server {
 	if k := os.Getenv("VIGIL_TEST_KERNEL"); k != "" {
 		t.Skipf("kernel matrix (%s): Kubernetes tests need no kernel feature; they run on the host", k)
 	}
@@ -26,6 +25,13 @@ func TestGuardrailsFromAConfigMap(t *testing.T) {
 		t.Fatalf("a Kubernetes API server: %v", err)
 	}
 	t.Cleanup(k.Stop)
+	return k
+}
+
+// Guardrails from a ConfigMap apply as soon as the agent starts, and follow
+// the ConfigMap as it changes.
+func TestGuardrailsFromAConfigMap(t *testing.T) {
+	k := apiServer(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	rego, err := os.ReadFile("../../examples/guardrails/require-scope.rego")

@@ -3,14 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/vigil-sec/vigil/internal/kubetest"
 	"github.com/vigil-sec/vigil/pkg/event"
 )
 
@@ -28,14 +26,7 @@ respond contains {"action": "evidence", "reason": "never"} if input.never_set
 // the ConfigMap as it changes, and stay as they are when an edit does not
 // compile.
 func TestResponseRulesFromAConfigMap(t *testing.T) {
-	if k := os.Getenv("VIGIL_TEST_KERNEL"); k != "" {
-		t.Skipf("kernel matrix (%s): Kubernetes tests need no kernel feature; they run on the host", k)
-	}
-	k, err := kubetest.Start()
-	if err != nil {
-		t.Fatalf("a Kubernetes API server: %v", err)
-	}
-	t.Cleanup(k.Stop)
+	k := apiServer(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cms := k.Client.CoreV1().ConfigMaps("default")

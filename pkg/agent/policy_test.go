@@ -15,6 +15,7 @@ import (
 
 	"github.com/vigil-sec/vigil/pkg/event"
 	"github.com/vigil-sec/vigil/pkg/policy"
+	"github.com/vigil-sec/vigil/pkg/probe"
 	"github.com/vigil-sec/vigil/pkg/tracing"
 )
 
@@ -489,27 +490,36 @@ spec:
 	}
 }
 
-// Policies on one syscall share its raw-tracepoint hook list: as many as it
-// holds load, and the last one still enforces; one more is refused, naming
-// the limit.
+// On the raw syscall tracepoint, policies on one syscall share its hook
+// list: as many as it holds load, and the last one still enforces; one more
+// is refused, naming the limit. (Other backends give each hook a program.)
 func TestManyPoliciesOnOneSyscall(t *testing.T) {
+	requires(t, probe.TPBTF)
+	r := start(t, Config{SyscallBackend: policy.BackendRawSyscall})
+	defer r.stop()
 	dir, secret, _ := secretFiles(t)
-	for i := 1; i < tracing.HooksPerSyscall; i++ {
-		load(t, killReadPolicy(fmt.Sprintf("many-%d", i), fmt.Sprintf("%s/nothing-%d", dir, i), "enforce"))
+	apply := func(name, prefix string) error {
+		docs, err := policy.Parse([]byte(killReadPolicy(name, prefix, "enforce")), t.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.agent.pols.Apply(t.Name(), docs[0])
 	}
-	load(t, killReadPolicy("many-last", secret, "enforce"))
+	for i := 1; i < tracing.HooksPerSyscall; i++ {
+		if err := apply(fmt.Sprintf("many-%d", i), fmt.Sprintf("%s/nothing-%d", dir, i)); err != nil {
+			t.Fatalf("policy %d on openat: %v", i, err)
+		}
+	}
+	if err := apply("many-last", secret); err != nil {
+		t.Fatalf("policy %d on openat: %v", tracing.HooksPerSyscall, err)
+	}
 	cat := exec.Command("/bin/cat", secret)
 	if sig := killedBy(cat.Run()); sig != syscall.SIGKILL {
 		t.Fatalf("cat of the secret under the %dth policy on openat: killed by %v, want SIGKILL", tracing.HooksPerSyscall, sig)
 	}
-	shared.sink.one(t, "the last policy's event", kprobeOf(cat.Process.Pid, "many-last"))
-	docs, err := policy.Parse([]byte(killReadPolicy("one-too-many", secret, "enforce")), t.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = shared.agent.pols.Apply(t.Name(), docs[0])
+	r.sink.one(t, "the last policy's event", kprobeOf(cat.Process.Pid, "many-last"))
+	err := apply("one-too-many", secret)
 	if err == nil {
-		_ = shared.agent.pols.Remove("one-too-many")
 		t.Fatal("a policy past the syscall's hook list loaded")
 	}
 	if want := fmt.Sprintf("more than %d hooks", tracing.HooksPerSyscall); !strings.Contains(err.Error(), want) {
