@@ -25,22 +25,19 @@ func memory(r *report, o options) error {
 		return err
 	}
 	defer a.stop()
-	row := func(what string) error {
+	// row measures the agent once it is quiet, and prints what it found
+	row := func(what string) (resident, error) {
 		quiet(a.pid())
 		m, err := residentOf(a.pid())
-		if err != nil {
-			return err
+		if err == nil {
+			r.printf("| %s | %.1f | %.1f | %.1f | %.1f | %s |\n", what, m.total(), m.own, m.binary, m.ring, metric("vigil_process_cache_size"))
 		}
-		r.printf("| %s | %.1f | %.1f | %.1f | %.1f | %s |\n", what, m.total(), m.own, m.binary, m.ring, metric("vigil_process_cache_size"))
-		return nil
+		return m, err
 	}
 	r.printf("## Agent memory\n\nRSS is split into the agent's own memory (heap, stacks), the pages of its binary the kernel mapped in (read-only, shared with the page cache) and the BPF ring buffer it maps (kernel memory, its data pages mapped twice).\n\n")
 	r.printf("| state | RSS (MiB) | own | binary | ring buffer | processes cached |\n|---|---|---|---|---|---|\n")
 	time.Sleep(5 * time.Second)
-	if err := row("idle, after start"); err != nil {
-		return err
-	}
-	idle, err := residentOf(a.pid())
+	idle, err := row("idle, after start")
 	if err != nil {
 		return err
 	}
@@ -49,17 +46,18 @@ func memory(r *report, o options) error {
 		return err
 	}
 	secs := time.Since(start).Seconds()
-	if err := row(fmt.Sprintf("after %d execs (%.0f s)", o.churn, secs)); err != nil {
-		return err
-	}
-	after, err := residentOf(a.pid())
+	after, err := row(fmt.Sprintf("after %d execs (%.0f s)", o.churn, secs))
 	if err != nil {
 		return err
 	}
-	if err := withLive(o.live, func() error { return row(fmt.Sprintf("with %d more live processes", o.live)) }); err != nil {
+	err = withLive(o.live, func() error {
+		_, err := row(fmt.Sprintf("with %d more live processes", o.live))
+		return err
+	})
+	if err != nil {
 		return err
 	}
-	if err := row("after they exited"); err != nil {
+	if _, err := row("after they exited"); err != nil {
 		return err
 	}
 	peak, _ := statusKiB(a.pid(), "VmHWM")

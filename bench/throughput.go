@@ -134,19 +134,19 @@ func runTrial(bin, pol, target string, rate float64, d time.Duration) (trial, er
 	if err != nil {
 		return trial{}, err
 	}
-	counted := make(chan trial, 1)
-	cerr := make(chan error, 1)
+	var t trial
+	var cerr error
+	counted := make(chan struct{})
 	go func() {
-		t, err := count(a.out)
-		counted <- t
-		cerr <- err
+		defer close(counted)
+		t, cerr = count(a.out)
 	}()
 	opens, secs, err := paced(target, rate, d)
 	alive := a.cmd.Process.Signal(syscall.Signal(0)) == nil
 	a.terminate()
-	t := <-counted
+	<-counted
 	if err == nil {
-		err = <-cerr
+		err = cerr
 	}
 	if werr := a.wait(); err == nil && (werr != nil || !alive) {
 		err = fmt.Errorf("the agent did not stay up at %.0f events/s: %v", rate, werr)
