@@ -6,6 +6,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+#include "cred.h"
 #include "maps.h"
 #include "msg.h"
 #include "ns.h"
@@ -77,21 +78,10 @@ static __always_inline void fill_process(struct msg_process *p,
 	const struct cred *cred = BPF_CORE_READ(task, cred);
 
 	p->tid = BPF_CORE_READ(task, pid);
-	p->uid = BPF_CORE_READ(cred, uid.val);
-	p->gid = BPF_CORE_READ(cred, gid.val);
-	p->euid = BPF_CORE_READ(cred, euid.val);
-	p->egid = BPF_CORE_READ(cred, egid.val);
-	p->suid = BPF_CORE_READ(cred, suid.val);
-	p->sgid = BPF_CORE_READ(cred, sgid.val);
-	p->fsuid = BPF_CORE_READ(cred, fsuid.val);
-	p->fsgid = BPF_CORE_READ(cred, fsgid.val);
+	READ_CRED(p, cred);
 	p->auid = (__u32)-1;
 	if (bpf_core_field_exists(task->loginuid))
 		p->auid = BPF_CORE_READ(task, loginuid.val);
-	/* kernel_cap_t is 64 bits in every layout the kernel has used */
-	bpf_probe_read_kernel(&p->cap_permitted, 8, &cred->cap_permitted);
-	bpf_probe_read_kernel(&p->cap_effective, 8, &cred->cap_effective);
-	bpf_probe_read_kernel(&p->cap_inheritable, 8, &cred->cap_inheritable);
 	read_ns(task, p->ns);
 	p->nspid = pid_of(task, true);
 }

@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The generic hook's argument readers: each argument slot of a hook, read
+ * from the raw values its backend left in the scratch (hook.h), into the
+ * event's data, where selectors (selector.h) look at it. */
+#ifndef VIGIL_ARGS_H
+#define VIGIL_ARGS_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "cred.h"
+#include "generic.h"
+#include "hook.h"
+#include "path.h"
+
+/* The open file behind fd in the current task, or NULL. */
+static __always_inline struct file *fd_file(struct task_struct *task, __u64 fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+
+	if (fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	bpf_core_read(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+/* Puts path p, resolved, into data at off; returns its length. */
+static __always_inline __u32 put_path_of(struct gscratch *s, __u32 off,
+					 const struct path *p,
+					 struct task_struct *task)
+{
+	struct fs_struct *fs = BPF_CORE_READ(task, fs);
+	__s32 start;
+	__u32 len;
+
+	if (!p || !fs)
+		return 0;
+	start = resolve_path(&s->path, p, &fs->root);
+	len = (PATH_LEN - start) & ARG_MASK;
+	bpf_probe_read_kernel(&s->msg.data[off], len,
+			      &s->path.buf[start & PATH_MASK]);
+	return len;
+}
+
+/* Puts the path of file f into data at off; returns its length. */
+static __always_inline __u32 put_file_path(struct gscratch *s, __u32 off,
+					   struct file *f,
+					   struct task_struct *task)
+{
+	return f ? put_path_of(s, off, &f->f_path, task) : 0;
+}
+
+/* Puts what selectors and events use of struct sock sk at data[off]. */
+static __always_inline __u32 put_sock(struct gscratch *s, __u32 off,
+				      struct sock *sk)
+{
+	struct sock_info *si = (void *)&s->msg.data[off & 0x3fff];
+
+	__builtin_memset(si, 0, sizeof(*si));
+	if (!sk)
+		return 0;
+	si->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	si->state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	si->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	si->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	si->type = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_type);
+	si->protocol = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
+	si->mark = BPF_CORE_READ(sk, sk_mark);
+	si->priority = BPF_CORE_READ(sk, sk_priority);
+	if (si->family == 2 /* AF_INET */) {
+		bpf_core_read(si->saddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(si->daddr, 4, &sk->__sk_common.skc_daddr);
+	} else if (bpf_core_field_exists(sk->__sk_common.skc_v6_daddr)) {
+		bpf_core_read(si->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(si->daddr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+	return sizeof(*si);
+}
+
+/* Puts the headers of struct sk_buff skb at data[off]. */
+static __always_inline __u32 put_skb(struct gscratch *s, __u32 off,
+				     struct sk_buff *skb)
+{
+	struct skb_info *si = (void *)&s->msg.data[off & 0x3fff];
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__u16 nh = BPF_CORE_READ(skb, network_header);
+	__u16 th = BPF_CORE_READ(skb, transport_header);
+	struct iphdr ip = {};
+	struct ipv6hdr ip6 = {};
+	__u16 ports[2] = {};
+
+	__builtin_memset(si, 0, sizeof(*si));
+	if (!skb)
+		return 0;
+	si->hash = BPF_CORE_READ(skb, hash);
+	si->len = BPF_CORE_READ(skb, len);
+	si->priority = BPF_CORE_READ(skb, priority);
+	si->mark = BPF_CORE_READ(skb, mark);
+	if (!head || nh == (__u16)~0U)
+		return sizeof(*si);
+	bpf_probe_read_kernel(&ip, sizeof(ip), head + nh);
+	if (ip.version == 4) {
+		si->family = 2; /* AF_INET */
+		si->protocol = ip.protocol;
+		__builtin_memcpy(si->saddr, &ip.saddr, 4);
+		__builtin_memcpy(si->daddr, &ip.daddr, 4);
+		if (th == (__u16)~0U || th == nh)
+			th = nh + ip.ihl * 4;
+	} else if (ip.version == 6) {
+		bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh);
+		si->family = 10; /* AF_INET6 */
+		si->protocol = ip6.nexthdr;
+		__builtin_memcpy(si->saddr, &ip6.saddr, 16);
+		__builtin_memcpy(si->daddr, &ip6.daddr, 16);
+		if (th == (__u16)~0U || th == nh)
+			th = nh + sizeof(ip6);
+	}
+	if (si->protocol == 6 /* TCP */ || si->protocol == 17 /* UDP */) {
+		bpf_probe_read_kernel(ports, sizeof(ports), head + th);
+		si->sport = bpf_ntohs(ports[0]);
+		si->dport = bpf_ntohs(ports[1]);
+	}
+	return sizeof(*si);
+}
+
+/* Puts the ids and capabilities of struct cred c at data[off]. */
+static __always_inline __u32 put_cred(struct gscratch *s, __u32 off,
+				      const struct cred *c)
+{
+	struct cred_info *ci = (void *)&s->msg.data[off & 0x3fff];
+
+	if (!c)
+		return 0;
+	READ_CRED(ci, c);
+	return sizeof(*ci);
+}
+
+/* Reads argument slot i into the event at data offset off; returns the
+ * bytes it put in data. Global functions are verified once, not once per
+ * call site, which keeps the loops that call them within budget. */
+__noinline int read_arg(__u32 hook_id, __u32 i, __u32 off)
+{
+	struct hook_config *cfg = bpf_map_lookup_elem(&hook_configs, &hook_id);
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct gscratch *s = scratch();
+	__u64 raw, size;
+	long n;
+
+	if (!cfg || !s)
+		return 0;
+	off &= 0x3fff;
+	i &= 7; /* callers keep i < MAX_ARGS */
+	raw = s->raw[cfg->arg_index[i] & 7];
+	switch (cfg->arg_type[i]) {
+	case ARG_INT:
+		s->msg.arg_val[i] = (__s32)raw;
+		return 0;
+	case ARG_UINT:
+		s->msg.arg_val[i] = (__u32)raw;
+		return 0;
+	case ARG_S64:
+	case ARG_U64:
+		s->msg.arg_val[i] = raw;
+		return 0;
+	case ARG_STRING:
+		if (cfg->kernel_mem & (1 << i))
+			n = bpf_probe_read_kernel_str(
+			    &s->msg.data[off], ARG_DATA_LEN, (void *)raw);
+		else
+			n = bpf_probe_read_user_str(&s->msg.data[off],
+						    ARG_DATA_LEN, (void *)raw);
+		return n > 0 ? (n - 1) & ARG_MASK : 0;
+	case ARG_FILE:
+		return put_file_path(s, off, (struct file *)raw, task);
+	case ARG_PATH:
+		return put_path_of(s, off, (struct path *)raw, task);
+	case ARG_BPRM:
+		return put_file_path(
+		    s, off, BPF_CORE_READ((struct linux_binprm *)raw, file),
+		    task);
+	case ARG_FD:
+		s->msg.arg_val[i] = (__s32)raw;
+		return put_file_path(s, off, fd_file(task, (__u32)raw), task);
+	case ARG_SOCKADDR:
+		if (bpf_probe_read_user(&s->msg.data[off], 28, (void *)raw))
+			return 0;
+		return 28;
+	case ARG_SOCK:
+		return put_sock(s, off, (struct sock *)raw);
+	case ARG_CRED:
+		return put_cred(s, off, (const struct cred *)raw);
+	case ARG_SKB:
+		return put_skb(s, off, (struct sk_buff *)raw);
+	case ARG_CHAR_BUF:
+		/* the size slot's raw value: that slot may not be read yet */
+		size = s->raw[cfg->arg_index[cfg->arg_size[i] & 7] & 7];
+		if (cfg->ret_copy & (1 << i))
+			size = s->ret < 0	      ? 0
+			       : (__u64)s->ret < size ? s->ret
+						      : size;
+		if (size > cfg->max_data)
+			size = cfg->max_data;
+		size &= ARG_MASK;
+		s->msg.arg_val[i] = size;
+		if (bpf_probe_read_user(&s->msg.data[off], size, (void *)raw))
+			return 0;
+		return size;
+	}
+	return 0;
+}
+
+/* Reads the hook's argument slots into the event, back to back. */
+static __always_inline void read_args(struct gscratch *s,
+				      struct hook_config *cfg)
+{
+	__u32 off = 0;
+
+	for (int i = 0; i < MAX_ARGS; i++) {
+		__u32 len = 0;
+
+		s->arg_off[i] = off;
+		if (i < cfg->n_args)
+			len = read_arg(cfg->hook_id, i, off) & ARG_MASK;
+		s->msg.arg_len[i] = len;
+		off = (off + len) & 0x3fff;
+	}
+}
+
+#endif

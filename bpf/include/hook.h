@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* What the parts of the generic hook share: the hook configs, which user
+ * space writes, and the per-CPU work space in which a hook's arguments are
+ * read (args.h) and its selectors evaluated (selector.h). */
+#ifndef VIGIL_HOOK_H
+#define VIGIL_HOOK_H
+
+#include "generic.h"
+#include "msg.h"
+#include "path.h"
+
+/* An array: its lookups are inlined, where a hash lookup cost a cache miss
+ * per call. User space hands ids out round the array, so a slot is not
+ * rewritten while a program may still run the hook that used it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_HOOKS);
+	__type(key, __u32);
+	__type(value, struct hook_config);
+} hook_configs SEC(".maps");
+
+/* Per-CPU work space, shared by every hook and policy. What a miss
+ * touches comes first, next to the event's header and first argument, so
+ * that it spans few pages. */
+struct gscratch {
+	struct msg_generic msg;
+	__u64 raw[8]; /* the syscall's six arguments */
+	__s64 ret;    /* the return value, at exit */
+	__u8 at_exit;
+	__u8 pad2[7];
+	__u32 arg_off[MAX_ARGS];
+	__u32 failed;  /* selectors with a false condition */
+	__u32 bin_off; /* binary path in path.buf, once resolved */
+	__u32 bin_len;
+	__u32 bin_subj; /* whose binary that is: SUBJ_BINARY or _PARENT_ */
+	__u32 ns[NS_MAX];
+	__u32 ns_read; /* ns holds the task's namespaces */
+	struct str_key key;
+	__u8 tmp[STR_KEY_MASK + 1];
+	struct path_buf path;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct gscratch);
+} gscratch SEC(".maps");
+
+static __always_inline struct gscratch *scratch(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&gscratch, &zero);
+}
+
+#endif

@@ -1,0 +1,454 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Selector evaluation of the generic hook: a hook's conditions (struct
+ * cond, grouped by selector) against its arguments as read into the
+ * scratch (args.h), the process (pid, binary, namespaces, capabilities) and
+ * the return value, with the value sets of the policies in maps. */
+#ifndef VIGIL_SELECTOR_H
+#define VIGIL_SELECTOR_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "cred.h"
+#include "generic.h"
+#include "hook.h"
+#include "ns.h"
+#include "path.h"
+#include "process.h"
+
+/* The value sets of conditions, by set id: strings (exact values with
+ * their NUL, prefixes, postfixes reversed), integers, and CIDRs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct str_key);
+	__type(value, __u8);
+} str_sets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct int_key);
+	__type(value, __u8);
+} int_sets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct addr_key);
+	__type(value, __u8);
+} addr_sets SEC(".maps");
+
+/* Whether value is in integer set set_id. */
+static __always_inline bool in_int_set(__u32 set_id, __s64 value)
+{
+	struct int_key k = {.set_id = set_id, .value = value};
+
+	return bpf_map_lookup_elem(&int_sets, &k) != NULL;
+}
+
+/* A condition's integer set: inline in v1 and v2 when it has at most two
+ * values (set_id 0), which spares a map lookup; otherwise in int_sets. */
+static __always_inline bool in_ints(struct cond *c, __s64 value)
+{
+	if (!c->set_id)
+		return value == c->v1 || value == c->v2;
+	return in_int_set(c->set_id, value);
+}
+
+/* Matches the len bytes at src (kernel memory) against a string set:
+ * exact (the key ends with its NUL), prefix, or postfix (reversed). */
+static __always_inline bool in_str_set(struct gscratch *s, __u8 op,
+				       __u32 set_id, void *src, __u32 len)
+{
+	__u32 n = len < STR_KEY_LEN - 1 ? len : STR_KEY_LEN - 1;
+	struct str_key *k = &s->key;
+
+	k->set_id = set_id;
+	n &= STR_KEY_MASK;
+	if (op == COND_POSTFIX) {
+		bpf_probe_read_kernel(s->tmp, n, src + len - n);
+		for (int i = 0; i < STR_KEY_LEN - 1; i++) {
+			if (i >= n)
+				break;
+			k->data[i] = s->tmp[(n - 1 - i) & STR_KEY_MASK];
+		}
+		k->prefixlen = 32 + 8 * n;
+	} else {
+		bpf_probe_read_kernel(k->data, n, src);
+		k->prefixlen = 32 + 8 * n;
+		if (len < STR_KEY_LEN) {
+			/* the whole string: its NUL lets exact values match */
+			k->data[n] = 0;
+			k->prefixlen += 8;
+		}
+	}
+	return bpf_map_lookup_elem(&str_sets, k) != NULL;
+}
+
+/* Whether address addr of family is in a CIDR set. */
+static __always_inline bool in_addr_set(__u32 set_id, __u16 family, __u8 *addr)
+{
+	struct addr_key k = {.set_id = set_id, .family = family};
+
+	if (family == 2 /* AF_INET */) {
+		__builtin_memcpy(k.addr, addr, 4);
+		k.prefixlen = 32 + 8 + 32;
+	} else if (family == 10 /* AF_INET6 */) {
+		__builtin_memcpy(k.addr, addr, 16);
+		k.prefixlen = 32 + 8 + 128;
+	} else {
+		return false;
+	}
+	return bpf_map_lookup_elem(&addr_sets, &k) != NULL;
+}
+
+/* Resolves the executable path of the task (SUBJ_BINARY) or its parent
+ * (SUBJ_PARENT_BINARY) into s->path, once per event and subject. */
+static __always_inline void resolve_binary(struct gscratch *s,
+					   struct task_struct *task, __u32 subj)
+{
+	struct file *exe;
+	struct fs_struct *fs = BPF_CORE_READ(task, fs);
+	__s32 start;
+
+	if (s->bin_len && s->bin_subj == subj)
+		return;
+	if (subj == SUBJ_PARENT_BINARY)
+		task = BPF_CORE_READ(task, real_parent);
+	exe = BPF_CORE_READ(task, mm, exe_file);
+	s->bin_len = 0;
+	if (!exe || !fs)
+		return;
+	start = resolve_path(&s->path, &exe->f_path, &fs->root);
+	s->bin_off = start & PATH_MASK;
+	s->bin_len = (PATH_LEN - start) & PATH_MASK;
+	s->bin_subj = subj;
+}
+
+/* The task's capability set which (enum cap_set). */
+static __always_inline __u64 caps_of(struct task_struct *task, __s64 which)
+{
+	return cred_caps(BPF_CORE_READ(task, cred), which);
+}
+
+/* matchCapabilityChanges: whether a capability of the mask v1 in set v2
+ * differs from the process's at exec. */
+static __always_inline bool caps_changed(struct cond *c,
+					 struct task_struct *task)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct proc_entry *e = bpf_map_lookup_elem(&procs, &tgid);
+	__u64 then;
+
+	if (!e)
+		return false;
+	then = e->caps[CAP_SET_EFFECTIVE];
+	if (c->v2 == CAP_SET_INHERITABLE)
+		then = e->caps[CAP_SET_INHERITABLE];
+	else if (c->v2 == CAP_SET_PERMITTED)
+		then = e->caps[CAP_SET_PERMITTED];
+	return ((caps_of(task, c->v2) ^ then) & c->v1) != 0;
+}
+
+/* matchNamespaceChanges: whether a namespace of the mask v1 differs from
+ * the process's at exec. */
+static __always_inline bool ns_changed(struct gscratch *s, struct cond *c,
+				       struct task_struct *task)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct proc_entry *e = bpf_map_lookup_elem(&procs, &tgid);
+
+	if (!e)
+		return false;
+	if (!s->ns_read) {
+		read_ns(task, s->ns);
+		s->ns_read = 1;
+	}
+	for (int k = 0; k < NS_MAX; k++)
+		if ((c->v1 & (1 << k)) && s->ns[k] != e->ns[k])
+			return true;
+	return false;
+}
+
+/* matchNamespaces: whether the task's namespace v2 is in the set. */
+static __always_inline bool ns_matches(struct gscratch *s, struct cond *c,
+				       struct task_struct *task)
+{
+	__u32 kind = c->v2;
+
+	if (kind >= NS_MAX)
+		return false;
+	if (!s->ns_read) {
+		read_ns(task, s->ns);
+		s->ns_read = 1;
+	}
+	return in_ints(c, s->ns[kind]);
+}
+
+/* The comparisons that apply to any integer. */
+static __always_inline bool eval_int(struct cond *c, __s64 v)
+{
+	switch (c->op) {
+	case COND_EQ:
+		return in_ints(c, v);
+	case COND_GT:
+		return v > c->v1;
+	case COND_LT:
+		return v < c->v1;
+	case COND_MASK:
+		return (v & c->v1) != 0;
+	case COND_INRANGE:
+		return v >= c->v1 && v <= c->v2;
+	}
+	return false;
+}
+
+/* The network fields of a sock or sockaddr argument. */
+struct net_view {
+	__u16 family;
+	__u16 sport;
+	__u16 dport;
+	__u16 protocol;
+	__u8 state;
+	__u8 *saddr;
+	__u8 *daddr;
+};
+
+/* The network fields of an argument's data: a struct skb_info (ARG_SKB),
+ * a struct sock_info (ARG_SOCK) or a struct sockaddr; false when the data
+ * is too short for it. */
+static __always_inline bool view_net(__u8 type, __u8 *data, __u32 len,
+				     struct net_view *v)
+{
+	struct sock_info *si = (void *)data;
+	struct skb_info *ki = (void *)data;
+
+	if (type == ARG_SKB) {
+		if (len < sizeof(*ki))
+			return false;
+		v->family = ki->family;
+		v->sport = ki->sport;
+		v->dport = ki->dport;
+		v->protocol = ki->protocol;
+		v->state = 0;
+		v->saddr = ki->saddr;
+		v->daddr = ki->daddr;
+		return true;
+	}
+	if (type == ARG_SOCK) {
+		if (len < sizeof(*si))
+			return false;
+		v->family = si->family;
+		v->sport = si->sport;
+		v->dport = si->dport;
+		v->protocol = si->protocol;
+		v->state = si->state;
+		v->saddr = si->saddr;
+		v->daddr = si->daddr;
+		return true;
+	}
+	if (len < 4)
+		return false;
+	v->family = *(__u16 *)data;
+	v->sport = v->dport = bpf_ntohs(*(__u16 *)(data + 2));
+	v->saddr = v->daddr = data + (v->family == 10 ? 8 : 4);
+	v->protocol = 0;
+	v->state = 0;
+	return true;
+}
+
+/* Evaluates a network condition on a sockaddr, sock or skb argument. */
+static __always_inline bool eval_net(struct cond *c, __u8 type, __u8 *data,
+				     __u32 len)
+{
+	struct net_view v;
+
+	if (!view_net(type, data, len, &v))
+		return false;
+	switch (c->op) {
+	case COND_SPORT:
+		return in_ints(c, v.sport);
+	case COND_DPORT:
+		return in_ints(c, v.dport);
+	case COND_SPORT_PRIV:
+		return v.sport < 1024;
+	case COND_DPORT_PRIV:
+		return v.dport < 1024;
+	case COND_SADDR:
+		return in_addr_set(c->set_id, v.family, v.saddr);
+	case COND_DADDR:
+		return in_addr_set(c->set_id, v.family, v.daddr);
+	case COND_FAMILY:
+		return in_ints(c, v.family);
+	case COND_PROTOCOL:
+		return in_ints(c, v.protocol);
+	case COND_STATE:
+		return in_ints(c, v.state);
+	}
+	return false;
+}
+
+/* Evaluates condition c on argument slot i, of type type: strings and
+ * paths against string sets, network arguments by their fields, the rest
+ * as integers. */
+static __always_inline bool eval_arg(struct gscratch *s, struct cond *c,
+				     __u8 type, __u8 i)
+{
+	__s64 v = s->msg.arg_val[i];
+	__u8 *data = (__u8 *)&s->msg.data[s->arg_off[i] & 0x3fff];
+	__u32 len = s->msg.arg_len[i];
+	bool str = type == ARG_STRING || type == ARG_FD ||
+		   type == ARG_CHAR_BUF ||
+		   (type >= ARG_FILE && type <= ARG_BPRM);
+
+	if (type == ARG_SOCKADDR || type == ARG_SOCK || type == ARG_SKB)
+		return eval_net(c, type, data, len);
+	switch (c->op) {
+	case COND_EQ:
+	case COND_PREFIX:
+	case COND_POSTFIX:
+		if (str)
+			return in_str_set(s, c->op, c->set_id, data, len);
+		return eval_int(c, v);
+	}
+	return eval_int(c, v);
+}
+
+/* matchPIDs: the process is in the set, or with followForks (v1 bit 0)
+ * one of its ancestors is; with isNamespacePID (v1 bit 1) the ids are those
+ * of each process's pid namespace. */
+static __always_inline bool pid_matches(struct cond *c,
+					struct task_struct *task)
+{
+	bool follow = c->v1 & PID_FOLLOW_FORKS, ns = c->v1 & PID_NAMESPACE;
+
+	for (int i = 0; i < PID_MAX_DEPTH; i++) {
+		__u32 pid = pid_of(task, ns);
+
+		if (in_int_set(c->set_id, pid))
+			return true;
+		if (!follow || pid <= 1)
+			return false;
+		task = BPF_CORE_READ(task, real_parent);
+	}
+	return false;
+}
+
+/* Whether the executable of the current task's depth-th ancestor (0: the
+ * task) is in condition i's string set: 1 if it is, 0 if not, -1 when the
+ * task has no such ancestor. Global, so a walk up the ancestors is
+ * verified once. It leaves s->path holding that ancestor's path. */
+__noinline int ancestor_binary_in(__u32 hook_id, __u32 i, __u32 depth)
+{
+	struct hook_config *cfg = bpf_map_lookup_elem(&hook_configs, &hook_id);
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct gscratch *s = scratch();
+	struct cond *c;
+
+	if (!cfg || !s)
+		return -1;
+	c = &cfg->conds[i & (MAX_CONDS - 1)];
+	for (int d = 0; d < PID_MAX_DEPTH; d++) {
+		if (d >= depth)
+			break;
+		task = BPF_CORE_READ(task, real_parent);
+	}
+	if (!task || BPF_CORE_READ(task, tgid) == 0)
+		return -1;
+	s->bin_len = 0;
+	resolve_binary(s, task, SUBJ_BINARY);
+	s->bin_subj = 0; /* not the current task's: resolve_binary redoes it */
+	return in_str_set(s, c->op, c->set_id,
+			  &s->path.buf[s->bin_off & PATH_MASK], s->bin_len);
+}
+
+/* matchBinaries with followChildren: 1 when the process or one of its
+ * ancestors runs a binary of condition i's set. */
+__noinline int lineage_matches(__u32 hook_id, __u32 i)
+{
+	for (int d = 0; d < PID_MAX_DEPTH; d++) {
+		int r = ancestor_binary_in(hook_id, i, d);
+
+		if (r > 0)
+			return 1;
+		if (r < 0)
+			return 0;
+	}
+	return 0;
+}
+
+/* Evaluates condition i of a hook: 1 when it holds. */
+__noinline int eval_cond(__u32 hook_id, __u32 i)
+{
+	struct hook_config *cfg = bpf_map_lookup_elem(&hook_configs, &hook_id);
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct gscratch *s = scratch();
+	struct cond *c;
+	bool r;
+
+	if (!cfg || !s)
+		return 0;
+	c = &cfg->conds[i & (MAX_CONDS - 1)]; /* callers keep i < MAX_CONDS */
+	if (c->subject == SUBJ_PID) {
+		r = pid_matches(c, task);
+	} else if (c->subject == SUBJ_BINARY && (c->v1 & BIN_FOLLOW_CHILDREN)) {
+		r = lineage_matches(hook_id, i) == 1;
+	} else if (c->subject == SUBJ_BINARY ||
+		   c->subject == SUBJ_PARENT_BINARY) {
+		resolve_binary(s, task, c->subject);
+		r = in_str_set(s, c->op, c->set_id,
+			       &s->path.buf[s->bin_off & PATH_MASK],
+			       s->bin_len);
+	} else if (c->subject == SUBJ_NS) {
+		r = ns_matches(s, c, task);
+	} else if (c->subject == SUBJ_CAPS) {
+		r = (caps_of(task, c->v2) & c->v1) != 0;
+	} else if (c->subject == SUBJ_CAPS_CHANGED) {
+		r = caps_changed(c, task);
+	} else if (c->subject == SUBJ_NS_CHANGED) {
+		r = ns_changed(s, c, task);
+	} else if (c->subject == SUBJ_RET) {
+		r = eval_int(c, s->ret);
+	} else if (c->subject < MAX_ARGS) {
+		r = eval_arg(s, c, cfg->arg_type[c->subject], c->subject);
+	} else {
+		r = false;
+	}
+	return r != (bool)c->negate;
+}
+
+/* Returns the first selector whose conditions all hold, or -1. */
+static __always_inline int select(struct gscratch *s, struct hook_config *cfg)
+{
+	s->failed = 0;
+	s->bin_len = 0;
+	s->ns_read = 0;
+	for (int i = 0; i < MAX_CONDS; i++) {
+		struct cond *c = &cfg->conds[i];
+		__u32 bit;
+
+		if (i >= cfg->n_conds)
+			break;
+		bit = 1u << (c->selector & 31);
+		if (s->failed & bit)
+			continue; /* this selector already failed */
+		if (!eval_cond(cfg->hook_id, i))
+			s->failed |= bit;
+	}
+	if (!cfg->n_selectors)
+		return 0;
+	for (int i = 0; i < MAX_SELECTORS; i++) {
+		if (i >= cfg->n_selectors)
+			break;
+		if (!(s->failed & (1u << i)))
+			return i;
+	}
+	return -1;
+}
+
+#endif
