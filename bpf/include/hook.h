@@ -24,7 +24,7 @@ struct {
  * that it spans few pages. */
 struct gscratch {
 	struct msg_generic msg;
-	__u64 raw[8]; /* the syscall's six arguments */
+	__u64 raw[8]; /* the raw arguments: clear_raw, then the backend's */
 	__s64 ret;    /* the return value, at exit */
 	__u8 at_exit;
 	__u8 pad2[7];
@@ -52,6 +52,16 @@ static __always_inline struct gscratch *scratch(void)
 	__u32 zero = 0;
 
 	return bpf_map_lookup_elem(&gscratch, &zero);
+}
+
+/* Zeroes the raw argument values at a hook's entry, before its backend
+ * fills the slots it has (a raw syscall six, a kprobe or tracepoint five,
+ * a trampoline its function's): read_arg reads raw[arg_index & 7], and a
+ * slot the backend left alone must read 0, not what the previous hook on
+ * this CPU put there. */
+static __always_inline void clear_raw(struct gscratch *s)
+{
+	__builtin_memset(s->raw, 0, sizeof(s->raw));
 }
 
 #endif

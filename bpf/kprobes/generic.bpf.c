@@ -195,6 +195,7 @@ static __always_inline void run_hooks(struct syscall_hooks *sh,
 
 	if (!s)
 		return;
+	clear_raw(s);
 	s->raw[0] = regs->di;
 	s->raw[1] = regs->si;
 	s->raw[2] = regs->dx;
@@ -281,6 +282,7 @@ int generic_tracepoint(void *ctx)
 
 	if (!s)
 		return 0;
+	clear_raw(s);
 	for (int i = 0; i < MAX_ARGS; i++)
 		s->raw[i] = tp_field(ctx, i);
 	s->at_exit = 0;
@@ -291,6 +293,7 @@ int generic_tracepoint(void *ctx)
 /* A kprobe's arguments: a syscall wrapper's from the user's registers. */
 static __always_inline void kprobe_args(struct gscratch *s, struct pt_regs *ctx)
 {
+	clear_raw(s);
 	if (cfg_syscall) {
 		syscall_regs(s, (struct pt_regs *)PT_REGS_PARM1_CORE(ctx));
 		return;
@@ -378,6 +381,7 @@ int generic_kprobe_override(struct pt_regs *ctx)
 /* Copies the BTF-typed arguments of a trampoline program. */
 static __always_inline void ctx_args(struct gscratch *s, __u64 *ctx)
 {
+	clear_raw(s);
 	if (cfg_syscall) {
 		syscall_regs(s, (struct pt_regs *)ctx[0]);
 		return;
