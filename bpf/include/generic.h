@@ -100,9 +100,9 @@ enum subject {
 	SUBJ_BINARY = 0x81,	   /* the process's executable path */
 	SUBJ_RET = 0x82,	   /* the syscall's return value (exit hooks) */
 	SUBJ_PARENT_BINARY = 0x83, /* the parent's executable path */
-	SUBJ_NS = 0x84,		   /* namespace v2 (enum ns_kind)'s inode */
+	SUBJ_NS = 0x84,		   /* namespace v2 (enum ns_index)'s inode */
 	SUBJ_CAPS = 0x85, /* capabilities v2 (enum cap_set) & v1 != 0 */
-	/* since exec: a namespace of the mask v1 (bits by enum ns_kind) */
+	/* since exec: a namespace of the mask v1 (bits by enum ns_index) */
 	SUBJ_NS_CHANGED = 0x86,
 	/* since exec: a capability of the mask v1 in set v2 */
 	SUBJ_CAPS_CHANGED = 0x87,
@@ -110,11 +110,16 @@ enum subject {
 
 /* matchBinaries flag, in cond.v1: the process or an ancestor (up to
  * PID_MAX_DEPTH generations). */
-#define BIN_FOLLOW_CHILDREN 1
+enum bin_flag {
+	BIN_FOLLOW_CHILDREN = 1,
+};
 
 /* matchPIDs flags, in cond.v1. */
-#define PID_FOLLOW_FORKS 1
-#define PID_NAMESPACE 2
+enum pid_flag {
+	PID_FOLLOW_FORKS = 1,
+	PID_NAMESPACE = 2,
+};
+
 #define PID_MAX_DEPTH 16 /* ancestors followForks looks at */
 
 enum rate_scope {
@@ -165,8 +170,10 @@ struct sel_action {
 
 /* hook_config.at_exit: the hook runs at return; for AT_EXIT_INT the
  * function returns a 32-bit int, sign-extended before use. */
-#define AT_EXIT_LONG 1
-#define AT_EXIT_INT 2
+enum at_exit {
+	AT_EXIT_LONG = 1,
+	AT_EXIT_INT = 2,
+};
 
 struct hook_config {
 	__u32 hook_id;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* A task's namespaces, as inode numbers indexed by enum ns_kind (msg.h). */
+/* A task's namespaces, as inode numbers indexed by enum ns_index (msg.h). */
 #ifndef VIGIL_NS_H
 #define VIGIL_NS_H
 

@@ -24,6 +24,22 @@ struct sock_info *unused_sock_info __attribute__((unused));
 struct cred_info *unused_cred_info __attribute__((unused));
 struct skb_info *unused_skb_info __attribute__((unused));
 
+/* The enums pkg/tracing mirrors, in BTF for its test: a constant of an
+ * enum leaves no trace there, a member of the enum's type does. */
+struct generic_enums {
+	enum arg_type arg_type;
+	enum tp_kind tp_kind;
+	enum subject subject;
+	enum bin_flag bin_flag;
+	enum pid_flag pid_flag;
+	enum rate_scope rate_scope;
+	enum cond_op cond_op;
+	enum at_exit at_exit;
+	enum policy_mode policy_mode;
+	enum cap_set cap_set;
+};
+struct generic_enums *unused_generic_enums __attribute__((unused));
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, MAX_SYSCALLS);

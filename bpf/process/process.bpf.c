@@ -43,6 +43,16 @@ struct {
 struct msg_clone *unused_msg_clone __attribute__((unused));
 struct msg_exit *unused_msg_exit __attribute__((unused));
 
+/* The enums of msg.h that pkg/tracing mirrors, in BTF for its test. */
+struct msg_enums {
+	enum msg_op msg_op;
+	enum proc_flag proc_flag;
+	enum counter counter;
+	enum ns_index ns_index;
+	enum cap_set cap_set;
+};
+struct msg_enums *unused_msg_enums __attribute__((unused));
+
 static __always_inline void put_entry(__u32 tgid, struct proc_entry *e,
 				      __u64 flags)
 {

@@ -51,6 +51,7 @@ const (
 	genericVarCfgTpKind              = "cfg_tp_kind"
 	genericVarCfgTpOff               = "cfg_tp_off"
 	genericVarUnusedCredInfo         = "unused_cred_info"
+	genericVarUnusedGenericEnums     = "unused_generic_enums"
 	genericVarUnusedSkbInfo          = "unused_skb_info"
 	genericVarUnusedSockInfo         = "unused_sock_info"
 )
@@ -137,15 +138,16 @@ type genericMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type genericVariableSpecs struct {
-	CfgHookId      *ebpf.VariableSpec `ebpf:"cfg_hook_id"`
-	CfgNargs       *ebpf.VariableSpec `ebpf:"cfg_nargs"`
-	CfgStash       *ebpf.VariableSpec `ebpf:"cfg_stash"`
-	CfgSyscall     *ebpf.VariableSpec `ebpf:"cfg_syscall"`
-	CfgTpKind      *ebpf.VariableSpec `ebpf:"cfg_tp_kind"`
-	CfgTpOff       *ebpf.VariableSpec `ebpf:"cfg_tp_off"`
-	UnusedCredInfo *ebpf.VariableSpec `ebpf:"unused_cred_info"`
-	UnusedSkbInfo  *ebpf.VariableSpec `ebpf:"unused_skb_info"`
-	UnusedSockInfo *ebpf.VariableSpec `ebpf:"unused_sock_info"`
+	CfgHookId          *ebpf.VariableSpec `ebpf:"cfg_hook_id"`
+	CfgNargs           *ebpf.VariableSpec `ebpf:"cfg_nargs"`
+	CfgStash           *ebpf.VariableSpec `ebpf:"cfg_stash"`
+	CfgSyscall         *ebpf.VariableSpec `ebpf:"cfg_syscall"`
+	CfgTpKind          *ebpf.VariableSpec `ebpf:"cfg_tp_kind"`
+	CfgTpOff           *ebpf.VariableSpec `ebpf:"cfg_tp_off"`
+	UnusedCredInfo     *ebpf.VariableSpec `ebpf:"unused_cred_info"`
+	UnusedGenericEnums *ebpf.VariableSpec `ebpf:"unused_generic_enums"`
+	UnusedSkbInfo      *ebpf.VariableSpec `ebpf:"unused_skb_info"`
+	UnusedSockInfo     *ebpf.VariableSpec `ebpf:"unused_sock_info"`
 }
 
 // genericObjects contains all objects after they have been loaded into the kernel.
@@ -213,15 +215,16 @@ func (m *genericMaps) Close() error {
 //
 // It can be passed to loadGenericObjects or ebpf.CollectionSpec.LoadAndAssign.
 type genericVariables struct {
-	CfgHookId      *ebpf.Variable `ebpf:"cfg_hook_id"`
-	CfgNargs       *ebpf.Variable `ebpf:"cfg_nargs"`
-	CfgStash       *ebpf.Variable `ebpf:"cfg_stash"`
-	CfgSyscall     *ebpf.Variable `ebpf:"cfg_syscall"`
-	CfgTpKind      *ebpf.Variable `ebpf:"cfg_tp_kind"`
-	CfgTpOff       *ebpf.Variable `ebpf:"cfg_tp_off"`
-	UnusedCredInfo *ebpf.Variable `ebpf:"unused_cred_info"`
-	UnusedSkbInfo  *ebpf.Variable `ebpf:"unused_skb_info"`
-	UnusedSockInfo *ebpf.Variable `ebpf:"unused_sock_info"`
+	CfgHookId          *ebpf.Variable `ebpf:"cfg_hook_id"`
+	CfgNargs           *ebpf.Variable `ebpf:"cfg_nargs"`
+	CfgStash           *ebpf.Variable `ebpf:"cfg_stash"`
+	CfgSyscall         *ebpf.Variable `ebpf:"cfg_syscall"`
+	CfgTpKind          *ebpf.Variable `ebpf:"cfg_tp_kind"`
+	CfgTpOff           *ebpf.Variable `ebpf:"cfg_tp_off"`
+	UnusedCredInfo     *ebpf.Variable `ebpf:"unused_cred_info"`
+	UnusedGenericEnums *ebpf.Variable `ebpf:"unused_generic_enums"`
+	UnusedSkbInfo      *ebpf.Variable `ebpf:"unused_skb_info"`
+	UnusedSockInfo     *ebpf.Variable `ebpf:"unused_sock_info"`
 }
 
 // genericPrograms contains all programs after they have been loaded into the kernel.

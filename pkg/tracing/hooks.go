@@ -13,7 +13,8 @@ import (
 	"github.com/vigil-sec/vigil/pkg/tracefs"
 )
 
-// Limits of the generic hook, as in bpf/include/generic.h.
+// Limits of the generic hook, as in bpf/include/generic.h. The enums
+// below are checked against the object's BTF by enums_test.go.
 const (
 	MaxArgs         = 5
 	MaxSelectors    = 16
@@ -98,31 +99,32 @@ const (
 	SubjRet    = 0x82
 	// SubjParentBinary is the parent's executable path.
 	SubjParentBinary = 0x83
-	// SubjNs is the inode of namespace Cond.V2 (msg.h's enum ns_kind).
+	// SubjNs is the inode of namespace Cond.V2 (msg.h's enum ns_index).
 	SubjNs = 0x84
 	// SubjCaps holds when capability set Cond.V2 (CapSet*) has any
 	// capability of the mask Cond.V1.
 	SubjCaps = 0x85
 	// SubjNsChanged holds when a namespace of the mask Cond.V1 (bits by
-	// enum ns_kind) differs from the process's at exec.
+	// enum ns_index) differs from the process's at exec.
 	SubjNsChanged = 0x86
 	// SubjCapsChanged holds when a capability of the mask Cond.V1 in set
 	// Cond.V2 differs from the process's at exec.
 	SubjCapsChanged = 0x87
 )
 
-// HookConfig.AtExit values: the hook runs at return; with AtExitInt the
-// function returns a 32-bit int, sign-extended in the kernel.
+// HookConfig.AtExit values, as in enum at_exit: the hook runs at return;
+// with AtExitInt the function returns a 32-bit int, sign-extended in the
+// kernel.
 const (
 	AtExitLong = 1
 	AtExitInt  = 2
 )
 
-// BinFollowChildren in a SubjBinary condition's V1 makes it hold for the
-// process or any of its ancestors (up to 16 generations).
+// BinFollowChildren (enum bin_flag) in a SubjBinary condition's V1 makes
+// it hold for the process or any of its ancestors (up to 16 generations).
 const BinFollowChildren = 1
 
-// matchPIDs flags in Cond.V1, as in generic.h.
+// matchPIDs flags in Cond.V1, as in enum pid_flag.
 const (
 	PidFollowForks = 1
 	PidNamespace   = 2

@@ -32,6 +32,7 @@ const (
 	processProgOnFork        = "on_fork"
 	processProgSnapshot      = "snapshot"
 	processVarUnusedMsgClone = "unused_msg_clone"
+	processVarUnusedMsgEnums = "unused_msg_enums"
 	processVarUnusedMsgExit  = "unused_msg_exit"
 )
 
@@ -105,6 +106,7 @@ type processMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type processVariableSpecs struct {
 	UnusedMsgClone *ebpf.VariableSpec `ebpf:"unused_msg_clone"`
+	UnusedMsgEnums *ebpf.VariableSpec `ebpf:"unused_msg_enums"`
 	UnusedMsgExit  *ebpf.VariableSpec `ebpf:"unused_msg_exit"`
 }
 
@@ -158,6 +160,7 @@ func (m *processMaps) Close() error {
 // It can be passed to loadProcessObjects or ebpf.CollectionSpec.LoadAndAssign.
 type processVariables struct {
 	UnusedMsgClone *ebpf.Variable `ebpf:"unused_msg_clone"`
+	UnusedMsgEnums *ebpf.Variable `ebpf:"unused_msg_enums"`
 	UnusedMsgExit  *ebpf.Variable `ebpf:"unused_msg_exit"`
 }
 
