@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/vigil-sec/vigil/pkg/compile"
 	"io"
 	"text/tabwriter"
 
@@ -65,7 +66,7 @@ func checkFile(file string, kernel probe.Report) []checkResult {
 	var out []checkResult
 	for _, p := range docs {
 		r := checkResult{File: file, Policy: p.GetName()}
-		c, err := policy.Compile(p, policy.Target{Kernel: kernel})
+		c, err := compile.Compile(p, compile.Target{Kernel: kernel})
 		if err != nil {
 			r.Problems = problems(err)
 		} else {

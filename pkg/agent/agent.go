@@ -6,6 +6,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"github.com/vigil-sec/vigil/pkg/compile"
 	"os"
 	"sync/atomic"
 	"time"
@@ -15,7 +16,6 @@ import (
 
 	"github.com/vigil-sec/vigil/pkg/event"
 	"github.com/vigil-sec/vigil/pkg/pods"
-	"github.com/vigil-sec/vigil/pkg/policy"
 	"github.com/vigil-sec/vigil/pkg/probe"
 	"github.com/vigil-sec/vigil/pkg/process"
 	"github.com/vigil-sec/vigil/pkg/scope"
@@ -42,7 +42,7 @@ type Config struct {
 	PolicyFiles  []string
 	PolicyDir    string
 	PolicyReload time.Duration
-	// SyscallBackend forces the backend of syscall hooks (policy.Target).
+	// SyscallBackend forces the backend of syscall hooks (compile.Target).
 	SyscallBackend string
 	// Pods, when set, adds to events the pod and container of their
 	// processes; an event waits for its pod at most PodHold.
@@ -108,7 +108,7 @@ func New(cfg Config, sink Sink) (*Agent, error) {
 	}
 	kernel := probe.Run()
 	logrus.WithField("available", kernel.Available()).Info("kernel features probed")
-	target := policy.Target{Kernel: kernel, SyscallBackend: cfg.SyscallBackend, Pods: cfg.Pods != nil}
+	target := compile.Target{Kernel: kernel, SyscallBackend: cfg.SyscallBackend, Pods: cfg.Pods != nil}
 	scopes, err := scope.New(s, cfg.Pods)
 	if err != nil {
 		s.Close()

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"github.com/vigil-sec/vigil/pkg/compile"
 	"time"
 
 	"github.com/vigil-sec/vigil/pkg/event"
@@ -31,8 +32,8 @@ func (a *Agent) Policy(name string) (PolicyInfo, bool) {
 func (a *Agent) AddPolicies(docs []policy.Policy, role string) error {
 	for _, p := range docs {
 		if err := a.pols.ApplyAs(SourceAPI, role, p); err != nil {
-			logPolicyError(SourceAPI, policy.QualifiedName(p), err)
-			return fmt.Errorf("policy %s: %w", policy.QualifiedName(p), err)
+			logPolicyError(SourceAPI, compile.QualifiedName(p), err)
+			return fmt.Errorf("policy %s: %w", compile.QualifiedName(p), err)
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"github.com/vigil-sec/vigil/pkg/compile"
 	"net"
 	"os"
 	"os/exec"
@@ -13,7 +14,6 @@ import (
 	"time"
 
 	"github.com/vigil-sec/vigil/pkg/event"
-	"github.com/vigil-sec/vigil/pkg/policy"
 	"github.com/vigil-sec/vigil/pkg/probe"
 	"github.com/vigil-sec/vigil/pkg/tracing"
 )
@@ -54,7 +54,7 @@ func policyFile(t *testing.T, doc string) string {
 // backend this kernel has: each kills, and each reports the same event.
 func TestSyscallBackendsAgree(t *testing.T) {
 	backends := map[string]probe.Feature{
-		tracing.AttachKprobe: probe.Kprobe, tracing.AttachFentry: probe.Fentry, policy.BackendRawSyscall: probe.TPBTF,
+		tracing.AttachKprobe: probe.Kprobe, tracing.AttachFentry: probe.Fentry, compile.BackendRawSyscall: probe.TPBTF,
 	}
 	for backend, feature := range backends {
 		t.Run(backend, func(t *testing.T) {

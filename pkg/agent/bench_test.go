@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"github.com/vigil-sec/vigil/pkg/compile"
 	"io"
 	"os/exec"
 	"strings"
@@ -105,7 +106,7 @@ func BenchmarkLoad300SyscallHooks(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ps := newPolicies(s.Hooks(), scopes, policy.Target{Kernel: probe.Run()})
+	ps := newPolicies(s.Hooks(), scopes, compile.Target{Kernel: probe.Run()})
 	start := time.Now()
 	if err := ps.Apply("bench", docs[0]); err != nil {
 		b.Fatal(err)

@@ -41,7 +41,7 @@ func resourceOf(u *unstructured.Unstructured) schema.GroupVersionResource {
 	return gvr
 }
 
-// qualifiedName is the policy's name in the agent (policy.QualifiedName).
+// qualifiedName is the policy's name in the agent (compile.QualifiedName).
 func qualifiedName(u *unstructured.Unstructured) string {
 	if u.GetNamespace() != "" {
 		return u.GetNamespace() + "/" + u.GetName()

@@ -3,6 +3,7 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"github.com/vigil-sec/vigil/pkg/compile"
 	"sort"
 	"sync"
 
@@ -19,7 +20,7 @@ import (
 type policies struct {
 	hooks  *tracing.Hooks
 	scopes *scope.Scopes
-	target policy.Target
+	target compile.Target
 	guard  Guard // nil: none
 
 	mu     sync.Mutex
@@ -28,7 +29,7 @@ type policies struct {
 	idUsed map[uint32]bool
 
 	metaMu sync.RWMutex
-	metas  map[uint32]*policy.Hook // by global hook id; kept after removal for late records
+	metas  map[uint32]*compile.Hook // by global hook id; kept after removal for late records
 
 	// counts of earlier versions of each policy, by name: a replaced
 	// version's hooks leave the kernel with their counts
@@ -61,14 +62,14 @@ type installed struct {
 	id     uint32
 	source string
 	inst   *tracing.Installed
-	scope  *policy.Scope
+	scope  *compile.Scope
 	doc    policy.Policy // the document, to enable it again once disabled
 	mode   int
 }
 
-func newPolicies(h *tracing.Hooks, scopes *scope.Scopes, target policy.Target) *policies {
+func newPolicies(h *tracing.Hooks, scopes *scope.Scopes, target compile.Target) *policies {
 	return &policies{hooks: h, scopes: scopes, target: target, byName: map[string]*installed{},
-		metas: map[uint32]*policy.Hook{}, carried: map[string]policyCounts{}, idUsed: map[uint32]bool{},
+		metas: map[uint32]*compile.Hook{}, carried: map[string]policyCounts{}, idUsed: map[uint32]bool{},
 		disabled: map[string]*kept{}, failed: map[string]*kept{}}
 }
 
@@ -98,7 +99,7 @@ func (ps *policies) Apply(source string, p policy.Policy) error {
 
 // ApplyAs is Apply for an API caller of role; guardrails see the role.
 func (ps *policies) ApplyAs(source, role string, p policy.Policy) error {
-	name := policy.QualifiedName(p)
+	name := compile.QualifiedName(p)
 	var err error
 	if ps.guard != nil {
 		err = ps.guard.Check(Load{Policy: p, Source: source, Role: role})
@@ -118,7 +119,7 @@ func (ps *policies) apply(source string, p policy.Policy) error {
 	if err != nil {
 		return err
 	}
-	c, err := policy.Compile(p, ps.target)
+	c, err := compile.Compile(p, ps.target)
 	if err != nil {
 		return err
 	}
@@ -167,9 +168,9 @@ func (ps *policies) carry(name string, old *tracing.Installed) {
 // install puts c's scope, then its hooks in the kernel, so that a scoped
 // hook never runs before its scope is known; on failure old's scope is
 // back.
-func (ps *policies) install(id uint32, mode int, c *policy.Compiled, prev *tracing.Installed,
+func (ps *policies) install(id uint32, mode int, c *compile.Compiled, prev *tracing.Installed,
 	old *installed) (*tracing.Installed, error) {
-	var oldScope *policy.Scope
+	var oldScope *compile.Scope
 	if old != nil {
 		oldScope = old.scope
 	}
@@ -273,7 +274,7 @@ func (ps *policies) fromSource(source string) []string {
 	return out
 }
 
-func (ps *policies) hook(id uint32) *policy.Hook {
+func (ps *policies) hook(id uint32) *compile.Hook {
 	ps.metaMu.RLock()
 	defer ps.metaMu.RUnlock()
 	return ps.metas[id]
@@ -285,7 +286,7 @@ func (ps *policies) hook(id uint32) *policy.Hook {
 func (ps *policies) syncSource(source string, docs []policy.Policy) {
 	keep := map[string]bool{}
 	for _, p := range docs {
-		keep[policy.QualifiedName(p)] = true
+		keep[compile.QualifiedName(p)] = true
 		if err := ps.Apply(source, p); err != nil {
 			logPolicyError(source, p.GetName(), err)
 			continue
@@ -303,7 +304,7 @@ func (ps *policies) syncSource(source string, docs []policy.Policy) {
 }
 
 func logPolicyError(source, name string, err error) {
-	var u *policy.UnsupportedError
+	var u *compile.UnsupportedError
 	f := logrus.Fields{"policy": name, "source": source}
 	if errors.As(err, &u) {
 		f["path"] = u.Path

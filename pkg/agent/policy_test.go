@@ -3,6 +3,7 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"github.com/vigil-sec/vigil/pkg/compile"
 	"net"
 	"os"
 	"os/exec"
@@ -495,7 +496,7 @@ spec:
 // is refused, naming the limit. (Other backends give each hook a program.)
 func TestManyPoliciesOnOneSyscall(t *testing.T) {
 	requires(t, probe.TPBTF)
-	r := start(t, Config{SyscallBackend: policy.BackendRawSyscall})
+	r := start(t, Config{SyscallBackend: compile.BackendRawSyscall})
 	defer r.stop()
 	dir, secret, _ := secretFiles(t)
 	apply := func(name, prefix string) error {

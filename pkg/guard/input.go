@@ -2,6 +2,7 @@ package guard
 
 import (
 	"encoding/json"
+	"github.com/vigil-sec/vigil/pkg/compile"
 	"sort"
 	"strings"
 
@@ -78,7 +79,7 @@ func newPolicyDoc(p policy.Policy) policyDoc {
 		Kind:          p.GetKind(),
 		Name:          m.Name,
 		Namespace:     m.Namespace,
-		QualifiedName: policy.QualifiedName(p),
+		QualifiedName: compile.QualifiedName(p),
 		Labels:        nonNil(m.Labels),
 		Annotations:   nonNil(m.Annotations),
 		Spec:          p.GetSpec(),

@@ -123,7 +123,7 @@ var familyOperators = map[argFamily][]string{
 var (
 	inNotIn          = []string{"In", "NotIn"}
 	binaryOperators  = []string{"In", "NotIn", "Prefix", "NotPrefix", "Postfix", "NotPostfix"}
-	namespaceTypes   = []string{"Uts", "Ipc", "Mnt", "Pid", "PidForChildren", "Net", "Time", "TimeForChildren", "Cgroup", "User"}
+	NamespaceTypes   = []string{"Uts", "Ipc", "Mnt", "Pid", "PidForChildren", "Net", "Time", "TimeForChildren", "Cgroup", "User"}
 	capabilityTypes  = []string{"Effective", "Inheritable", "Permitted"}
 	labelOperators   = []string{"In", "NotIn", "Exists", "DoesNotExist"}
 	listTypes        = []string{"syscalls", "generated_syscalls", "generated_ftrace"}

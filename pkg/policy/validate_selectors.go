@@ -197,7 +197,7 @@ func (v *validator) binaryValue(p path, val string, exact bool) {
 func (v *validator) namespaces(list []NamespaceSelector, p path) {
 	for i, s := range list {
 		q := p.at(i)
-		ok := v.enum(q.child("namespace"), "namespace", s.Namespace, namespaceTypes)
+		ok := v.enum(q.child("namespace"), "namespace", s.Namespace, NamespaceTypes)
 		if !v.enum(q.child("operator"), "operator", s.Operator, inNotIn) || !ok || !v.valueCount(q, s.Operator, len(s.Values)) {
 			continue
 		}
@@ -216,7 +216,7 @@ func (v *validator) namespaceChanges(list []NamespaceChangesSelector, p path) {
 			continue
 		}
 		for j, val := range s.Values {
-			v.enum(q.child("values").at(j), "namespace", val, namespaceTypes)
+			v.enum(q.child("values").at(j), "namespace", val, NamespaceTypes)
 		}
 	}
 }

@@ -6,6 +6,7 @@ package scope
 import (
 	"context"
 	"fmt"
+	"github.com/vigil-sec/vigil/pkg/compile"
 	"sync"
 	"time"
 
@@ -32,7 +33,7 @@ type rule struct {
 	host       bool
 }
 
-func ruleOf(s *policy.Scope) (*rule, error) {
+func ruleOf(s *compile.Scope) (*rule, error) {
 	r := &rule{namespace: s.Namespace, host: s.Host}
 	var err error
 	if s.Pods != nil {
@@ -132,7 +133,7 @@ func (s *Scopes) Run(ctx context.Context) {
 
 // Set gives policy id the scope sc (nil: none, the policy is not scoped)
 // and updates the kernel before returning.
-func (s *Scopes) Set(id uint32, sc *policy.Scope) error {
+func (s *Scopes) Set(id uint32, sc *compile.Scope) error {
 	var r *rule
 	if sc != nil {
 		var err error

@@ -1,6 +1,7 @@
 package scope
 
 import (
+	"github.com/vigil-sec/vigil/pkg/compile"
 	"path/filepath"
 	"testing"
 
@@ -39,7 +40,7 @@ func TestCgroupsMadeBeforeTheAgent(t *testing.T) {
 		}
 	}
 
-	if err := s.Set(8, &policy.Scope{Host: true, Pods: &policy.LabelSelector{MatchExpressions: []policy.LabelSelectorRequirement{
+	if err := s.Set(8, &compile.Scope{Host: true, Pods: &policy.LabelSelector{MatchExpressions: []policy.LabelSelectorRequirement{
 		{Key: "app", Operator: "Bogus"}}}}); err == nil {
 		t.Error("a selector with an unknown operator: no error")
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"github.com/vigil-sec/vigil/pkg/compile"
 	"time"
 
 	"google.golang.org/grpc"
@@ -66,10 +67,10 @@ func (s *service) AddPolicy(ctx context.Context, req *api.AddPolicyRequest) (*ap
 	}
 	for _, d := range docs {
 		enforces := policy.Enforces(d)
-		if err := allow(ctx, changeNeeds(enforces), "adding policy "+policy.QualifiedName(d)+enforcingNote(enforces)); err != nil {
+		if err := allow(ctx, changeNeeds(enforces), "adding policy "+compile.QualifiedName(d)+enforcingNote(enforces)); err != nil {
 			return nil, err
 		}
-		if old, ok := s.agent.Policy(policy.QualifiedName(d)); ok && old.Enforces {
+		if old, ok := s.agent.Policy(compile.QualifiedName(d)); ok && old.Enforces {
 			if err := allow(ctx, RoleAdmin, "replacing policy "+old.Name+enforcingNote(true)); err != nil {
 				return nil, err
 			}
@@ -80,7 +81,7 @@ func (s *service) AddPolicy(ctx context.Context, req *api.AddPolicyRequest) (*ap
 	}
 	out := &api.AddPolicyResponse{}
 	for _, d := range docs {
-		if p, ok := s.agent.Policy(policy.QualifiedName(d)); ok {
+		if p, ok := s.agent.Policy(compile.QualifiedName(d)); ok {
 			out.Policies = append(out.Policies, toAPI(p))
 		}
 	}

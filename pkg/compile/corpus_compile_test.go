@@ -1,9 +1,12 @@
-package policy
+package compile
 
 import (
 	"errors"
+	"github.com/vigil-sec/vigil/pkg/policy"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -17,19 +20,19 @@ import (
 func TestCorpusOutcomes(t *testing.T) {
 	kernel := probe.Run()
 	var files []string
-	_ = filepath.WalkDir("testdata/tetragon", func(p string, d os.DirEntry, err error) error {
+	_ = filepath.WalkDir("../policy/testdata/tetragon", func(p string, d os.DirEntry, err error) error {
 		if err == nil && (strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
 			files = append(files, p)
 		}
 		return nil
 	})
 	if len(files) == 0 {
-		t.Fatal("no corpus files under testdata/tetragon")
+		t.Fatal("no corpus files under ../policy/testdata/tetragon")
 	}
 	counts := map[string]int{}
 	reasons := map[string]int{}
 	for _, f := range files {
-		docs, err := ParseFile(f)
+		docs, err := policy.ParseFile(f)
 		if err != nil {
 			counts["rejected by validation"]++
 			t.Logf("%s: %v", f, err)
@@ -47,10 +50,10 @@ func TestCorpusOutcomes(t *testing.T) {
 			}
 		}
 	}
-	for _, k := range sortedKeys(counts) {
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
 		t.Logf("%-40s %d", k, counts[k])
 	}
-	for _, k := range sortedKeys(reasons) {
+	for _, k := range slices.Sorted(maps.Keys(reasons)) {
 		t.Logf("  %3d  %s", reasons[k], k)
 	}
 	if counts["loads here"] == 0 {
@@ -60,7 +63,7 @@ func TestCorpusOutcomes(t *testing.T) {
 
 // compileOutcome names the outcome and, for failures, the reason without
 // the YAML path (so equal reasons group together).
-func compileOutcome(p Policy, kernel probe.Report) (outcome, reason string) {
+func compileOutcome(p policy.Policy, kernel probe.Report) (outcome, reason string) {
 	_, err := Compile(p, Target{Kernel: kernel})
 	var u *UnsupportedError
 	switch {

@@ -1,7 +1,8 @@
-package policy
+package compile
 
 import (
 	"errors"
+	"github.com/vigil-sec/vigil/pkg/policy"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,7 +14,7 @@ func TestExamplesCompile(t *testing.T) {
 	kernel := probe.Run()
 	files, _ := filepath.Glob("../../examples/policies/*.yaml")
 	for _, f := range files {
-		ps, err := ParseFile(f)
+		ps, err := policy.ParseFile(f)
 		if err != nil {
 			t.Errorf("%s: %v", f, err)
 			continue
@@ -33,7 +34,7 @@ func TestExamplesCompile(t *testing.T) {
 // node's pods it is refused, never loaded on every process; with them its
 // hooks check the pod scope.
 func TestNamespacedPolicyIsScoped(t *testing.T) {
-	ps, err := Parse([]byte(`apiVersion: cilium.io/v1alpha1
+	ps, err := policy.Parse([]byte(`apiVersion: cilium.io/v1alpha1
 kind: TracingPolicyNamespaced
 metadata: {name: ns-only, namespace: shop}
 spec:

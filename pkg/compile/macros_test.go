@@ -1,6 +1,7 @@
-package policy
+package compile
 
 import (
+	"github.com/vigil-sec/vigil/pkg/policy"
 	"testing"
 
 	"github.com/vigil-sec/vigil/pkg/probe"
@@ -34,7 +35,7 @@ spec:
 // A selector naming macros gets their match lists ANDed with its own and
 // their actions; the macros themselves are left untouched.
 func TestSelectorMacrosMerge(t *testing.T) {
-	ps, err := Parse([]byte(macroPolicy), "macros.yaml")
+	ps, err := policy.Parse([]byte(macroPolicy), "macros.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,9 @@
-package policy
+package compile
 
 import (
 	"fmt"
+	"github.com/vigil-sec/vigil/pkg/event"
+	"github.com/vigil-sec/vigil/pkg/policy"
 	"os"
 	"slices"
 	"strconv"
@@ -12,7 +14,7 @@ import (
 
 // processSelectors compiles the selectors on the process itself: its
 // binary, its parent's binary, its namespaces and its capabilities.
-func (c *compiler) processSelectors(path string, sel uint8, s *KProbeSelector, cfg *tracing.HookConfig) error {
+func (c *compiler) processSelectors(path string, sel uint8, s *policy.KProbeSelector, cfg *tracing.HookConfig) error {
 	for i := range s.MatchBinaries {
 		if err := c.matchBinary(fmt.Sprintf("%s.matchBinaries[%d]", path, i), sel, tracing.SubjBinary, &s.MatchBinaries[i], cfg); err != nil {
 			return err
@@ -49,10 +51,10 @@ func (c *compiler) processSelectors(path string, sel uint8, s *KProbeSelector, c
 // matchNamespaceChange: one of the namespaces named differs (In) or none
 // does (NotIn) from the process's at its exec (a forked process: its
 // parent's).
-func (c *compiler) matchNamespaceChange(path string, sel uint8, m *NamespaceChangesSelector, cfg *tracing.HookConfig) error {
+func (c *compiler) matchNamespaceChange(path string, sel uint8, m *policy.NamespaceChangesSelector, cfg *tracing.HookConfig) error {
 	var mask int64
 	for i, v := range m.Values {
-		kind := slices.Index(namespaceTypes, v)
+		kind := slices.Index(policy.NamespaceTypes, v)
 		if kind < 0 {
 			return unsupported(fmt.Sprintf("%s.values[%d]", path, i), "unknown namespace %q", v)
 		}
@@ -61,13 +63,13 @@ func (c *compiler) matchNamespaceChange(path string, sel uint8, m *NamespaceChan
 	return c.cond(cfg, path, tracing.Cond{Selector: sel, Subject: tracing.SubjNsChanged, Negate: b2u(m.Operator == "NotIn"), V1: mask})
 }
 
-// nsFiles are the /proc/PID/ns entries of namespaceTypes, in order.
+// nsFiles are the /proc/PID/ns entries of policy.NamespaceTypes, in order.
 var nsFiles = []string{"uts", "ipc", "mnt", "pid", "pid_for_children", "net", "time", "time_for_children", "cgroup", "user"}
 
 // matchNamespace: the process's namespace of that type is (In) or is not
 // (NotIn) one of the values, inode numbers or host_ns (PID 1's).
-func (c *compiler) matchNamespace(path string, sel uint8, m *NamespaceSelector, cfg *tracing.HookConfig) error {
-	kind := slices.Index(namespaceTypes, m.Namespace)
+func (c *compiler) matchNamespace(path string, sel uint8, m *policy.NamespaceSelector, cfg *tracing.HookConfig) error {
+	kind := slices.Index(policy.NamespaceTypes, m.Namespace)
 	if kind < 0 {
 		return unsupported(path+".namespace", "unknown namespace %q", m.Namespace)
 	}
@@ -113,7 +115,7 @@ var initNsInodes = map[string]uint64{
 // matchCapability: the process has (In) or has none (NotIn) of the
 // capabilities in its effective, inheritable or permitted set; for
 // changes, one of them differs from its set at exec (or none does).
-func (c *compiler) matchCapability(path string, sel, subject uint8, m *CapabilitiesSelector, cfg *tracing.HookConfig) error {
+func (c *compiler) matchCapability(path string, sel, subject uint8, m *policy.CapabilitiesSelector, cfg *tracing.HookConfig) error {
 	if m.IsNamespaceCapability {
 		return unsupported(path+".isNamespaceCapability", "isNamespaceCapability is not implemented yet")
 	}
@@ -121,7 +123,7 @@ func (c *compiler) matchCapability(path string, sel, subject uint8, m *Capabilit
 		"Inheritable": tracing.CapSetInheritable, "Permitted": tracing.CapSetPermitted}[m.Type]
 	var mask int64
 	for i, v := range m.Values {
-		n := slices.Index(capabilities, v)
+		n := slices.Index(event.CapabilityNames, v)
 		if n < 0 {
 			return unsupported(fmt.Sprintf("%s.values[%d]", path, i), "unknown capability %q", v)
 		}

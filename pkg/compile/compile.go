@@ -1,7 +1,8 @@
-package policy
+package compile
 
 import (
 	"fmt"
+	"github.com/vigil-sec/vigil/pkg/policy"
 	"math"
 	"net/netip"
 	"slices"
@@ -28,10 +29,10 @@ type Compiled struct {
 // and container names) and host processes. Its hooks check it in the
 // kernel.
 type Scope struct {
-	Namespace  string         // a TracingPolicyNamespaced's namespace
-	Pods       *LabelSelector // nil: no pod
-	Containers *LabelSelector // nil: every container of a pod in scope
-	Host       bool           // processes outside pods
+	Namespace  string                // a TracingPolicyNamespaced's namespace
+	Pods       *policy.LabelSelector // nil: no pod
+	Containers *policy.LabelSelector // nil: every container of a pod in scope
+	Host       bool                  // processes outside pods
 }
 
 // UnsupportedError says which part of a valid policy Vigil cannot run,
@@ -67,7 +68,7 @@ type Target struct {
 
 // Compile turns a validated policy into a program for the generic hook,
 // choosing each hook's backend from what the kernel offers.
-func Compile(p Policy, t Target) (*Compiled, error) {
+func Compile(p policy.Policy, t Target) (*Compiled, error) {
 	spec := p.GetSpec()
 	c := &compiler{spec: spec, kernel: t.Kernel, target: t, out: &Compiled{Name: QualifiedName(p)}}
 	if err := c.unsupportedParts(); err != nil {
@@ -110,8 +111,8 @@ func Compile(p Policy, t Target) (*Compiled, error) {
 // QualifiedName is the name a policy goes by in the agent and its events:
 // its name, prefixed with "namespace/" for a TracingPolicyNamespaced (two
 // namespaces may hold policies of the same name).
-func QualifiedName(p Policy) string {
-	if _, ok := p.(*TracingPolicyNamespaced); ok {
+func QualifiedName(p policy.Policy) string {
+	if _, ok := p.(*policy.TracingPolicyNamespaced); ok {
 		return p.GetNamespace() + "/" + p.GetName()
 	}
 	return p.GetName()
@@ -120,18 +121,18 @@ func QualifiedName(p Policy) string {
 // scope describes a scoped policy's scope and makes its hooks check it. A
 // policy that names pods, containers or the host applies to those only;
 // a TracingPolicyNamespaced to the pods of its namespace.
-func (c *compiler) scope(p Policy) error {
+func (c *compiler) scope(p policy.Policy) error {
 	s := c.spec
 	sc := &Scope{Pods: s.PodSelector, Containers: s.ContainerSelector, Host: s.HostSelector != nil}
 	at := "spec.podSelector"
 	if sc.Containers != nil && sc.Pods == nil {
 		at = "spec.containerSelector"
 	}
-	if _, ok := p.(*TracingPolicyNamespaced); ok {
+	if _, ok := p.(*policy.TracingPolicyNamespaced); ok {
 		sc.Namespace, at = p.GetNamespace(), "metadata.namespace"
 	}
 	if sc.Pods == nil && (sc.Namespace != "" || sc.Containers != nil) {
-		sc.Pods = &LabelSelector{}
+		sc.Pods = &policy.LabelSelector{}
 	}
 	if sc.Pods == nil && !sc.Host {
 		return nil
@@ -150,7 +151,7 @@ func (c *compiler) scope(p Policy) error {
 }
 
 type compiler struct {
-	spec    *TracingPolicySpec
+	spec    *policy.TracingPolicySpec
 	kernel  probe.Report
 	target  Target
 	out     *Compiled
@@ -187,7 +188,7 @@ func (c *compiler) needs(path, what string, features ...probe.Feature) error {
 
 // kprobe compiles a kprobes (or fentries) entry: one hook per call, or per
 // call of the list it names.
-func (c *compiler) kprobe(path string, k *KProbeSpec) error {
+func (c *compiler) kprobe(path string, k *policy.KProbeSpec) error {
 	calls, err := c.callsOf(path, k)
 	if err != nil {
 		return err
@@ -202,7 +203,7 @@ func (c *compiler) kprobe(path string, k *KProbeSpec) error {
 
 // callsOf lists the calls of a kprobes entry: its call, or the values of
 // the list it names ("list:NAME").
-func (c *compiler) callsOf(path string, k *KProbeSpec) ([]string, error) {
+func (c *compiler) callsOf(path string, k *policy.KProbeSpec) ([]string, error) {
 	name, ok := strings.CutPrefix(k.Call, "list:")
 	if !ok {
 		return []string{k.Call}, nil
@@ -215,7 +216,7 @@ func (c *compiler) callsOf(path string, k *KProbeSpec) ([]string, error) {
 
 // call compiles one hooked call: a syscall (syscall unset or true, and the
 // name is a syscall's) or a kernel function.
-func (c *compiler) call(path, call string, k *KProbeSpec) error {
+func (c *compiler) call(path, call string, k *policy.KProbeSpec) error {
 	nr, err := syscalls.Number(call)
 	switch {
 	case err == nil && k.IsSyscall():
@@ -235,8 +236,8 @@ func (c *compiler) call(path, call string, k *KProbeSpec) error {
 
 // atReturn says whether k's hooks run at return: return probes, and
 // hooks reading a buffer the call fills (returnCopy).
-func atReturn(k *KProbeSpec) bool {
-	return k.Return || slices.ContainsFunc(k.Args, func(a KProbeArg) bool { return a.ReturnCopy })
+func atReturn(k *policy.KProbeSpec) bool {
+	return k.Return || slices.ContainsFunc(k.Args, func(a policy.KProbeArg) bool { return a.ReturnCopy })
 }
 
 // returnBackend is the return-hook form of an entry backend.
@@ -254,7 +255,7 @@ func (c *compiler) returnBackend(path, entry string) (string, error) {
 // syscall picks a syscall's backend: kprobe, then fentry, on the syscall's
 // wrapper, then the raw syscall tracepoint, unless told otherwise. Return
 // hooks use the raw syscall exit, where the arguments are still at hand.
-func (c *compiler) syscall(path, call string, nr uint32, k *KProbeSpec) error {
+func (c *compiler) syscall(path, call string, nr uint32, k *policy.KProbeSpec) error {
 	b := c.target.SyscallBackend
 	if b == "" || b == BackendAuto {
 		b = c.bestSyscallBackend()
@@ -286,7 +287,7 @@ func (c *compiler) syscall(path, call string, nr uint32, k *KProbeSpec) error {
 }
 
 // fentry compiles a fentries entry: like kprobes, on the fentry backend.
-func (c *compiler) fentry(path string, k *KProbeSpec) error {
+func (c *compiler) fentry(path string, k *policy.KProbeSpec) error {
 	if err := c.kernel.Missing(probe.Fentry); err != nil {
 		return kernelLacks(path, "fentry hooks: %v", err)
 	}
@@ -318,7 +319,7 @@ func (c *compiler) fentry(path string, k *KProbeSpec) error {
 
 // uprobe compiles a uprobes entry: one hook per symbol of the binary.
 // Pointer arguments point to the process's own memory.
-func (c *compiler) uprobe(path string, u *UProbeSpec) error {
+func (c *compiler) uprobe(path string, u *policy.UProbeSpec) error {
 	if err := c.kernel.Missing(probe.Uprobe); err != nil {
 		return kernelLacks(path, "uprobe hooks: %v", err)
 	}
@@ -331,7 +332,7 @@ func (c *compiler) uprobe(path string, u *UProbeSpec) error {
 		return unsupported(path+".resolvePathInContainer", "container paths need the Kubernetes integration, not implemented yet")
 	}
 	for _, sym := range u.Symbols {
-		k := &KProbeSpec{Call: sym, Args: u.Args, Selectors: u.Selectors, Tags: u.Tags, Message: u.Message}
+		k := &policy.KProbeSpec{Call: sym, Args: u.Args, Selectors: u.Selectors, Tags: u.Tags, Message: u.Message}
 		hook, meta, err := c.hook(path, sym, k, false)
 		if err != nil {
 			return err
@@ -349,8 +350,8 @@ func (c *compiler) uprobe(path string, u *UProbeSpec) error {
 // lsmHook compiles an lsmhooks entry: a BPF LSM program, which can deny,
 // or where the kernel lacks BPF LSM, an observe-only hook on the
 // security_ function.
-func (c *compiler) lsmHook(path string, h *LsmHookSpec) error {
-	k := &KProbeSpec{Call: h.Hook, Args: h.Args, Selectors: h.Selectors, Tags: h.Tags, Message: h.Message}
+func (c *compiler) lsmHook(path string, h *policy.LsmHookSpec) error {
+	k := &policy.KProbeSpec{Call: h.Hook, Args: h.Args, Selectors: h.Selectors, Tags: h.Tags, Message: h.Message}
 	fh := tracing.FuncHook{Attach: tracing.AttachLSM, Symbol: h.Hook}
 	if !c.kernel.Has(probe.LSM) {
 		b, err := c.functionBackend(path+".hook", "LSM hook "+h.Hook+" (without BPF LSM: observed on security_"+h.Hook+")")
@@ -393,7 +394,7 @@ func (c *compiler) functionBackend(path, what string) (string, error) {
 // funcHook compiles a hook that has a program of its own. A hook that
 // may Override runs where the return value can be changed: BPF LSM for
 // lsmhooks, else fmod_ret, else a kprobe with bpf_override_return.
-func (c *compiler) funcHook(path string, fh tracing.FuncHook, function string, k *KProbeSpec) error {
+func (c *compiler) funcHook(path string, fh tracing.FuncHook, function string, k *policy.KProbeSpec) error {
 	hook, meta, err := c.hook(path, function, k, !fh.Syscall)
 	if err != nil {
 		return err
@@ -421,7 +422,7 @@ func overrideAt(meta *Hook) int {
 
 // wantsOverride says whether a selector of k, or a macro it names,
 // Overrides.
-func (c *compiler) wantsOverride(k *KProbeSpec) bool {
+func (c *compiler) wantsOverride(k *policy.KProbeSpec) bool {
 	for i := range k.Selectors {
 		sel, err := c.withMacros("", &k.Selectors[i])
 		if err != nil {
@@ -446,7 +447,7 @@ func (c *compiler) overrideAllowed(path, backend string, meta *Hook) error {
 
 // hook compiles a hook's arguments and selectors; kernelMem says its
 // pointer arguments point to kernel memory (a kernel function's).
-func (c *compiler) hook(path, call string, k *KProbeSpec, kernelMem bool) (*tracing.HookConfig, *Hook, error) {
+func (c *compiler) hook(path, call string, k *policy.KProbeSpec, kernelMem bool) (*tracing.HookConfig, *Hook, error) {
 	cfg := &tracing.HookConfig{}
 	if kernelMem {
 		cfg.KernelMem = 1<<tracing.MaxArgs - 1
@@ -468,7 +469,7 @@ func (c *compiler) meta(function, message string, tags []string) *Hook {
 
 // selectors compiles a hook's selectors; slots maps the index that
 // matchArgs names to the argument slot.
-func (c *compiler) selectors(path string, sels []KProbeSelector, slots map[uint32]uint8, cfg *tracing.HookConfig, meta *Hook) error {
+func (c *compiler) selectors(path string, sels []policy.KProbeSelector, slots map[uint32]uint8, cfg *tracing.HookConfig, meta *Hook) error {
 	if len(sels) > tracing.MaxSelectors {
 		return unsupported(path+".selectors", "%d selectors, the generic hook runs at most %d", len(sels), tracing.MaxSelectors)
 	}
@@ -485,7 +486,7 @@ func (c *compiler) selectors(path string, sels []KProbeSelector, slots map[uint3
 
 // returnArg makes a return hook run at syscall exit, where the return
 // value is known to selectors and events.
-func (c *compiler) returnArg(path string, k *KProbeSpec, cfg *tracing.HookConfig, meta *Hook) error {
+func (c *compiler) returnArg(path string, k *policy.KProbeSpec, cfg *tracing.HookConfig, meta *Hook) error {
 	if !k.Return {
 		return nil
 	}
@@ -532,7 +533,7 @@ var funcArgTypes = map[string]int{
 }
 
 // args fills the argument slots; it returns the slot of each arg index.
-func (c *compiler) args(path string, k *KProbeSpec, cfg *tracing.HookConfig, meta *Hook) (map[uint32]uint8, error) {
+func (c *compiler) args(path string, k *policy.KProbeSpec, cfg *tracing.HookConfig, meta *Hook) (map[uint32]uint8, error) {
 	if len(k.Args) > tracing.MaxArgs {
 		return nil, unsupported(path+".args", "%d args, the generic hook reads at most %d", len(k.Args), tracing.MaxArgs)
 	}
@@ -564,7 +565,7 @@ func (c *compiler) args(path string, k *KProbeSpec, cfg *tracing.HookConfig, met
 
 // charBufSizes points each char_buf at the slot holding its size
 // (sizeArgIndex counts arguments from 1).
-func (c *compiler) charBufSizes(path string, k *KProbeSpec, cfg *tracing.HookConfig, slots map[uint32]uint8) error {
+func (c *compiler) charBufSizes(path string, k *policy.KProbeSpec, cfg *tracing.HookConfig, slots map[uint32]uint8) error {
 	cfg.MaxData = 4095
 	for i, a := range k.Args {
 		if a.Type != "char_buf" {
@@ -594,7 +595,7 @@ func (c *compiler) cond(cfg *tracing.HookConfig, path string, cd tracing.Cond) e
 	return nil
 }
 
-func (c *compiler) selector(path string, idx uint8, sel *KProbeSelector, slots map[uint32]uint8, cfg *tracing.HookConfig, meta *Hook) error {
+func (c *compiler) selector(path string, idx uint8, sel *policy.KProbeSelector, slots map[uint32]uint8, cfg *tracing.HookConfig, meta *Hook) error {
 	s, err := c.withMacros(path, sel)
 	if err != nil {
 		return err
@@ -630,7 +631,7 @@ func (c *compiler) selector(path string, idx uint8, sel *KProbeSelector, slots m
 
 // withMacros returns sel with the selectors macros it names merged in: their
 // match lists appended to its own (ANDed), their actions after its own.
-func (c *compiler) withMacros(path string, sel *KProbeSelector) (*KProbeSelector, error) {
+func (c *compiler) withMacros(path string, sel *policy.KProbeSelector) (*policy.KProbeSelector, error) {
 	out := *sel
 	out.Macros = nil
 	for i, name := range sel.Macros {
@@ -663,7 +664,7 @@ func joined[T any](a, b []T) []T { return append(a[:len(a):len(a)], b...) }
 // matchPID: followForks also matches the descendants of a listed process
 // (up to 16 generations), isNamespacePID compares ids in each process's
 // own pid namespace.
-func (c *compiler) matchPID(path string, sel uint8, m *PIDSelector, cfg *tracing.HookConfig) error {
+func (c *compiler) matchPID(path string, sel uint8, m *policy.PIDSelector, cfg *tracing.HookConfig) error {
 	set := c.newSet()
 	for _, v := range m.Values {
 		c.out.Program.Ints = append(c.out.Program.Ints, tracing.IntKey{SetID: set, Value: int64(v)})
@@ -679,7 +680,7 @@ func (c *compiler) matchPID(path string, sel uint8, m *PIDSelector, cfg *tracing
 		Negate: b2u(m.Operator == "NotIn"), SetID: set, V1: flags})
 }
 
-func (c *compiler) matchBinary(path string, sel, subject uint8, m *BinarySelector, cfg *tracing.HookConfig) error {
+func (c *compiler) matchBinary(path string, sel, subject uint8, m *policy.BinarySelector, cfg *tracing.HookConfig) error {
 	if m.FollowChildren && subject != tracing.SubjBinary {
 		return unsupported(path+".followChildren", "followChildren applies to matchBinaries only")
 	}
@@ -785,7 +786,7 @@ func (c *compiler) expandLists(path string, values []string) ([]string, error) {
 	return out, nil
 }
 
-func (c *compiler) list(name string) *ListSpec {
+func (c *compiler) list(name string) *policy.ListSpec {
 	for i := range c.spec.Lists {
 		if c.spec.Lists[i].Name == name {
 			return &c.spec.Lists[i]
@@ -795,7 +796,7 @@ func (c *compiler) list(name string) *ListSpec {
 }
 
 // matchReturn filters on the return value with the integer operators.
-func (c *compiler) matchReturn(path string, sel uint8, m *ArgSelector, cfg *tracing.HookConfig) error {
+func (c *compiler) matchReturn(path string, sel uint8, m *policy.ArgSelector, cfg *tracing.HookConfig) error {
 	cd := tracing.Cond{Selector: sel, Subject: tracing.SubjRet, Negate: b2u(strings.HasPrefix(m.Operator, "Not"))}
 	var err error
 	switch op := strings.TrimPrefix(m.Operator, "Not"); op {
@@ -815,7 +816,7 @@ func (c *compiler) matchReturn(path string, sel uint8, m *ArgSelector, cfg *trac
 	return c.cond(cfg, path, cd)
 }
 
-func (c *compiler) matchArg(path string, sel uint8, m *ArgSelector, slots map[uint32]uint8, cfg *tracing.HookConfig) error {
+func (c *compiler) matchArg(path string, sel uint8, m *policy.ArgSelector, slots map[uint32]uint8, cfg *tracing.HookConfig) error {
 	if len(m.Args) > 0 {
 		return unsupported(path+".args", "matchArgs over several args is not implemented yet")
 	}
@@ -959,7 +960,7 @@ func (c *compiler) addrSet(path string, values []string) (uint32, error) {
 	return set, nil
 }
 
-func (c *compiler) actions(path string, sel uint8, acts []ActionSelector, cfg *tracing.HookConfig, meta *Hook) error {
+func (c *compiler) actions(path string, sel uint8, acts []policy.ActionSelector, cfg *tracing.HookConfig, meta *Hook) error {
 	a := tracing.SelAction{Post: 1}
 	meta.Actions[sel] = event.ActionPost
 	for i, act := range acts {
@@ -992,7 +993,7 @@ func (c *compiler) actions(path string, sel uint8, acts []ActionSelector, cfg *t
 // rateLimit sets how often the same event may be posted: rateLimit is a
 // duration ("30s", "1m", "2h") or a number of seconds; the scope is
 // thread (the default), process or global.
-func rateLimit(path string, act *ActionSelector, a *tracing.SelAction) error {
+func rateLimit(path string, act *policy.ActionSelector, a *tracing.SelAction) error {
 	if act.RateLimit == "" {
 		return nil
 	}

@@ -1,7 +1,8 @@
-package policy
+package compile
 
 import (
 	"fmt"
+	"github.com/vigil-sec/vigil/pkg/policy"
 
 	"github.com/cilium/ebpf/btf"
 
@@ -14,7 +15,7 @@ import (
 // on subsystem/event that reads each argument from the record at the place
 // the event's format gives. Its args count the format's fields, common
 // ones included; its matchArgs count its args.
-func (c *compiler) tracepoint(path string, t *TracepointSpec) error {
+func (c *compiler) tracepoint(path string, t *policy.TracepointSpec) error {
 	if t.Raw {
 		return c.rawTracepoint(path, t)
 	}
@@ -56,7 +57,7 @@ func (c *compiler) tracepoint(path string, t *TracepointSpec) error {
 // rawTracepoint compiles a raw: true entry: a raw tracepoint program whose
 // args index TP_PROTO's arguments (kernel values, read like a kernel
 // function's); matchArgs count args.
-func (c *compiler) rawTracepoint(path string, t *TracepointSpec) error {
+func (c *compiler) rawTracepoint(path string, t *policy.TracepointSpec) error {
 	if err := c.kernel.Missing(probe.RawTracepoint); err != nil {
 		return kernelLacks(path, "raw tracepoint hooks: %v", err)
 	}
@@ -97,7 +98,7 @@ func (c *compiler) rawTracepoint(path string, t *TracepointSpec) error {
 }
 
 // addFunc compiles a FuncHook's selectors and adds it to the program.
-func (c *compiler) addFunc(path string, fh tracing.FuncHook, sels []KProbeSelector, slots map[uint32]uint8, meta *Hook) error {
+func (c *compiler) addFunc(path string, fh tracing.FuncHook, sels []policy.KProbeSelector, slots map[uint32]uint8, meta *Hook) error {
 	if err := c.selectors(path, sels, slots, &fh.Config, meta); err != nil {
 		return err
 	}
