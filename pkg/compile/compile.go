@@ -71,8 +71,8 @@ type Target struct {
 func Compile(p policy.Policy, t Target) (*Compiled, error) {
 	spec := p.GetSpec()
 	c := &compiler{spec: spec, kernel: t.Kernel, target: t, out: &Compiled{Name: QualifiedName(p)}}
-	if err := c.unsupportedParts(); err != nil {
-		return nil, err
+	if r := policy.Refusals(spec); len(r) > 0 {
+		return nil, unsupported(r[0].Path, "%s", r[0].Reason)
 	}
 	for i := range spec.KProbes {
 		if err := c.kprobe(fmt.Sprintf("spec.kprobes[%d]", i), &spec.KProbes[i]); err != nil {
@@ -156,21 +156,6 @@ type compiler struct {
 	target  Target
 	out     *Compiled
 	nextSet uint32
-}
-
-// unsupportedParts rejects hook kinds and spec fields that no backend of
-// Vigil serves yet, or that this kernel cannot serve.
-func (c *compiler) unsupportedParts() error {
-	s := c.spec
-	switch {
-	case len(s.Usdts) > 0:
-		return c.needs("spec.usdts", "USDT hooks", probe.Uprobe)
-	case len(s.Enforcers) > 0:
-		return c.needs("spec.enforcers", "enforcers", probe.LSM, probe.FmodRet, probe.OverrideReturn)
-	case s.NodeSelector != nil:
-		return unsupported("spec.nodeSelector", "selecting nodes is not implemented yet (loaded on every node, the policy would apply where it should not)")
-	}
-	return nil
 }
 
 // needs reports what is missing for what: the kernel features, when it has
@@ -322,14 +307,6 @@ func (c *compiler) fentry(path string, k *policy.KProbeSpec) error {
 func (c *compiler) uprobe(path string, u *policy.UProbeSpec) error {
 	if err := c.kernel.Missing(probe.Uprobe); err != nil {
 		return kernelLacks(path, "uprobe hooks: %v", err)
-	}
-	switch {
-	case len(u.Symbols) == 0:
-		return unsupported(path+".offsets", "uprobes by offset, without symbols, are not implemented yet")
-	case len(u.Offsets) > 0 || len(u.RefCtrOffsets) > 0:
-		return unsupported(path+".offsets", "symbol offsets and reference counters are not implemented yet")
-	case u.ResolvePathInContainer:
-		return unsupported(path+".resolvePathInContainer", "container paths need the Kubernetes integration, not implemented yet")
 	}
 	for _, sym := range u.Symbols {
 		k := &policy.KProbeSpec{Call: sym, Args: u.Args, Selectors: u.Selectors, Tags: u.Tags, Message: u.Message}
@@ -600,13 +577,8 @@ func (c *compiler) selector(path string, idx uint8, sel *policy.KProbeSelector, 
 	if err != nil {
 		return err
 	}
-	switch {
-	case len(s.MatchReturnActions) > 0:
-		return unsupported(path+".matchReturnActions", "matchReturnActions is not implemented yet")
-	case len(s.MatchReturnArgs) > 0 && cfg.AtExit == 0:
+	if len(s.MatchReturnArgs) > 0 && cfg.AtExit == 0 {
 		return unsupported(path+".matchReturnArgs", "matchReturnArgs needs return: true on the hook")
-	case len(s.MatchData) > 0:
-		return unsupported(path+".matchData", "matchData is not implemented yet")
 	}
 	for i := range s.MatchArgs {
 		if err := c.matchArg(fmt.Sprintf("%s.matchArgs[%d]", path, i), idx, &s.MatchArgs[i], slots, cfg); err != nil {
@@ -817,9 +789,6 @@ func (c *compiler) matchReturn(path string, sel uint8, m *policy.ArgSelector, cf
 }
 
 func (c *compiler) matchArg(path string, sel uint8, m *policy.ArgSelector, slots map[uint32]uint8, cfg *tracing.HookConfig) error {
-	if len(m.Args) > 0 {
-		return unsupported(path+".args", "matchArgs over several args is not implemented yet")
-	}
 	slot, ok := slots[m.Index]
 	if !ok {
 		return unsupported(path+".index", "no args entry has index %d", m.Index)

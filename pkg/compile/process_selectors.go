@@ -116,9 +116,6 @@ var initNsInodes = map[string]uint64{
 // capabilities in its effective, inheritable or permitted set; for
 // changes, one of them differs from its set at exec (or none does).
 func (c *compiler) matchCapability(path string, sel, subject uint8, m *policy.CapabilitiesSelector, cfg *tracing.HookConfig) error {
-	if m.IsNamespaceCapability {
-		return unsupported(path+".isNamespaceCapability", "isNamespaceCapability is not implemented yet")
-	}
 	set := map[string]int64{"": tracing.CapSetEffective, "Effective": tracing.CapSetEffective,
 		"Inheritable": tracing.CapSetInheritable, "Permitted": tracing.CapSetPermitted}[m.Type]
 	var mask int64

@@ -137,8 +137,7 @@ var (
 
 // Actions of matchActions and matchReturnActions.
 var actions = []string{
-	"Post", "NoPost", "Sigkill", "Signal", "Override", "FollowFD", "UnfollowFD", "CopyFD",
-	"GetUrl", "DnsLookup", "TrackSock", "UntrackSock", "NotifyEnforcer",
+	"Post", "NoPost", "Sigkill", "Signal", "Override", "GetUrl", "DnsLookup", "TrackSock", "UntrackSock", "NotifyEnforcer",
 	"CleanupEnforcerNotification", "Set",
 }
 

@@ -188,12 +188,29 @@ type UProbeSpec struct {
 	Offsets []uint64 `json:"offsets,omitempty"`
 	// Reference counter (semaphore) offsets, one per symbol.
 	RefCtrOffsets []uint64 `json:"refCtrOffsets,omitempty"`
-	// Resolve Path inside each selected pod's containers.
-	ResolvePathInContainer bool             `json:"resolvePathInContainer,omitempty"`
-	Message                string           `json:"message,omitempty"`
-	Args                   []KProbeArg      `json:"args,omitempty"`
-	Selectors              []KProbeSelector `json:"selectors,omitempty"`
-	Tags                   []string         `json:"tags,omitempty"`
+	// Addresses to hook, instead of symbols.
+	Addrs []uint64 `json:"addrs,omitempty"`
+	// Expected digests of the binary.
+	BinaryDigests []string `json:"binaryDigests,omitempty"`
+	// BTF file describing the binary's types.
+	BTFPath string `json:"btfPath,omitempty"`
+	// Conditions under which a failure to hook is not an error.
+	Ignore *UprobeIgnoreSpec `json:"ignore,omitempty"`
+	// Also hook the function's return.
+	Return bool `json:"return,omitempty"`
+	// The return value to read.
+	ReturnArg *KProbeArg       `json:"returnArg,omitempty"`
+	Message   string           `json:"message,omitempty"`
+	Args      []KProbeArg      `json:"args,omitempty"`
+	Data      []KProbeArg      `json:"data,omitempty"`
+	Selectors []KProbeSelector `json:"selectors,omitempty"`
+	Tags      []string         `json:"tags,omitempty"`
+}
+
+// UprobeIgnoreSpec lists uprobe failures to tolerate.
+type UprobeIgnoreSpec struct {
+	// Hook the binary even when its digest is not one of binaryDigests.
+	DigestVerificationFailure bool `json:"digestVerificationFailure,omitempty"`
 }
 
 // UsdtSpec hooks a user-space statically defined tracepoint.
@@ -201,6 +218,7 @@ type UsdtSpec struct {
 	Path      string           `json:"path"`
 	Provider  string           `json:"provider"`
 	Name      string           `json:"name"`
+	BTFPath   string           `json:"btfPath,omitempty"`
 	Message   string           `json:"message,omitempty"`
 	Args      []KProbeArg      `json:"args,omitempty"`
 	Selectors []KProbeSelector `json:"selectors,omitempty"`
@@ -234,6 +252,18 @@ type KProbeSelector struct {
 	MatchReturnActions     []ActionSelector           `json:"matchReturnActions,omitempty"`
 	// Names of spec.selectorsMacros entries merged into this selector.
 	Macros []string `json:"macros,omitempty"`
+	// Name of the selector in status and metrics.
+	Label string `json:"label,omitempty"`
+	// Workloads the selector applies to.
+	MatchWorkloads *WorkloadSelector `json:"matchWorkloads,omitempty"`
+}
+
+// WorkloadSelector selects pods, containers and host processes, as the
+// spec's selectors of the same names.
+type WorkloadSelector struct {
+	PodSelector       *LabelSelector `json:"podSelector,omitempty"`
+	ContainerSelector *LabelSelector `json:"containerSelector,omitempty"`
+	HostSelector      *LabelSelector `json:"hostSelector,omitempty"`
 }
 
 // PIDSelector filters on process IDs.
@@ -297,10 +327,6 @@ type CapabilitiesSelector struct {
 // ActionSelector is an action taken when its selector matches.
 type ActionSelector struct {
 	Action string `json:"action"`
-	// Argument index of the fd (FollowFD, UnfollowFD, CopyFD).
-	ArgFd uint32 `json:"argFd,omitempty"`
-	// Argument index of the file name (FollowFD, CopyFD).
-	ArgName uint32 `json:"argName,omitempty"`
 	// URL to fetch (GetUrl).
 	ArgURL string `json:"argUrl,omitempty"`
 	// Name to resolve (DnsLookup).
@@ -325,6 +351,12 @@ type ActionSelector struct {
 	UserStackTrace bool `json:"userStackTrace,omitempty"`
 	// Add the IMA hash of the file to the event (Post, LSM hooks).
 	ImaHash bool `json:"imaHash,omitempty"`
+	// Override on uprobes: registers to set, as "reg=value".
+	ArgRegs []string `json:"argRegs,omitempty"`
+	// Override on uprobes: the symbol, address or offset to call instead.
+	ArgNewSymbol string `json:"argNewSymbol,omitempty"`
+	ArgNewAddr   int64  `json:"argNewAddr,omitempty"`
+	ArgNewOffset int64  `json:"argNewOffset,omitempty"`
 }
 
 // ListSpec is a named list of functions or syscalls.

@@ -23,9 +23,6 @@ func (v *validator) returnActions(h *hook, list []ActionSelector, p path) {
 var actionChecks = map[string]func(*validator, *hook, *ActionSelector, path){
 	"Signal":                      (*validator).signal,
 	"Override":                    (*validator).override,
-	"FollowFD":                    (*validator).fdArgs,
-	"UnfollowFD":                  (*validator).fdArgs,
-	"CopyFD":                      (*validator).fdArgs,
 	"GetUrl":                      (*validator).getURL,
 	"DnsLookup":                   (*validator).dnsLookup,
 	"TrackSock":                   (*validator).sockArg,
@@ -104,13 +101,6 @@ func (v *validator) override(h *hook, a *ActionSelector, p path) {
 	}
 	if a.ArgError == 0 {
 		v.errorf(p, "action Override needs argError (the error to return, e.g. -1 for -EPERM)")
-	}
-}
-
-func (v *validator) fdArgs(h *hook, a *ActionSelector, p path) {
-	v.declared(h, a.ArgFd, p.child("argFd"))
-	if a.Action != "UnfollowFD" {
-		v.declared(h, a.ArgName, p.child("argName"))
 	}
 }
 

@@ -149,9 +149,6 @@ func (v *validator) uprobe(u *UProbeSpec, p path) {
 			v.errorf(p.child("symbols").at(i), "%q is not a symbol name", s)
 		}
 	}
-	if u.ResolvePathInContainer && v.spec.PodSelector == nil {
-		v.errorf(p.child("resolvePathInContainer"), "resolvePathInContainer needs spec.podSelector")
-	}
 	h := &hook{kind: "uprobe", args: u.Args, maxIndex: MaxFuncArgs, maxWhy: "a function"}
 	v.hookBody(h, p, u.Message, u.Tags, u.Selectors)
 }

@@ -1,0 +1,352 @@
+package policy
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+)
+
+// Support says what Vigil does with one field of Tetragon's TracingPolicy
+// schema: it is implemented, with Tetragon's semantics, and Test names the
+// test that exercises it at run time ("pkg/agent.TestName"); or a policy
+// that sets it is refused, and Refused is the reason the user sees.
+type Support struct {
+	Test    string
+	Refused string
+	// RefusedValues are values of an implemented field that are refused,
+	// with the reason (for example the actions not implemented yet).
+	RefusedValues map[string]string
+}
+
+// Fields classifies every leaf path under spec of Tetragon's
+// TracingPolicy schema (list elements written "[]", e.g.
+// "spec.kprobes[].args[].type"). A field set in a policy that the table
+// refuses makes compilation fail with the field's YAML path and the
+// reason: no field is accepted and ignored. TestFieldsCoverTheSchema keeps
+// the table and the schema in step.
+var Fields = fieldTable()
+
+const notYet = "not implemented yet"
+
+// Tests that exercise fields at run time.
+const (
+	testSigkill       = "pkg/agent.TestSigkillOnPrefixAndBinary"
+	testOperators     = "pkg/agent.TestStringAndIntegerOperators"
+	testReturn        = "pkg/agent.TestSetuidObservedWithReturnValue"
+	testReturnCopy    = "pkg/agent.TestReturnCopyReadsTheFilledBuffer"
+	testTracepoint    = "pkg/agent.TestTracepointFieldsFromTheFormat"
+	testRawTracepoint = "pkg/agent.TestRawTracepointReadsTPProtoArguments"
+	testLists         = "pkg/agent.TestTracepointKillsListedSyscalls"
+	testUprobe        = "pkg/agent.TestUprobeOnBash"
+	testLSM           = "pkg/agent.TestLSMFileOpenOverrideDenies"
+	testFunction      = "pkg/agent.TestKernelFunctionHookResolvesTheFile"
+	testScope         = "pkg/agent.TestPodContainerAndHostSelectors"
+	testMonitor       = "pkg/agent.TestMonitorModeReportsWithoutKilling"
+	testMacros        = "pkg/agent.TestSelectorsMacrosAtRunTime"
+	testTagsMessage   = "pkg/agent.TestClaimTagsAndMessage"
+)
+
+// refusedActions are the actions of matchActions Vigil does not run yet.
+var refusedActions = map[string]string{
+	"GetUrl":                      notYet,
+	"DnsLookup":                   notYet,
+	"TrackSock":                   notYet,
+	"UntrackSock":                 notYet,
+	"NotifyEnforcer":              notYet,
+	"CleanupEnforcerNotification": notYet,
+	"Set":                         notYet,
+}
+
+func fieldTable() map[string]Support {
+	t := map[string]Support{}
+	add := func(prefix string, fields map[string]Support) {
+		for k, v := range fields {
+			t[prefix+k] = v
+		}
+	}
+	add("spec.", specFields())
+	for _, kind := range []string{"kprobes", "fentries"} {
+		p := "spec." + kind + "[]."
+		add(p, kprobeFields())
+		add(p+"args[].", argFields(true))
+		add(p+"data[].", refusedTree(argFields(true), "data is "+notYet))
+		add(p+"returnArg.", returnArgFields())
+		add(p+"selectors[].", selectorFields(true))
+	}
+	hooks := map[string]map[string]Support{
+		"tracepoints": tracepointFields(), "uprobes": uprobeFields(), "usdts": usdtFields(), "lsmhooks": lsmFields(),
+	}
+	for kind, fields := range hooks {
+		p := "spec." + kind + "[]."
+		add(p, fields)
+		add(p+"args[].", argFields(false))
+		add(p+"selectors[].", selectorFields(false))
+	}
+	add("spec.uprobes[].data[].", refusedTree(argFields(false), "data is "+notYet))
+	add("spec.uprobes[].returnArg.", refusedTree(returnArgFields(), "uprobe return probes are "+notYet))
+	for k := range t {
+		if strings.HasPrefix(k, "spec.usdts[].") {
+			t[k] = refused("USDT hooks are " + notYet)
+		}
+	}
+	return t
+}
+
+// refusedTree refuses every field of fields with reason.
+func refusedTree(fields map[string]Support, reason string) map[string]Support {
+	out := make(map[string]Support, len(fields))
+	for k := range fields {
+		out[k] = Support{Refused: reason}
+	}
+	return out
+}
+
+func implemented(test string) Support { return Support{Test: test} }
+
+func refused(reason string) Support { return Support{Refused: reason} }
+
+func specFields() map[string]Support {
+	t := map[string]Support{
+		"enforcers[].calls":                        refused("enforcers and NotifyEnforcer are " + notYet),
+		"lists[].name":                             implemented(testLists),
+		"lists[].type":                             implemented(testLists),
+		"lists[].values":                           implemented(testLists),
+		"lists[].pattern":                          implemented("pkg/agent.TestGeneratedFtraceList"),
+		"lists[].validated":                        refused("validated (skip checking the list against the kernel) is " + notYet + ": Vigil checks every list"),
+		"loader":                                   refused("loader events are " + notYet),
+		"options[].name":                           implemented(testMonitor),
+		"options[].value":                          implemented(testMonitor),
+		"selectorsMacros":                          implemented(testMacros),
+		"hostSelector.matchLabels":                 refused("hostSelector must be null or {}"),
+		"hostSelector.matchExpressions[].key":      refused("hostSelector must be null or {}"),
+		"hostSelector.matchExpressions[].operator": refused("hostSelector must be null or {}"),
+		"hostSelector.matchExpressions[].values":   refused("hostSelector must be null or {}"),
+		"nodeSelector.matchLabels":                 refused("selecting nodes is " + notYet + " (loaded on every node, the policy would apply where it should not)"),
+		"nodeSelector.matchExpressions[].key":      refused("selecting nodes is " + notYet),
+		"nodeSelector.matchExpressions[].operator": refused("selecting nodes is " + notYet),
+		"nodeSelector.matchExpressions[].values":   refused("selecting nodes is " + notYet),
+	}
+	for _, s := range []string{"podSelector", "containerSelector"} {
+		for _, f := range []string{"matchLabels", "matchExpressions[].key", "matchExpressions[].operator", "matchExpressions[].values"} {
+			t[s+"."+f] = implemented(testScope)
+		}
+	}
+	return t
+}
+
+func kprobeFields() map[string]Support {
+	return map[string]Support{
+		"call":                implemented(testSigkill),
+		"syscall":             implemented(testFunction),
+		"return":              implemented(testReturn),
+		"message":             implemented(testTagsMessage),
+		"tags":                implemented(testTagsMessage),
+		"ignore.callNotFound": implemented("pkg/agent.TestIgnoreCallNotFound"),
+		"returnArgAction":     {Test: testReturn, RefusedValues: map[string]string{"TrackSock": notYet, "UntrackSock": notYet}},
+	}
+}
+
+func tracepointFields() map[string]Support {
+	return map[string]Support{
+		"subsystem": implemented(testTracepoint),
+		"event":     implemented(testTracepoint),
+		"raw":       implemented(testRawTracepoint),
+		"message":   implemented(testTracepoint),
+		"tags":      implemented(testTracepoint),
+	}
+}
+
+func uprobeFields() map[string]Support {
+	return map[string]Support{
+		"path":                             implemented(testUprobe),
+		"symbols":                          implemented(testUprobe),
+		"message":                          implemented(testUprobe),
+		"tags":                             implemented(testUprobe),
+		"offsets":                          refused("uprobes by offset are " + notYet),
+		"refCtrOffsets":                    refused("uprobe reference counters are " + notYet),
+		"addrs":                            refused("uprobes by address are " + notYet),
+		"binaryDigests":                    refused("binary digests are " + notYet),
+		"btfPath":                          refused("BTF files for uprobes are " + notYet),
+		"ignore.digestVerificationFailure": refused("binary digests are " + notYet),
+		"return":                           refused("uprobe return probes are " + notYet),
+	}
+}
+
+func usdtFields() map[string]Support {
+	fields := map[string]Support{}
+	for _, f := range []string{"path", "provider", "name", "btfPath", "message", "tags"} {
+		fields[f] = refused("USDT hooks are " + notYet)
+	}
+	return fields
+}
+
+func lsmFields() map[string]Support {
+	return map[string]Support{
+		"hook":    implemented(testLSM),
+		"message": implemented(testLSM),
+		"tags":    implemented(testLSM),
+	}
+}
+
+// argFields are the fields of an args entry; function says the hook has
+// function arguments (kprobes, fentries), where buffers can be read at
+// return.
+func argFields(function bool) map[string]Support {
+	t := map[string]Support{
+		"index":         implemented(testSigkill),
+		"type":          implemented(testSigkill),
+		"label":         implemented("pkg/agent.TestCredAndCapabilityArgs"),
+		"sizeArgIndex":  implemented(testReturnCopy),
+		"returnCopy":    implemented(testReturnCopy),
+		"maxData":       refused("maxData (buffers beyond 4095 bytes) is " + notYet),
+		"resolve":       refused("resolve (following BTF members from an argument) is " + notYet),
+		"btfType":       refused("btfType is " + notYet),
+		"btfTypeModule": refused("btfTypeModule is " + notYet),
+		"source":        refused("source (reading data from somewhere else than the arguments) is " + notYet),
+	}
+	if !function {
+		t["returnCopy"] = refused("returnCopy needs a return probe: only kprobes and fentries have one")
+	}
+	return t
+}
+
+// returnArgFields: a return value is described by its type and label.
+func returnArgFields() map[string]Support {
+	t := refusedTree(argFields(true), "a return value has only a type and a label")
+	t["type"] = implemented(testReturn)
+	t["label"] = implemented(testReturn)
+	return t
+}
+
+// selectorFields are the fields of a selector; ret says the hook has a
+// return value (kprobes, fentries).
+func selectorFields(ret bool) map[string]Support {
+	t := map[string]Support{
+		"macros":                                         implemented(testMacros),
+		"label":                                          refused("selector labels are " + notYet),
+		"matchArgs[].index":                              implemented(testOperators),
+		"matchArgs[].operator":                           implemented(testOperators),
+		"matchArgs[].values":                             implemented(testOperators),
+		"matchArgs[].args":                               refused("several arguments in one matchArgs entry are " + notYet),
+		"matchReturnArgs[].operator":                     implemented(testReturn),
+		"matchReturnArgs[].values":                       implemented(testReturn),
+		"matchReturnArgs[].index":                        refused("matchReturnArgs filters the return value: index does not apply"),
+		"matchReturnArgs[].args":                         refused("matchReturnArgs filters the return value: args does not apply"),
+		"matchBinaries[].operator":                       implemented(testSigkill),
+		"matchBinaries[].values":                         implemented(testSigkill),
+		"matchBinaries[].followChildren":                 implemented("pkg/agent.TestMatchBinariesFollowChildren"),
+		"matchParentBinaries[].operator":                 implemented("pkg/agent.TestMatchParentBinaries"),
+		"matchParentBinaries[].values":                   implemented("pkg/agent.TestMatchParentBinaries"),
+		"matchParentBinaries[].followChildren":           refused("followChildren applies to matchBinaries only"),
+		"matchPIDs[].operator":                           implemented("pkg/agent.TestMatchPIDsFollowForks"),
+		"matchPIDs[].values":                             implemented("pkg/agent.TestMatchPIDsFollowForks"),
+		"matchPIDs[].followForks":                        implemented("pkg/agent.TestMatchPIDsFollowForks"),
+		"matchPIDs[].isNamespacePID":                     implemented("pkg/agent.TestClaimIsNamespacePID"),
+		"matchNamespaces[].namespace":                    implemented("pkg/agent.TestMatchNamespaces"),
+		"matchNamespaces[].operator":                     implemented("pkg/agent.TestMatchNamespaces"),
+		"matchNamespaces[].values":                       implemented("pkg/agent.TestMatchNamespaces"),
+		"matchNamespaceChanges[].operator":               implemented("pkg/agent.TestNamespaceAndCapabilityChanges"),
+		"matchNamespaceChanges[].values":                 implemented("pkg/agent.TestNamespaceAndCapabilityChanges"),
+		"matchCapabilities[].operator":                   implemented("pkg/agent.TestMatchCapabilities"),
+		"matchCapabilities[].type":                       implemented("pkg/agent.TestMatchCapabilities"),
+		"matchCapabilities[].values":                     implemented("pkg/agent.TestMatchCapabilities"),
+		"matchCapabilities[].isNamespaceCapability":      refused("isNamespaceCapability is " + notYet),
+		"matchCapabilityChanges[].operator":              implemented("pkg/agent.TestNamespaceAndCapabilityChanges"),
+		"matchCapabilityChanges[].type":                  implemented("pkg/agent.TestNamespaceAndCapabilityChanges"),
+		"matchCapabilityChanges[].values":                implemented("pkg/agent.TestNamespaceAndCapabilityChanges"),
+		"matchCapabilityChanges[].isNamespaceCapability": refused("isNamespaceCapability is " + notYet),
+	}
+	for _, f := range []string{"index", "operator", "values", "args"} {
+		t["matchData[]."+f] = refused("matchData is " + notYet)
+	}
+	for _, s := range []string{"podSelector", "containerSelector", "hostSelector"} {
+		for _, f := range []string{"matchLabels", "matchExpressions[].key", "matchExpressions[].operator", "matchExpressions[].values"} {
+			t["matchWorkloads."+s+"."+f] = refused("matchWorkloads is " + notYet)
+		}
+	}
+	for k, v := range actionFields() {
+		t["matchActions[]."+k] = v
+		t["matchReturnActions[]."+k] = refused("matchReturnActions is " + notYet)
+	}
+	if !ret {
+		for k := range t {
+			if strings.HasPrefix(k, "matchReturnArgs[]") {
+				t[k] = refused("the hook has no return value")
+			}
+		}
+	}
+	return t
+}
+
+func actionFields() map[string]Support {
+	t := map[string]Support{
+		"action":           {Test: testSigkill, RefusedValues: refusedActions},
+		"argSig":           implemented("pkg/agent.TestClaimSignalAction"),
+		"argError":         implemented("pkg/agent.TestOverrideReturnsTheError"),
+		"rateLimit":        implemented("pkg/agent.TestRateLimitCollapsesRepeats"),
+		"rateLimitScope":   implemented("pkg/agent.TestRateLimitCollapsesRepeats"),
+		"kernelStackTrace": refused("kernelStackTrace is " + notYet),
+		"userStackTrace":   refused("userStackTrace is " + notYet),
+		"imaHash":          refused("imaHash is " + notYet + " (it needs a sleepable BPF LSM program)"),
+	}
+	for _, f := range []string{"argFqdn", "argUrl", "argSock", "argIndex", "argValue", "argRegs", "argNewSymbol", "argNewAddr", "argNewOffset"} {
+		t[f] = refused("the action this argument belongs to is " + notYet)
+	}
+	return t
+}
+
+// Refusal is a field a policy sets that Vigil refuses.
+type Refusal struct {
+	Path   string // the YAML path, e.g. spec.kprobes[0].args[1].maxData
+	Reason string
+}
+
+// Refusals lists the fields spec sets (to a value other than the zero
+// value) that Fields refuses, or whose value it refuses, in spec order.
+// Fields in selectorsMacros count as the selector fields of kprobes.
+func Refusals(spec *TracingPolicySpec) []Refusal {
+	var out []Refusal
+	walkSet(reflect.ValueOf(spec).Elem(), "spec", "spec", func(p, norm string, v reflect.Value) {
+		s, ok := Fields[norm]
+		switch {
+		case !ok:
+			out = append(out, Refusal{p, "the field is not in Tetragon's TracingPolicy schema"})
+		case s.Refused != "":
+			out = append(out, Refusal{p, s.Refused})
+		case v.Kind() == reflect.String && s.RefusedValues[v.String()] != "":
+			out = append(out, Refusal{p, fmt.Sprintf("%s: %s", v.String(), s.RefusedValues[v.String()])})
+		}
+	})
+	return out
+}
+
+// walkSet calls fn for every leaf field of v that holds a non-zero value,
+// with its YAML path p and its path in Fields, norm.
+func walkSet(v reflect.Value, p, norm string, fn func(p, norm string, v reflect.Value)) {
+	switch {
+	case v.Kind() == reflect.Pointer:
+		if !v.IsNil() {
+			walkSet(v.Elem(), p, norm, fn)
+		}
+	case v.Kind() == reflect.Struct:
+		for _, f := range fieldsOf(v.Type()) {
+			walkSet(v.FieldByIndex(f.index), p+"."+f.name, norm+"."+f.name, fn)
+		}
+	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Struct:
+		for i := range v.Len() {
+			walkSet(v.Index(i), fmt.Sprintf("%s[%d]", p, i), norm+"[]", fn)
+		}
+	case v.Kind() == reflect.Map && v.Type().Elem().Kind() == reflect.Struct:
+		if v.Len() > 0 {
+			fn(p, norm, v)
+		}
+		keys := v.MapKeys()
+		slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(a.String(), b.String()) })
+		for _, k := range keys {
+			walkSet(v.MapIndex(k), string(path(p).key(k.String())), "spec.kprobes[].selectors[]", fn)
+		}
+	case !v.IsZero():
+		fn(p, norm, v)
+	}
+}
