@@ -1,7 +1,7 @@
 # Vigil build. `make test` is what CI runs; it needs root for the BPF tests.
 GO ?= go
 BPF_SRC := $(shell find bpf -name '*.c' -o -name '*.h' | grep -v vmlinux.h)
-GENERATED := $(wildcard pkg/tracing/*_bpfel.go pkg/tracing/*_bpfel.o) crds pkg/api
+GENERATED := $(wildcard pkg/tracing/*_bpfel*.go pkg/tracing/*_bpfel*.o) crds pkg/api
 
 .PHONY: all build deps generate check-generated vmlinux lint test test-go vmtest bench clean
 

@@ -213,6 +213,15 @@ __noinline int read_arg(__u32 hook_id, __u32 i, __u32 off)
 	return 0;
 }
 
+/* The return value as the hook's function returns it: a 32-bit int
+ * (AT_EXIT_INT) is sign-extended from the 64-bit register. */
+static __always_inline void read_ret(struct gscratch *s,
+				     struct hook_config *cfg)
+{
+	if (cfg->at_exit == AT_EXIT_INT)
+		s->ret = (__s32)s->ret;
+}
+
 /* Reads the hook's argument slots into the event, back to back. */
 static __always_inline void read_args(struct gscratch *s,
 				      struct hook_config *cfg)

@@ -147,8 +147,7 @@ __noinline int run_hook(__u32 hook_id, __u32 nr)
 		return 0;
 	if (cfg->scoped && !in_scope(task, cfg->policy_id))
 		return 0;
-	if (cfg->at_exit == AT_EXIT_INT)
-		s->ret = (__s32)s->ret; /* a 32-bit int, in a 64-bit register */
+	read_ret(s, cfg);
 	read_args(s, cfg);
 	sel = select(s, cfg);
 	if (sel < 0)
