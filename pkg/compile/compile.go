@@ -692,7 +692,8 @@ func (c *compiler) strSet(path string, op int, values []string) (uint32, error) 
 		case tracing.CondPrefix:
 			copy(k.Data[:], v)
 			k.Prefixlen = uint32(32 + 8*len(v))
-		default:
+		default: // exact: the key ends with the NUL, which a value may spell
+			v = strings.TrimSuffix(v, "\x00")
 			copy(k.Data[:], v)
 			k.Prefixlen = uint32(32 + 8*(len(v)+1))
 		}

@@ -179,6 +179,9 @@ func setString(n *yaml.Node, v reflect.Value) error {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!bool" {
 		return typeMismatch(n, "a string")
 	}
+	if i := strings.IndexByte(n.Value, 0); i >= 0 && i < len(n.Value)-1 {
+		return fmt.Errorf("the string holds a NUL byte before its end: the kernel's strings end at their first NUL, so it could never match")
+	}
 	v.SetString(n.Value)
 	return nil
 }

@@ -14,6 +14,44 @@ var specCases = []struct {
 	name, spec, want string
 }{
 	{
+		name: "NUL inside a string value",
+		spec: `  kprobes:
+  - call: sys_openat
+    args:
+    - {index: 1, type: string}
+    selectors:
+    - matchArgs:
+      - {index: 1, operator: Equal, values: ["/etc/\0shadow"]}
+`,
+		want: `t.yaml:12: spec.kprobes[0].selectors[0].matchArgs[0].values[0]: the string holds a NUL byte before its end: the kernel's strings end at their first NUL, so it could never match`,
+	},
+	{
+		name: "final NUL on a prefix",
+		spec: `  kprobes:
+  - call: sys_openat
+    args:
+    - {index: 1, type: string}
+    selectors:
+    - matchArgs:
+      - {index: 1, operator: Prefix, values: ["/etc/shadow\0"]}
+`,
+		want: `t.yaml:12: spec.kprobes[0].selectors[0].matchArgs[0].values[0]: "/etc/shadow\x00" ends with a NUL byte, which only Equal and NotEqual can compare`,
+	},
+	{
+		name: "list among string values",
+		spec: `  lists:
+  - {name: files, values: [sys_openat]}
+  kprobes:
+  - call: sys_openat
+    args:
+    - {index: 1, type: string}
+    selectors:
+    - matchArgs:
+      - {index: 1, operator: Equal, values: ["list:files"]}
+`,
+		want: `t.yaml:14: spec.kprobes[0].selectors[0].matchArgs[0].values[0]: "list:files": lists apply to InMap and NotInMap on integer and syscall64 arguments, not to string values (Tetragon would compare the literal text)`,
+	},
+	{
 		name: "unknown operator",
 		spec: `  kprobes:
   - call: fd_install
@@ -706,6 +744,11 @@ func TestMalformedSpecs(t *testing.T) {
 var docCases = []struct {
 	name, doc, want string
 }{
+	{
+		name: "two policies of the same name",
+		doc:  header + "  loader: true\n---\n" + header + "  loader: true\n",
+		want: `t.yaml:8: metadata.name: a second policy named "t" in this file (the first is at line 1): each would replace the other`,
+	},
 	{
 		name: "unsupported apiVersion",
 		doc:  "apiVersion: cilium.io/v1aplha1\nkind: TracingPolicy\nmetadata:\n  name: t\nspec:\n  loader: true\n",

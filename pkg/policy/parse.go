@@ -3,6 +3,7 @@ package policy
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"reflect"
@@ -47,6 +48,7 @@ func Parse(data []byte, source string) ([]Policy, error) {
 func parseStream(data []byte) ([]Policy, ErrorList) {
 	var policies []Policy
 	var errs ErrorList
+	seen := map[string]int{} // kind/namespace/name: line of the first
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
 		var doc yaml.Node
@@ -61,9 +63,24 @@ func parseStream(data []byte) ([]Policy, ErrorList) {
 			continue
 		}
 		p, docErrs := parseDocument(doc.Content[0])
+		if p != nil {
+			docErrs = append(docErrs, duplicate(p, doc.Content[0].Line, seen)...)
+		}
 		policies = append(policies, p)
 		errs = append(errs, docErrs...)
 	}
+}
+
+// duplicate refuses a second document of the same kind, namespace and
+// name in one stream: loaded one after the other, the second would
+// silently replace the first.
+func duplicate(p Policy, line int, seen map[string]int) ErrorList {
+	key := p.GetKind() + "/" + p.GetNamespace() + "/" + p.GetName()
+	if first, ok := seen[key]; ok {
+		return ErrorList{{Line: line, Path: "metadata.name", Msg: fmt.Sprintf("a second policy named %q in this file (the first is at line %d): each would replace the other", p.GetName(), first)}}
+	}
+	seen[key] = line
+	return nil
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)

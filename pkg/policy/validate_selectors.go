@@ -191,6 +191,8 @@ func (v *validator) binaryValue(p path, val string, exact bool) {
 		v.errorf(p, "must not be empty")
 	case exact && !strings.HasPrefix(val, "/"):
 		v.errorf(p, "%q is not an absolute path (In and NotIn compare the full path of the executable)", val)
+	case !exact && strings.HasSuffix(val, "\x00"):
+		v.errorf(p, "%q ends with a NUL byte, which only an exact match (In, NotIn) can compare", val)
 	}
 }
 

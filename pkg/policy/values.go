@@ -19,6 +19,30 @@ type checker func(string) string
 // valueChecker returns the checker of the values of operator op on an
 // argument of type typ.
 func (v *validator) valueChecker(op, typ string, cls argClass) checker {
+	if cls.family == famString || cls.family == famPath || cls.family == famFile {
+		return stringValue(op, v.operatorChecker(op, typ, cls))
+	}
+	return v.operatorChecker(op, typ, cls)
+}
+
+// stringValue refuses, among the values of a string operator, "list:NAME"
+// (lists hold syscall and function names, for InMap and NotInMap on
+// integers and syscall64; Tetragon compares such a string as its literal
+// text) and a final NUL byte where the match is not exact (where it is,
+// the NUL says what an exact match means anyway: the string ends there).
+func stringValue(op string, c checker) checker {
+	return func(s string) string {
+		switch {
+		case strings.HasPrefix(s, "list:"):
+			return fmt.Sprintf("%q: lists apply to InMap and NotInMap on integer and syscall64 arguments, not to string values (Tetragon would compare the literal text)", s)
+		case strings.HasSuffix(s, "\x00") && op != "Equal" && op != "NotEqual":
+			return fmt.Sprintf("%q ends with a NUL byte, which only Equal and NotEqual can compare", s)
+		}
+		return c(s)
+	}
+}
+
+func (v *validator) operatorChecker(op, typ string, cls argClass) checker {
 	switch op {
 	case "Equal", "NotEqual":
 		return v.equalChecker(typ, cls)
