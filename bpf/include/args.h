@@ -222,7 +222,9 @@ static __always_inline void read_ret(struct gscratch *s,
 		s->ret = (__s32)s->ret;
 }
 
-/* Reads the hook's argument slots into the event, back to back. */
+/* Reads the hook's argument slots into the event, back to back. A slot's
+ * integer value starts at 0: strings and objects set none, and the rate
+ * limit hashes them all. */
 static __always_inline void read_args(struct gscratch *s,
 				      struct hook_config *cfg)
 {
@@ -232,6 +234,7 @@ static __always_inline void read_args(struct gscratch *s,
 		__u32 len = 0;
 
 		s->arg_off[i] = off;
+		s->msg.arg_val[i] = 0;
 		if (i < cfg->n_args)
 			len = read_arg(cfg->hook_id, i, off) & ARG_MASK;
 		s->msg.arg_len[i] = len;

@@ -67,7 +67,7 @@ static __always_inline __u32 put_given(struct gscratch *s, __u32 off,
 	return len;
 }
 
-/* read_args, but a given slot's bytes are the case's. */
+/* read_args (args.h), but a given slot's bytes are the case's. */
 static __always_inline void
 read_case(struct gscratch *s, struct hook_config *cfg, struct sel_case *c)
 {
