@@ -315,7 +315,11 @@ func (c *compiler) uprobe(path string, u *policy.UProbeSpec) error {
 			return err
 		}
 		meta.Backend, meta.Uprobe = tracing.AttachUprobe, u.Path
-		c.out.Program.Funcs = append(c.out.Program.Funcs, tracing.FuncHook{Attach: tracing.AttachUprobe, Symbol: sym, Path: u.Path, Config: *hook})
+		fh := tracing.FuncHook{Attach: tracing.AttachUprobe, Symbol: sym, Path: u.Path, Config: *hook}
+		if err := argsFilled(path, fh, k); err != nil {
+			return err
+		}
+		c.out.Program.Funcs = append(c.out.Program.Funcs, fh)
 		c.out.Hooks = append(c.out.Hooks, meta)
 		if err := c.overrideAllowed(path, tracing.AttachUprobe, meta); err != nil {
 			return err
@@ -385,10 +389,35 @@ func (c *compiler) funcHook(path string, fh tracing.FuncHook, function string, k
 			return err
 		}
 	}
+	if err := argsFilled(path, fh, k); err != nil {
+		return err
+	}
 	fh.Config = *hook
 	meta.Backend = fh.Attach
 	c.out.Program.Funcs = append(c.out.Program.Funcs, fh)
 	c.out.Hooks = append(c.out.Hooks, meta)
+	return nil
+}
+
+// argsFilled checks k's argument indexes against the arguments fh's
+// backend reads: a kprobe (or uprobe) on a function reads the first five
+// registers, the other backends six arguments (validation's bound).
+func argsFilled(path string, fh tracing.FuncHook, k *policy.KProbeSpec) error {
+	probe := fh.Attach == tracing.AttachKprobe || fh.Attach == tracing.AttachKretprobe ||
+		fh.Attach == tracing.AttachKprobeOverride || fh.Attach == tracing.AttachUprobe
+	if !probe || fh.Syscall {
+		return nil
+	}
+	const n = 5
+	for i, a := range k.Args {
+		ap := fmt.Sprintf("%s.args[%d]", path, i)
+		if a.Index >= n {
+			return unsupported(ap+".index", "%d is out of range: a %s hook reads the first %d arguments of a function (indexes 0-%d)", a.Index, fh.Attach, n, n-1)
+		}
+		if a.SizeArgIndex > n {
+			return unsupported(ap+".sizeArgIndex", "%d is out of range: a %s hook reads the first %d arguments of a function (sizeArgIndex counts from 1)", a.SizeArgIndex, fh.Attach, n)
+		}
+	}
 	return nil
 }
 

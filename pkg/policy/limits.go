@@ -22,9 +22,10 @@ const (
 	MaxArgs = 8
 	// MaxSyscallArgs bounds the argument index of a syscall hook.
 	MaxSyscallArgs = 6
-	// MaxFuncArgs bounds the argument index of a function, LSM hook or USDT
-	// (the kernel's MAX_BPF_FUNC_ARGS, and the USDT argument limit).
-	MaxFuncArgs = 12
+	// MaxFuncArgs bounds the argument index of a function, LSM hook or
+	// USDT: the arguments any of Vigil's backends reads (a kprobe reads
+	// one less: the compiler checks the backend it picks).
+	MaxFuncArgs = 6
 	// MaxTags is the number of tags of one hook.
 	MaxTags = 16
 	// MaxMessageLen is the length in bytes of a hook's message.

@@ -448,7 +448,7 @@ t.yaml:13: spec.kprobes[0].selectors[0].matchNamespaces[0].namespace: unknown na
     - index: 6
       type: int
 `,
-		want: `t.yaml:9: spec.kprobes[0].args[0].index: 6 is out of range: a syscall has at most 6 arguments (0-5)`,
+		want: `t.yaml:9: spec.kprobes[0].args[0].index: 6 is out of range: Vigil reads the first 6 arguments of a syscall (indexes 0-5)`,
 	},
 	{
 		name: "sizeArgIndex on int",

@@ -211,7 +211,7 @@ var memberPath = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\[[0-9]+\])?(\.[A-Z
 // arg checks one args, data or returnArg entry.
 func (v *validator) arg(h *hook, a *KProbeArg, p path) {
 	if h.maxIndex > 0 && int(a.Index) >= h.maxIndex {
-		v.errorf(p.child("index"), "%d is out of range: %s has at most %d arguments (0-%d)", a.Index, h.maxWhy, h.maxIndex, h.maxIndex-1)
+		v.errorf(p.child("index"), "%d is out of range: Vigil reads the first %d arguments of %s (indexes 0-%d)", a.Index, h.maxIndex, h.maxWhy, h.maxIndex-1)
 	}
 	if a.Type != "" && !v.enum(p.child("type"), "argument type", a.Type, argTypes) {
 		return
@@ -228,7 +228,7 @@ func (v *validator) bufferOptions(h *hook, a *KProbeArg, p path) {
 	if a.SizeArgIndex > 0 && !buffer {
 		v.errorf(p.child("sizeArgIndex"), "sizeArgIndex applies only to char_buf and char_iovec arguments")
 	} else if h.maxIndex > 0 && int(a.SizeArgIndex) > h.maxIndex {
-		v.errorf(p.child("sizeArgIndex"), "%d is out of range: %s has at most %d arguments (sizeArgIndex counts from 1)", a.SizeArgIndex, h.maxWhy, h.maxIndex)
+		v.errorf(p.child("sizeArgIndex"), "%d is out of range: Vigil reads the first %d arguments of %s (sizeArgIndex counts from 1)", a.SizeArgIndex, h.maxIndex, h.maxWhy)
 	}
 	if a.ReturnCopy && !buffer {
 		v.errorf(p.child("returnCopy"), "returnCopy applies only to char_buf and char_iovec arguments")

@@ -1,0 +1,50 @@
+package compile
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/vigil-sec/vigil/pkg/policy"
+	"github.com/vigil-sec/vigil/pkg/probe"
+)
+
+// kernelWith is a report in which exactly the features given are available.
+func kernelWith(features ...probe.Feature) probe.Report {
+	var r probe.Report
+	for _, f := range probe.Features() {
+		available := false
+		for _, g := range features {
+			available = available || f == g
+		}
+		r.Features = append(r.Features, probe.Result{Feature: f, Available: available, Reason: "not in this test's kernel"})
+	}
+	return r
+}
+
+// TestArgIndexWithinWhatTheBackendReads: a kprobe reads five registers, so
+// index 5 of a kernel function is refused there and accepted on fentry,
+// which reads six.
+func TestArgIndexWithinWhatTheBackendReads(t *testing.T) {
+	ps, err := policy.Parse([]byte(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: sixth}
+spec:
+  kprobes:
+  - call: do_sys_openat2
+    syscall: false
+    args:
+    - {index: 5, type: int}
+`), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Compile(ps[0], Target{Kernel: kernelWith(probe.Kprobe)})
+	var u *UnsupportedError
+	if !errors.As(err, &u) || u.Path != "spec.kprobes[0].args[0].index" {
+		t.Fatalf("on kprobe: got %v, want an UnsupportedError at spec.kprobes[0].args[0].index", err)
+	}
+	t.Log(err)
+	if _, err := Compile(ps[0], Target{Kernel: kernelWith(probe.Fentry)}); err != nil {
+		t.Errorf("on fentry: %v", err)
+	}
+}
