@@ -115,3 +115,25 @@ func compareEnums(t *testing.T, object string, spec *ebpf.CollectionSpec, mirror
 		}
 	}
 }
+
+// TestLimitsMatchMaps checks the Go limits that size maps rather than
+// structs (those the struct layouts check) against the generic object's
+// maps.
+func TestLimitsMatchMaps(t *testing.T) {
+	spec, err := loadGeneric()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]uint32{
+		"hook_configs": MaxHooks, "hook_stats": MaxHooks, "policy_modes": MaxPolicies,
+		"syscall_hooks": MaxSyscalls, "syscall_exit_hooks": MaxSyscalls,
+	} {
+		m, ok := spec.Maps[name]
+		switch {
+		case !ok:
+			t.Errorf("no map %s in the generic object", name)
+		case m.MaxEntries != want:
+			t.Errorf("map %s: %d entries in C, %d in Go", name, m.MaxEntries, want)
+		}
+	}
+}
