@@ -4,12 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/vigil-sec/vigil/pkg/compile"
 	"io"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/vigil-sec/vigil/pkg/compile"
 	"github.com/vigil-sec/vigil/pkg/policy"
 	"github.com/vigil-sec/vigil/pkg/probe"
 )
@@ -27,7 +27,8 @@ type checkResult struct {
 	File     string   `json:"file"`
 	Policy   string   `json:"policy,omitempty"`
 	Loads    bool     `json:"loads"`
-	Hooks    []string `json:"hooks,omitempty"` // function and backend of each hook
+	Hooks    []string `json:"hooks,omitempty"`   // function and backend of each hook
+	Skipped  []string `json:"skipped,omitempty"` // calls ignore.callNotFound left out
 	Problems []string `json:"problems,omitempty"`
 }
 
@@ -74,6 +75,7 @@ func checkFile(file string, kernel probe.Report) []checkResult {
 			for _, h := range c.Hooks {
 				r.Hooks = append(r.Hooks, h.Function+" via "+h.Backend)
 			}
+			r.Skipped = c.Skipped
 		}
 		out = append(out, r)
 	}
@@ -103,6 +105,9 @@ func writeCheck(w io.Writer, output string, results []checkResult) error {
 		fmt.Fprintln(tw, "FILE\tPOLICY\tLOADS\tHOOKS OR PROBLEMS")
 		for _, r := range results {
 			detail := append(r.Hooks, r.Problems...)
+			for _, s := range r.Skipped {
+				detail = append(detail, "skipped "+s)
+			}
 			fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", r.File, r.Policy, r.Loads, first(detail))
 			for _, d := range rest(detail) {
 				fmt.Fprintf(tw, "\t\t\t%s\n", d)

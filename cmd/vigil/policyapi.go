@@ -132,6 +132,9 @@ func writePolicies(w io.Writer, output string, ps []*api.Policy) error {
 		fmt.Fprintln(tw, "NAME\tSTATE\tMODE\tEVENTS\tACTIONS\tSOURCE\tBACKENDS OR ERROR")
 		for _, p := range ps {
 			detail := strings.Join(p.Backends, ",")
+			if len(p.Skipped) > 0 {
+				detail += "; skipped " + strings.Join(p.Skipped, "; ")
+			}
 			if p.Error != "" {
 				detail = p.Error
 			}

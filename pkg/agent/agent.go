@@ -6,7 +6,6 @@ package agent
 import (
 	"context"
 	"errors"
-	"github.com/vigil-sec/vigil/pkg/compile"
 	"os"
 	"sync/atomic"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"k8s.io/client-go/rest"
 
+	"github.com/vigil-sec/vigil/pkg/compile"
 	"github.com/vigil-sec/vigil/pkg/event"
 	"github.com/vigil-sec/vigil/pkg/pods"
 	"github.com/vigil-sec/vigil/pkg/probe"

@@ -2,9 +2,9 @@ package agent
 
 import (
 	"fmt"
-	"github.com/vigil-sec/vigil/pkg/compile"
 	"time"
 
+	"github.com/vigil-sec/vigil/pkg/compile"
 	"github.com/vigil-sec/vigil/pkg/event"
 	"github.com/vigil-sec/vigil/pkg/policy"
 	"github.com/vigil-sec/vigil/pkg/tracing"

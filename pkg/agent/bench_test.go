@@ -2,13 +2,13 @@ package agent
 
 import (
 	"fmt"
-	"github.com/vigil-sec/vigil/pkg/compile"
 	"io"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/vigil-sec/vigil/pkg/compile"
 	"github.com/vigil-sec/vigil/pkg/export"
 	"github.com/vigil-sec/vigil/pkg/output"
 	"github.com/vigil-sec/vigil/pkg/policy"

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"sync"
 	"time"
 
@@ -221,6 +222,9 @@ func (c *crdPolicies) report(u *unstructured.Unstructured, loadErr error) {
 		name := qualifiedName(u)
 		counts := c.ps.countsOf(name)
 		entry["backends"], entry["events"], entry["actions"] = c.ps.backends(name), counts.events, counts.actions
+		if skipped := c.ps.skipped(name); len(skipped) > 0 {
+			entry["message"] = "skipped " + strings.Join(skipped, "; ")
+		}
 	}
 	patch, err := json.Marshal(map[string]any{"apiVersion": u.GetAPIVersion(), "kind": u.GetKind(),
 		"metadata": map[string]any{"name": u.GetName(), "namespace": u.GetNamespace()},

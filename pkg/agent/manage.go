@@ -20,6 +20,7 @@ type PolicyInfo struct {
 	Name, Source, State, Mode string
 	Error                     string // why its last version did not load
 	Backends                  []string
+	Skipped                   []string // calls the kernel lacks, left out (ignore.callNotFound)
 	Events, Actions           uint64
 	Enforces                  bool // it can signal, kill or deny
 }
@@ -118,7 +119,7 @@ func (ps *policies) List() []PolicyInfo {
 	var out []PolicyInfo
 	for name, in := range ps.byName {
 		out = append(out, PolicyInfo{Name: name, Source: in.source, State: StateLoaded, Mode: modeName(in.mode),
-			Enforces: policy.Enforces(in.doc)})
+			Enforces: policy.Enforces(in.doc), Skipped: in.skipped})
 	}
 	for name, k := range ps.disabled {
 		out = append(out, keptInfo(name, StateDisabled, k))

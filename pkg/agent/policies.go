@@ -3,12 +3,12 @@ package agent
 import (
 	"errors"
 	"fmt"
-	"github.com/vigil-sec/vigil/pkg/compile"
 	"sort"
 	"sync"
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/vigil-sec/vigil/pkg/compile"
 	"github.com/vigil-sec/vigil/pkg/policy"
 	"github.com/vigil-sec/vigil/pkg/scope"
 	"github.com/vigil-sec/vigil/pkg/tracing"
@@ -65,6 +65,8 @@ type installed struct {
 	scope  *compile.Scope
 	doc    policy.Policy // the document, to enable it again once disabled
 	mode   int
+	// skipped are the calls ignore.callNotFound left out (Compiled.Skipped)
+	skipped []string
 }
 
 func newPolicies(h *tracing.Hooks, scopes *scope.Scopes, target compile.Target) *policies {
@@ -148,7 +150,10 @@ func (ps *policies) apply(source string, p policy.Policy) error {
 		ps.metas[hid] = c.Hooks[i]
 	}
 	ps.metaMu.Unlock()
-	ps.byName[c.Name] = &installed{id: id, source: source, inst: in, scope: c.Scope, doc: p, mode: mode}
+	ps.byName[c.Name] = &installed{id: id, source: source, inst: in, scope: c.Scope, doc: p, mode: mode, skipped: c.Skipped}
+	for _, s := range c.Skipped {
+		logrus.WithFields(logrus.Fields{"policy": c.Name, "source": source}).Warn("skipped: " + s)
+	}
 	return nil
 }
 
@@ -310,6 +315,16 @@ func logPolicyError(source, name string, err error) {
 		f["path"] = u.Path
 	}
 	logrus.WithFields(f).WithError(err).Error("policy not loaded")
+}
+
+// skipped lists the calls a loaded policy left out (ignore.callNotFound).
+func (ps *policies) skipped(name string) []string {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if in := ps.byName[name]; in != nil {
+		return in.skipped
+	}
+	return nil
 }
 
 // backends lists the kernel mechanisms that serve a loaded policy's hooks.

@@ -175,7 +175,9 @@ type Policy struct {
 	// Why it does not load (state "error").
 	Error string `protobuf:"bytes,8,opt,name=error,proto3" json:"error,omitempty"`
 	// Whether it can signal, kill or override (loading it needs the admin role).
-	Enforces      bool `protobuf:"varint,9,opt,name=enforces,proto3" json:"enforces,omitempty"`
+	Enforces bool `protobuf:"varint,9,opt,name=enforces,proto3" json:"enforces,omitempty"`
+	// Calls this kernel lacks that the policy let it leave out (ignore.callNotFound), with their YAML paths.
+	Skipped       []string `protobuf:"bytes,10,rep,name=skipped,proto3" json:"skipped,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -271,6 +273,13 @@ func (x *Policy) GetEnforces() bool {
 		return x.Enforces
 	}
 	return false
+}
+
+func (x *Policy) GetSkipped() []string {
+	if x != nil {
+		return x.Skipped
+	}
+	return nil
 }
 
 type ListPoliciesResponse struct {
@@ -689,7 +698,7 @@ const file_vigil_v1_vigil_proto_rawDesc = "" +
 	"\tdeny_list\x18\x02 \x01(\tR\bdenyList\"\x1b\n" +
 	"\x05Event\x12\x12\n" +
 	"\x04json\x18\x01 \x01(\fR\x04json\"\x15\n" +
-	"\x13ListPoliciesRequest\"\xde\x01\n" +
+	"\x13ListPoliciesRequest\"\xf8\x01\n" +
 	"\x06Policy\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06source\x18\x02 \x01(\tR\x06source\x12\x14\n" +
@@ -699,7 +708,9 @@ const file_vigil_v1_vigil_proto_rawDesc = "" +
 	"\x06events\x18\x06 \x01(\x04R\x06events\x12\x18\n" +
 	"\aactions\x18\a \x01(\x04R\aactions\x12\x14\n" +
 	"\x05error\x18\b \x01(\tR\x05error\x12\x1a\n" +
-	"\benforces\x18\t \x01(\bR\benforces\"D\n" +
+	"\benforces\x18\t \x01(\bR\benforces\x12\x18\n" +
+	"\askipped\x18\n" +
+	" \x03(\tR\askipped\"D\n" +
 	"\x14ListPoliciesResponse\x12,\n" +
 	"\bpolicies\x18\x01 \x03(\v2\x10.vigil.v1.PolicyR\bpolicies\"&\n" +
 	"\x10AddPolicyRequest\x12\x12\n" +

@@ -2,15 +2,16 @@ package compile
 
 import (
 	"fmt"
-	"github.com/vigil-sec/vigil/pkg/policy"
 	"math"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/vigil-sec/vigil/pkg/event"
+	"github.com/vigil-sec/vigil/pkg/policy"
 	"github.com/vigil-sec/vigil/pkg/probe"
 	"github.com/vigil-sec/vigil/pkg/syscalls"
 	"github.com/vigil-sec/vigil/pkg/tracing"
@@ -22,7 +23,9 @@ type Compiled struct {
 	Name    string
 	Program tracing.Program
 	Hooks   []*Hook // one per Program.Hooks entry
-	Scope   *Scope  // nil: the policy applies to every process
+	// Skipped says which calls ignore.callNotFound skipped, and where.
+	Skipped []string
+	Scope   *Scope // nil: the policy applies to every process
 }
 
 // Scope is what a scoped policy applies to: pods (by namespace, pod labels
@@ -186,17 +189,84 @@ func (c *compiler) kprobe(path string, k *policy.KProbeSpec) error {
 	return nil
 }
 
-// callsOf lists the calls of a kprobes entry: its call, or the values of
-// the list it names ("list:NAME").
+// callsOf lists the calls of a kprobes entry that this kernel has: its
+// call, or the values of the list it names ("list:NAME"), without those
+// ignore.callNotFound lets it skip (noted in Compiled.Skipped).
 func (c *compiler) callsOf(path string, k *policy.KProbeSpec) ([]string, error) {
-	name, ok := strings.CutPrefix(k.Call, "list:")
-	if !ok {
-		return []string{k.Call}, nil
+	calls := []string{k.Call}
+	if name, ok := strings.CutPrefix(k.Call, "list:"); ok {
+		l := c.list(name)
+		if l == nil {
+			return nil, unsupported(path+".call", "list %q is not defined in spec.lists", name)
+		}
+		var err error
+		if calls, err = listValues(l); err != nil {
+			return nil, kernelLacks(path+".call", "list %q: %v", name, err)
+		}
 	}
-	if l := c.list(name); l != nil {
-		return l.Values, nil
+	if k.Ignore == nil || !k.Ignore.CallNotFound {
+		return calls, nil
 	}
-	return nil, unsupported(path+".call", "list %q is not defined in spec.lists", name)
+	return c.present(path, k, calls)
+}
+
+// present keeps the calls this kernel has: syscalls it knows, functions
+// it lists.
+func (c *compiler) present(path string, k *policy.KProbeSpec, calls []string) ([]string, error) {
+	var functions []string
+	for _, call := range calls {
+		if _, err := syscalls.Number(call); err != nil || !c.spec.HooksSyscalls(k) {
+			functions = append(functions, call)
+		}
+	}
+	found := map[string]bool{}
+	if len(functions) > 0 {
+		have, err := kernelFunctions(func(name string) bool { return slices.Contains(functions, name) })
+		if err != nil {
+			return nil, kernelLacks(path+".ignore.callNotFound", "%v", err)
+		}
+		for _, f := range have {
+			found[f] = true
+		}
+	}
+	var out []string
+	for _, call := range calls {
+		if slices.Contains(functions, call) && !found[call] {
+			c.out.Skipped = append(c.out.Skipped, fmt.Sprintf("%s.call: %s is not in this kernel (ignore.callNotFound)", path, call))
+			continue
+		}
+		out = append(out, call)
+	}
+	return out, nil
+}
+
+// listValues is what list l holds on this kernel: its values, or
+// generated, every syscall of the architecture (generated_syscalls, those
+// of the kernel's functions where it lists them) or the kernel functions
+// its pattern matches (generated_ftrace). A list that comes out empty is
+// an error.
+func listValues(l *policy.ListSpec) ([]string, error) {
+	var out []string
+	var err error
+	switch l.Type {
+	case "generated_syscalls":
+		out = syscalls.Names()
+		if have, ferr := kernelFunctions(func(n string) bool { return strings.HasPrefix(n, "__x64_sys_") }); ferr == nil {
+			out = slices.DeleteFunc(out, func(n string) bool { return !slices.Contains(have, syscalls.Symbol(n)) })
+		}
+	case "generated_ftrace":
+		re, rerr := regexp.Compile(*l.Pattern)
+		if rerr != nil {
+			return nil, rerr
+		}
+		out, err = kernelFunctions(re.MatchString)
+	default:
+		out = l.Values
+	}
+	if err == nil && len(out) == 0 {
+		err = fmt.Errorf("the %s list expands to nothing on this kernel", l.Type)
+	}
+	return out, err
 }
 
 // call compiles one hooked call: a syscall (syscall unset or true, and the
@@ -204,7 +274,7 @@ func (c *compiler) callsOf(path string, k *policy.KProbeSpec) ([]string, error) 
 func (c *compiler) call(path, call string, k *policy.KProbeSpec) error {
 	nr, err := syscalls.Number(call)
 	switch {
-	case err == nil && k.IsSyscall():
+	case err == nil && c.spec.HooksSyscalls(k):
 		return c.syscall(path, call, nr, k)
 	case k.Syscall != nil && *k.Syscall:
 		return unsupported(path+".call", "%v", err)
@@ -290,7 +360,7 @@ func (c *compiler) fentry(path string, k *policy.KProbeSpec) error {
 	}
 	for _, call := range calls {
 		_, err := syscalls.Number(call)
-		syscall := err == nil && k.IsSyscall()
+		syscall := err == nil && c.spec.HooksSyscalls(k)
 		sym := call
 		if syscall {
 			sym = syscalls.Symbol(call)

@@ -2,7 +2,6 @@ package compile
 
 import (
 	"errors"
-	"github.com/vigil-sec/vigil/pkg/policy"
 	"maps"
 	"os"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vigil-sec/vigil/pkg/policy"
 	"github.com/vigil-sec/vigil/pkg/probe"
 )
 

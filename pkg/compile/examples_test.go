@@ -2,11 +2,11 @@ package compile
 
 import (
 	"errors"
-	"github.com/vigil-sec/vigil/pkg/policy"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/vigil-sec/vigil/pkg/policy"
 	"github.com/vigil-sec/vigil/pkg/probe"
 )
 

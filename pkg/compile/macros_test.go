@@ -1,9 +1,9 @@
 package compile
 
 import (
-	"github.com/vigil-sec/vigil/pkg/policy"
 	"testing"
 
+	"github.com/vigil-sec/vigil/pkg/policy"
 	"github.com/vigil-sec/vigil/pkg/probe"
 	"github.com/vigil-sec/vigil/pkg/tracing"
 )

@@ -2,13 +2,13 @@ package compile
 
 import (
 	"fmt"
-	"github.com/vigil-sec/vigil/pkg/event"
-	"github.com/vigil-sec/vigil/pkg/policy"
 	"os"
 	"slices"
 	"strconv"
 	"syscall"
 
+	"github.com/vigil-sec/vigil/pkg/event"
+	"github.com/vigil-sec/vigil/pkg/policy"
 	"github.com/vigil-sec/vigil/pkg/tracing"
 )
 

@@ -2,10 +2,10 @@ package compile
 
 import (
 	"fmt"
-	"github.com/vigil-sec/vigil/pkg/policy"
 
 	"github.com/cilium/ebpf/btf"
 
+	"github.com/vigil-sec/vigil/pkg/policy"
 	"github.com/vigil-sec/vigil/pkg/probe"
 	"github.com/vigil-sec/vigil/pkg/tracefs"
 	"github.com/vigil-sec/vigil/pkg/tracing"

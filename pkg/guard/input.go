@@ -2,11 +2,11 @@ package guard
 
 import (
 	"encoding/json"
-	"github.com/vigil-sec/vigil/pkg/compile"
 	"sort"
 	"strings"
 
 	"github.com/vigil-sec/vigil/pkg/agent"
+	"github.com/vigil-sec/vigil/pkg/compile"
 	"github.com/vigil-sec/vigil/pkg/policy"
 )
 

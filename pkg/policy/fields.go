@@ -242,7 +242,7 @@ func selectorFields(ret bool) map[string]Support {
 		"matchPIDs[].operator":                           implemented("pkg/agent.TestMatchPIDsFollowForks"),
 		"matchPIDs[].values":                             implemented("pkg/agent.TestMatchPIDsFollowForks"),
 		"matchPIDs[].followForks":                        implemented("pkg/agent.TestMatchPIDsFollowForks"),
-		"matchPIDs[].isNamespacePID":                     implemented("pkg/agent.TestClaimIsNamespacePID"),
+		"matchPIDs[].isNamespacePID":                     implemented("pkg/agent.TestClaimMatchPIDsNamespacePID"),
 		"matchNamespaces[].namespace":                    implemented("pkg/agent.TestMatchNamespaces"),
 		"matchNamespaces[].operator":                     implemented("pkg/agent.TestMatchNamespaces"),
 		"matchNamespaces[].values":                       implemented("pkg/agent.TestMatchNamespaces"),

@@ -1,5 +1,7 @@
 package policy
 
+import "strings"
+
 // API versions and kinds accepted by Parse. Both API versions share one
 // schema.
 const (
@@ -134,6 +136,20 @@ type KProbeSpec struct {
 
 // IsSyscall reports whether the hooked function is a syscall.
 func (k *KProbeSpec) IsSyscall() bool { return k.Syscall == nil || *k.Syscall }
+
+// HooksSyscalls reports whether kprobes entry k of s hooks syscalls: for
+// a call of a typed list, the list's type says (as in Tetragon), else
+// k.IsSyscall.
+func (s *TracingPolicySpec) HooksSyscalls(k *KProbeSpec) bool {
+	if name, ok := strings.CutPrefix(k.Call, "list:"); ok {
+		for _, l := range s.Lists {
+			if l.Name == name && l.Type != "" {
+				return l.Type != "generated_ftrace"
+			}
+		}
+	}
+	return k.IsSyscall()
+}
 
 // IgnoreSpec lists hook failures to tolerate.
 type IgnoreSpec struct {

@@ -91,22 +91,11 @@ func (v *validator) kprobe(k *KProbeSpec, p path, kind string) {
 	}
 	h := &hook{kind: kind, args: k.Args, data: k.Data, ret: k.Return, returnArg: k.ReturnArg}
 	h.maxIndex, h.maxWhy = MaxFuncArgs, "a function"
-	if v.isSyscall(k) {
+	if v.spec.HooksSyscalls(k) {
 		h.maxIndex, h.maxWhy = MaxSyscallArgs, "a syscall"
 	}
 	v.returnSpec(k, h, p)
 	v.hookBody(h, p, k.Message, k.Tags, k.Selectors)
-}
-
-// isSyscall reports whether a kprobe hooks syscalls; for a typed list the
-// list type decides.
-func (v *validator) isSyscall(k *KProbeSpec) bool {
-	if name, ok := strings.CutPrefix(k.Call, "list:"); ok {
-		if l := v.lists[name]; l != nil && l.Type != "" {
-			return l.Type != "generated_ftrace"
-		}
-	}
-	return k.IsSyscall()
 }
 
 func (v *validator) returnSpec(k *KProbeSpec, h *hook, p path) {

@@ -6,7 +6,6 @@ package scope
 import (
 	"context"
 	"fmt"
-	"github.com/vigil-sec/vigil/pkg/compile"
 	"sync"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/vigil-sec/vigil/pkg/compile"
 	"github.com/vigil-sec/vigil/pkg/containerid"
 	"github.com/vigil-sec/vigil/pkg/pods"
 	"github.com/vigil-sec/vigil/pkg/policy"

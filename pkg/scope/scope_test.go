@@ -1,11 +1,11 @@
 package scope
 
 import (
-	"github.com/vigil-sec/vigil/pkg/compile"
 	"path/filepath"
 	"testing"
 
 	"github.com/vigil-sec/vigil/internal/cgrouptest"
+	"github.com/vigil-sec/vigil/pkg/compile"
 	"github.com/vigil-sec/vigil/pkg/policy"
 	"github.com/vigil-sec/vigil/pkg/tracing"
 )

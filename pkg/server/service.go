@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"github.com/vigil-sec/vigil/pkg/compile"
 	"time"
 
 	"google.golang.org/grpc"
@@ -13,6 +12,7 @@ import (
 	"github.com/vigil-sec/vigil/pkg/agent"
 	"github.com/vigil-sec/vigil/pkg/api"
 	"github.com/vigil-sec/vigil/pkg/broadcast"
+	"github.com/vigil-sec/vigil/pkg/compile"
 	"github.com/vigil-sec/vigil/pkg/policy"
 )
 
@@ -141,6 +141,6 @@ func enforcingNote(enforces bool) string {
 }
 
 func toAPI(p agent.PolicyInfo) *api.Policy {
-	return &api.Policy{Name: p.Name, Source: p.Source, State: p.State, Mode: p.Mode, Backends: p.Backends,
+	return &api.Policy{Name: p.Name, Source: p.Source, State: p.State, Mode: p.Mode, Backends: p.Backends, Skipped: p.Skipped,
 		Events: p.Events, Actions: p.Actions, Error: p.Error, Enforces: p.Enforces}
 }

@@ -1,0 +1,160 @@
+package agent
+
+import (
+	"fmt"
+	"os/exec"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vigil-sec/vigil/pkg/event"
+	"github.com/vigil-sec/vigil/pkg/policy"
+	"github.com/vigil-sec/vigil/pkg/probe"
+)
+
+// Runtime tests of policy fields that policy.Fields names.
+
+// listed returns the agent's listing of policy name.
+func listed(t *testing.T, name string) PolicyInfo {
+	t.Helper()
+	for _, p := range shared.agent.pols.List() {
+		if p.Name == name {
+			return p
+		}
+	}
+	t.Fatalf("policy %s is not listed", name)
+	return PolicyInfo{}
+}
+
+// TestIgnoreCallNotFound: a call the kernel lacks is skipped, and said so,
+// when its entry sets ignore.callNotFound; the rest of the policy runs.
+// Without it the policy is refused.
+func TestIgnoreCallNotFound(t *testing.T) {
+	_, secret, other := secretFiles(t)
+	doc := func(ignore bool) string {
+		return fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: call-not-found}
+spec:
+  kprobes:
+  - call: vigil_no_such_function
+    syscall: false
+    ignore: {callNotFound: %v}
+  - call: sys_openat
+    args: [{index: 1, type: string}]
+    selectors:
+    - matchArgs: [{index: 1, operator: Equal, values: [%q]}]
+      matchActions: [{action: Sigkill}]
+`, ignore, secret)
+	}
+	docs, err := policy.Parse([]byte(doc(false)), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := shared.agent.pols.Apply(t.Name(), docs[0]); err == nil || !strings.Contains(err.Error(), "spec.kprobes[0]") {
+		_ = shared.agent.pols.Remove("call-not-found")
+		t.Fatalf("without ignore.callNotFound: got %v, want the policy refused at spec.kprobes[0]", err)
+	}
+	load(t, doc(true))
+	want := []string{"spec.kprobes[0].call: vigil_no_such_function is not in this kernel (ignore.callNotFound)"}
+	if got := listed(t, "call-not-found").Skipped; !slices.Equal(got, want) {
+		t.Errorf("skipped = %q, want %q", got, want)
+	}
+	cat := exec.Command("/bin/cat", secret)
+	if sig := killedBy(cat.Run()); sig != syscall.SIGKILL {
+		t.Errorf("cat of the secret: killed by %v, want SIGKILL (the calls the kernel has run)", sig)
+	}
+	mustRun(t, "cat of another file", exec.Command("/bin/cat", other), false)
+}
+
+// TestGeneratedSyscallsList: a generated_syscalls list holds every syscall
+// of the architecture: hooked through it, syscalls the list never names
+// one by one post events.
+func TestGeneratedSyscallsList(t *testing.T) {
+	_, secret, _ := secretFiles(t)
+	cat := copyBinary(t, "/bin/cat", "gencat")
+	load(t, fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: generated-syscalls}
+spec:
+  lists:
+  - {name: all, type: generated_syscalls}
+  kprobes:
+  - call: list:all
+    selectors:
+    - matchBinaries: [{operator: In, values: [%q]}]
+`, cat))
+	run := exec.Command(cat, secret)
+	mustRun(t, "the copied cat", run, false)
+	evs := shared.sink.find(t, 1, 10*time.Second, func(ev *event.Event) bool {
+		k := ev.ProcessKprobe
+		return k != nil && k.Process.Pid == uint32(run.Process.Pid) && k.FunctionName == "__x64_sys_fadvise64"
+	})
+	if len(evs) == 0 {
+		t.Fatal("no event for fadvise64, which cat calls and only a generated list names")
+	}
+	for _, f := range []string{"__x64_sys_openat", "__x64_sys_read", "__x64_sys_close"} {
+		got := shared.sink.find(t, 1, 5*time.Second, func(ev *event.Event) bool {
+			k := ev.ProcessKprobe
+			return k != nil && k.Process.Pid == uint32(run.Process.Pid) && k.FunctionName == f
+		})
+		if len(got) == 0 {
+			t.Errorf("no event for %s", f)
+		}
+	}
+}
+
+// TestGeneratedFtraceList: a generated_ftrace list hooks the kernel
+// functions its pattern matches.
+func TestGeneratedFtraceList(t *testing.T) {
+	if kernel().Missing(probe.Kprobe) != nil && kernel().Missing(probe.Fentry) != nil {
+		t.Skipf("needs kprobe or fentry: %v; %v", kernel().Missing(probe.Kprobe), kernel().Missing(probe.Fentry))
+	}
+	_, secret, _ := secretFiles(t)
+	load(t, fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: generated-ftrace}
+spec:
+  lists:
+  - {name: opens, type: generated_ftrace, pattern: "^security_file_open$"}
+  kprobes:
+  - call: list:opens
+    args: [{index: 0, type: file}]
+    selectors:
+    - matchArgs: [{index: 0, operator: Equal, values: [%q]}]
+`, secret))
+	cat := exec.Command("/bin/cat", secret)
+	mustRun(t, "cat of the secret", cat, false)
+	k := shared.sink.one(t, "security_file_open of the secret", kprobeOf(cat.Process.Pid, "generated-ftrace")).ProcessKprobe
+	if k.FunctionName != "security_file_open" {
+		t.Errorf("function_name = %q, want security_file_open", k.FunctionName)
+	}
+}
+
+// TestSelectorsMacrosAtRunTime: a selector that names macros gets their
+// filters (ANDed with its own) and their actions.
+func TestSelectorsMacrosAtRunTime(t *testing.T) {
+	dir, secret, other := secretFiles(t)
+	load(t, fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: macros-run}
+spec:
+  selectorsMacros:
+    cat: {matchBinaries: [{operator: In, values: [%q]}]}
+    kill: {matchActions: [{action: Sigkill}]}
+  kprobes:
+  - call: sys_openat
+    args: [{index: 1, type: string}]
+    selectors:
+    - matchArgs: [{index: 1, operator: Prefix, values: [%q]}]
+      macros: [cat, kill]
+`, resolvedPath("/bin/cat"), dir+"/secret"))
+	cat := exec.Command("/bin/cat", secret)
+	if sig := killedBy(cat.Run()); sig != syscall.SIGKILL {
+		t.Errorf("cat of the secret: killed by %v, want SIGKILL (the kill macro's action)", sig)
+	}
+	mustRun(t, "cat of another file", exec.Command("/bin/cat", other), false)
+	mustRun(t, "head of the secret (not the cat macro's binary)", exec.Command("/usr/bin/head", secret), false)
+}
