@@ -175,6 +175,17 @@ enum at_exit {
 	AT_EXIT_INT = 2,
 };
 
+/* Which conditions select evaluates. A return hook (at_exit set) runs
+ * twice, as in Tetragon: at the call's entry every condition but those on
+ * the return value (matchArgs, the process filters), and its actions run
+ * there, before the call; at the return only the return-value conditions
+ * (matchReturnArgs) of the selector that matched at entry. */
+enum select_phase {
+	PHASE_ALL = 0,
+	PHASE_ENTRY = 1,
+	PHASE_EXIT = 2,
+};
+
 struct hook_config {
 	__u32 hook_id;
 	__u32 policy_id;

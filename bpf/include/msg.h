@@ -29,7 +29,9 @@ enum counter {
 	COUNTER_RINGBUF_FULL = 0, /* a record could not be reserved */
 	COUNTER_PROCMAP_FULL = 1, /* the process map refused an entry */
 	COUNTER_SCOPE_FULL = 2,	  /* the pod scope map refused a cgroup */
-	COUNTER_MAX = 3,
+	/* a return hook's entry match could not be kept for its return */
+	COUNTER_RETURN_FULL = 3,
+	COUNTER_MAX = 4,
 };
 
 enum ns_index {

@@ -422,10 +422,22 @@ __noinline int eval_cond(__u32 hook_id, __u32 i)
 	return r != (bool)c->negate;
 }
 
-/* Returns the first selector whose conditions all hold, or -1. */
-static __always_inline int select(struct gscratch *s, struct hook_config *cfg)
+/* Whether select skips condition c in phase (enum select_phase). */
+static __always_inline bool skipped(struct cond *c, int phase)
 {
-	s->failed = 0;
+	if (phase == PHASE_ENTRY)
+		return c->subject == SUBJ_RET;
+	if (phase == PHASE_EXIT)
+		return c->subject != SUBJ_RET;
+	return false;
+}
+
+/* Returns the first selector whose conditions all hold, or -1; in
+ * PHASE_EXIT only selector only is a candidate. */
+static __always_inline int select(struct gscratch *s, struct hook_config *cfg,
+				  int phase, __u32 only)
+{
+	s->failed = phase == PHASE_EXIT ? ~(1u << (only & 31)) : 0;
 	s->bin_len = 0;
 	s->ns_read = 0;
 	for (int i = 0; i < MAX_CONDS; i++) {
@@ -435,8 +447,8 @@ static __always_inline int select(struct gscratch *s, struct hook_config *cfg)
 		if (i >= cfg->n_conds)
 			break;
 		bit = 1u << (c->selector & 31);
-		if (s->failed & bit)
-			continue; /* this selector already failed */
+		if ((s->failed & bit) || skipped(c, phase))
+			continue; /* this selector already failed, or not now */
 		if (!eval_cond(cfg->hook_id, i))
 			s->failed |= bit;
 	}

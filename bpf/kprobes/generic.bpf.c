@@ -132,36 +132,131 @@ static __always_inline void count_hit(__u32 hook_id, bool acted)
 		st->actions++;
 }
 
-/* Runs one hook on the current syscall: reads its arguments, evaluates its
- * selectors, acts, and posts the event. */
+/* Thread and hook: the key of what a return hook keeps from its entry. */
+struct stash_key {
+	__u32 tid;
+	__u32 hook_id;
+};
+
+/* The selector that matched at a return hook's entry, until the return.
+ * LRU: an entry whose call never returns (exit_group) is recycled. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct stash_key);
+	__type(value, __u32);
+} entry_sels SEC(".maps");
+
+static __always_inline struct stash_key stash_key_of(__u32 hook_id)
+{
+	struct stash_key k = {.tid = (__u32)bpf_get_current_pid_tgid(),
+			      .hook_id = hook_id};
+
+	return k;
+}
+
+/* The selector's actions: signal and Override (not in monitor mode).
+ * Returns the Override error, or 0. */
+static __always_inline int act_on(struct gscratch *s, struct hook_config *cfg,
+				  struct sel_action *act, bool run)
+{
+	__u32 *mode = bpf_map_lookup_elem(&policy_modes, &cfg->policy_id);
+	int ret = 0;
+
+	s->msg.monitor = mode && *mode == MODE_MONITOR;
+	s->msg.sig = act->sig;
+	if (!run)
+		return 0;
+	if (act->sig && !s->msg.monitor)
+		bpf_send_signal(act->sig);
+	if (!s->msg.monitor)
+		ret = act->override;
+	count_hit(cfg->hook_id, ret || (act->sig && !s->msg.monitor));
+	return ret;
+}
+
+static __always_inline struct sel_action action_of(struct hook_config *cfg,
+						   int sel)
+{
+	struct sel_action act = {.post = 1};
+
+	if (cfg->n_selectors)
+		act = cfg->actions[sel & (MAX_SELECTORS - 1)];
+	return act;
+}
+
+/* A return hook's entry: its selectors without the return-value
+ * conditions, its actions, and the matching selector kept for the return
+ * (enum select_phase). */
+static __always_inline int enter_hook(struct gscratch *s,
+				      struct hook_config *cfg)
+{
+	struct stash_key k = stash_key_of(cfg->hook_id);
+	struct sel_action act;
+	__u32 kept;
+	int sel;
+
+	s->ret = 0; /* a returnCopy buffer is read at the return */
+	read_args(s, cfg);
+	sel = select(s, cfg, PHASE_ENTRY, 0);
+	if (sel < 0) {
+		bpf_map_delete_elem(&entry_sels, &k);
+		return 0;
+	}
+	act = action_of(cfg, sel);
+	act_on(s, cfg, &act, true);
+	kept = sel;
+	if (bpf_map_update_elem(&entry_sels, &k, &kept, BPF_ANY))
+		count(COUNTER_RETURN_FULL);
+	return 0;
+}
+
+/* At a return hook's return: the selector that matched at its entry, or
+ * -1 (the entry did not match, or ran before the hook was installed). */
+static __always_inline int entry_sel(__u32 hook_id)
+{
+	struct stash_key k = stash_key_of(hook_id);
+	__u32 *kept = bpf_map_lookup_elem(&entry_sels, &k);
+	int sel;
+
+	if (!kept)
+		return -1;
+	sel = *kept;
+	bpf_map_delete_elem(&entry_sels, &k);
+	return sel;
+}
+
+/* Runs one hook on the current call: reads its arguments, evaluates its
+ * selectors, acts, and posts the event. A return hook runs twice: see
+ * enum select_phase. */
 __noinline int run_hook(__u32 hook_id, __u32 nr)
 {
 	struct hook_config *cfg = bpf_map_lookup_elem(&hook_configs, &hook_id);
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct sel_action act = {.post = 1};
+	struct sel_action act;
 	struct gscratch *s = scratch();
-	__u32 *mode, size;
-	int sel, ret = 0;
+	int sel, only = 0, phase = PHASE_ALL, ret;
+	__u32 size;
 
 	if (!cfg || !s)
 		return 0;
 	if (cfg->scoped && !in_scope(task, cfg->policy_id))
 		return 0;
+	if (cfg->at_exit && !s->at_exit)
+		return enter_hook(s, cfg);
+	if (cfg->at_exit) {
+		only = entry_sel(hook_id);
+		if (only < 0)
+			return 0;
+		phase = PHASE_EXIT;
+	}
 	read_ret(s, cfg);
 	read_args(s, cfg);
-	sel = select(s, cfg);
+	sel = select(s, cfg, phase, only);
 	if (sel < 0)
 		return 0;
-	if (cfg->n_selectors)
-		act = cfg->actions[sel & (MAX_SELECTORS - 1)];
-	mode = bpf_map_lookup_elem(&policy_modes, &cfg->policy_id);
-	s->msg.monitor = mode && *mode == MODE_MONITOR;
-	s->msg.sig = act.sig;
-	if (act.sig && !s->msg.monitor)
-		bpf_send_signal(act.sig);
-	if (!s->msg.monitor)
-		ret = act.override;
-	count_hit(hook_id, ret || (act.sig && !s->msg.monitor));
+	act = action_of(cfg, sel);
+	ret = act_on(s, cfg, &act, phase == PHASE_ALL);
 	if (!act.post || rate_limited(s, cfg, &act, sel))
 		return ret;
 	s->msg.ret = s->ret;
@@ -321,11 +416,6 @@ static __always_inline void kprobe_args(struct gscratch *s, struct pt_regs *ctx)
 }
 
 /* Entry arguments of return hooks, by thread and hook, until the return. */
-struct stash_key {
-	__u32 tid;
-	__u32 hook_id;
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
@@ -345,10 +435,8 @@ int generic_kprobe(struct pt_regs *ctx)
 	if (!s)
 		return 0;
 	kprobe_args(s, ctx);
-	if (cfg_stash) {
-		bpf_map_update_elem(&ret_stash, &k, s->raw, BPF_ANY);
-		return 0;
-	}
+	if (cfg_stash && bpf_map_update_elem(&ret_stash, &k, s->raw, BPF_ANY))
+		count(COUNTER_RETURN_FULL);
 	s->at_exit = 0;
 	run_hook(cfg_hook_id, 0);
 	return 0;

@@ -109,7 +109,7 @@ int selector_test(void *ctx)
 	read_ret(s, cfg);
 	read_case(s, cfg, c);
 	t1 = bpf_ktime_get_ns();
-	r->selector = select(s, cfg);
+	r->selector = select(s, cfg, PHASE_ALL, 0);
 	r->select_ns = bpf_ktime_get_ns() - t1;
 	r->read_ns = t1 - t0;
 	r->failed = s->failed;

@@ -70,6 +70,7 @@ type Stats struct {
 	LostKernel   atomic.Uint64 // records the ring buffer could not take
 	ProcmapFull  atomic.Uint64 // processes the kernel's process map refused
 	ScopeFull    atomic.Uint64 // pod cgroups the kernel's scope map refused
+	ReturnFull   atomic.Uint64 // return hook calls the kernel could not follow
 	DecodeErrors atomic.Uint64
 	ProcessCache atomic.Uint64 // process images in the cache
 }
@@ -274,10 +275,12 @@ func (a *Agent) pollLosses() {
 	a.report(event.LostRingBuffer, c.RingbufFull-a.seen.RingbufFull, now)
 	a.report(event.LostProcessMap, c.ProcmapFull-a.seen.ProcmapFull, now)
 	a.report(event.LostScopeMap, c.ScopeFull-a.seen.ScopeFull, now)
+	a.report(event.LostReturnMap, c.ReturnFull-a.seen.ReturnFull, now)
 	a.report(event.LostDecode, decodes-a.decodes, now)
 	a.stats.LostKernel.Store(c.RingbufFull)
 	a.stats.ProcmapFull.Store(c.ProcmapFull)
 	a.stats.ScopeFull.Store(c.ScopeFull)
+	a.stats.ReturnFull.Store(c.ReturnFull)
 	a.stats.ProcessCache.Store(uint64(a.cache.Len()))
 	a.seen, a.decodes, a.lastPoll = c, decodes, now
 }

@@ -89,6 +89,7 @@ func (a *Agent) Status() Status {
 			event.LostRingBuffer: a.stats.LostKernel.Load(),
 			event.LostProcessMap: a.stats.ProcmapFull.Load(),
 			event.LostScopeMap:   a.stats.ScopeFull.Load(),
+			event.LostReturnMap:  a.stats.ReturnFull.Load(),
 			event.LostDecode:     a.stats.DecodeErrors.Load(),
 		},
 		ProcessCacheSize: a.stats.ProcessCache.Load(),

@@ -158,3 +158,42 @@ spec:
 	mustRun(t, "cat of another file", exec.Command("/bin/cat", other), false)
 	mustRun(t, "head of the secret (not the cat macro's binary)", exec.Command("/usr/bin/head", secret), false)
 }
+
+// TestReturnHookActsAtEntry: with return: true, matchArgs is evaluated and
+// matchActions run at the call's entry, matchReturnArgs filters at its
+// return (Tetragon's timing). A kill whose return filter fails still
+// kills, and posts nothing; the return filter still decides the events.
+func TestReturnHookActsAtEntry(t *testing.T) {
+	dir, secret, other := secretFiles(t)
+	load(t, fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: return-timing}
+spec:
+  kprobes:
+  - call: sys_openat
+    return: true
+    args: [{index: 1, type: string}]
+    returnArg: {index: 0, type: int}
+    selectors:
+    - matchArgs: [{index: 1, operator: Equal, values: [%q]}]
+      matchReturnArgs: [{operator: LT, values: ["0"]}]
+      matchActions: [{action: Sigkill}]
+    - matchArgs: [{index: 1, operator: Prefix, values: [%q]}]
+      matchReturnArgs: [{operator: LT, values: ["0"]}]
+`, secret, dir+"/missing"))
+	cat := exec.Command("/bin/cat", secret)
+	if sig := killedBy(cat.Run()); sig != syscall.SIGKILL {
+		t.Fatalf("cat of the secret: killed by %v, want SIGKILL at the open's entry", sig)
+	}
+	shared.sink.one(t, "exit of the killed cat", exitOf(cat.Process.Pid))
+	if evs := shared.sink.find(t, 1, 0, kprobeOf(cat.Process.Pid, "return-timing")); len(evs) != 0 {
+		t.Errorf("the open succeeded (return 0), so matchReturnArgs LT 0 fails: want no event, got %d", len(evs))
+	}
+	missing := exec.Command("/bin/cat", dir+"/missing")
+	_ = missing.Run()
+	k := shared.sink.one(t, "failed open of a missing file", kprobeOf(missing.Process.Pid, "return-timing")).ProcessKprobe
+	if k.Return == nil || k.Return.IntArg == nil || *k.Return.IntArg != -int32(syscall.ENOENT) {
+		t.Errorf("return = %+v, want -ENOENT", k.Return)
+	}
+	mustRun(t, "cat of another file", exec.Command("/bin/cat", other), false)
+}

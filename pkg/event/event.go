@@ -208,6 +208,9 @@ const (
 	// LostScopeMap: the in-kernel pod scope map was full, so a pod's
 	// cgroups were left out of its policies' scope.
 	LostScopeMap = "kernel_scope_map_full"
+	// LostReturnMap: the in-kernel map of return hooks' pending calls was
+	// full, so those calls' return events were lost.
+	LostReturnMap = "kernel_return_map_full"
 	// LostDecode: a record from the kernel could not be decoded.
 	LostDecode = "decode_error"
 )

@@ -12,6 +12,7 @@ var lossWhere = map[string]string{
 	event.LostRingBuffer: "kernel",
 	event.LostProcessMap: "kernel",
 	event.LostScopeMap:   "kernel",
+	event.LostReturnMap:  "kernel",
 	event.LostDecode:     "user",
 }
 

@@ -33,7 +33,7 @@ const notYet = "not implemented yet"
 const (
 	testSigkill       = "pkg/agent.TestSigkillOnPrefixAndBinary"
 	testOperators     = "pkg/agent.TestStringAndIntegerOperators"
-	testReturn        = "pkg/agent.TestSetuidObservedWithReturnValue"
+	testReturn        = "pkg/agent.TestReturnHookActsAtEntry"
 	testReturnCopy    = "pkg/agent.TestReturnCopyReadsTheFilledBuffer"
 	testTracepoint    = "pkg/agent.TestTracepointFieldsFromTheFormat"
 	testRawTracepoint = "pkg/agent.TestRawTracepointReadsTPProtoArguments"

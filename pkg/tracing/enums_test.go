@@ -60,7 +60,7 @@ var msgEnums = enumMirrors{
 	},
 	"counter": {
 		"COUNTER_RINGBUF_FULL": counterRingbufFull, "COUNTER_PROCMAP_FULL": counterProcmapFull,
-		"COUNTER_SCOPE_FULL": counterScopeFull, "COUNTER_MAX": counterMax,
+		"COUNTER_SCOPE_FULL": counterScopeFull, "COUNTER_RETURN_FULL": counterReturnFull, "COUNTER_MAX": counterMax,
 	},
 	"ns_index": {
 		"NS_UTS": NsUts, "NS_IPC": NsIpc, "NS_MNT": NsMnt, "NS_PID": NsPid, "NS_PID_FOR_CHILDREN": NsPidForChildren,

@@ -19,6 +19,7 @@ const (
 	genericMapAddrSets               = "addr_sets"
 	genericMapCgroupScopes           = "cgroup_scopes"
 	genericMapCounters               = "counters"
+	genericMapEntrySels              = "entry_sels"
 	genericMapEvents                 = "events"
 	genericMapGscratch               = "gscratch"
 	genericMapHookConfigs            = "hook_configs"
@@ -118,6 +119,7 @@ type genericMapSpecs struct {
 	AddrSets         *ebpf.MapSpec `ebpf:"addr_sets"`
 	CgroupScopes     *ebpf.MapSpec `ebpf:"cgroup_scopes"`
 	Counters         *ebpf.MapSpec `ebpf:"counters"`
+	EntrySels        *ebpf.MapSpec `ebpf:"entry_sels"`
 	Events           *ebpf.MapSpec `ebpf:"events"`
 	Gscratch         *ebpf.MapSpec `ebpf:"gscratch"`
 	HookConfigs      *ebpf.MapSpec `ebpf:"hook_configs"`
@@ -173,6 +175,7 @@ type genericMaps struct {
 	AddrSets         *ebpf.Map `ebpf:"addr_sets"`
 	CgroupScopes     *ebpf.Map `ebpf:"cgroup_scopes"`
 	Counters         *ebpf.Map `ebpf:"counters"`
+	EntrySels        *ebpf.Map `ebpf:"entry_sels"`
 	Events           *ebpf.Map `ebpf:"events"`
 	Gscratch         *ebpf.Map `ebpf:"gscratch"`
 	HookConfigs      *ebpf.Map `ebpf:"hook_configs"`
@@ -194,6 +197,7 @@ func (m *genericMaps) Close() error {
 		m.AddrSets,
 		m.CgroupScopes,
 		m.Counters,
+		m.EntrySels,
 		m.Events,
 		m.Gscratch,
 		m.HookConfigs,

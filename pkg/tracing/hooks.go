@@ -581,15 +581,18 @@ func (h *Hooks) relink(in, old *Installed) error {
 	if old != nil {
 		for i, hk := range old.prog.Hooks {
 			drop[old.HookIDs[i]] = true
-			points[pointOf(hk)] = true
+			for _, p := range pointsOf(hk) {
+				points[p] = true
+			}
 		}
 	}
 	add := map[hookPoint][]uint32{}
 	if in != nil {
 		for i, hk := range in.prog.Hooks {
-			p := pointOf(hk)
-			add[p] = append(add[p], in.HookIDs[i])
-			points[p] = true
+			for _, p := range pointsOf(hk) {
+				add[p] = append(add[p], in.HookIDs[i])
+				points[p] = true
+			}
 		}
 	}
 	for p := range points {
@@ -606,7 +609,15 @@ type hookPoint struct {
 	exit bool
 }
 
-func pointOf(hk SyscallHook) hookPoint { return hookPoint{hk.Syscall, hk.Config.AtExit != 0} }
+// pointsOf are where a syscall hook runs: its entry, and for a return
+// hook also its exit (its selectors run at entry, its return filters and
+// event at exit).
+func pointsOf(hk SyscallHook) []hookPoint {
+	if hk.Config.AtExit != 0 {
+		return []hookPoint{{hk.Syscall, false}, {hk.Syscall, true}}
+	}
+	return []hookPoint{{hk.Syscall, false}}
+}
 
 func (h *Hooks) relinkSyscall(p hookPoint, add []uint32, drop map[uint32]bool) error {
 	m, nr := h.objs.SyscallHooks, p.nr
@@ -648,11 +659,8 @@ var programNames = map[string]string{
 // with its constants set and the generic maps shared, and attaches it.
 func (h *Hooks) attachFuncs(in *Installed) error {
 	for _, fh := range in.prog.Funcs {
-		if fh.Attach == AttachKretprobe {
-			// the entry kprobe that keeps the arguments for the return
-			entry := fh
-			entry.Attach = AttachKprobe
-			if err := h.attachFunc(in, entry, true); err != nil {
+		if entry, ok := entryOf(fh); ok {
+			if err := h.attachFunc(in, entry, fh.Attach == AttachKretprobe); err != nil {
 				return err
 			}
 		}
@@ -661,6 +669,21 @@ func (h *Hooks) attachFuncs(in *Installed) error {
 		}
 	}
 	return nil
+}
+
+// entryOf is the entry program of a return hook, where its selectors and
+// actions run (the kprobe also keeps the arguments for the kretprobe).
+func entryOf(fh FuncHook) (FuncHook, bool) {
+	entry := fh
+	switch fh.Attach {
+	case AttachKretprobe:
+		entry.Attach = AttachKprobe
+	case AttachFexit:
+		entry.Attach = AttachFentry
+	default:
+		return fh, false
+	}
+	return entry, true
 }
 
 func (h *Hooks) attachFunc(in *Installed, fh FuncHook, stash bool) error {

@@ -50,6 +50,7 @@ const (
 	counterRingbufFull = iota
 	counterProcmapFull
 	counterScopeFull
+	counterReturnFull
 	counterMax
 )
 

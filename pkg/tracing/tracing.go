@@ -43,6 +43,7 @@ type Counters struct {
 	RingbufFull uint64 // records dropped: the ring buffer was full
 	ProcmapFull uint64 // processes the in-kernel process map could not hold
 	ScopeFull   uint64 // pod cgroups the pod scope map could not hold
+	ReturnFull  uint64 // return hook entries whose match could not be kept
 }
 
 // Load checks what the kernel must offer, loads the programs and attaches
@@ -200,6 +201,7 @@ func (s *Sensor) Counters() (Counters, error) {
 	var c Counters
 	for i, dst := range [counterMax]*uint64{
 		counterRingbufFull: &c.RingbufFull, counterProcmapFull: &c.ProcmapFull, counterScopeFull: &c.ScopeFull,
+		counterReturnFull: &c.ReturnFull,
 	} {
 		var perCPU []uint64
 		if err := s.objs.Counters.Lookup(uint32(i), &perCPU); err != nil {
