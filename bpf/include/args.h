@@ -139,6 +139,44 @@ static __always_inline __u32 put_cred(struct gscratch *s, __u32 off,
 	return sizeof(*ci);
 }
 
+/* Follows slot i's resolve path (hook_config.resolve) from the kernel
+ * pointer raw: the value of the member it names, or 0 where a pointer on
+ * the way is NULL or unreadable. */
+static __always_inline __u64 resolve(struct hook_config *cfg, __u32 i,
+				     __u64 raw)
+{
+	for (int k = 0; k < MAX_RESOLVE; k++) {
+		struct resolve_step *st;
+		__u64 v = 0;
+		long err = 0;
+
+		if (k >= cfg->n_resolve[i])
+			break;
+		if (!raw)
+			return 0;
+		st = &cfg->resolve[i][k];
+		raw += st->off;
+		switch (st->load) {
+		case 1:
+			err = bpf_probe_read_kernel(&v, 1, (void *)raw);
+			break;
+		case 2:
+			err = bpf_probe_read_kernel(&v, 2, (void *)raw);
+			break;
+		case 4:
+			err = bpf_probe_read_kernel(&v, 4, (void *)raw);
+			break;
+		case 8:
+			err = bpf_probe_read_kernel(&v, 8, (void *)raw);
+			break;
+		default:
+			continue;
+		}
+		raw = err ? 0 : v;
+	}
+	return raw;
+}
+
 /* Reads argument slot i into the event at data offset off; returns the
  * bytes it put in data. Global functions are verified once, not once per
  * call site, which keeps the loops that call them within budget. */
@@ -153,8 +191,11 @@ __noinline int read_arg(__u32 hook_id, __u32 i, __u32 off)
 	if (!cfg || !s)
 		return 0;
 	off &= 0x3fff;
-	i &= 7; /* callers keep i < MAX_ARGS */
+	if (i >= MAX_ARGS)
+		return 0;
 	raw = s->raw[cfg->arg_index[i] & 7];
+	if (cfg->n_resolve[i])
+		raw = resolve(cfg, i, raw);
 	switch (cfg->arg_type[i]) {
 	case ARG_INT:
 		s->msg.arg_val[i] = (__s32)raw;

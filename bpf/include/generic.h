@@ -7,6 +7,7 @@
 #include "msg.h"
 
 #define MAX_ARGS 5
+#define MAX_RESOLVE 8 /* members a resolve path follows */
 #define MAX_SELECTORS 16
 #define MAX_CONDS 32
 #define HOOKS_PER_SYSCALL 128
@@ -186,6 +187,16 @@ enum select_phase {
 	PHASE_EXIT = 2,
 };
 
+/* One member of an argument's resolve path: its offset from the value so
+ * far, and how many bytes to load from there to make the next value (8: a
+ * pointer; 1, 2, 4 or 8 at the end: an integer), or 0 to take the address
+ * itself (an embedded struct or array). */
+struct resolve_step {
+	__u32 off;
+	__u8 load;
+	__u8 pad[3];
+};
+
 struct hook_config {
 	__u32 hook_id;
 	__u32 policy_id;
@@ -203,6 +214,9 @@ struct hook_config {
 	__u32 max_data; /* char_buf: bytes copied at most */
 	struct sel_action actions[MAX_SELECTORS];
 	struct cond conds[MAX_CONDS];
+	__u8 n_resolve[MAX_ARGS]; /* steps of each slot's resolve path */
+	__u8 pad2[3];
+	struct resolve_step resolve[MAX_ARGS][MAX_RESOLVE];
 };
 
 /* Per hook and CPU: selector matches, and enforcement actions taken. */

@@ -204,38 +204,46 @@ func (c *compiler) callsOf(path string, k *policy.KProbeSpec) ([]string, error) 
 			return nil, kernelLacks(path+".call", "list %q: %v", name, err)
 		}
 	}
-	if k.Ignore == nil || !k.Ignore.CallNotFound {
-		return calls, nil
-	}
 	return c.present(path, k, calls)
 }
 
-// present keeps the calls this kernel has: syscalls it knows, functions
-// it lists.
+// present keeps the calls this kernel has. A kernel function it lacks is
+// skipped with ignore.callNotFound (noted in Compiled.Skipped) and refused
+// without, naming it; so is, with ignore.callNotFound, a syscall name
+// the architecture lacks (without, compiling it says so).
 func (c *compiler) present(path string, k *policy.KProbeSpec, calls []string) ([]string, error) {
-	var functions []string
+	ignore := k.Ignore != nil && k.Ignore.CallNotFound
+	functions := map[string]bool{}
 	for _, call := range calls {
-		if _, err := syscalls.Number(call); err != nil || !c.spec.HooksSyscalls(k) {
-			functions = append(functions, call)
+		_, err := syscalls.Number(call)
+		switch {
+		case err == nil && c.spec.HooksSyscalls(k):
+		case k.Syscall != nil && *k.Syscall && !ignore:
+		default:
+			functions[call] = true
 		}
 	}
-	found := map[string]bool{}
-	if len(functions) > 0 {
-		have, err := kernelFunctions(func(name string) bool { return slices.Contains(functions, name) })
-		if err != nil {
-			return nil, kernelLacks(path+".ignore.callNotFound", "%v", err)
-		}
-		for _, f := range have {
-			found[f] = true
-		}
+	if len(functions) == 0 {
+		return calls, nil
+	}
+	have, err := kernelFunctions(func(name string) bool { return functions[name] })
+	if err != nil {
+		return nil, kernelLacks(path+".call", "%v", err)
+	}
+	found := make(map[string]bool, len(have))
+	for _, f := range have {
+		found[f] = true
 	}
 	var out []string
 	for _, call := range calls {
-		if slices.Contains(functions, call) && !found[call] {
+		switch {
+		case !functions[call] || found[call]:
+			out = append(out, call)
+		case ignore:
 			c.out.Skipped = append(c.out.Skipped, fmt.Sprintf("%s.call: %s is not in this kernel (ignore.callNotFound)", path, call))
-			continue
+		default:
+			return nil, kernelLacks(path+".call", "%s is not in this kernel (ignore.callNotFound: true would skip it)", call)
 		}
-		out = append(out, call)
 	}
 	return out, nil
 }
@@ -529,7 +537,7 @@ func (c *compiler) hook(path, call string, k *policy.KProbeSpec, kernelMem bool)
 		cfg.KernelMem = 1<<tracing.MaxArgs - 1
 	}
 	meta := c.meta(call, k.Message, k.Tags)
-	slots, err := c.args(path, k, cfg, meta)
+	slots, err := c.args(path, call, k, cfg, meta)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -609,7 +617,7 @@ var funcArgTypes = map[string]int{
 }
 
 // args fills the argument slots; it returns the slot of each arg index.
-func (c *compiler) args(path string, k *policy.KProbeSpec, cfg *tracing.HookConfig, meta *Hook) (map[uint32]uint8, error) {
+func (c *compiler) args(path, function string, k *policy.KProbeSpec, cfg *tracing.HookConfig, meta *Hook) (map[uint32]uint8, error) {
 	if len(k.Args) > tracing.MaxArgs {
 		return nil, unsupported(path+".args", "%d args, the generic hook reads at most %d", len(k.Args), tracing.MaxArgs)
 	}
@@ -631,12 +639,33 @@ func (c *compiler) args(path string, k *policy.KProbeSpec, cfg *tracing.HookConf
 			cfg.RetCopy |= 1 << i
 			cfg.AtExit = 1
 		}
+		if err := resolveArg(ap, function, a, i, cfg); err != nil {
+			return nil, err
+		}
 		cfg.ArgType[i], cfg.ArgIndex[i] = uint8(t), uint8(a.Index)
 		slots[a.Index] = uint8(i)
 		meta.Args = append(meta.Args, HookArg{Type: t, Label: a.Label, As: shownAs[a.Type]})
 	}
 	cfg.NArgs = uint8(len(k.Args))
 	return slots, c.charBufSizes(path, k, cfg, slots)
+}
+
+// resolveArg sets slot i's resolve path: a's members followed from a
+// kernel function's argument, in the kernel.
+func resolveArg(path, function string, a policy.KProbeArg, i int, cfg *tracing.HookConfig) error {
+	if a.Resolve == "" {
+		return nil
+	}
+	if cfg.KernelMem == 0 {
+		return unsupported(path+".resolve", "resolve follows members of kernel objects: it applies to the arguments of kernel functions and LSM hooks, not to a syscall's or a uprobe's")
+	}
+	steps, err := resolvePath(function, a.Index, a.Resolve, a.Type)
+	if err != nil {
+		return kernelLacks(path+".resolve", "%s: %v", a.Resolve, err)
+	}
+	cfg.NResolve[i] = uint8(len(steps))
+	copy(cfg.Resolve[i][:], steps)
+	return nil
 }
 
 // charBufSizes points each char_buf at the slot holding its size

@@ -45,6 +45,7 @@ const (
 	testMonitor       = "pkg/agent.TestMonitorModeReportsWithoutKilling"
 	testMacros        = "pkg/agent.TestSelectorsMacrosAtRunTime"
 	testTagsMessage   = "pkg/agent.TestClaimTagsAndMessage"
+	testResolve       = "pkg/agent.TestResolveFollowsMembers"
 )
 
 // refusedActions are the actions of matchActions Vigil does not run yet.
@@ -83,6 +84,7 @@ func fieldTable() map[string]Support {
 		add(p+"args[].", argFields(false))
 		add(p+"selectors[].", selectorFields(false))
 	}
+	t["spec.lsmhooks[].args[].resolve"] = implemented(testResolve)
 	add("spec.uprobes[].data[].", refusedTree(argFields(false), "data is "+notYet))
 	add("spec.uprobes[].returnArg.", refusedTree(returnArgFields(), "uprobe return probes are "+notYet))
 	for k := range t {
@@ -200,13 +202,14 @@ func argFields(function bool) map[string]Support {
 		"sizeArgIndex":  implemented(testReturnCopy),
 		"returnCopy":    implemented(testReturnCopy),
 		"maxData":       refused("maxData (buffers beyond 4095 bytes) is " + notYet),
-		"resolve":       refused("resolve (following BTF members from an argument) is " + notYet),
+		"resolve":       implemented(testResolve),
 		"btfType":       refused("btfType is " + notYet),
 		"btfTypeModule": refused("btfTypeModule is " + notYet),
 		"source":        refused("source (reading data from somewhere else than the arguments) is " + notYet),
 	}
 	if !function {
 		t["returnCopy"] = refused("returnCopy needs a return probe: only kprobes and fentries have one")
+		t["resolve"] = refused("resolve follows members of kernel objects: it applies to the arguments of kernel functions and LSM hooks")
 	}
 	return t
 }

@@ -3,6 +3,7 @@ package tracing
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 
@@ -17,6 +18,7 @@ import (
 // below are checked against the object's BTF by enums_test.go.
 const (
 	MaxArgs         = 5
+	MaxResolve      = 8
 	MaxSelectors    = 16
 	MaxConds        = 32
 	HooksPerSyscall = 128
@@ -202,6 +204,21 @@ type HookConfig struct {
 	MaxData    uint32
 	Actions    [MaxSelectors]SelAction
 	Conds      [MaxConds]Cond
+	// NResolve and Resolve: each slot's resolve path, the members followed
+	// from the argument (see ResolveStep).
+	NResolve [MaxArgs]uint8
+	Pad2     [3]uint8
+	Resolve  [MaxArgs][MaxResolve]ResolveStep
+}
+
+// ResolveStep is one member of a resolve path: the value so far plus Off,
+// then Load bytes loaded from there (8: a pointer, or at the end an
+// integer of 1, 2, 4 or 8 bytes), or with Load 0 that address itself (an
+// embedded struct or array).
+type ResolveStep struct {
+	Off  uint32
+	Load uint8
+	Pad  [3]uint8
 }
 
 // HookStat counts a hook's selector matches (posted or not) and the
@@ -791,15 +808,12 @@ func RawTracepointArgs(spec *btf.Spec, event string) (uint32, error) {
 
 // sharedMaps are the maps every copy of a per-hook program uses.
 func (h *Hooks) sharedMaps() map[string]*ebpf.Map {
-	m := &h.objs.genericMaps
-	return map[string]*ebpf.Map{
-		"addr_sets": m.AddrSets, "counters": m.Counters, "events": m.Events, "gscratch": m.Gscratch,
-		"hook_stats":    m.HookStats,
-		"cgroup_scopes": m.CgroupScopes, "pod_scopes": m.PodScopes, "host_scope": m.HostScope,
-		"hook_configs": m.HookConfigs, "int_sets": m.IntSets, "policy_modes": m.PolicyModes, "procs": m.Procs,
-		"rate_limits": m.RateLimits, "ret_stash": m.RetStash, "str_sets": m.StrSets, "syscall_exit_hooks": m.SyscallExitHooks,
-		"syscall_hooks": m.SyscallHooks,
+	out := map[string]*ebpf.Map{}
+	v := reflect.ValueOf(h.objs.genericMaps)
+	for i := range v.NumField() {
+		out[v.Type().Field(i).Tag.Get("ebpf")] = v.Field(i).Interface().(*ebpf.Map)
 	}
+	return out
 }
 
 func attach(fh FuncHook, prog *ebpf.Program) (link.Link, error) {
