@@ -6,6 +6,7 @@ import (
 
 	"github.com/vigil-sec/vigil/pkg/policy"
 	"github.com/vigil-sec/vigil/pkg/probe"
+	"github.com/vigil-sec/vigil/pkg/tracing"
 )
 
 // kernelWith is a report in which exactly the features given are available.
@@ -46,5 +47,21 @@ spec:
 	t.Log(err)
 	if _, err := Compile(ps[0], Target{Kernel: kernelWith(probe.Fentry)}); err != nil {
 		t.Errorf("on fentry: %v", err)
+	}
+}
+
+// TestLimitsAreTheKernels: the limits validation checks are the ones the
+// generic hook is sized for, so that what validates compiles.
+func TestLimitsAreTheKernels(t *testing.T) {
+	for _, l := range []struct {
+		name         string
+		policy, hook int
+	}{
+		{"args per hook", policy.MaxArgs, tracing.MaxArgs},
+		{"selectors per hook", policy.MaxSelectorsPerHook, tracing.MaxSelectors},
+	} {
+		if l.policy != l.hook {
+			t.Errorf("%s: validation allows %d, the generic hook %d", l.name, l.policy, l.hook)
+		}
 	}
 }

@@ -618,9 +618,6 @@ var funcArgTypes = map[string]int{
 
 // args fills the argument slots; it returns the slot of each arg index.
 func (c *compiler) args(path, function string, k *policy.KProbeSpec, cfg *tracing.HookConfig, meta *Hook) (map[uint32]uint8, error) {
-	if len(k.Args) > tracing.MaxArgs {
-		return nil, unsupported(path+".args", "%d args, the generic hook reads at most %d", len(k.Args), tracing.MaxArgs)
-	}
 	slots := map[uint32]uint8{}
 	for i, a := range k.Args {
 		ap := fmt.Sprintf("%s.args[%d]", path, i)
@@ -1014,22 +1011,12 @@ func (c *compiler) inRange(path string, values []string, cd *tracing.Cond) error
 	return nil
 }
 
-// netNames are the names network operators' values may use for numbers.
-var netNames = map[string]map[string]int{
-	"Family": {"AF_UNIX": 1, "AF_INET": 2, "AF_INET6": 10},
-	"Protocol": {"IPPROTO_ICMP": 1, "IPPROTO_TCP": 6, "IPPROTO_UDP": 17, "IPPROTO_ICMPV6": 58,
-		"IPPROTO_SCTP": 132, "IPPROTO_RAW": 255},
-	"State": {"TCP_ESTABLISHED": 1, "TCP_SYN_SENT": 2, "TCP_SYN_RECV": 3, "TCP_FIN_WAIT1": 4,
-		"TCP_FIN_WAIT2": 5, "TCP_TIME_WAIT": 6, "TCP_CLOSE": 7, "TCP_CLOSE_WAIT": 8, "TCP_LAST_ACK": 9,
-		"TCP_LISTEN": 10, "TCP_CLOSING": 11, "TCP_NEW_SYN_RECV": 12},
-}
-
 // netNumbers turns the names an operator's values may use into numbers,
 // leaving numbers as they are.
 func netNumbers(op string, values []string) []string {
 	out := make([]string, len(values))
 	for i, v := range values {
-		if n, ok := netNames[op][v]; ok {
+		if n, ok := policy.NetValues[op][v]; ok {
 			v = strconv.Itoa(n)
 		}
 		out[i] = v

@@ -142,11 +142,11 @@ func sock(b []byte) *event.SockArg {
 	if _, err := binary.Decode(b, binary.NativeEndian, &si); err != nil {
 		return &event.SockArg{Family: "AF_UNSPEC"}
 	}
-	out := &event.SockArg{Family: nameOf(netNames["Family"], int(si.Family), "AF_"),
-		Type: nameOf(sockTypes, int(si.Type), "SOCK_"), Protocol: nameOf(netNames["Protocol"], int(si.Protocol), "IPPROTO_"),
+	out := &event.SockArg{Family: nameOf(shownNames["Family"], int(si.Family), "AF_"),
+		Type: nameOf(sockTypes, int(si.Type), "SOCK_"), Protocol: nameOf(shownNames["Protocol"], int(si.Protocol), "IPPROTO_"),
 		Mark: si.Mark, Priority: si.Priority, Sport: uint32(si.Sport), Dport: uint32(si.Dport)}
 	if si.State != 0 {
-		out.State = nameOf(netNames["State"], int(si.State), "TCP_")
+		out.State = nameOf(shownNames["State"], int(si.State), "TCP_")
 	}
 	out.Saddr, out.Daddr = ipString(si.Family, si.Saddr), ipString(si.Family, si.Daddr)
 	return out
@@ -175,6 +175,17 @@ func ipString(family uint16, a [16]byte) string {
 }
 
 var sockTypes = map[string]int{"SOCK_STREAM": 1, "SOCK_DGRAM": 2, "SOCK_RAW": 3, "SOCK_RDM": 4, "SOCK_SEQPACKET": 5}
+
+// shownNames are the names events show for network numbers (policies may
+// use more: policy.NetValues).
+var shownNames = map[string]map[string]int{
+	"Family": {"AF_UNIX": 1, "AF_INET": 2, "AF_INET6": 10},
+	"Protocol": {"IPPROTO_ICMP": 1, "IPPROTO_TCP": 6, "IPPROTO_UDP": 17, "IPPROTO_ICMPV6": 58,
+		"IPPROTO_SCTP": 132, "IPPROTO_RAW": 255},
+	"State": {"TCP_ESTABLISHED": 1, "TCP_SYN_SENT": 2, "TCP_SYN_RECV": 3, "TCP_FIN_WAIT1": 4,
+		"TCP_FIN_WAIT2": 5, "TCP_TIME_WAIT": 6, "TCP_CLOSE": 7, "TCP_CLOSE_WAIT": 8, "TCP_LAST_ACK": 9,
+		"TCP_LISTEN": 10, "TCP_CLOSING": 11, "TCP_NEW_SYN_RECV": 12},
+}
 
 // nameOf is the name of n in names, or prefix and the number.
 func nameOf(names map[string]int, n int, prefix string) string {

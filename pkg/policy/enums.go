@@ -144,6 +144,10 @@ var actions = []string{
 // capabilities are the Linux capability names, by number.
 var capabilities = event.CapabilityNames
 
+// NetValues are the symbolic values each of the Protocol, Family and
+// State operators takes, with their numbers.
+var NetValues = map[string]map[string]int{"Protocol": protocols, "Family": families, "State": tcpStates}
+
 // Symbolic values of the Protocol, Family and State operators, with the
 // numbers they stand for; numbers up to the given maximum are accepted too.
 var (

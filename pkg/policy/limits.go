@@ -18,8 +18,9 @@ const (
 	// MaxActionsPerSelector is the number of matchActions (and of
 	// matchReturnActions) entries in one selector.
 	MaxActionsPerSelector = 8
-	// MaxArgs is the number of args (and of data entries) one hook may read.
-	MaxArgs = 8
+	// MaxArgs is the number of args one hook may read: the generic hook's
+	// argument slots (tracing.MaxArgs; a test of pkg/compile checks them).
+	MaxArgs = 5
 	// MaxSyscallArgs bounds the argument index of a syscall hook.
 	MaxSyscallArgs = 6
 	// MaxFuncArgs bounds the argument index of a function, LSM hook or
