@@ -62,13 +62,25 @@ func Start() (*Server, error) {
 // InstallCRDs creates the repository's CRDs (crds/) and waits until the
 // API server serves them.
 func (s *Server) InstallCRDs() error {
+	return s.installCRDs(filepath.Join(repo(), "crds", "vigil.dev_*.yaml"))
+}
+
+// InstallTetragonCRDs installs Tetragon's own TracingPolicy CRDs
+// (cilium.io), as a cluster running Tetragon has them.
+func (s *Server) InstallTetragonCRDs() error {
+	return s.installCRDs(filepath.Join(repo(), "pkg", "policy", "testdata", "tetragon-crds", "cilium.io_*.yaml"))
+}
+
+// installCRDs installs the CRDs of the files glob matches and waits until
+// they are established.
+func (s *Server) installCRDs(glob string) error {
 	client, err := apiext.NewForConfig(s.Config)
 	if err != nil {
 		return err
 	}
-	files, _ := filepath.Glob(filepath.Join(repo(), "crds", "vigil.dev_*.yaml"))
+	files, _ := filepath.Glob(glob)
 	if len(files) == 0 {
-		return fmt.Errorf("no CRDs in %s", filepath.Join(repo(), "crds"))
+		return fmt.Errorf("no CRDs match %s", glob)
 	}
 	for _, f := range files {
 		data, err := os.ReadFile(f)

@@ -215,3 +215,30 @@ func TestFilePoliciesWhileTheAPIServerIsDown(t *testing.T) {
 		t.Fatal("the policy created once the API server was up never took effect")
 	}
 }
+
+// Tetragon's own resources (cilium.io), where its CRDs are installed, are
+// loaded and enforced like Vigil's.
+func TestCiliumPoliciesFromTheAPIServer(t *testing.T) {
+	k := kubeServer(t)
+	if err := k.InstallTetragonCRDs(); err != nil {
+		t.Fatal(err)
+	}
+	a := start(t, Config{Process: process.Options{NodeName: "cilium-node"}, Kube: k.Config, StatusInterval: time.Second})
+	defer a.stop()
+	dir, secret, other := secretFiles(t)
+	doc := strings.Replace(killReadPolicy("cilium-kill", dir+"/secret", "enforce"), "vigil.dev/v1alpha1", "cilium.io/v1alpha1", 1)
+	createPolicy(t, k, doc)
+	if !killedWithin(secret, true) {
+		t.Fatal("the cilium.io policy created in the API server never killed cat")
+	}
+	if killedBy(exec.Command("/bin/cat", other).Run()) != 0 {
+		t.Error("cat of another file was killed")
+	}
+	res := k.Dynamic.Resource(policyResources[2])
+	if err := res.Delete(context.Background(), "cilium-kill", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !killedWithin(secret, false) {
+		t.Fatal("the deleted cilium.io policy still kills")
+	}
+}

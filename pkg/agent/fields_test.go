@@ -16,6 +16,28 @@ import (
 
 // Runtime tests of policy fields that policy.Fields names.
 
+// requiresFunctionHooks skips the test, naming what the kernel lacks,
+// where it has neither kprobes nor fentry to hook kernel functions.
+func requiresFunctionHooks(t *testing.T) {
+	t.Helper()
+	if kernel().Missing(probe.Kprobe) != nil && kernel().Missing(probe.Fentry) != nil {
+		t.Skipf("needs kprobe or fentry: %v; %v", kernel().Missing(probe.Kprobe), kernel().Missing(probe.Fentry))
+	}
+}
+
+// eachEvent waits for the events match selects (some kernels check one
+// open twice) and checks every one with check.
+func eachEvent(t *testing.T, what string, match func(*event.Event) bool, check func(*event.Event)) {
+	t.Helper()
+	evs := shared.sink.find(t, 1, 10*time.Second, match)
+	if len(evs) == 0 {
+		t.Fatalf("no %s", what)
+	}
+	for _, ev := range evs {
+		check(ev)
+	}
+}
+
 // listed returns the agent's listing of policy name.
 func listed(t *testing.T, name string) PolicyInfo {
 	t.Helper()
@@ -109,9 +131,7 @@ spec:
 // TestGeneratedFtraceList: a generated_ftrace list hooks the kernel
 // functions its pattern matches.
 func TestGeneratedFtraceList(t *testing.T) {
-	if kernel().Missing(probe.Kprobe) != nil && kernel().Missing(probe.Fentry) != nil {
-		t.Skipf("needs kprobe or fentry: %v; %v", kernel().Missing(probe.Kprobe), kernel().Missing(probe.Fentry))
-	}
+	requiresFunctionHooks(t)
 	_, secret, _ := secretFiles(t)
 	load(t, fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
 kind: TracingPolicy
@@ -128,15 +148,11 @@ spec:
 	cat := exec.Command("/bin/cat", secret)
 	mustRun(t, "cat of the secret", cat, false)
 	// some kernels check one open twice: every event must be right
-	evs := shared.sink.find(t, 1, 10*time.Second, kprobeOf(cat.Process.Pid, "generated-ftrace"))
-	if len(evs) == 0 {
-		t.Fatal("no security_file_open event for the secret")
-	}
-	for _, ev := range evs {
+	eachEvent(t, "security_file_open event for the secret", kprobeOf(cat.Process.Pid, "generated-ftrace"), func(ev *event.Event) {
 		if k := ev.ProcessKprobe; k.FunctionName != "security_file_open" {
 			t.Errorf("function_name = %q, want security_file_open", k.FunctionName)
 		}
-	}
+	})
 }
 
 // TestSelectorsMacrosAtRunTime: a selector that names macros gets their
@@ -208,9 +224,7 @@ spec:
 // object argument in the kernel, here the exec'd file's name from the
 // linux_binprm of security_bprm_check, typed as the last member.
 func TestResolveFollowsMembers(t *testing.T) {
-	if kernel().Missing(probe.Kprobe) != nil && kernel().Missing(probe.Fentry) != nil {
-		t.Skipf("needs kprobe or fentry: %v; %v", kernel().Missing(probe.Kprobe), kernel().Missing(probe.Fentry))
-	}
+	requiresFunctionHooks(t)
 	bin := copyBinary(t, "/bin/true", "resolvetrue")
 	load(t, `apiVersion: cilium.io/v1alpha1
 kind: TracingPolicy
@@ -241,9 +255,7 @@ spec:
 // TestPathArgument: a path argument (struct path *) is resolved to the
 // file's full path in the kernel.
 func TestPathArgument(t *testing.T) {
-	if kernel().Missing(probe.Kprobe) != nil && kernel().Missing(probe.Fentry) != nil {
-		t.Skipf("needs kprobe or fentry: %v; %v", kernel().Missing(probe.Kprobe), kernel().Missing(probe.Fentry))
-	}
+	requiresFunctionHooks(t)
 	dir, secret, _ := secretFiles(t)
 	load(t, fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
 kind: TracingPolicy
@@ -258,15 +270,11 @@ spec:
 `, dir))
 	stat := exec.Command("/usr/bin/stat", secret)
 	mustRun(t, "stat of the secret", stat, false)
-	evs := shared.sink.find(t, 1, 10*time.Second, kprobeOf(stat.Process.Pid, "path-arg"))
-	if len(evs) == 0 {
-		t.Fatal("no vfs_getattr event for stat")
-	}
-	for _, ev := range evs {
+	eachEvent(t, "vfs_getattr event for stat", kprobeOf(stat.Process.Pid, "path-arg"), func(ev *event.Event) {
 		if a := ev.ProcessKprobe.Args; len(a) != 1 || a[0].PathArg == nil || a[0].PathArg.Path != secret {
 			t.Errorf("args = %+v, want path_arg %s", a, secret)
 		}
-	}
+	})
 }
 
 // TestLSMHookObservedWithoutBPFLSM: where the kernel has no BPF LSM, an
@@ -276,9 +284,7 @@ func TestLSMHookObservedWithoutBPFLSM(t *testing.T) {
 	if kernel().Has(probe.LSM) {
 		t.Skip("this kernel has BPF LSM, which serves lsmhooks itself: the fallback runs in the kernel matrix's 5.10, where BPF LSM is off")
 	}
-	if kernel().Missing(probe.Kprobe) != nil && kernel().Missing(probe.Fentry) != nil {
-		t.Skipf("needs kprobe or fentry: %v; %v", kernel().Missing(probe.Kprobe), kernel().Missing(probe.Fentry))
-	}
+	requiresFunctionHooks(t)
 	dir, secret, _ := secretFiles(t)
 	load(t, fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
 kind: TracingPolicy
@@ -293,16 +299,13 @@ spec:
 	cat := exec.Command("/bin/cat", secret)
 	mustRun(t, "cat of the secret", cat, false)
 	// some kernels check one open twice: every event must be right
-	evs := shared.sink.find(t, 1, 10*time.Second, func(ev *event.Event) bool {
+	lsmOf := func(ev *event.Event) bool {
 		return ev.ProcessLsm != nil && ev.ProcessLsm.PolicyName == "lsm-fallback" && ev.ProcessLsm.Process.Pid == uint32(cat.Process.Pid)
-	})
-	if len(evs) == 0 {
-		t.Fatal("no process_lsm event for the secret's open")
 	}
-	for _, ev := range evs {
+	eachEvent(t, "process_lsm event for the secret's open", lsmOf, func(ev *event.Event) {
 		lsm := ev.ProcessLsm
 		if lsm.FunctionName != "file_open" || lsm.Args[0].FileArg == nil || lsm.Args[0].FileArg.Path != secret || lsm.Backend == "lsm" {
 			t.Errorf("event = %+v (backend %s)", lsm, lsm.Backend)
 		}
-	}
+	})
 }

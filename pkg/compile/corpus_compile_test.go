@@ -45,6 +45,7 @@ func TestCorpusOutcomes(t *testing.T) {
 				continue
 			}
 			counts[outcome]++
+			t.Logf("%s: %s: %s", strings.TrimPrefix(f, "../policy/testdata/tetragon/"), p.GetName(), outcome)
 			if reason != "" {
 				reasons[outcome+": "+reason]++
 			}
