@@ -262,7 +262,7 @@ kind: TracingPolicy
 metadata: {name: path-arg}
 spec:
   kprobes:
-  - call: vfs_getattr
+  - call: security_inode_getattr
     syscall: false
     args: [{index: 0, type: path}]
     selectors:
@@ -270,7 +270,7 @@ spec:
 `, dir))
 	stat := exec.Command("/usr/bin/stat", secret)
 	mustRun(t, "stat of the secret", stat, false)
-	eachEvent(t, "vfs_getattr event for stat", kprobeOf(stat.Process.Pid, "path-arg"), func(ev *event.Event) {
+	eachEvent(t, "security_inode_getattr event for stat", kprobeOf(stat.Process.Pid, "path-arg"), func(ev *event.Event) {
 		if a := ev.ProcessKprobe.Args; len(a) != 1 || a[0].PathArg == nil || a[0].PathArg.Path != secret {
 			t.Errorf("args = %+v, want path_arg %s", a, secret)
 		}

@@ -65,3 +65,31 @@ func TestLimitsAreTheKernels(t *testing.T) {
 		}
 	}
 }
+
+// TestImaHashNamesWhatTheKernelLacks: without BPF LSM the refusal names
+// the missing feature; with it, that Vigil does not implement it yet.
+func TestImaHashNamesWhatTheKernelLacks(t *testing.T) {
+	ps, err := policy.Parse([]byte(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: ima}
+spec:
+  lsmhooks:
+  - hook: file_open
+    args: [{index: 0, type: file}]
+    selectors:
+    - matchActions: [{action: Post, imaHash: true}]
+`), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		kernel      probe.Report
+		kernelLacks bool
+	}{{kernelWith(probe.Kprobe), true}, {kernelWith(probe.Kprobe, probe.LSM), false}} {
+		_, err := Compile(ps[0], Target{Kernel: tc.kernel})
+		var u *UnsupportedError
+		if !errors.As(err, &u) || u.Path != "spec.lsmhooks[0].selectors[0].matchActions[0].imaHash" || u.KernelLacks != tc.kernelLacks {
+			t.Errorf("got %v (kernel lacks: %v), want a refusal at imaHash, kernel lacks %v", err, u != nil && u.KernelLacks, tc.kernelLacks)
+		}
+	}
+}

@@ -75,7 +75,7 @@ func Compile(p policy.Policy, t Target) (*Compiled, error) {
 	spec := p.GetSpec()
 	c := &compiler{spec: spec, kernel: t.Kernel, target: t, out: &Compiled{Name: QualifiedName(p)}}
 	if r := policy.Refusals(spec); len(r) > 0 {
-		return nil, unsupported(r[0].Path, "%s", r[0].Reason)
+		return nil, c.refusal(r[0])
 	}
 	for i := range spec.KProbes {
 		if err := c.kprobe(fmt.Sprintf("spec.kprobes[%d]", i), &spec.KProbes[i]); err != nil {
@@ -109,6 +109,15 @@ func Compile(p policy.Policy, t Target) (*Compiled, error) {
 		return nil, err
 	}
 	return c.out, nil
+}
+
+// refusal is the error of a field the table refuses: imaHash names the
+// feature a kernel without BPF LSM lacks, as it is the first obstacle.
+func (c *compiler) refusal(r policy.Refusal) error {
+	if strings.HasSuffix(r.Path, ".imaHash") && !c.kernel.Has(probe.LSM) {
+		return kernelLacks(r.Path, "imaHash needs a sleepable BPF LSM program: %v", c.kernel.Missing(probe.LSM))
+	}
+	return unsupported(r.Path, "%s", r.Reason)
 }
 
 // QualifiedName is the name a policy goes by in the agent and its events:
