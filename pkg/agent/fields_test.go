@@ -25,6 +25,17 @@ func requiresFunctionHooks(t *testing.T) {
 	}
 }
 
+// without is report r with feature f unavailable.
+func without(r probe.Report, f probe.Feature) probe.Report {
+	r.Features = slices.Clone(r.Features)
+	for i := range r.Features {
+		if r.Features[i].Feature == f {
+			r.Features[i].Available, r.Features[i].Reason = false, "hidden by the test"
+		}
+	}
+	return r
+}
+
 // eachEvent waits for the events match selects (some kernels check one
 // open twice) and checks every one with check.
 func eachEvent(t *testing.T, what string, match func(*event.Event) bool, check func(*event.Event)) {
@@ -279,12 +290,17 @@ spec:
 
 // TestLSMHookObservedWithoutBPFLSM: where the kernel has no BPF LSM, an
 // lsmhooks hook is observed on its security_ function (a kprobe or fentry)
-// and posts process_lsm events.
+// and posts process_lsm events. On a kernel with BPF LSM the test hides
+// it from the compiler, so the fallback runs wherever function hooks do.
 func TestLSMHookObservedWithoutBPFLSM(t *testing.T) {
-	if kernel().Has(probe.LSM) {
-		t.Skip("this kernel has BPF LSM, which serves lsmhooks itself: the fallback runs in the kernel matrix's 5.10, where BPF LSM is off")
-	}
 	requiresFunctionHooks(t)
+	if kernel().Has(probe.LSM) {
+		saved := shared.agent.pols.target
+		hidden := saved
+		hidden.Kernel = without(saved.Kernel, probe.LSM)
+		shared.agent.pols.target = hidden
+		t.Cleanup(func() { shared.agent.pols.target = saved })
+	}
 	dir, secret, _ := secretFiles(t)
 	load(t, fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
 kind: TracingPolicy

@@ -93,3 +93,37 @@ spec:
 		}
 	}
 }
+
+// TestBulkSyscallsShareOneProgram: a kprobes entry over many syscalls goes
+// on the raw syscall tracepoint, one program for all, where a few go on a
+// kprobe each.
+func TestBulkSyscallsShareOneProgram(t *testing.T) {
+	for _, tc := range []struct {
+		name, list, backend string
+	}{
+		{"few", "{name: few, values: [sys_dup, sys_dup3]}", tracing.AttachKprobe},
+		{"all", "{name: all, type: generated_syscalls}", BackendRawSyscall},
+	} {
+		ps, err := policy.Parse([]byte(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: bulk}
+spec:
+  lists: [`+tc.list+`]
+  kprobes:
+  - call: "list:`+tc.name+`"
+`), "t.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := Compile(ps[0], Target{Kernel: kernelWith(probe.Kprobe, probe.TPBTF)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range c.Hooks {
+			if h.Backend != tc.backend {
+				t.Fatalf("%s: %s via %s, want %s", tc.list, h.Function, h.Backend, tc.backend)
+			}
+		}
+		t.Logf("%s: %d hooks via %s", tc.list, len(c.Hooks), tc.backend)
+	}
+}

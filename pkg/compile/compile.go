@@ -168,7 +168,16 @@ type compiler struct {
 	target  Target
 	out     *Compiled
 	nextSet uint32
+	// bulk: the kprobes entry being compiled hooks many syscalls (see
+	// bulkSyscalls)
+	bulk bool
 }
+
+// bulkSyscalls is how many syscalls one kprobes entry hooks before the
+// automatic backend puts them on the raw syscall tracepoint, one program
+// for all, rather than a kprobe or fentry program each (a
+// generated_syscalls list would load some 350).
+const bulkSyscalls = 32
 
 // needs reports what is missing for what: the kernel features, when it has
 // none of them, or else Vigil's backend.
@@ -190,6 +199,8 @@ func (c *compiler) kprobe(path string, k *policy.KProbeSpec) error {
 	if err != nil {
 		return err
 	}
+	c.bulk = len(calls) > bulkSyscalls
+	defer func() { c.bulk = false }()
 	for _, call := range calls {
 		if err := c.call(path, call, k); err != nil {
 			return err
@@ -331,6 +342,9 @@ func (c *compiler) syscall(path, call string, nr uint32, k *policy.KProbeSpec) e
 	b := c.target.SyscallBackend
 	if b == "" || b == BackendAuto {
 		b = c.bestSyscallBackend()
+		if c.bulk {
+			b = BackendRawSyscall
+		}
 	}
 	if atReturn(k) {
 		b = BackendRawSyscall
