@@ -263,11 +263,12 @@ static __always_inline void read_ret(struct gscratch *s,
 		s->ret = (__s32)s->ret;
 }
 
-/* Reads the hook's argument slots into the event, back to back. A slot's
- * integer value starts at 0: strings and objects set none, and the rate
- * limit hashes them all. */
+/* Reads the hook's argument slots of the mask (bit i: slot i) into the
+ * event, back to back; the others are left empty. A slot's integer value
+ * starts at 0: strings and objects set none, and the rate limit hashes
+ * them all. */
 static __always_inline void read_args(struct gscratch *s,
-				      struct hook_config *cfg)
+				      struct hook_config *cfg, __u8 mask)
 {
 	__u32 off = 0;
 
@@ -276,7 +277,7 @@ static __always_inline void read_args(struct gscratch *s,
 
 		s->arg_off[i] = off;
 		s->msg.arg_val[i] = 0;
-		if (i < cfg->n_args)
+		if (i < cfg->n_args && (mask & (1 << i)))
 			len = read_arg(cfg->hook_id, i, off) & ARG_MASK;
 		s->msg.arg_len[i] = len;
 		off = (off + len) & 0x3fff;

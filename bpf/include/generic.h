@@ -262,6 +262,17 @@ enum policy_mode {
 	MODE_MONITOR = 1,
 };
 
+/* Which part of an event a generic record is. A return hook's event comes
+ * in two: its entry's record, with the arguments read there, then its
+ * return's, with the return value and the buffers read at return; user
+ * space joins them (by thread and hook). */
+enum msg_part {
+	PART_WHOLE = 0,
+	PART_ENTRY = 1,
+	PART_RETURN = 2,
+	PART_DROPPED = 3, /* the return filters failed: no event */
+};
+
 struct msg_generic {
 	struct msg_header hdr;
 	struct exec_ident ident;
@@ -274,7 +285,8 @@ struct msg_generic {
 	__u8 sig; /* signal sent (or, in monitor mode, that would be) */
 	__u8 monitor;
 	__u8 has_ret;
-	__u32 pad2;
+	__u8 part; /* enum msg_part */
+	__u8 pad2[3];
 	__s64 ret;
 	__s64 arg_val[MAX_ARGS];
 	__u16 arg_len[MAX_ARGS]; /* bytes of each argument in data */

@@ -35,6 +35,7 @@ struct generic_enums {
 	enum rate_scope rate_scope;
 	enum cond_op cond_op;
 	enum at_exit at_exit;
+	enum msg_part msg_part;
 	enum policy_mode policy_mode;
 	enum cap_set cap_set;
 };
@@ -185,11 +186,39 @@ static __always_inline struct sel_action action_of(struct hook_config *cfg,
 	return act;
 }
 
+/* Posts the event of selector sel from what the scratch holds. */
+static __always_inline void post(struct gscratch *s, struct hook_config *cfg,
+				 struct task_struct *task, __u32 nr, int sel,
+				 __u8 part)
+{
+	__u32 size;
+
+	s->msg.ret = s->ret;
+	s->msg.has_ret = s->at_exit;
+	s->msg.part = part;
+	s->msg.hdr.op = MSG_OP_GENERIC;
+	s->msg.hdr.ktime = bpf_ktime_get_ns();
+	ident_of(task, &s->msg.ident);
+	ident_of(BPF_CORE_READ(task, real_parent), &s->msg.parent);
+	s->msg.hook_id = cfg->hook_id;
+	s->msg.policy_id = cfg->policy_id;
+	s->msg.tid = (__u32)bpf_get_current_pid_tgid();
+	s->msg.syscall = nr;
+	s->msg.selector = sel;
+	size = offsetof(struct msg_generic, data) +
+	       ((s->arg_off[MAX_ARGS - 1] + s->msg.arg_len[MAX_ARGS - 1]) &
+		0x3fff);
+	s->msg.hdr.size = size;
+	output(&s->msg, size);
+}
+
 /* A return hook's entry: its selectors without the return-value
- * conditions, its actions, and the matching selector kept for the return
+ * conditions, its actions, its rate limit, and for an event to post, its
+ * arguments posted now (PART_ENTRY) and the selector kept for the return
  * (enum select_phase). */
 static __always_inline int enter_hook(struct gscratch *s,
-				      struct hook_config *cfg)
+				      struct hook_config *cfg,
+				      struct task_struct *task, __u32 nr)
 {
 	struct stash_key k = stash_key_of(cfg->hook_id);
 	struct sel_action act;
@@ -197,17 +226,24 @@ static __always_inline int enter_hook(struct gscratch *s,
 	int sel;
 
 	s->ret = 0; /* a returnCopy buffer is read at the return */
-	read_args(s, cfg);
+	read_args(s, cfg, 0xff);
 	sel = select(s, cfg, PHASE_ENTRY, 0);
+	if (sel >= 0) {
+		act = action_of(cfg, sel);
+		act_on(s, cfg, &act, true);
+		if (!act.post || rate_limited(s, cfg, &act, sel))
+			sel = -1;
+	}
 	if (sel < 0) {
 		bpf_map_delete_elem(&entry_sels, &k);
 		return 0;
 	}
-	act = action_of(cfg, sel);
-	act_on(s, cfg, &act, true);
 	kept = sel;
-	if (bpf_map_update_elem(&entry_sels, &k, &kept, BPF_ANY))
+	if (bpf_map_update_elem(&entry_sels, &k, &kept, BPF_ANY)) {
 		count(COUNTER_RETURN_FULL);
+		return 0;
+	}
+	post(s, cfg, task, nr, sel, PART_ENTRY);
 	return 0;
 }
 
@@ -226,6 +262,32 @@ static __always_inline int entry_sel(__u32 hook_id)
 	return sel;
 }
 
+/* A return hook's return: the return value, the buffers read at return
+ * (returnCopy), and the return-value conditions of the entry's selector.
+ * It posts PART_RETURN, which user space joins to the entry's event, or
+ * where those conditions fail PART_DROPPED, with no arguments. */
+static __always_inline void return_hook(struct gscratch *s,
+					struct hook_config *cfg,
+					struct task_struct *task, __u32 nr)
+{
+	int only = entry_sel(cfg->hook_id), sel;
+	struct sel_action act;
+
+	if (only < 0)
+		return;
+	read_ret(s, cfg);
+	read_args(s, cfg, cfg->ret_copy);
+	sel = select(s, cfg, PHASE_EXIT, only);
+	if (sel < 0) {
+		read_args(s, cfg, 0);
+		post(s, cfg, task, nr, only, PART_DROPPED);
+		return;
+	}
+	act = action_of(cfg, sel);
+	act_on(s, cfg, &act, false);
+	post(s, cfg, task, nr, sel, PART_RETURN);
+}
+
 /* Runs one hook on the current call: reads its arguments, evaluates its
  * selectors, acts, and posts the event. A return hook runs twice: see
  * enum select_phase. */
@@ -235,46 +297,27 @@ __noinline int run_hook(__u32 hook_id, __u32 nr)
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct sel_action act;
 	struct gscratch *s = scratch();
-	int sel, only = 0, phase = PHASE_ALL, ret;
-	__u32 size;
+	int sel, ret;
 
 	if (!cfg || !s)
 		return 0;
 	if (cfg->scoped && !in_scope(task, cfg->policy_id))
 		return 0;
 	if (cfg->at_exit && !s->at_exit)
-		return enter_hook(s, cfg);
+		return enter_hook(s, cfg, task, nr);
 	if (cfg->at_exit) {
-		only = entry_sel(hook_id);
-		if (only < 0)
-			return 0;
-		phase = PHASE_EXIT;
+		return_hook(s, cfg, task, nr);
+		return 0;
 	}
 	read_ret(s, cfg);
-	read_args(s, cfg);
-	sel = select(s, cfg, phase, only);
+	read_args(s, cfg, 0xff);
+	sel = select(s, cfg, PHASE_ALL, 0);
 	if (sel < 0)
 		return 0;
 	act = action_of(cfg, sel);
-	ret = act_on(s, cfg, &act, phase == PHASE_ALL);
-	if (!act.post || rate_limited(s, cfg, &act, sel))
-		return ret;
-	s->msg.ret = s->ret;
-	s->msg.has_ret = s->at_exit;
-	s->msg.hdr.op = MSG_OP_GENERIC;
-	s->msg.hdr.ktime = bpf_ktime_get_ns();
-	ident_of(task, &s->msg.ident);
-	ident_of(BPF_CORE_READ(task, real_parent), &s->msg.parent);
-	s->msg.hook_id = hook_id;
-	s->msg.policy_id = cfg->policy_id;
-	s->msg.tid = (__u32)bpf_get_current_pid_tgid();
-	s->msg.syscall = nr;
-	s->msg.selector = sel;
-	size = offsetof(struct msg_generic, data) +
-	       ((s->arg_off[MAX_ARGS - 1] + s->msg.arg_len[MAX_ARGS - 1]) &
-		0x3fff);
-	s->msg.hdr.size = size;
-	output(&s->msg, size);
+	ret = act_on(s, cfg, &act, true);
+	if (act.post && !rate_limited(s, cfg, &act, sel))
+		post(s, cfg, task, nr, sel, PART_WHOLE);
 	return ret;
 }
 

@@ -66,13 +66,16 @@ type Sink interface {
 
 // Stats are the agent's running totals, safe to read from any goroutine.
 type Stats struct {
-	Events       atomic.Uint64
-	LostKernel   atomic.Uint64 // records the ring buffer could not take
-	ProcmapFull  atomic.Uint64 // processes the kernel's process map refused
-	ScopeFull    atomic.Uint64 // pod cgroups the kernel's scope map refused
-	ReturnFull   atomic.Uint64 // return hook calls the kernel could not follow
-	DecodeErrors atomic.Uint64
-	ProcessCache atomic.Uint64 // process images in the cache
+	Events      atomic.Uint64
+	LostKernel  atomic.Uint64 // records the ring buffer could not take
+	ProcmapFull atomic.Uint64 // processes the kernel's process map refused
+	ScopeFull   atomic.Uint64 // pod cgroups the kernel's scope map refused
+	ReturnFull  atomic.Uint64 // return hook calls the kernel could not follow
+	// ReturnPending: return hook entries dropped, oldest first, while too
+	// many waited for their return
+	ReturnPending atomic.Uint64
+	DecodeErrors  atomic.Uint64
+	ProcessCache  atomic.Uint64 // process images in the cache
 }
 
 // Agent is a loaded sensor and its pipeline.
@@ -91,6 +94,8 @@ type Agent struct {
 	crds     *crdPolicies     // nil without Kubernetes
 	seen     tracing.Counters // kernel counters already reported
 	decodes  uint64           // decode errors already reported
+	returns  *returns         // return hooks' entries waiting for their return
+	evicted  uint64           // returns.evicted already reported
 	lastPoll time.Time
 }
 
@@ -115,7 +120,7 @@ func New(cfg Config, sink Sink) (*Agent, error) {
 		s.Close()
 		return nil, err
 	}
-	a := &Agent{cfg: cfg, sensor: s, cache: process.New(cfg.Process), sink: sink, scopes: scopes, started: time.Now(),
+	a := &Agent{cfg: cfg, sensor: s, cache: process.New(cfg.Process), sink: sink, scopes: scopes, started: time.Now(), returns: newReturns(),
 		pols: newPolicies(s.Hooks(), scopes, target)}
 	a.pols.guard = cfg.Guard
 	if cfg.Pods != nil {
@@ -222,6 +227,9 @@ func (a *Agent) writeHook(g *tracing.Generic) {
 		logrus.WithField("hook", g.HookID).Debug("record of an unknown hook")
 		return
 	}
+	if g = a.returns.join(g, h.RetCopy); g == nil {
+		return
+	}
 	ev := h.Event(g)
 	ev.Process, ev.Parent, ev.Ancestors = a.cache.Describe(g.Ident, g.Tid)
 	out := &event.Event{NodeName: a.cfg.Process.NodeName, Time: event.FormatTime(tracing.WallTime(g.Hdr.Ktime))}
@@ -276,6 +284,9 @@ func (a *Agent) pollLosses() {
 	a.report(event.LostProcessMap, c.ProcmapFull-a.seen.ProcmapFull, now)
 	a.report(event.LostScopeMap, c.ScopeFull-a.seen.ScopeFull, now)
 	a.report(event.LostReturnMap, c.ReturnFull-a.seen.ReturnFull, now)
+	a.report(event.LostReturnPending, a.returns.evicted-a.evicted, now)
+	a.evicted = a.returns.evicted
+	a.stats.ReturnPending.Store(a.returns.evicted)
 	a.report(event.LostDecode, decodes-a.decodes, now)
 	a.stats.LostKernel.Store(c.RingbufFull)
 	a.stats.ProcmapFull.Store(c.ProcmapFull)

@@ -86,11 +86,12 @@ func (a *Agent) Status() Status {
 		Started:  a.started,
 		Events:   a.stats.Events.Load(),
 		Lost: map[string]uint64{
-			event.LostRingBuffer: a.stats.LostKernel.Load(),
-			event.LostProcessMap: a.stats.ProcmapFull.Load(),
-			event.LostScopeMap:   a.stats.ScopeFull.Load(),
-			event.LostReturnMap:  a.stats.ReturnFull.Load(),
-			event.LostDecode:     a.stats.DecodeErrors.Load(),
+			event.LostRingBuffer:    a.stats.LostKernel.Load(),
+			event.LostProcessMap:    a.stats.ProcmapFull.Load(),
+			event.LostScopeMap:      a.stats.ScopeFull.Load(),
+			event.LostReturnMap:     a.stats.ReturnFull.Load(),
+			event.LostReturnPending: a.stats.ReturnPending.Load(),
+			event.LostDecode:        a.stats.DecodeErrors.Load(),
 		},
 		ProcessCacheSize: a.stats.ProcessCache.Load(),
 	}

@@ -36,6 +36,7 @@ func init() {
 //
 //	dups            dup2(1, 77), dup(77), dup3(77, 78, 0), dup2(77, 79)
 //	connect ADDR    one TCP connect to ADDR (ip:port), whatever its result
+//	readinto FILE   one read of FILE into a buffer that holds readBefore
 func claimHelper(args []string) int {
 	switch {
 	case len(args) == 1 && args[0] == "dups":
@@ -61,6 +62,16 @@ func claimHelper(args []string) int {
 			return 3
 		}
 		_ = syscall.Connect(fd, sa) // a closed port refuses: the syscall ran all the same
+		return 0
+	case len(args) == 2 && args[0] == "readinto":
+		fd, err := syscall.Open(args[1], syscall.O_RDONLY, 0)
+		if err != nil {
+			return 2
+		}
+		buf := []byte(readBefore)
+		if _, err := syscall.Read(fd, buf); err != nil {
+			return 3
+		}
 		return 0
 	}
 	return 1

@@ -2,7 +2,9 @@ package agent
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -324,4 +326,52 @@ spec:
 			t.Errorf("event = %+v (backend %s)", lsm, lsm.Backend)
 		}
 	})
+}
+
+// readBefore is what the readinto helper's buffer holds before its read.
+const readBefore = "BEFORE-THE-READ-BEFORE!"
+
+// TestReturnHookArgumentsFromEntry: a return hook's event carries its
+// arguments as they were at the call's entry (Tetragon's), its return
+// value from the return: a read's buffer shows what it held before the
+// read filled it, unless returnCopy asks for it at the return.
+func TestReturnHookArgumentsFromEntry(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "data")
+	if err := os.WriteFile(file, []byte("AFTER!"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, returnCopy, want string
+	}{
+		{"entry-buffer", "false", readBefore},
+		{"return-buffer", "true", "AFTER!"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			load(t, fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: %s}
+spec:
+  kprobes:
+  - call: sys_read
+    return: true
+    args:
+    - {index: 1, type: char_buf, sizeArgIndex: 3, returnCopy: %s}
+    - {index: 2, type: size_t}
+    returnArg: {index: 0, type: int}
+    selectors:
+    - matchArgs: [{index: 2, operator: Equal, values: ["%d"]}]
+`, tc.name, tc.returnCopy, len(readBefore)))
+			cmd := claimHelperCmd("readinto", file)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("helper: %v %s", err, out)
+			}
+			k := shared.sink.one(t, "the helper's read", kprobeOf(cmd.Process.Pid, tc.name)).ProcessKprobe
+			if k.Return == nil || k.Return.IntArg == nil || *k.Return.IntArg != 6 {
+				t.Errorf("return = %+v, want 6", k.Return)
+			}
+			if got := string(k.Args[0].BytesArg); got != tc.want {
+				t.Errorf("buffer = %q, want %q", got, tc.want)
+			}
+		})
+	}
 }

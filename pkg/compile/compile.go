@@ -657,6 +657,7 @@ func (c *compiler) args(path, function string, k *policy.KProbeSpec, cfg *tracin
 		if a.ReturnCopy {
 			// the hook runs at return, where the buffer is filled
 			cfg.RetCopy |= 1 << i
+			meta.RetCopy |= 1 << i
 			cfg.AtExit = 1
 		}
 		if err := resolveArg(ap, function, a, i, cfg); err != nil {

@@ -21,6 +21,7 @@ type Hook struct {
 	Args     []HookArg
 	Return   *HookArg // for hooks at syscall exit
 	Actions  []string // event action of each selector
+	RetCopy  uint8    // bit i: slot i is read at return (returnCopy)
 	LSM      bool     // an lsmhooks hook: its events are process_lsm
 	Uprobe   string   // a uprobe's binary: its events are process_uprobe
 	// Tracepoint is a tracepoint's subsystem (Function is its event): its

@@ -211,6 +211,9 @@ const (
 	// LostReturnMap: the in-kernel map of return hooks' pending calls was
 	// full, so those calls' return events were lost.
 	LostReturnMap = "kernel_return_map_full"
+	// LostReturnPending: too many return hook entries waited for their
+	// return in the agent; the oldest were dropped with their events.
+	LostReturnPending = "return_pending_full"
 	// LostDecode: a record from the kernel could not be decoded.
 	LostDecode = "decode_error"
 )

@@ -9,11 +9,12 @@ import (
 
 // Where a loss happened, by lost_events reason.
 var lossWhere = map[string]string{
-	event.LostRingBuffer: "kernel",
-	event.LostProcessMap: "kernel",
-	event.LostScopeMap:   "kernel",
-	event.LostReturnMap:  "kernel",
-	event.LostDecode:     "user",
+	event.LostRingBuffer:    "kernel",
+	event.LostProcessMap:    "kernel",
+	event.LostScopeMap:      "kernel",
+	event.LostReturnMap:     "kernel",
+	event.LostReturnPending: "user",
+	event.LostDecode:        "user",
 }
 
 var (

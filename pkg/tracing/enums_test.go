@@ -40,6 +40,7 @@ var genericEnums = enumMirrors{
 		"COND_DPORT_PRIV": CondDPortPriv,
 	},
 	"at_exit":     {"AT_EXIT_LONG": AtExitLong, "AT_EXIT_INT": AtExitInt},
+	"msg_part":    {"PART_WHOLE": PartWhole, "PART_ENTRY": PartEntry, "PART_RETURN": PartReturn, "PART_DROPPED": PartDropped},
 	"policy_mode": {"MODE_ENFORCE": ModeEnforce, "MODE_MONITOR": ModeMonitor},
 	"cap_set": {
 		"CAP_SET_EFFECTIVE": CapSetEffective, "CAP_SET_INHERITABLE": CapSetInheritable,

@@ -218,12 +218,24 @@ type msgGenericHead struct {
 	Sig      uint8
 	Monitor  uint8
 	HasRet   uint8
-	Pad2     uint32
+	Part     uint8 // Part*: a whole event, or a return hook's entry or return
+	Pad2     [3]uint8
 	Ret      int64
 	ArgVal   [MaxArgs]int64
 	ArgLen   [MaxArgs]uint16
 	Pad3     [3]uint16
 }
+
+// Generic.Part values, as in enum msg_part: a return hook's event comes as
+// its entry's record (the arguments), then its return's (the return value
+// and the buffers read at return), or PartDropped where the return's
+// filters failed.
+const (
+	PartWhole = iota
+	PartEntry
+	PartReturn
+	PartDropped
+)
 
 // Generic reports a hit of a policy hook: the selector that matched, what
 // was done, and the arguments (Args[i] holds the bytes of a string, path,
