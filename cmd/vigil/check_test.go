@@ -136,6 +136,20 @@ spec:
 		}
 	}
 
+	// a call the kernel lacks, skipped by ignore.callNotFound: loads, says so
+	skips := write("skips.yaml", `apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: skips}
+spec:
+  kprobes:
+  - {call: vigil_no_such_function, syscall: false, ignore: {callNotFound: true}}
+  - {call: sys_openat}
+`)
+	out, code = check(skips)
+	if code != 0 || !strings.Contains(out, "skipped spec.kprobes[0].call: vigil_no_such_function is not in this kernel (ignore.callNotFound)") {
+		t.Errorf("ignore.callNotFound: exit %d, output:\n%s\nwant it to load and name the skipped call", code, out)
+	}
+
 	invalid := write("invalid.yaml", `apiVersion: cilium.io/v1alpha1
 kind: TracingPolicy
 metadata:
