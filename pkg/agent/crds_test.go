@@ -190,6 +190,21 @@ spec:
 	if msg, _ := st["message"].(string); !overrides && !strings.Contains(msg, "Override needs") {
 		t.Errorf("message = %q, want the reason", msg)
 	}
+
+	// a loaded policy that skipped a call the kernel lacks says which
+	createPolicy(t, k, `apiVersion: vigil.dev/v1alpha1
+kind: TracingPolicy
+metadata: {name: skips}
+spec:
+  kprobes:
+  - {call: vigil_no_such_function, syscall: false, ignore: {callNotFound: true}}
+  - {call: sys_openat}
+`)
+	st = nodeStatus(t, k, "skips", "status-node")
+	want := "skipped spec.kprobes[0].call: vigil_no_such_function is not in this kernel (ignore.callNotFound)"
+	if msg, _ := st["message"].(string); st["state"] != "loaded" || msg != want {
+		t.Errorf("status = %v, want loaded with the message %q", st, want)
+	}
 }
 
 // The agent starts and enforces its file policies while the API server is
