@@ -356,13 +356,24 @@ func newHooks(s *Sensor) *Hooks {
 		cpus: ebpf.MustPossibleCPU()}
 }
 
+// genericSpec is the generic object, its ring buffer sized as the
+// sensor's, which it shares.
+func (h *Hooks) genericSpec() (*ebpf.CollectionSpec, error) {
+	spec, err := loadGeneric()
+	if err != nil {
+		return nil, err
+	}
+	spec.Maps["events"].MaxEntries = h.sensor.objs.Events.MaxEntries()
+	return spec, nil
+}
+
 // load loads the generic object, sharing the process sensor's ring buffer,
 // counters and process map, and attaches it to the raw syscall entry.
 func (h *Hooks) load() error {
 	if h.loaded {
 		return nil
 	}
-	spec, err := loadGeneric()
+	spec, err := h.genericSpec()
 	if err != nil {
 		return err
 	}
@@ -720,7 +731,7 @@ func (h *Hooks) attachFunc(in *Installed, fh FuncHook, stash bool) error {
 // loadFunc loads a copy of fh's program with its constants set; stash
 // makes a kprobe keep the arguments for a kretprobe instead.
 func (h *Hooks) loadFunc(fh FuncHook, stash bool) (*ebpf.Program, error) {
-	spec, err := loadGeneric()
+	spec, err := h.genericSpec()
 	if err != nil {
 		return nil, err
 	}

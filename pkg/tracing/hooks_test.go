@@ -81,3 +81,17 @@ func TestSyscallHookKillsOnPrefix(t *testing.T) {
 		t.Errorf("cat of another file: %v", err)
 	}
 }
+
+// TestHooksShareASmallRingBuffer: with a ring buffer smaller than the
+// default, the generic programs (the syscall ones and one of a hook of its
+// own) load with the sensor's ring buffer in place of theirs.
+func TestHooksShareASmallRingBuffer(t *testing.T) {
+	s, err := Load(Config{RingBufferSize: 4 * os.Getpagesize()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Hooks().Install(1, ModeEnforce, rawLeakProgram(), nil); err != nil {
+		t.Fatalf("installing hooks with a %d-byte ring buffer: %v", 4*os.Getpagesize(), err)
+	}
+}
