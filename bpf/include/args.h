@@ -177,6 +177,54 @@ static __always_inline __u64 resolve(struct hook_config *cfg, __u32 i,
 	return raw;
 }
 
+/* Reads n bytes of a buffer at src into dst: user memory, or for a kernel
+ * function's argument (kernel) kernel memory, else user memory (a __user
+ * pointer); a syscall's argument is never read as kernel memory. Returns
+ * 0, 1 when read as kernel memory, or an error. */
+static __always_inline long read_buf(void *dst, __u32 n, const void *src,
+				     bool kernel)
+{
+	if (kernel && !bpf_probe_read_kernel(dst, n, src))
+		return 1;
+	return bpf_probe_read_user(dst, n, src);
+}
+
+/* Reads char_buf slot i at address raw: its first ARG_MASK bytes into the
+ * event at data offset off (where selectors see them); for a maxData slot,
+ * what follows, up to cfg->max_data bytes in all, is left to send_data
+ * (data.h) once the event is to be posted. arg_val is the buffer's size
+ * (at return, the bytes returned), which events show when bytes are cut. */
+static __always_inline __u32 read_char_buf(struct gscratch *s,
+					   struct hook_config *cfg, __u32 i,
+					   __u32 off, __u64 raw)
+{
+	/* the size slot's raw value: that slot may not be read yet */
+	__u64 size = s->raw[cfg->arg_index[cfg->arg_size[i] & 7] & 7];
+	__u64 max = cfg->max_data < DATA_MAX ? cfg->max_data : DATA_MAX;
+	__u64 n, all;
+	long err;
+
+	if (cfg->ret_copy & (1 << i))
+		size = s->ret < 0 ? 0 : (__u64)s->ret < size ? s->ret : size;
+	s->msg.arg_val[i] = size;
+	n = (size < ARG_MASK ? size : ARG_MASK) & ARG_MASK;
+	err = read_buf(&s->msg.data[off], n, (void *)raw,
+		       cfg->kernel_mem & (1 << i));
+	if (err < 0) {
+		s->msg.data_err[i] = DATA_FAULT;
+		return 0;
+	}
+	all = size < max ? size : max;
+	if ((cfg->max_data_args & (1 << i)) && all > n) {
+		s->data_src[i] = raw + n;
+		s->data_want[i] = all - n;
+		/* the rest is where the start was */
+		if (err == 1)
+			s->data_kmem |= 1 << i;
+	}
+	return n;
+}
+
 /* Reads argument slot i into the event at data offset off; returns the
  * bytes it put in data. Global functions are verified once, not once per
  * call site, which keeps the loops that call them within budget. */
@@ -185,7 +233,7 @@ __noinline int read_arg(__u32 hook_id, __u32 i, __u32 off)
 	struct hook_config *cfg = bpf_map_lookup_elem(&hook_configs, &hook_id);
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct gscratch *s = scratch();
-	__u64 raw, size;
+	__u64 raw;
 	long n;
 
 	if (!cfg || !s)
@@ -237,19 +285,7 @@ __noinline int read_arg(__u32 hook_id, __u32 i, __u32 off)
 	case ARG_SKB:
 		return put_skb(s, off, (struct sk_buff *)raw);
 	case ARG_CHAR_BUF:
-		/* the size slot's raw value: that slot may not be read yet */
-		size = s->raw[cfg->arg_index[cfg->arg_size[i] & 7] & 7];
-		if (cfg->ret_copy & (1 << i))
-			size = s->ret < 0	      ? 0
-			       : (__u64)s->ret < size ? s->ret
-						      : size;
-		if (size > cfg->max_data)
-			size = cfg->max_data;
-		size &= ARG_MASK;
-		s->msg.arg_val[i] = size;
-		if (bpf_probe_read_user(&s->msg.data[off], size, (void *)raw))
-			return 0;
-		return size;
+		return read_char_buf(s, cfg, i, off, raw);
 	}
 	return 0;
 }
@@ -266,17 +302,21 @@ static __always_inline void read_ret(struct gscratch *s,
 /* Reads the hook's argument slots of the mask (bit i: slot i) into the
  * event, back to back; the others are left empty. A slot's integer value
  * starts at 0: strings and objects set none, and the rate limit hashes
- * them all. */
+ * them all; no slot has data records until read_char_buf says so. */
 static __always_inline void read_args(struct gscratch *s,
 				      struct hook_config *cfg, __u8 mask)
 {
 	__u32 off = 0;
 
+	s->data_kmem = 0;
 	for (int i = 0; i < MAX_ARGS; i++) {
 		__u32 len = 0;
 
 		s->arg_off[i] = off;
 		s->msg.arg_val[i] = 0;
+		s->msg.data_err[i] = DATA_OK;
+		s->msg.data_len[i] = 0;
+		s->data_want[i] = 0;
 		if (i < cfg->n_args && (mask & (1 << i)))
 			len = read_arg(cfg->hook_id, i, off) & ARG_MASK;
 		s->msg.arg_len[i] = len;

@@ -210,8 +210,12 @@ struct hook_config {
 	__u8 kernel_mem;	  /* bit i: slot i points to kernel memory */
 	__u8 ret_copy; /* bit i: slot i's buffer is read at return, ret bytes */
 	__u8 scoped;   /* only processes in the policy's pod scope (scope.h) */
-	__u8 pad[6];   /* conds stay 8-byte aligned without implicit padding */
-	__u32 max_data; /* char_buf: bytes copied at most */
+	/* bit i: slot i is a maxData char_buf, read up to max_data bytes: the
+	 * event holds the first ARG_MASK, data records (struct msg_data) the
+	 * rest */
+	__u8 max_data_args;
+	__u8 pad[5];	/* conds stay 8-byte aligned without implicit padding */
+	__u32 max_data; /* maxData char_bufs: bytes read at most */
 	struct sel_action actions[MAX_SELECTORS];
 	struct cond conds[MAX_CONDS];
 	__u8 n_resolve[MAX_ARGS]; /* steps of each slot's resolve path */
@@ -288,10 +292,49 @@ struct msg_generic {
 	__u8 part; /* enum msg_part */
 	__u8 pad2[3];
 	__s64 ret;
+	/* integers; a char_buf's size (ret_copy: the bytes returned) */
 	__s64 arg_val[MAX_ARGS];
 	__u16 arg_len[MAX_ARGS]; /* bytes of each argument in data */
-	__u16 pad3[3];
+	/* enum data_err: why a char_buf's bytes are short */
+	__u8 data_err[MAX_ARGS];
+	__u8 pad3;
+	/* bytes of each maxData char_buf sent in data records (struct
+	 * msg_data), after its arg_len bytes in data */
+	__u32 data_len[MAX_ARGS];
+	__u32 pad4;
 	char data[MAX_ARGS * ARG_DATA_LEN];
+};
+
+/* Why a char_buf holds fewer bytes than it should (msg_generic.data_err). */
+enum data_err {
+	DATA_OK = 0,
+	DATA_RINGBUF_FULL = 1, /* a data record could not be reserved */
+	DATA_FAULT = 2,	       /* the buffer's memory could not be read */
+};
+
+/* Data records: a maxData char_buf beyond the event's ARG_MASK bytes, in
+ * chunks read straight from the buffer into ring buffer reservations, up
+ * to DATA_MAX bytes in all (Tetragon's limit: ten of its 32,736-byte data
+ * events). They precede their event in the ring buffer. */
+enum data_limit {
+	DATA_MAX = 327360,
+	DATA_CHUNK_LEN = 4096,
+};
+#define DATA_CHUNKS                                                            \
+	((DATA_MAX - ARG_MASK + DATA_CHUNK_LEN - 1) / DATA_CHUNK_LEN)
+
+/* One chunk of an argument: its event is the msg_generic of the same
+ * hdr.ktime, tid and hook_id. */
+struct msg_data {
+	struct msg_header hdr; /* op MSG_OP_DATA; size: up to data[len] */
+	__u32 tid;
+	__u32 hook_id;
+	__u32 offset; /* of data[0] in the argument's bytes */
+	__u32 total;  /* bytes of the argument to come in data records */
+	__u16 len;    /* bytes in data */
+	__u8 slot;    /* the argument slot */
+	__u8 pad[5];
+	char data[DATA_CHUNK_LEN];
 };
 
 #endif

@@ -35,6 +35,12 @@ struct gscratch {
 	__u32 bin_subj; /* whose binary that is: SUBJ_BINARY or _PARENT_ */
 	__u32 ns[NS_MAX];
 	__u32 ns_read; /* ns holds the task's namespaces */
+	/* maxData char_bufs (data.h): where each one's bytes after the
+	 * event's go on, how many of them to send, and bit i: slot i's buffer
+	 * was read as kernel memory (read_buf) */
+	__u64 data_src[MAX_ARGS];
+	__u32 data_want[MAX_ARGS];
+	__u32 data_kmem;
 	struct str_key key;
 	__u8 tmp[STR_KEY_MASK + 1];
 	struct path_buf path;

@@ -32,14 +32,18 @@ static __always_inline void count(__u32 idx)
  * reader also polls on a short timer, which bounds the latency. */
 #define WAKEUP_DIVISOR 16
 
-static __always_inline void output(void *data, __u64 size)
+static __always_inline __u64 wakeup_flags(void)
 {
 	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 	__u64 ring = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
-	__u64 flags = avail >= ring / WAKEUP_DIVISOR ? BPF_RB_FORCE_WAKEUP
-						     : BPF_RB_NO_WAKEUP;
 
-	if (bpf_ringbuf_output(&events, data, size, flags))
+	return avail >= ring / WAKEUP_DIVISOR ? BPF_RB_FORCE_WAKEUP
+					      : BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void output(void *data, __u64 size)
+{
+	if (bpf_ringbuf_output(&events, data, size, wakeup_flags()))
 		count(COUNTER_RINGBUF_FULL);
 }
 

@@ -10,6 +10,7 @@ enum msg_op {
 	MSG_OP_EXIT = 3,
 	MSG_OP_SNAPSHOT = 4,
 	MSG_OP_GENERIC = 5,
+	MSG_OP_DATA = 6, /* a chunk of a hook record's argument (generic.h) */
 };
 
 /* Process flags, shared by the process map and the exec record. */
@@ -31,7 +32,9 @@ enum counter {
 	COUNTER_SCOPE_FULL = 2,	  /* the pod scope map refused a cgroup */
 	/* a return hook's entry match could not be kept for its return */
 	COUNTER_RETURN_FULL = 3,
-	COUNTER_MAX = 4,
+	/* a data record could not be reserved: its event says so */
+	COUNTER_DATA_FULL = 4,
+	COUNTER_MAX = 5,
 };
 
 enum ns_index {

@@ -9,6 +9,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "args.h"
+#include "data.h"
 #include "generic.h"
 #include "hook.h"
 #include "maps.h"
@@ -23,6 +24,7 @@ char LICENSE[] SEC("license") = "GPL";
 struct sock_info *unused_sock_info __attribute__((unused));
 struct cred_info *unused_cred_info __attribute__((unused));
 struct skb_info *unused_skb_info __attribute__((unused));
+struct msg_data *unused_msg_data __attribute__((unused));
 
 /* The enums pkg/tracing mirrors, in BTF for its test: a constant of an
  * enum leaves no trace there, a member of the enum's type does. */
@@ -38,6 +40,8 @@ struct generic_enums {
 	enum msg_part msg_part;
 	enum policy_mode policy_mode;
 	enum cap_set cap_set;
+	enum data_err data_err;
+	enum data_limit data_limit;
 };
 struct generic_enums *unused_generic_enums __attribute__((unused));
 
@@ -205,6 +209,8 @@ static __always_inline void post(struct gscratch *s, struct hook_config *cfg,
 	s->msg.tid = (__u32)bpf_get_current_pid_tgid();
 	s->msg.syscall = nr;
 	s->msg.selector = sel;
+	/* before the record, named by its ktime, tid and hook_id */
+	send_all_data(s);
 	size = offsetof(struct msg_generic, data) +
 	       ((s->arg_off[MAX_ARGS - 1] + s->msg.arg_len[MAX_ARGS - 1]) &
 		0x3fff);

@@ -31,6 +31,11 @@ const readWait = 50 * time.Millisecond
 // kernel wrote before the stop.
 const drainWait = 2 * time.Second
 
+// dataHold bounds how long (of kernel time) the data records of a maxData
+// argument wait for their event, which the kernel sends right after them:
+// longer, the event was lost (and counted) and they are dropped (counted).
+const dataHold = time.Second
+
 // Config configures an agent.
 type Config struct {
 	Tracing tracing.Config
@@ -74,8 +79,14 @@ type Stats struct {
 	// ReturnPending: return hook entries dropped, oldest first, while too
 	// many waited for their return
 	ReturnPending atomic.Uint64
-	DecodeErrors  atomic.Uint64
-	ProcessCache  atomic.Uint64 // process images in the cache
+	// DataFull counts events sent with a buffer argument cut short: the
+	// ring buffer could not take one of its data records.
+	DataFull atomic.Uint64
+	// DataDropped counts data records dropped in user space (no event
+	// claimed them in time, or too much data waited).
+	DataDropped  atomic.Uint64
+	DecodeErrors atomic.Uint64
+	ProcessCache atomic.Uint64 // process images in the cache
 }
 
 // Agent is a loaded sensor and its pipeline.
@@ -88,6 +99,7 @@ type Agent struct {
 	pols   *policies
 	scopes *scope.Scopes
 	files  *policyFiles
+	data   *tracing.Assembler // maxData arguments' data records, until their event
 
 	started  time.Time
 	pods     *podWaiter       // nil without Kubernetes
@@ -121,7 +133,7 @@ func New(cfg Config, sink Sink) (*Agent, error) {
 		return nil, err
 	}
 	a := &Agent{cfg: cfg, sensor: s, cache: process.New(cfg.Process), sink: sink, scopes: scopes, started: time.Now(), returns: newReturns(),
-		pols: newPolicies(s.Hooks(), scopes, target)}
+		pols: newPolicies(s.Hooks(), scopes, target), data: newAssembler(cfg.Tracing)}
 	a.pols.guard = cfg.Guard
 	if cfg.Pods != nil {
 		a.pods = &podWaiter{index: cfg.Pods, hold: cfg.PodHold}
@@ -174,6 +186,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	a.data.DropAll() // what waits now has no event to come
 	a.pollLosses()
 	if a.pods != nil {
 		a.emit(a.pods.drain()...)
@@ -183,27 +196,45 @@ func (a *Agent) Run(ctx context.Context) error {
 
 // step handles one record, or a quiet period, and reports new losses.
 func (a *Agent) step() error {
-	rec, err := a.sensor.Read(time.Now().Add(readWait))
+	raw, err := a.sensor.ReadRaw(time.Now().Add(readWait))
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
-	case errors.Is(err, tracing.ErrDecode):
-		a.stats.DecodeErrors.Add(1)
-		logrus.WithError(err).Debug("undecodable record")
 	case err != nil:
 		return err
 	default:
-		a.handle(rec)
+		a.handleRaw(raw)
 	}
+	idle := a.sensor.Pending() == 0
+	a.expireData(idle)
 	if a.pods != nil {
 		a.emit(a.pods.release(time.Now())...)
 	}
 	if time.Since(a.lastPoll) >= a.cfg.LossInterval {
 		a.pollLosses()
 	}
-	if a.sensor.Pending() == 0 {
+	if idle {
 		return a.sink.Flush()
 	}
 	return nil
+}
+
+// handleRaw handles one record of the ring buffer: a data record's bytes
+// go straight into place in their argument (raw is the ring buffer's
+// memory until the next read), other records are decoded first.
+func (a *Agent) handleRaw(raw []byte) {
+	var err error
+	if tracing.IsData(raw) {
+		err = a.data.AddRaw(raw)
+	} else {
+		var rec any
+		if rec, err = tracing.Decode(raw); err == nil {
+			a.handle(rec)
+		}
+	}
+	if err != nil {
+		a.stats.DecodeErrors.Add(1)
+		logrus.WithError(err).Debug("undecodable record")
+	}
 }
 
 func (a *Agent) handle(rec any) {
@@ -214,7 +245,10 @@ func (a *Agent) handle(rec any) {
 		a.cache.Clone(r)
 	case *tracing.Exit:
 		a.write(a.cache.Exit(r))
+	case *tracing.Data:
+		a.data.Add(r)
 	case *tracing.Generic:
+		a.data.Complete(r)
 		a.writeHook(r)
 	}
 }
@@ -288,6 +322,11 @@ func (a *Agent) pollLosses() {
 	a.evicted = a.returns.evicted
 	a.stats.ReturnPending.Store(a.returns.evicted)
 	a.report(event.LostDecode, decodes-a.decodes, now)
+	a.report(event.LostDataRingBuffer, c.DataFull-a.seen.DataFull, now)
+	dropped := a.data.Dropped()
+	a.report(event.LostDataRecords, dropped-a.stats.DataDropped.Load(), now)
+	a.stats.DataFull.Store(c.DataFull)
+	a.stats.DataDropped.Store(dropped)
 	a.stats.LostKernel.Store(c.RingbufFull)
 	a.stats.ProcmapFull.Store(c.ProcmapFull)
 	a.stats.ScopeFull.Store(c.ScopeFull)

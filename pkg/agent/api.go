@@ -92,6 +92,9 @@ func (a *Agent) Status() Status {
 			event.LostReturnMap:     a.stats.ReturnFull.Load(),
 			event.LostReturnPending: a.stats.ReturnPending.Load(),
 			event.LostDecode:        a.stats.DecodeErrors.Load(),
+			// events went out, their buffers marked short
+			event.LostDataRingBuffer: a.stats.DataFull.Load(),
+			event.LostDataRecords:    a.stats.DataDropped.Load(),
 		},
 		ProcessCacheSize: a.stats.ProcessCache.Load(),
 	}

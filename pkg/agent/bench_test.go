@@ -55,7 +55,8 @@ func BenchmarkPipeline(b *testing.B) {
 	b.ResetTimer()
 	n := 0
 	for i := 0; i < b.N; i++ {
-		a := &Agent{cache: process.New(process.Options{NodeName: "bench"}), sink: &output.Output{Exported: []output.Exporter{export.New(discard{io.Discard})}}}
+		a := &Agent{cache: process.New(process.Options{NodeName: "bench"}), sink: &output.Output{Exported: []output.Exporter{export.New(discard{io.Discard})}},
+			data: newAssembler(tracing.Config{})}
 		for _, raw := range recs {
 			rec, err := tracing.Decode(raw)
 			if err != nil {

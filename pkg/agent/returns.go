@@ -58,6 +58,7 @@ func joined(entry, ret *tracing.Generic, retCopy uint8) *tracing.Generic {
 	for i := range out.Args {
 		if retCopy&(1<<i) != 0 {
 			out.Args[i], out.ArgVal[i], out.ArgLen[i] = ret.Args[i], ret.ArgVal[i], ret.ArgLen[i]
+			out.DataErr[i], out.DataLen[i] = ret.DataErr[i], ret.DataLen[i]
 		}
 	}
 	return &out

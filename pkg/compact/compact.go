@@ -132,6 +132,8 @@ func arg(a *event.Argument) string {
 		return strconv.FormatUint(*a.SizeArg, 10)
 	case a.BytesArg != nil:
 		return fmt.Sprintf("%d bytes", len(a.BytesArg))
+	case a.TruncatedBytesArg != nil:
+		return fmt.Sprintf("%d of %d bytes", len(a.TruncatedBytesArg.BytesArg), a.TruncatedBytesArg.OrigSize)
 	}
 	return ""
 }

@@ -690,9 +690,10 @@ func resolveArg(path, function string, a policy.KProbeArg, i int, cfg *tracing.H
 }
 
 // charBufSizes points each char_buf at the slot holding its size
-// (sizeArgIndex counts arguments from 1).
+// (sizeArgIndex counts arguments from 1). A char_buf is cut at
+// tracing.ArgMask bytes, with maxData at tracing.DataMax (Tetragon's
+// limits), its bytes beyond the first ArgMask in data records.
 func (c *compiler) charBufSizes(path string, k *policy.KProbeSpec, cfg *tracing.HookConfig, slots map[uint32]uint8) error {
-	cfg.MaxData = 4095
 	for i, a := range k.Args {
 		if a.Type != "char_buf" {
 			continue
@@ -703,6 +704,10 @@ func (c *compiler) charBufSizes(path string, k *policy.KProbeSpec, cfg *tracing.
 				"a char_buf needs sizeArgIndex naming an integer argument the hook also reads")
 		}
 		cfg.ArgSize[i] = slot
+		if a.MaxData {
+			cfg.MaxDataArgs |= 1 << i
+			cfg.MaxData = tracing.DataMax
+		}
 	}
 	return nil
 }

@@ -72,6 +72,9 @@ func (h *Hook) Event(g *tracing.Generic) *event.ProcessKprobe {
 			continue // a nop placeholder
 		}
 		arg := renderArg(a.Type, g.ArgVal[i], g.Args[i])
+		if a.Type == tracing.ArgCharBuf {
+			arg = charBuf(uint64(g.ArgVal[i]), g.Args[i], g.DataErr[i])
+		}
 		switch a.As {
 		case "syscall64":
 			arg = &event.Argument{SyscallID: &event.SyscallID{ID: uint32(g.ArgVal[i]), ABI: "x64"}}
@@ -116,6 +119,25 @@ func renderArg(typ int, val int64, data []byte) *event.Argument {
 		return &event.Argument{SkbArg: skb(data)}
 	}
 	return &event.Argument{BytesArg: data}
+}
+
+// incomplete names, for events, why a char_buf lacks bytes (DataErr).
+var incomplete = map[uint8]string{
+	tracing.DataRingbufFull: event.IncompleteRingBuffer,
+	tracing.DataFault:       event.IncompleteFault,
+	tracing.DataDropped:     event.IncompleteDropped,
+}
+
+// charBuf shows a buffer of size bytes of which data was read, as
+// Tetragon does: bytes_arg when it is whole, else truncated_bytes_arg
+// with its size, and why bytes are missing when the limit is not the
+// reason (dataErr).
+func charBuf(size uint64, data []byte, dataErr uint8) *event.Argument {
+	if uint64(len(data)) >= size && dataErr == tracing.DataOK {
+		return &event.Argument{BytesArg: data}
+	}
+	return &event.Argument{TruncatedBytesArg: &event.TruncatedBytes{BytesArg: data, OrigSize: size,
+		Incomplete: incomplete[dataErr]}}
 }
 
 // sockaddr decodes the first bytes of a struct sockaddr.

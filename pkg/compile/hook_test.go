@@ -71,3 +71,36 @@ func TestNopArgumentIsLeftOut(t *testing.T) {
 		t.Errorf("args = %+v, want only the second", ev.Args)
 	}
 }
+
+// A char_buf shows as bytes_arg when whole, else as Tetragon's
+// truncated_bytes_arg with its size, and why when the limit is not all.
+func TestCharBufSaysWhenCut(t *testing.T) {
+	h := &Hook{Args: []HookArg{{Type: tracing.ArgCharBuf}}}
+	for _, c := range []struct {
+		name       string
+		size       int64
+		data       string
+		err        uint8
+		truncated  bool
+		incomplete string
+	}{
+		{"whole", 3, "abc", tracing.DataOK, false, ""},
+		{"empty", 0, "", tracing.DataOK, false, ""},
+		{"cut at the limit", 5000, "abc", tracing.DataOK, true, ""},
+		{"ring buffer full", 5000, "abc", tracing.DataRingbufFull, true, event.IncompleteRingBuffer},
+		{"fault", 10, "", tracing.DataFault, true, event.IncompleteFault},
+		{"dropped", 5000, "abc", tracing.DataDropped, true, event.IncompleteDropped},
+	} {
+		g := &tracing.Generic{}
+		g.ArgVal[0], g.Args[0], g.DataErr[0] = c.size, []byte(c.data), c.err
+		a := h.Event(g).Args[0]
+		tb := a.TruncatedBytesArg
+		switch {
+		case !c.truncated && (tb != nil || string(a.BytesArg) != c.data):
+			t.Errorf("%s: %+v, want bytes_arg %q", c.name, a, c.data)
+		case c.truncated && (tb == nil || a.BytesArg != nil || string(tb.BytesArg) != c.data ||
+			tb.OrigSize != uint64(c.size) || tb.Incomplete != c.incomplete):
+			t.Errorf("%s: %+v (%+v), want truncated_bytes_arg %q of %d, incomplete %q", c.name, a, tb, c.data, c.size, c.incomplete)
+		}
+	}
+}

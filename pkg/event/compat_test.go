@@ -65,6 +65,7 @@ func TestFieldsMatchTetragon(t *testing.T) {
 		"process_exec.process.arguments", "process_exec.parent.pid", "process_exit.process.cwd",
 		"process_exec.process.cap.permitted[]", "process_exec.process.start_time",
 		"process_kprobe.function_name", "process_kprobe.action", "process_kprobe.args[].file_arg.path",
+		"process_kprobe.args[].truncated_bytes_arg.orig_size",
 	} {
 		if _, ok := theirs[must]; !ok {
 			t.Errorf("corpus lacks %s: the test is not comparing what it should", must)

@@ -106,14 +106,17 @@ const (
 
 // Argument is one typed argument of a hook; exactly one value is set.
 type Argument struct {
-	IntArg    *int32   `json:"int_arg,omitempty"`
-	UintArg   *uint32  `json:"uint_arg,omitempty"`
-	LongArg   *int64   `json:"long_arg,omitempty,string"`
-	SizeArg   *uint64  `json:"size_arg,omitempty,string"`
-	StringArg *string  `json:"string_arg,omitempty"`
-	BytesArg  []byte   `json:"bytes_arg,omitempty"`
-	FileArg   *FileArg `json:"file_arg,omitempty"`
-	PathArg   *FileArg `json:"path_arg,omitempty"`
+	IntArg    *int32  `json:"int_arg,omitempty"`
+	UintArg   *uint32 `json:"uint_arg,omitempty"`
+	LongArg   *int64  `json:"long_arg,omitempty,string"`
+	SizeArg   *uint64 `json:"size_arg,omitempty,string"`
+	StringArg *string `json:"string_arg,omitempty"`
+	BytesArg  []byte  `json:"bytes_arg,omitempty"`
+	// TruncatedBytesArg is a buffer of which only the first bytes were
+	// read (the limit, or loss on the way).
+	TruncatedBytesArg *TruncatedBytes `json:"truncated_bytes_arg,omitempty"`
+	FileArg           *FileArg        `json:"file_arg,omitempty"`
+	PathArg           *FileArg        `json:"path_arg,omitempty"`
 	// LinuxBinprmArg is the program being executed.
 	LinuxBinprmArg *FileArg     `json:"linux_binprm_arg,omitempty"`
 	SockaddrArg    *SockaddrArg `json:"sockaddr_arg,omitempty"`
@@ -125,6 +128,27 @@ type Argument struct {
 	CapabilityArg         *Capability     `json:"capability_arg,omitempty"`
 	Label                 string          `json:"label,omitempty"`
 }
+
+// TruncatedBytes is a buffer cut short: the bytes read, and its size.
+type TruncatedBytes struct {
+	BytesArg []byte `json:"bytes_arg,omitempty"`
+	OrigSize uint64 `json:"orig_size,omitempty,string"`
+	// Incomplete is Vigil's addition: set when bytes below the limit are
+	// missing too, it says why (Incomplete*).
+	Incomplete string `json:"incomplete,omitempty"`
+}
+
+// Why a TruncatedBytes lacks bytes below the limit.
+const (
+	// IncompleteRingBuffer: the kernel's ring buffer had no room for a
+	// data record (counted as lost_events LostDataRingBuffer).
+	IncompleteRingBuffer = "kernel_ring_buffer_full"
+	// IncompleteFault: the buffer's memory could not be read.
+	IncompleteFault = "read_fault"
+	// IncompleteDropped: a data record was dropped in user space (counted
+	// as lost_events LostDataRecords).
+	IncompleteDropped = "data_records_dropped"
+)
 
 // SockArg is a socket: its family, type, protocol, addresses and state.
 type SockArg struct {
@@ -216,6 +240,14 @@ const (
 	LostReturnPending = "return_pending_full"
 	// LostDecode: a record from the kernel could not be decoded.
 	LostDecode = "decode_error"
+	// LostDataRingBuffer: events that went out with a buffer argument cut
+	// short, because the kernel could not reserve room for one of its
+	// data records (the events say so: IncompleteRingBuffer).
+	LostDataRingBuffer = "kernel_ring_buffer_full_data"
+	// LostDataRecords: data records (chunks of a buffer argument) dropped
+	// in user space: their event did not claim them in time, or the
+	// agent's bound on data awaiting its event was reached.
+	LostDataRecords = "data_records_dropped"
 )
 
 // Process describes one process image. Once built it is never modified, so

@@ -15,6 +15,9 @@ var lossWhere = map[string]string{
 	event.LostReturnMap:     "kernel",
 	event.LostReturnPending: "user",
 	event.LostDecode:        "user",
+	// events went out, their buffer arguments marked short
+	event.LostDataRingBuffer: "kernel",
+	event.LostDataRecords:    "user",
 }
 
 var (

@@ -46,6 +46,7 @@ const (
 	testMacros        = "pkg/agent.TestSelectorsMacrosAtRunTime"
 	testTagsMessage   = "pkg/agent.TestClaimTagsAndMessage"
 	testResolve       = "pkg/agent.TestResolveFollowsMembers"
+	testMaxData       = "pkg/agent.TestMaxDataReadsUpToTetragonsLimit"
 )
 
 // refusedActions are the actions of matchActions Vigil does not run yet.
@@ -85,6 +86,8 @@ func fieldTable() map[string]Support {
 		add(p+"selectors[].", selectorFields(false))
 	}
 	t["spec.lsmhooks[].args[].resolve"] = implemented(testResolve)
+	// maxData applies to char_buf, which tracepoint fields are not read as
+	t["spec.tracepoints[].args[].maxData"] = refused("maxData applies to char_buf arguments, which tracepoint hooks do not read yet")
 	add("spec.uprobes[].data[].", refusedTree(argFields(false), "data is "+notYet))
 	add("spec.uprobes[].returnArg.", refusedTree(returnArgFields(), "uprobe return probes are "+notYet))
 	for k := range t {
@@ -201,7 +204,7 @@ func argFields(function bool) map[string]Support {
 		"label":         implemented("pkg/agent.TestCredAndCapabilityArgs"),
 		"sizeArgIndex":  implemented(testReturnCopy),
 		"returnCopy":    implemented(testReturnCopy),
-		"maxData":       refused("maxData (buffers beyond 4095 bytes) is " + notYet),
+		"maxData":       implemented(testMaxData),
 		"resolve":       implemented(testResolve),
 		"btfType":       refused("btfType is " + notYet),
 		"btfTypeModule": refused("btfTypeModule is " + notYet),

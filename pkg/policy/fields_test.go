@@ -158,7 +158,6 @@ spec:
 	}
 	got := Refusals(ps[0].GetSpec())
 	want := []Refusal{
-		{"spec.kprobes[0].args[1].maxData", Fields["spec.kprobes[].args[].maxData"].Refused},
 		{"spec.kprobes[0].selectors[0].matchActions[0].kernelStackTrace", "kernelStackTrace is not implemented yet"},
 		{"spec.kprobes[0].selectors[0].matchActions[1].action", "GetUrl: not implemented yet"},
 		{"spec.kprobes[0].selectors[0].matchActions[1].argUrl", "the action this argument belongs to is not implemented yet"},

@@ -46,13 +46,15 @@ var genericEnums = enumMirrors{
 		"CAP_SET_EFFECTIVE": CapSetEffective, "CAP_SET_INHERITABLE": CapSetInheritable,
 		"CAP_SET_PERMITTED": CapSetPermitted,
 	},
+	"data_err":   {"DATA_OK": DataOK, "DATA_RINGBUF_FULL": DataRingbufFull, "DATA_FAULT": DataFault},
+	"data_limit": {"DATA_MAX": DataMax, "DATA_CHUNK_LEN": DataChunkLen},
 }
 
 // msgEnums mirror the enums of bpf/include/msg.h.
 var msgEnums = enumMirrors{
 	"msg_op": {
 		"MSG_OP_EXEC": OpExec, "MSG_OP_CLONE": OpClone, "MSG_OP_EXIT": OpExit, "MSG_OP_SNAPSHOT": OpSnapshot,
-		"MSG_OP_GENERIC": OpGeneric,
+		"MSG_OP_GENERIC": OpGeneric, "MSG_OP_DATA": OpData,
 	},
 	"proc_flag": {
 		"PROC_EXECVE": FlagExecve, "PROC_CLONE": FlagClone, "PROC_PROCFS": FlagProcFS,
@@ -61,7 +63,8 @@ var msgEnums = enumMirrors{
 	},
 	"counter": {
 		"COUNTER_RINGBUF_FULL": counterRingbufFull, "COUNTER_PROCMAP_FULL": counterProcmapFull,
-		"COUNTER_SCOPE_FULL": counterScopeFull, "COUNTER_RETURN_FULL": counterReturnFull, "COUNTER_MAX": counterMax,
+		"COUNTER_SCOPE_FULL": counterScopeFull, "COUNTER_RETURN_FULL": counterReturnFull,
+		"COUNTER_DATA_FULL": counterDataFull, "COUNTER_MAX": counterMax,
 	},
 	"ns_index": {
 		"NS_UTS": NsUts, "NS_IPC": NsIpc, "NS_MNT": NsMnt, "NS_PID": NsPid, "NS_PID_FOR_CHILDREN": NsPidForChildren,

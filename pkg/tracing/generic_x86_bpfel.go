@@ -53,6 +53,7 @@ const (
 	genericVarCfgTpOff               = "cfg_tp_off"
 	genericVarUnusedCredInfo         = "unused_cred_info"
 	genericVarUnusedGenericEnums     = "unused_generic_enums"
+	genericVarUnusedMsgData          = "unused_msg_data"
 	genericVarUnusedSkbInfo          = "unused_skb_info"
 	genericVarUnusedSockInfo         = "unused_sock_info"
 )
@@ -148,6 +149,7 @@ type genericVariableSpecs struct {
 	CfgTpOff           *ebpf.VariableSpec `ebpf:"cfg_tp_off"`
 	UnusedCredInfo     *ebpf.VariableSpec `ebpf:"unused_cred_info"`
 	UnusedGenericEnums *ebpf.VariableSpec `ebpf:"unused_generic_enums"`
+	UnusedMsgData      *ebpf.VariableSpec `ebpf:"unused_msg_data"`
 	UnusedSkbInfo      *ebpf.VariableSpec `ebpf:"unused_skb_info"`
 	UnusedSockInfo     *ebpf.VariableSpec `ebpf:"unused_sock_info"`
 }
@@ -227,6 +229,7 @@ type genericVariables struct {
 	CfgTpOff           *ebpf.Variable `ebpf:"cfg_tp_off"`
 	UnusedCredInfo     *ebpf.Variable `ebpf:"unused_cred_info"`
 	UnusedGenericEnums *ebpf.Variable `ebpf:"unused_generic_enums"`
+	UnusedMsgData      *ebpf.Variable `ebpf:"unused_msg_data"`
 	UnusedSkbInfo      *ebpf.Variable `ebpf:"unused_skb_info"`
 	UnusedSockInfo     *ebpf.Variable `ebpf:"unused_sock_info"`
 }

@@ -26,7 +26,25 @@ const (
 	MaxPolicies     = 1024
 	MaxHooks        = 4096 // hook ids are 1..MaxHooks-1
 	StrKeyLen       = 252
+	// ArgMask is the most bytes of a string or buffer an event holds.
+	ArgMask = 4095
+	// DataMax is the most bytes of a maxData char_buf (Tetragon's limit);
+	// beyond ArgMask they come in Data records of DataChunkLen at most.
+	DataMax      = 327360
+	DataChunkLen = 4096
 )
+
+// Why a char_buf holds fewer bytes than it should, as in enum data_err
+// (Generic.DataErr).
+const (
+	DataOK          = 0
+	DataRingbufFull = 1 // the ring buffer had no room for a Data record
+	DataFault       = 2 // the buffer's memory could not be read
+)
+
+// DataDropped in Generic.DataErr is not the kernel's: a Data record the
+// kernel sent was dropped in user space (see Assembler).
+const DataDropped = 0x80
 
 // Argument types, as in enum arg_type.
 const (
@@ -200,10 +218,14 @@ type HookConfig struct {
 	KernelMem  uint8 // bit i: slot i points to kernel memory
 	RetCopy    uint8 // bit i: slot i's buffer is read at return, as many bytes as returned
 	Scoped     uint8 // 1: only processes in the policy's pod scope (see Scopes)
-	Pad        [6]uint8
-	MaxData    uint32
-	Actions    [MaxSelectors]SelAction
-	Conds      [MaxConds]Cond
+	// MaxDataArgs bit i: slot i is a maxData char_buf, read up to MaxData
+	// bytes (at most DataMax), those after the first ArgMask in Data
+	// records; other char_bufs are cut at ArgMask.
+	MaxDataArgs uint8
+	Pad         [5]uint8
+	MaxData     uint32
+	Actions     [MaxSelectors]SelAction
+	Conds       [MaxConds]Cond
 	// NResolve and Resolve: each slot's resolve path, the members followed
 	// from the argument (see ResolveStep).
 	NResolve [MaxArgs]uint8

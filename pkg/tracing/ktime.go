@@ -8,15 +8,18 @@ import (
 
 // bootWall is the wall-clock time at which CLOCK_MONOTONIC was zero, the
 // clock that every kernel timestamp in a record uses.
-var bootWall = func() time.Time {
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
-		panic("CLOCK_MONOTONIC unavailable: " + err.Error())
-	}
-	return time.Now().Add(-time.Duration(ts.Nano()))
-}()
+var bootWall = time.Now().Add(-time.Duration(Now()))
 
 // WallTime converts a kernel timestamp (CLOCK_MONOTONIC ns) to wall time.
 func WallTime(ktime uint64) time.Time {
 	return bootWall.Add(time.Duration(ktime))
+}
+
+// Now is the kernel's clock for record timestamps (CLOCK_MONOTONIC ns).
+func Now() uint64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		panic("CLOCK_MONOTONIC unavailable: " + err.Error())
+	}
+	return uint64(ts.Nano())
 }

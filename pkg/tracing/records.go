@@ -16,6 +16,7 @@ const (
 	OpExit     = 3
 	OpSnapshot = 4
 	OpGeneric  = 5
+	OpData     = 6
 )
 
 // Process flags, as in enum proc_flag.
@@ -51,6 +52,7 @@ const (
 	counterProcmapFull
 	counterScopeFull
 	counterReturnFull
+	counterDataFull
 	counterMax
 )
 
@@ -138,7 +140,8 @@ type Exec struct {
 	Cgroup  string
 }
 
-// Decode turns one raw record into *Exec, *Clone or *Exit. raw is not kept.
+// Decode turns one raw record into *Exec, *Clone, *Exit, *Generic or *Data.
+// raw is not kept.
 func Decode(raw []byte) (any, error) {
 	if len(raw) < int(unsafe.Sizeof(Header{})) {
 		return nil, fmt.Errorf("record of %d bytes is shorter than its header", len(raw))
@@ -153,6 +156,8 @@ func Decode(raw []byte) (any, error) {
 		return decodeFixed[Exit](raw)
 	case OpGeneric:
 		return decodeGeneric(raw)
+	case OpData:
+		return decodeData(raw)
 	}
 	return nil, fmt.Errorf("record with unknown op %d", hdr.Op)
 }
@@ -221,9 +226,12 @@ type msgGenericHead struct {
 	Part     uint8 // Part*: a whole event, or a return hook's entry or return
 	Pad2     [3]uint8
 	Ret      int64
-	ArgVal   [MaxArgs]int64
+	ArgVal   [MaxArgs]int64 // integers; a char_buf's size
 	ArgLen   [MaxArgs]uint16
-	Pad3     [3]uint16
+	DataErr  [MaxArgs]uint8 // DataErr*: a char_buf's bytes are short
+	Pad3     uint8
+	DataLen  [MaxArgs]uint32 // bytes of a maxData char_buf in Data records
+	Pad4     uint32
 }
 
 // Generic.Part values, as in enum msg_part: a return hook's event comes as
@@ -239,7 +247,10 @@ const (
 
 // Generic reports a hit of a policy hook: the selector that matched, what
 // was done, and the arguments (Args[i] holds the bytes of a string, path,
-// sockaddr or buffer argument; ArgVal[i] the integer ones).
+// sockaddr or buffer argument; ArgVal[i] the integer ones, and a
+// char_buf's size). A maxData char_buf's bytes after its first ArgLen[i]
+// come in DataLen[i] bytes of Data records, which an Assembler appends to
+// Args[i].
 type Generic struct {
 	msgGenericHead
 	Args [MaxArgs][]byte
@@ -260,4 +271,56 @@ func decodeGeneric(raw []byte) (*Generic, error) {
 		data = data[n:]
 	}
 	return g, nil
+}
+
+// msgDataHead is struct msg_data without its data.
+type msgDataHead struct {
+	Hdr    Header
+	Tid    uint32
+	HookID uint32
+	Offset uint32
+	Total  uint32 // bytes of the argument to come in Data records
+	Len    uint16
+	Slot   uint8
+	Pad    [5]uint8
+}
+
+// Data is a chunk of a maxData char_buf argument of the Generic record of
+// the same Hdr.Ktime, Tid and HookID, which follows it in the ring buffer:
+// Bytes are the argument's from Offset on. The kernel sends the bytes
+// after the Generic record's ArgMask in chunks of DataChunkLen (the last
+// one shorter), Total of them if none is lost.
+type Data struct {
+	msgDataHead
+	Bytes []byte
+}
+
+func decodeData(raw []byte) (*Data, error) {
+	head, data, err := dataHead(raw)
+	if err != nil {
+		return nil, err
+	}
+	return &Data{msgDataHead: head, Bytes: bytes.Clone(data)}, nil
+}
+
+// dataHead checks a Data record and returns its head and its bytes, which
+// are raw's.
+func dataHead(raw []byte) (msgDataHead, []byte, error) {
+	head, err := decodeFixed[msgDataHead](raw)
+	if err != nil {
+		return msgDataHead{}, nil, err
+	}
+	data := raw[unsafe.Sizeof(*head):]
+	switch {
+	case head.Hdr.Op != OpData:
+		return msgDataHead{}, nil, fmt.Errorf("record of op %d is not a data record", head.Hdr.Op)
+	case int(head.Len) > len(data) || head.Len > DataChunkLen:
+		return msgDataHead{}, nil, fmt.Errorf("data record of %d bytes overruns the record", head.Len)
+	case head.Slot >= MaxArgs:
+		return msgDataHead{}, nil, fmt.Errorf("data record of argument slot %d", head.Slot)
+	case head.Total > DataMax-ArgMask || uint64(head.Offset)+uint64(head.Len) > uint64(ArgMask)+uint64(head.Total):
+		return msgDataHead{}, nil, fmt.Errorf("data record at %d+%d of %d is beyond the %d bytes of an argument",
+			head.Offset, head.Len, head.Total, DataMax)
+	}
+	return *head, data[:head.Len], nil
 }

@@ -68,6 +68,13 @@ func TestMirrorsMatchBTF(t *testing.T) {
 	last := msg.Members[len(msg.Members)-1]
 	compare(t, "msg_generic (without data)", &btf.Struct{Size: last.Offset.Bytes(), Members: msg.Members[:len(msg.Members)-1]},
 		reflect.TypeOf(msgGenericHead{}))
+	var data *btf.Struct
+	if err := generic.Types.TypeByName("msg_data", &data); err != nil {
+		t.Fatal(err)
+	}
+	last = data.Members[len(data.Members)-1]
+	compare(t, "msg_data (without data)", &btf.Struct{Size: last.Offset.Bytes(), Members: data.Members[:len(data.Members)-1]},
+		reflect.TypeOf(msgDataHead{}))
 	var exec *btf.Struct
 	if err := spec.Types.TypeByName("msg_exec", &exec); err != nil {
 		t.Fatal(err)

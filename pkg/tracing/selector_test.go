@@ -118,7 +118,7 @@ func newSelRunner(t *testing.T) *selRunner {
 // hookConfig compiles spec's conditions into hook 1's config, writing
 // their values to fresh sets.
 func (r *selRunner) hookConfig(spec selSpec) (HookConfig, error) {
-	cfg := HookConfig{HookID: 1, PolicyID: 1, NArgs: uint8(len(spec.slots)), AtExit: spec.atExit, MaxData: 4096}
+	cfg := HookConfig{HookID: 1, PolicyID: 1, NArgs: uint8(len(spec.slots)), AtExit: spec.atExit}
 	for i, s := range spec.slots {
 		cfg.ArgType[i], cfg.ArgIndex[i], cfg.ArgSize[i] = s.typ, uint8(i), s.sizeSlot
 	}

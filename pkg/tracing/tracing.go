@@ -44,6 +44,9 @@ type Counters struct {
 	ProcmapFull uint64 // processes the in-kernel process map could not hold
 	ScopeFull   uint64 // pod cgroups the pod scope map could not hold
 	ReturnFull  uint64 // return hook entries whose match could not be kept
+	// DataFull counts hook records sent with a char_buf cut short: the
+	// ring buffer had no room for one of its Data records.
+	DataFull uint64
 }
 
 // Load checks what the kernel must offer, loads the programs and attaches
@@ -202,6 +205,7 @@ func (s *Sensor) Counters() (Counters, error) {
 	for i, dst := range [counterMax]*uint64{
 		counterRingbufFull: &c.RingbufFull, counterProcmapFull: &c.ProcmapFull, counterScopeFull: &c.ScopeFull,
 		counterReturnFull: &c.ReturnFull,
+		counterDataFull:   &c.DataFull,
 	} {
 		var perCPU []uint64
 		if err := s.objs.Counters.Lookup(uint32(i), &perCPU); err != nil {
