@@ -20,6 +20,8 @@
 	252 /* bytes of a string that selectors compare (LPM keys hold at most \
 	       256 bytes of data, set id included) */
 #define STR_KEY_MASK 255
+/* frames of a stack trace at most: the kernel's PERF_MAX_STACK_DEPTH */
+#define MAX_STACK_DEPTH 127
 
 enum arg_type {
 	ARG_NONE = 0,
@@ -160,11 +162,18 @@ struct cond {
 	__s64 v2;
 };
 
+/* The stack traces an event carries (sel_action.stacks, msg_generic.stacks):
+ * ids in the stack_traces map, which user space reads and then frees. */
+enum stack_flag {
+	STACK_KERNEL = 1,
+	STACK_USER = 2,
+};
+
 struct sel_action {
-	__u8 post;  /* send an event */
-	__u8 sig;   /* signal to send the process, 0 for none */
-	__u8 scope; /* rate limit scope */
-	__u8 pad;
+	__u8 post;   /* send an event */
+	__u8 sig;    /* signal to send the process, 0 for none */
+	__u8 scope;  /* rate limit scope */
+	__u8 stacks; /* enum stack_flag: stack traces the event carries */
 	__u32 rate_limit_ms; /* post the same event at most once per this */
 	__s32 override;	     /* error to return instead (LSM), 0 for none */
 };
@@ -289,8 +298,12 @@ struct msg_generic {
 	__u8 sig; /* signal sent (or, in monitor mode, that would be) */
 	__u8 monitor;
 	__u8 has_ret;
-	__u8 part; /* enum msg_part */
-	__u8 pad2[3];
+	__u8 part;   /* enum msg_part */
+	__u8 stacks; /* enum stack_flag: the stack ids collected */
+	__u8 pad2[2];
+	/* ids in stack_traces, or bpf_get_stackid's negative error */
+	__s32 kernel_stack;
+	__s32 user_stack;
 	__s64 ret;
 	/* integers; a char_buf's size (ret_copy: the bytes returned) */
 	__s64 arg_val[MAX_ARGS];

@@ -27,7 +27,8 @@ struct gscratch {
 	__u64 raw[8]; /* the raw arguments: clear_raw, then the backend's */
 	__s64 ret;    /* the return value, at exit */
 	__u8 at_exit;
-	__u8 pad2[7];
+	__u8 pending; /* msg waits for its stack traces (generic.bpf.c) */
+	__u8 pad2[6];
 	__u32 arg_off[MAX_ARGS];
 	__u32 failed;  /* selectors with a false condition */
 	__u32 bin_off; /* binary path in path.buf, once resolved */

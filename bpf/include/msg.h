@@ -34,7 +34,9 @@ enum counter {
 	COUNTER_RETURN_FULL = 3,
 	/* a data record could not be reserved: its event says so */
 	COUNTER_DATA_FULL = 4,
-	COUNTER_MAX = 5,
+	/* bpf_get_stackid failed: the stack map was full, or no stack */
+	COUNTER_STACK_FAILED = 5,
+	COUNTER_MAX = 6,
 };
 
 enum ns_index {

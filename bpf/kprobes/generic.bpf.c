@@ -42,6 +42,7 @@ struct generic_enums {
 	enum cap_set cap_set;
 	enum data_err data_err;
 	enum data_limit data_limit;
+	enum stack_flag stack_flag;
 };
 struct generic_enums *unused_generic_enums __attribute__((unused));
 
@@ -137,6 +138,18 @@ static __always_inline void count_hit(__u32 hook_id, bool acted)
 		st->actions++;
 }
 
+/* Stack traces of the events whose action asks for them, by id. User
+ * space reads each with its event, then deletes it. No BPF_F_REUSE_STACKID:
+ * a stack whose bucket holds another is refused (and counted), rather than
+ * evicting a stack that an event not yet read refers to. Identical stacks
+ * share an id. User space sets the size at load (tracing.Config). */
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 4096);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, MAX_STACK_DEPTH * sizeof(__u64));
+} stack_traces SEC(".maps");
+
 /* Thread and hook: the key of what a return hook keeps from its entry. */
 struct stash_key {
 	__u32 tid;
@@ -190,10 +203,12 @@ static __always_inline struct sel_action action_of(struct hook_config *cfg,
 	return act;
 }
 
-/* Posts the event of selector sel from what the scratch holds. */
+/* Posts the event of selector sel from what the scratch holds; one that
+ * asks for stack traces (enum stack_flag) is left pending, for the program
+ * to post with them (post_stacks). */
 static __always_inline void post(struct gscratch *s, struct hook_config *cfg,
 				 struct task_struct *task, __u32 nr, int sel,
-				 __u8 part)
+				 __u8 part, __u8 stacks)
 {
 	__u32 size;
 
@@ -215,7 +230,44 @@ static __always_inline void post(struct gscratch *s, struct hook_config *cfg,
 	       ((s->arg_off[MAX_ARGS - 1] + s->msg.arg_len[MAX_ARGS - 1]) &
 		0x3fff);
 	s->msg.hdr.size = size;
-	output(&s->msg, size);
+	s->msg.stacks = stacks;
+	s->msg.kernel_stack = 0;
+	s->msg.user_stack = 0;
+	if (stacks)
+		s->pending = 1;
+	else
+		output(&s->msg, size);
+}
+
+/* A stack id of the current context, or the helper's error, counted. */
+static __always_inline __s32 stack_id(void *ctx, __u64 flags)
+{
+	long id = bpf_get_stackid(ctx, &stack_traces, flags);
+
+	if (id < 0)
+		count(COUNTER_STACK_FAILED);
+	return id;
+}
+
+/* Posts the event run_hook left pending, with the stack traces its action
+ * asks for: here, in the program, as the stack helpers need its context
+ * (run_hook is a function of its own, verified once for every program
+ * type, and cannot take it). */
+static __always_inline void post_stacks(void *ctx)
+{
+	struct gscratch *s = scratch();
+	__u32 size;
+
+	if (!s || !s->pending)
+		return;
+	s->pending = 0;
+	if (s->msg.stacks & STACK_KERNEL)
+		s->msg.kernel_stack = stack_id(ctx, 0);
+	if (s->msg.stacks & STACK_USER)
+		s->msg.user_stack = stack_id(ctx, BPF_F_USER_STACK);
+	size = s->msg.hdr.size;
+	if (size <= sizeof(s->msg))
+		output(&s->msg, size);
 }
 
 /* A return hook's entry: its selectors without the return-value
@@ -249,7 +301,7 @@ static __always_inline int enter_hook(struct gscratch *s,
 		count(COUNTER_RETURN_FULL);
 		return 0;
 	}
-	post(s, cfg, task, nr, sel, PART_ENTRY);
+	post(s, cfg, task, nr, sel, PART_ENTRY, act.stacks);
 	return 0;
 }
 
@@ -286,12 +338,12 @@ static __always_inline void return_hook(struct gscratch *s,
 	sel = select(s, cfg, PHASE_EXIT, only);
 	if (sel < 0) {
 		read_args(s, cfg, 0);
-		post(s, cfg, task, nr, only, PART_DROPPED);
+		post(s, cfg, task, nr, only, PART_DROPPED, 0);
 		return;
 	}
 	act = action_of(cfg, sel);
 	act_on(s, cfg, &act, false);
-	post(s, cfg, task, nr, sel, PART_RETURN);
+	post(s, cfg, task, nr, sel, PART_RETURN, 0);
 }
 
 /* Runs one hook on the current call: reads its arguments, evaluates its
@@ -323,7 +375,7 @@ __noinline int run_hook(__u32 hook_id, __u32 nr)
 	act = action_of(cfg, sel);
 	ret = act_on(s, cfg, &act, true);
 	if (act.post && !rate_limited(s, cfg, &act, sel))
-		post(s, cfg, task, nr, sel, PART_WHOLE);
+		post(s, cfg, task, nr, sel, PART_WHOLE, act.stacks);
 	return ret;
 }
 
@@ -346,7 +398,7 @@ static __always_inline void syscall_regs(struct gscratch *s,
 
 /* Runs the hooks of a syscall list. regs is the tracepoint's trusted
  * pointer to the user's saved registers: plain loads, no helper calls. */
-static __always_inline void run_hooks(struct syscall_hooks *sh,
+static __always_inline void run_hooks(void *ctx, struct syscall_hooks *sh,
 				      struct pt_regs *regs, __u32 nr,
 				      bool at_exit, __s64 ret)
 {
@@ -367,6 +419,7 @@ static __always_inline void run_hooks(struct syscall_hooks *sh,
 		if (!sh->hook_ids[i])
 			break;
 		run_hook(sh->hook_ids[i], nr);
+		post_stacks(ctx);
 	}
 }
 
@@ -377,7 +430,7 @@ int BPF_PROG(generic_sys_enter, struct pt_regs *regs, long id)
 	struct syscall_hooks *sh = bpf_map_lookup_elem(&syscall_hooks, &nr);
 
 	if (sh && sh->hook_ids[0])
-		run_hooks(sh, regs, nr, false, 0);
+		run_hooks(ctx, sh, regs, nr, false, 0);
 	return 0;
 }
 
@@ -391,7 +444,7 @@ int BPF_PROG(generic_sys_exit, struct pt_regs *regs, long ret)
 	    bpf_map_lookup_elem(&syscall_exit_hooks, &nr);
 
 	if (sh && sh->hook_ids[0])
-		run_hooks(sh, regs, nr, true, ret);
+		run_hooks(ctx, sh, regs, nr, true, ret);
 	return 0;
 }
 
@@ -446,6 +499,7 @@ int generic_tracepoint(void *ctx)
 		s->raw[i] = tp_field(ctx, i);
 	s->at_exit = 0;
 	run_hook(cfg_hook_id, 0);
+	post_stacks(ctx);
 	return 0;
 }
 
@@ -488,6 +542,7 @@ int generic_kprobe(struct pt_regs *ctx)
 		count(COUNTER_RETURN_FULL);
 	s->at_exit = 0;
 	run_hook(cfg_hook_id, 0);
+	post_stacks(ctx);
 	return 0;
 }
 
@@ -508,6 +563,7 @@ int generic_kretprobe(struct pt_regs *ctx)
 	s->at_exit = 1;
 	s->ret = PT_REGS_RC_CORE(ctx);
 	run_hook(cfg_hook_id, 0);
+	post_stacks(ctx);
 	return 0;
 }
 
@@ -525,6 +581,7 @@ int generic_kprobe_override(struct pt_regs *ctx)
 	kprobe_args(s, ctx);
 	s->at_exit = 0;
 	ret = run_hook(cfg_hook_id, 0);
+	post_stacks(ctx);
 	if (ret)
 		bpf_override_return(ctx, ret);
 	return 0;
@@ -557,12 +614,15 @@ static __always_inline void ctx_args(struct gscratch *s, __u64 *ctx)
 static __always_inline int ctx_hook(__u64 *ctx)
 {
 	struct gscratch *s = scratch();
+	int ret;
 
 	if (!s)
 		return 0;
 	ctx_args(s, ctx);
 	s->at_exit = 0;
-	return run_hook(cfg_hook_id, 0);
+	ret = run_hook(cfg_hook_id, 0);
+	post_stacks(ctx);
+	return ret;
 }
 
 SEC("fentry")
@@ -602,6 +662,7 @@ int generic_fexit(__u64 *ctx)
 	s->at_exit = 1;
 	s->ret = ctx_ret(ctx);
 	run_hook(cfg_hook_id, 0);
+	post_stacks(ctx);
 	return 0;
 }
 
@@ -627,7 +688,7 @@ SEC("lsm")
 int generic_lsm(__u64 *ctx)
 {
 	struct gscratch *s = scratch();
-	int prev = 0;
+	int prev = 0, ret;
 
 	if (!s)
 		return 0;
@@ -639,5 +700,7 @@ int generic_lsm(__u64 *ctx)
 		return lsm_verdict(prev);
 	ctx_args(s, ctx);
 	s->at_exit = 0;
-	return lsm_verdict(run_hook(cfg_hook_id, 0));
+	ret = run_hook(cfg_hook_id, 0);
+	post_stacks(ctx);
+	return lsm_verdict(ret);
 }

@@ -48,6 +48,7 @@ var genericEnums = enumMirrors{
 	},
 	"data_err":   {"DATA_OK": DataOK, "DATA_RINGBUF_FULL": DataRingbufFull, "DATA_FAULT": DataFault},
 	"data_limit": {"DATA_MAX": DataMax, "DATA_CHUNK_LEN": DataChunkLen},
+	"stack_flag": {"STACK_KERNEL": StackKernel, "STACK_USER": StackUser},
 }
 
 // msgEnums mirror the enums of bpf/include/msg.h.
@@ -64,7 +65,8 @@ var msgEnums = enumMirrors{
 	"counter": {
 		"COUNTER_RINGBUF_FULL": counterRingbufFull, "COUNTER_PROCMAP_FULL": counterProcmapFull,
 		"COUNTER_SCOPE_FULL": counterScopeFull, "COUNTER_RETURN_FULL": counterReturnFull,
-		"COUNTER_DATA_FULL": counterDataFull, "COUNTER_MAX": counterMax,
+		"COUNTER_DATA_FULL": counterDataFull, "COUNTER_STACK_FAILED": counterStackFailed,
+		"COUNTER_MAX": counterMax,
 	},
 	"ns_index": {
 		"NS_UTS": NsUts, "NS_IPC": NsIpc, "NS_MNT": NsMnt, "NS_PID": NsPid, "NS_PID_FOR_CHILDREN": NsPidForChildren,
@@ -139,5 +141,8 @@ func TestLimitsMatchMaps(t *testing.T) {
 		case m.MaxEntries != want:
 			t.Errorf("map %s: %d entries in C, %d in Go", name, m.MaxEntries, want)
 		}
+	}
+	if v := spec.Maps[genericMapStackTraces].ValueSize; v != MaxStackDepth*8 {
+		t.Errorf("map stack_traces: %d bytes a stack in C, %d frames in Go", v, MaxStackDepth)
 	}
 }

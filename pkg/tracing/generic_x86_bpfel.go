@@ -31,6 +31,7 @@ const (
 	genericMapProcs                  = "procs"
 	genericMapRateLimits             = "rate_limits"
 	genericMapRetStash               = "ret_stash"
+	genericMapStackTraces            = "stack_traces"
 	genericMapStrSets                = "str_sets"
 	genericMapSyscallExitHooks       = "syscall_exit_hooks"
 	genericMapSyscallHooks           = "syscall_hooks"
@@ -132,6 +133,7 @@ type genericMapSpecs struct {
 	Procs            *ebpf.MapSpec `ebpf:"procs"`
 	RateLimits       *ebpf.MapSpec `ebpf:"rate_limits"`
 	RetStash         *ebpf.MapSpec `ebpf:"ret_stash"`
+	StackTraces      *ebpf.MapSpec `ebpf:"stack_traces"`
 	StrSets          *ebpf.MapSpec `ebpf:"str_sets"`
 	SyscallExitHooks *ebpf.MapSpec `ebpf:"syscall_exit_hooks"`
 	SyscallHooks     *ebpf.MapSpec `ebpf:"syscall_hooks"`
@@ -189,6 +191,7 @@ type genericMaps struct {
 	Procs            *ebpf.Map `ebpf:"procs"`
 	RateLimits       *ebpf.Map `ebpf:"rate_limits"`
 	RetStash         *ebpf.Map `ebpf:"ret_stash"`
+	StackTraces      *ebpf.Map `ebpf:"stack_traces"`
 	StrSets          *ebpf.Map `ebpf:"str_sets"`
 	SyscallExitHooks *ebpf.Map `ebpf:"syscall_exit_hooks"`
 	SyscallHooks     *ebpf.Map `ebpf:"syscall_hooks"`
@@ -211,6 +214,7 @@ func (m *genericMaps) Close() error {
 		m.Procs,
 		m.RateLimits,
 		m.RetStash,
+		m.StackTraces,
 		m.StrSets,
 		m.SyscallExitHooks,
 		m.SyscallHooks,

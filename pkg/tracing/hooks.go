@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
@@ -32,6 +33,16 @@ const (
 	// beyond ArgMask they come in Data records of DataChunkLen at most.
 	DataMax      = 327360
 	DataChunkLen = 4096
+	// MaxStackDepth is the most frames a stack trace holds: the kernel's
+	// PERF_MAX_STACK_DEPTH (perf_event_max_stack can lower it).
+	MaxStackDepth = 127
+)
+
+// Stack traces an event carries, as in enum stack_flag (SelAction.Stacks,
+// Generic.Stacks).
+const (
+	StackKernel = 1
+	StackUser   = 2
 )
 
 // Why a char_buf holds fewer bytes than it should, as in enum data_err
@@ -199,7 +210,7 @@ type SelAction struct {
 	Post        uint8
 	Sig         uint8
 	Scope       uint8
-	Pad         uint8
+	Stacks      uint8 // Stack*: the stack traces the event carries
 	RateLimitMs uint32
 	Override    int32 // error an LSM hook returns instead, 0 for none
 }
@@ -358,7 +369,9 @@ type Hooks struct {
 	hookUsed map[uint32]bool
 	nextSet  uint32
 	policies map[uint32]bool
-	cpus     int // possible CPUs: the length of a per-CPU value
+	cpus     int           // possible CPUs: the length of a per-CPU value
+	stacks   *Stacks       // the stack map's reader, once loaded
+	loads    atomic.Uint64 // programs loaded (Loads)
 }
 
 // genericCore is the generic object's maps and its syscall programs; the
@@ -399,6 +412,7 @@ func (h *Hooks) load() error {
 	if err != nil {
 		return err
 	}
+	spec.Maps[genericMapStackTraces].MaxEntries = uint32(h.sensor.cfg.StackTraces)
 	opts := &ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{
 		"events": h.sensor.objs.Events, "counters": h.sensor.objs.Counters, "procs": h.sensor.objs.Procs,
 		"cgroup_scopes": h.sensor.objs.CgroupScopes, "pod_scopes": h.sensor.objs.PodScopes,
@@ -407,13 +421,28 @@ func (h *Hooks) load() error {
 	if err := spec.LoadAndAssign(&h.objs, opts); err != nil {
 		return fmt.Errorf("loading the generic hook program: %w", describe(err))
 	}
+	h.loads.Add(1)
 	l, err := link.AttachTracing(link.TracingOptions{Program: h.objs.GenericSysEnter})
 	if err != nil {
 		h.objs.Close()
 		return fmt.Errorf("attaching tp_btf/sys_enter: %w", err)
 	}
 	h.links, h.loaded = []link.Link{l}, true
+	h.stacks = newStacks(h.objs.StackTraces)
 	return nil
+}
+
+// Loads counts the BPF programs loaded so far. A stack's frames in a
+// program loaded since a symbol table was read are not in that table.
+func (h *Hooks) Loads() uint64 { return h.loads.Load() }
+
+// Stacks returns the reader of the stack traces hooks collect, or nil
+// before the first policy loaded the generic program (no record can refer
+// to a stack then). One goroutine, the ring buffer's reader, uses it.
+func (h *Hooks) Stacks() *Stacks {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.stacks
 }
 
 // attachExit attaches the syscall exit program the first time a hook
@@ -788,6 +817,7 @@ func (h *Hooks) loadFunc(fh FuncHook, stash bool) (*ebpf.Program, error) {
 	if err := spec.LoadAndAssign(&objs, &ebpf.CollectionOptions{MapReplacements: h.sharedMaps()}); err != nil {
 		return nil, describe(err)
 	}
+	h.loads.Add(1)
 	return objs.Prog, nil
 }
 

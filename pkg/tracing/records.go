@@ -53,6 +53,7 @@ const (
 	counterScopeFull
 	counterReturnFull
 	counterDataFull
+	counterStackFailed
 	counterMax
 )
 
@@ -224,14 +225,19 @@ type msgGenericHead struct {
 	Monitor  uint8
 	HasRet   uint8
 	Part     uint8 // Part*: a whole event, or a return hook's entry or return
-	Pad2     [3]uint8
-	Ret      int64
-	ArgVal   [MaxArgs]int64 // integers; a char_buf's size
-	ArgLen   [MaxArgs]uint16
-	DataErr  [MaxArgs]uint8 // DataErr*: a char_buf's bytes are short
-	Pad3     uint8
-	DataLen  [MaxArgs]uint32 // bytes of a maxData char_buf in Data records
-	Pad4     uint32
+	Stacks   uint8 // Stack*: the stack ids collected
+	Pad2     [2]uint8
+	// KernelStack and UserStack are ids in the stack map (Hooks.Stacks),
+	// or the negative errno of the kernel's bpf_get_stackid.
+	KernelStack int32
+	UserStack   int32
+	Ret         int64
+	ArgVal      [MaxArgs]int64 // integers; a char_buf's size
+	ArgLen      [MaxArgs]uint16
+	DataErr     [MaxArgs]uint8 // DataErr*: a char_buf's bytes are short
+	Pad3        uint8
+	DataLen     [MaxArgs]uint32 // bytes of a maxData char_buf in Data records
+	Pad4        uint32
 }
 
 // Generic.Part values, as in enum msg_part: a return hook's event comes as

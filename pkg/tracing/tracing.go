@@ -27,10 +27,15 @@ const DefaultRingBufferSize = 8 << 20
 type Config struct {
 	// RingBufferSize in bytes; a power of two, multiple of the page size.
 	RingBufferSize int
+	// StackTraces is how many stack traces the kernel's stack map holds
+	// (DefaultStackTraces when 0): events read but not yet symbolized
+	// hold theirs, and a full map makes the kernel refuse new ones.
+	StackTraces int
 }
 
 // Sensor is the loaded and attached process-tracking programs.
 type Sensor struct {
+	cfg    Config
 	objs   processObjects
 	hooks  *Hooks
 	links  []link.Link
@@ -46,7 +51,8 @@ type Counters struct {
 	ReturnFull  uint64 // return hook entries whose match could not be kept
 	// DataFull counts hook records sent with a char_buf cut short: the
 	// ring buffer had no room for one of its Data records.
-	DataFull uint64
+	DataFull    uint64
+	StackFailed uint64 // stack traces the kernel could not collect
 }
 
 // Load checks what the kernel must offer, loads the programs and attaches
@@ -69,7 +75,10 @@ func Load(cfg Config) (*Sensor, error) {
 		cfg.RingBufferSize = DefaultRingBufferSize
 	}
 	spec.Maps[processMapEvents].MaxEntries = uint32(cfg.RingBufferSize)
-	s := &Sensor{}
+	if cfg.StackTraces <= 0 {
+		cfg.StackTraces = DefaultStackTraces
+	}
+	s := &Sensor{cfg: cfg}
 	s.hooks = newHooks(s)
 	if err := spec.LoadAndAssign(&s.objs, nil); err != nil {
 		return nil, fmt.Errorf("loading BPF process programs: %w", describe(err))
@@ -204,8 +213,9 @@ func (s *Sensor) Counters() (Counters, error) {
 	var c Counters
 	for i, dst := range [counterMax]*uint64{
 		counterRingbufFull: &c.RingbufFull, counterProcmapFull: &c.ProcmapFull, counterScopeFull: &c.ScopeFull,
-		counterReturnFull: &c.ReturnFull,
-		counterDataFull:   &c.DataFull,
+		counterReturnFull:  &c.ReturnFull,
+		counterDataFull:    &c.DataFull,
+		counterStackFailed: &c.StackFailed,
 	} {
 		var perCPU []uint64
 		if err := s.objs.Counters.Lookup(uint32(i), &perCPU); err != nil {
