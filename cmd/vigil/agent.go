@@ -66,6 +66,8 @@ func agentCommand() *cobra.Command {
 	fl.StringVar(&f.cfg.PolicyDir, "tracing-policy-dir", "", "load every *.yaml and *.yml TracingPolicy file in this directory; reloaded on change")
 	fl.StringVar(&f.cfg.SyscallBackend, "syscall-backend", "auto", "backend of syscall hooks: auto (kprobe, fentry, then the raw syscall tracepoint, the first the kernel has), kprobe, fentry or raw_syscall_tracepoint")
 	fl.IntVar(&f.cfg.Tracing.RingBufferSize, "rb-size", tracing.DefaultRingBufferSize, "kernel ring buffer size in bytes (power of two)")
+	fl.IntVar(&f.cfg.Tracing.StackTraces, "stack-trace-map-entries", tracing.DefaultStackTraces, "stack traces (kernelStackTrace, userStackTrace) the kernel holds until the agent reads them; about 1 KiB of kernel memory each")
+	fl.BoolVar(&f.cfg.ExposeStackAddresses, "expose-stack-addresses", false, "put the addresses of stack trace frames in events (they defeat kernel and user address space randomization)")
 	fl.BoolVar(&f.k8s, "enable-k8s-api", false, "load TracingPolicy resources from the Kubernetes API server, and add the pod and container of each process to events (pods of --node-name)")
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file for --enable-k8s-api (default: the in-cluster service account)")
 	fl.DurationVar(&f.cfg.PodHold, "k8s-pod-wait", 2*time.Second, "how long an event waits for its pod to be known")

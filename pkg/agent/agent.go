@@ -60,6 +60,9 @@ type Config struct {
 	// counts of events and actions into their status.
 	Kube           *rest.Config
 	StatusInterval time.Duration
+	// ExposeStackAddresses puts the addresses of stack frames in events
+	// (Tetragon's --expose-stack-addresses): they defeat (K)ASLR.
+	ExposeStackAddresses bool
 }
 
 // Sink receives events in order. Flush is called whenever the kernel has
@@ -84,7 +87,11 @@ type Stats struct {
 	DataFull atomic.Uint64
 	// DataDropped counts data records dropped in user space (no event
 	// claimed them in time, or too much data waited).
-	DataDropped  atomic.Uint64
+	DataDropped atomic.Uint64
+	StackFailed atomic.Uint64 // stack traces the kernel could not collect
+	// StackErrors counts the stack traces events lack or could not name,
+	// for any reason (the kernel's, or the process exited).
+	StackErrors  atomic.Uint64
 	DecodeErrors atomic.Uint64
 	ProcessCache atomic.Uint64 // process images in the cache
 }
@@ -100,6 +107,7 @@ type Agent struct {
 	scopes *scope.Scopes
 	files  *policyFiles
 	data   *tracing.Assembler // maxData arguments' data records, until their event
+	stacks *stackTraces
 
 	started  time.Time
 	pods     *podWaiter       // nil without Kubernetes
@@ -133,7 +141,8 @@ func New(cfg Config, sink Sink) (*Agent, error) {
 		return nil, err
 	}
 	a := &Agent{cfg: cfg, sensor: s, cache: process.New(cfg.Process), sink: sink, scopes: scopes, started: time.Now(), returns: newReturns(),
-		pols: newPolicies(s.Hooks(), scopes, target), data: newAssembler(cfg.Tracing)}
+		pols: newPolicies(s.Hooks(), scopes, target), data: newAssembler(cfg.Tracing),
+		stacks: newStackTraces(s.Hooks(), cfg.ExposeStackAddresses)}
 	a.pols.guard = cfg.Guard
 	if cfg.Pods != nil {
 		a.pods = &podWaiter{index: cfg.Pods, hold: cfg.PodHold}
@@ -213,6 +222,7 @@ func (a *Agent) step() error {
 		a.pollLosses()
 	}
 	if idle {
+		a.stacks.release()
 		return a.sink.Flush()
 	}
 	return nil
@@ -244,6 +254,7 @@ func (a *Agent) handle(rec any) {
 	case *tracing.Clone:
 		a.cache.Clone(r)
 	case *tracing.Exit:
+		a.stacks.exited(r)
 		a.write(a.cache.Exit(r))
 	case *tracing.Data:
 		a.data.Add(r)
@@ -255,16 +266,19 @@ func (a *Agent) handle(rec any) {
 
 // writeHook renders a policy hook's record with its process.
 func (a *Agent) writeHook(g *tracing.Generic) {
+	stacks, failed := a.stacks.traces(g) // now: the process may exit
+	a.stats.StackErrors.Add(uint64(failed))
 	h := a.pols.hook(g.HookID)
 	if h == nil {
 		a.stats.DecodeErrors.Add(1)
 		logrus.WithField("hook", g.HookID).Debug("record of an unknown hook")
 		return
 	}
-	if g = a.returns.join(g, h.RetCopy); g == nil {
+	if g, stacks = a.returns.join(g, h.RetCopy, stacks); g == nil {
 		return
 	}
 	ev := h.Event(g)
+	ev.StackTraces = stacks
 	ev.Process, ev.Parent, ev.Ancestors = a.cache.Describe(g.Ident, g.Tid)
 	out := &event.Event{NodeName: a.cfg.Process.NodeName, Time: event.FormatTime(tracing.WallTime(g.Hdr.Ktime))}
 	switch {
@@ -274,11 +288,13 @@ func (a *Agent) writeHook(g *tracing.Generic) {
 		out.ProcessUprobe = &event.ProcessUprobe{
 			Process: ev.Process, Parent: ev.Parent, Ancestors: ev.Ancestors, Path: h.Uprobe, Symbol: ev.FunctionName,
 			Args: ev.Args, Action: ev.Action, PolicyName: ev.PolicyName, Message: ev.Message, Tags: ev.Tags, Mode: ev.Mode,
+			StackTraces: ev.StackTraces,
 		}
 	case h.Tracepoint != "":
 		out.ProcessTracepoint = &event.ProcessTracepoint{
 			Process: ev.Process, Parent: ev.Parent, Ancestors: ev.Ancestors, Subsys: h.Tracepoint, Event: ev.FunctionName,
 			Args: ev.Args, Action: ev.Action, PolicyName: ev.PolicyName, Message: ev.Message, Tags: ev.Tags, Mode: ev.Mode,
+			StackTraces: ev.StackTraces,
 		}
 	default:
 		out.ProcessKprobe = ev
@@ -321,6 +337,7 @@ func (a *Agent) pollLosses() {
 	a.report(event.LostReturnPending, a.returns.evicted-a.evicted, now)
 	a.evicted = a.returns.evicted
 	a.stats.ReturnPending.Store(a.returns.evicted)
+	a.report(event.LostStackTrace, c.StackFailed-a.seen.StackFailed, now)
 	a.report(event.LostDecode, decodes-a.decodes, now)
 	a.report(event.LostDataRingBuffer, c.DataFull-a.seen.DataFull, now)
 	dropped := a.data.Dropped()
@@ -331,6 +348,7 @@ func (a *Agent) pollLosses() {
 	a.stats.ProcmapFull.Store(c.ProcmapFull)
 	a.stats.ScopeFull.Store(c.ScopeFull)
 	a.stats.ReturnFull.Store(c.ReturnFull)
+	a.stats.StackFailed.Store(c.StackFailed)
 	a.stats.ProcessCache.Store(uint64(a.cache.Len()))
 	a.seen, a.decodes, a.lastPoll = c, decodes, now
 }

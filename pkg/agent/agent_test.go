@@ -131,6 +131,8 @@ func TestMain(m *testing.M) {
 		os.Exit(int(errno))
 	case strings.HasPrefix(h, "change-open:"):
 		changeThenOpen(strings.TrimPrefix(h, "change-open:"))
+	case strings.HasPrefix(h, "open-wait:"):
+		openWait(strings.TrimPrefix(h, "open-wait:"))
 	}
 	if os.Geteuid() != 0 {
 		fmt.Println("BPF tests need root: loading BPF programs requires CAP_BPF and CAP_PERFMON")

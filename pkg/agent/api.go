@@ -91,6 +91,7 @@ func (a *Agent) Status() Status {
 			event.LostScopeMap:      a.stats.ScopeFull.Load(),
 			event.LostReturnMap:     a.stats.ReturnFull.Load(),
 			event.LostReturnPending: a.stats.ReturnPending.Load(),
+			event.LostStackTrace:    a.stats.StackFailed.Load(),
 			event.LostDecode:        a.stats.DecodeErrors.Load(),
 			// events went out, their buffers marked short
 			event.LostDataRingBuffer: a.stats.DataFull.Load(),

@@ -3,6 +3,7 @@ package agent
 import (
 	"container/list"
 
+	"github.com/vigil-sec/vigil/pkg/event"
 	"github.com/vigil-sec/vigil/pkg/tracing"
 )
 
@@ -28,26 +29,27 @@ func newReturns() *returns {
 	return &returns{pending: map[returnKey]*list.Element{}, order: list.New()}
 }
 
-// join takes a hook record and returns the record to render, or nil while
-// there is none yet. retCopy marks the slots the return reads (bit i:
-// slot i).
-func (r *returns) join(g *tracing.Generic, retCopy uint8) *tracing.Generic {
+// join takes a hook record and its stack traces, and returns the record
+// to render and its stack traces (the entry's: the kernel takes them
+// there, where Tetragon's actions run), or nil while there is none yet.
+// retCopy marks the slots the return reads (bit i: slot i).
+func (r *returns) join(g *tracing.Generic, retCopy uint8, stacks event.StackTraces) (*tracing.Generic, event.StackTraces) {
 	k := returnKey{g.Tid, g.HookID}
 	switch g.Part {
 	case tracing.PartEntry:
 		r.take(k)
-		r.put(k, g)
-		return nil
+		r.put(k, g, stacks)
+		return nil, stacks
 	case tracing.PartDropped:
 		r.take(k)
-		return nil
+		return nil, stacks
 	case tracing.PartReturn:
 		if entry := r.take(k); entry != nil {
-			return joined(entry, g, retCopy)
+			return joined(entry.g, g, retCopy), entry.stacks
 		}
-		return g // its entry's record was lost, and counted where it was
+		return g, stacks // its entry's record was lost, and counted where it was
 	}
-	return g
+	return g, stacks
 }
 
 // joined is entry's event with ret's return value, time and returnCopy
@@ -64,27 +66,28 @@ func joined(entry, ret *tracing.Generic, retCopy uint8) *tracing.Generic {
 	return &out
 }
 
-func (r *returns) put(k returnKey, g *tracing.Generic) {
+func (r *returns) put(k returnKey, g *tracing.Generic, stacks event.StackTraces) {
 	if r.order.Len() >= maxPendingReturns {
 		oldest := r.order.Front()
-		delete(r.pending, oldest.Value.(pendingReturn).key)
+		delete(r.pending, oldest.Value.(*pendingReturn).key)
 		r.order.Remove(oldest)
 		r.evicted++
 	}
-	r.pending[k] = r.order.PushBack(pendingReturn{k, g})
+	r.pending[k] = r.order.PushBack(&pendingReturn{k, g, stacks})
 }
 
-func (r *returns) take(k returnKey) *tracing.Generic {
+func (r *returns) take(k returnKey) *pendingReturn {
 	e, ok := r.pending[k]
 	if !ok {
 		return nil
 	}
 	delete(r.pending, k)
 	r.order.Remove(e)
-	return e.Value.(pendingReturn).g
+	return e.Value.(*pendingReturn)
 }
 
 type pendingReturn struct {
-	key returnKey
-	g   *tracing.Generic
+	key    returnKey
+	g      *tracing.Generic
+	stacks event.StackTraces
 }

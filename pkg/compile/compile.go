@@ -1084,6 +1084,7 @@ func (c *compiler) actions(path string, sel uint8, acts []policy.ActionSelector,
 		}
 		switch act.Action {
 		case "Post":
+			a.Stacks |= stacks(&act)
 		case "NoPost":
 			a.Post = 0
 		case "Sigkill", "Signal":
@@ -1102,6 +1103,19 @@ func (c *compiler) actions(path string, sel uint8, acts []policy.ActionSelector,
 	}
 	cfg.Actions[sel] = a
 	return nil
+}
+
+// stacks are the stack traces a Post action asks for (validation keeps
+// the flags to Post).
+func stacks(act *policy.ActionSelector) uint8 {
+	var s uint8
+	if act.KernelStackTrace {
+		s |= tracing.StackKernel
+	}
+	if act.UserStackTrace {
+		s |= tracing.StackUser
+	}
+	return s
 }
 
 // rateLimit sets how often the same event may be posted: rateLimit is a

@@ -62,6 +62,42 @@ type ProcessKprobe struct {
 	// Mode is Vigil's addition: "monitor" when the policy only reports, in
 	// which case Action is what enforcement would have done.
 	Mode string `json:"mode,omitempty"`
+	StackTraces
+}
+
+// StackTraces are the stack traces to a hook that the selector's Post
+// action asked for (kernelStackTrace, userStackTrace). Tetragon's events
+// carry them in process_kprobe; Vigil's in every hook event.
+type StackTraces struct {
+	// KernelStackTrace is the kernel's stack, innermost first, from the
+	// traced code (the hook's own BPF program left out).
+	KernelStackTrace []*StackTraceEntry `json:"kernel_stack_trace,omitempty"`
+	// UserStackTrace is the process's stack, innermost first.
+	UserStackTrace []*StackTraceEntry `json:"user_stack_trace,omitempty"`
+	// KernelStackTraceError and UserStackTraceError are Vigil's
+	// additions: why a stack asked for is missing (the kernel's stack map
+	// was full, ...) or its frames unnamed (the process exited before its
+	// memory map was read, ...).
+	KernelStackTraceError string `json:"kernel_stack_trace_error,omitempty"`
+	UserStackTraceError   string `json:"user_stack_trace_error,omitempty"`
+}
+
+// StackTraceEntry is one frame of a stack trace.
+type StackTraceEntry struct {
+	// Address is the frame's address. Events carry it only when the
+	// agent runs with --expose-stack-addresses: it defeats (K)ASLR.
+	Address uint64 `json:"address,omitempty,string"`
+	// Offset is, in a kernel frame, the offset into the function; in a
+	// user frame, the offset into the mapped file (Module).
+	Offset uint64 `json:"offset,omitempty,string"`
+	// Symbol is the function, where the kernel or the file names it;
+	// "unknown" for a kernel address kallsyms does not name.
+	Symbol string `json:"symbol,omitempty"`
+	// Module is, in a user frame, the path of the mapped file as the
+	// process sees it ("[vdso]", "[anon]" for memory that maps no file,
+	// "unknown" when the process's memory map could not be read); in a
+	// kernel frame, Vigil's addition: the module, such as "[ext4]".
+	Module string `json:"module,omitempty"`
 }
 
 // ProcessTracepoint reports that a tracepoint hook fired and its selectors
@@ -78,6 +114,7 @@ type ProcessTracepoint struct {
 	Message    string      `json:"message,omitempty"`
 	Tags       []string    `json:"tags,omitempty"`
 	Mode       string      `json:"mode,omitempty"`
+	StackTraces
 }
 
 // ProcessUprobe reports that a uprobe hook fired and its selectors matched:
@@ -94,6 +131,7 @@ type ProcessUprobe struct {
 	Message    string      `json:"message,omitempty"`
 	Tags       []string    `json:"tags,omitempty"`
 	Mode       string      `json:"mode,omitempty"`
+	StackTraces
 }
 
 // Actions, with Tetragon's names.
@@ -248,6 +286,10 @@ const (
 	// in user space: their event did not claim them in time, or the
 	// agent's bound on data awaiting its event was reached.
 	LostDataRecords = "data_records_dropped"
+	// LostStackTrace: the kernel could not collect a stack trace that a
+	// policy asked for (its stack map was full, or there was no stack):
+	// the event went out without it, saying why.
+	LostStackTrace = "kernel_stack_trace_failed"
 )
 
 // Process describes one process image. Once built it is never modified, so

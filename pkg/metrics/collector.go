@@ -13,6 +13,7 @@ var lossWhere = map[string]string{
 	event.LostProcessMap:    "kernel",
 	event.LostScopeMap:      "kernel",
 	event.LostReturnMap:     "kernel",
+	event.LostStackTrace:    "kernel",
 	event.LostReturnPending: "user",
 	event.LostDecode:        "user",
 	// events went out, their buffer arguments marked short

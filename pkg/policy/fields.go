@@ -47,6 +47,7 @@ const (
 	testTagsMessage   = "pkg/agent.TestClaimTagsAndMessage"
 	testResolve       = "pkg/agent.TestResolveFollowsMembers"
 	testMaxData       = "pkg/agent.TestMaxDataReadsUpToTetragonsLimit"
+	testStackTraces   = "pkg/agent.TestStackTraces"
 )
 
 // refusedActions are the actions of matchActions Vigil does not run yet.
@@ -292,8 +293,8 @@ func actionFields() map[string]Support {
 		"argError":         implemented("pkg/agent.TestOverrideReturnsTheError"),
 		"rateLimit":        implemented("pkg/agent.TestRateLimitCollapsesRepeats"),
 		"rateLimitScope":   implemented("pkg/agent.TestRateLimitCollapsesRepeats"),
-		"kernelStackTrace": refused("kernelStackTrace is " + notYet),
-		"userStackTrace":   refused("userStackTrace is " + notYet),
+		"kernelStackTrace": implemented(testStackTraces),
+		"userStackTrace":   implemented(testStackTraces),
 		"imaHash":          refused("imaHash is " + notYet + " (it needs a sleepable BPF LSM program)"),
 	}
 	for _, f := range []string{"argFqdn", "argUrl", "argSock", "argIndex", "argValue", "argRegs", "argNewSymbol", "argNewAddr", "argNewOffset"} {
