@@ -115,3 +115,42 @@ func TestFullStackMapIsCounted(t *testing.T) {
 		t.Error("the refused stack was not counted")
 	}
 }
+
+// TestOrphanStacksAreSwept: a stack whose record no one read (lost when
+// the ring buffer was full) is deleted at the sweep after the one that
+// saw it; a stack read in between is not an orphan.
+func TestOrphanStacksAreSwept(t *testing.T) {
+	pid := syscall.Getpid()
+	s, err := Load(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Hooks().Install(1, ModeEnforce, getpidStacks(pid, StackKernel|StackUser), nil); err != nil {
+		t.Fatal(err)
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	tid := syscall.Gettid()
+	_, _, _ = syscall.RawSyscall(syscall.SYS_GETPID, 0, 0, 0)
+	g := nextGeneric(t, s, pid)
+	for g.Tid != uint32(tid) {
+		g = nextGeneric(t, s, pid)
+	}
+	stacks := s.Hooks().Stacks()
+	stacks.every = 0
+	stacks.Release() // the first sweep notes what is in the map
+	if !inKernel(t, stacks, g.UserStack) {
+		t.Fatal("the user stack is not in the kernel's map")
+	}
+	if _, err := stacks.Frames(g.KernelStack); err != nil { // its record was read: no orphan
+		t.Fatal(err)
+	}
+	stacks.Release() // the user stack's record was "lost"
+	if inKernel(t, stacks, g.UserStack) {
+		t.Error("the orphan user stack is still in the kernel's map")
+	}
+	if stacks.Orphans() == 0 {
+		t.Error("no orphan counted")
+	}
+}
