@@ -392,13 +392,15 @@ func newHooks(s *Sensor) *Hooks {
 }
 
 // genericSpec is the generic object, its ring buffer sized as the
-// sensor's, which it shares.
+// sensor's, which it shares, and its stack map as configured: every copy
+// of a per-hook program must match the maps it shares.
 func (h *Hooks) genericSpec() (*ebpf.CollectionSpec, error) {
 	spec, err := loadGeneric()
 	if err != nil {
 		return nil, err
 	}
 	spec.Maps["events"].MaxEntries = h.sensor.objs.Events.MaxEntries()
+	spec.Maps[genericMapStackTraces].MaxEntries = uint32(h.sensor.cfg.StackTraces)
 	return spec, nil
 }
 
@@ -412,7 +414,6 @@ func (h *Hooks) load() error {
 	if err != nil {
 		return err
 	}
-	spec.Maps[genericMapStackTraces].MaxEntries = uint32(h.sensor.cfg.StackTraces)
 	opts := &ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{
 		"events": h.sensor.objs.Events, "counters": h.sensor.objs.Counters, "procs": h.sensor.objs.Procs,
 		"cgroup_scopes": h.sensor.objs.CgroupScopes, "pod_scopes": h.sensor.objs.PodScopes,
