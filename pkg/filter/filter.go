@@ -82,9 +82,14 @@ func matchAny(fs []*Filter, s *subject) bool {
 //     where Tetragon looks further up its process cache.
 //   - policy_names: the policy_name of a policy event
 func ParseFilters(s string) ([]*Filter, error) {
+	return parseFilters(s, &budget{})
+}
+
+// parseFilters parses a list, spending what its filters cost from b.
+func parseFilters(s string, b *budget) ([]*Filter, error) {
 	var fs []*Filter
 	err := eachObject(s, func(obj []member) error {
-		f, err := parseFilter(obj)
+		f, err := parseFilterWithin(obj, b)
 		fs = append(fs, f)
 		return err
 	})
@@ -95,8 +100,16 @@ func ParseFilters(s string) ([]*Filter, error) {
 }
 
 func parseFilter(obj []member) (*Filter, error) {
+	return parseFilterWithin(obj, &budget{})
+}
+
+// parseFilterWithin parses one filter, spending its cost from b.
+func parseFilterWithin(obj []member, b *budget) (*Filter, error) {
 	if len(obj) == 0 {
 		return nil, errors.New("no fields: the filter would match every event")
+	}
+	if err := b.spend(1); err != nil {
+		return nil, err
 	}
 	f := &Filter{}
 	for _, m := range obj {
@@ -104,7 +117,7 @@ func parseFilter(obj []member) (*Filter, error) {
 		if !ok {
 			return nil, unknownField(m.key)
 		}
-		p, err := build(m.val)
+		p, err := build(m.val, b)
 		if err != nil {
 			return nil, fieldErr(m.key, err)
 		}
@@ -124,8 +137,9 @@ func unknownField(key string) error {
 	return fmt.Errorf("%s: unknown field", key)
 }
 
-// filterFields builds each field's predicate from its JSON value.
-var filterFields = map[string]func(json.RawMessage) (predicate, error){
+// filterFields builds each field's predicate from its JSON value,
+// spending its cost from the budget.
+var filterFields = map[string]func(json.RawMessage, *budget) (predicate, error){
 	"event_set":              eventSet,
 	"binary_regex":           regexOn(func(s *subject) *string { return field(s.proc, binaryOf) }),
 	"parent_binary_regex":    regexOn(func(s *subject) *string { return field(s.parent, binaryOf) }),
@@ -141,16 +155,19 @@ var filterFields = map[string]func(json.RawMessage) (predicate, error){
 	"policy_names":           policyNames,
 }
 
-func eventSet(raw json.RawMessage) (predicate, error) {
+func eventSet(raw json.RawMessage, b *budget) (predicate, error) {
 	set, err := decodeKinds(raw)
+	if err == nil {
+		err = b.spend(1) // a bit test
+	}
 	return func(s *subject) bool { return set.has(s.kind) }, err
 }
 
 // regexOn matches regular expressions on the string get returns; nil (no
 // such string in the event) never matches.
-func regexOn(get func(s *subject) *string) func(json.RawMessage) (predicate, error) {
-	return func(raw json.RawMessage) (predicate, error) {
-		res, err := decodeRegexps(raw)
+func regexOn(get func(s *subject) *string) func(json.RawMessage, *budget) (predicate, error) {
+	return func(raw json.RawMessage, b *budget) (predicate, error) {
+		res, err := decodeRegexpsWithin(raw, b)
 		return func(s *subject) bool {
 			v := get(s)
 			return v != nil && anyMatch(res, *v)
@@ -198,8 +215,8 @@ func containerName(s *subject) *string {
 	return nil
 }
 
-func namespace(raw json.RawMessage) (predicate, error) {
-	names, err := decodeList[string](raw, "namespaces (strings)")
+func namespace(raw json.RawMessage, b *budget) (predicate, error) {
+	names, err := decodeListWithin[string](raw, "namespaces (strings)", b)
 	return func(s *subject) bool {
 		if s.proc == nil {
 			return false
@@ -212,7 +229,7 @@ func namespace(raw json.RawMessage) (predicate, error) {
 	}, err
 }
 
-func labelSelectors(raw json.RawMessage) (predicate, error) {
+func labelSelectors(raw json.RawMessage, b *budget) (predicate, error) {
 	exprs, err := decodeList[string](raw, "label selectors (strings)")
 	if err != nil {
 		return nil, err
@@ -220,6 +237,10 @@ func labelSelectors(raw json.RawMessage) (predicate, error) {
 	sels := make([]labels.Selector, len(exprs))
 	for i, e := range exprs {
 		if sels[i], err = labels.Parse(e); err != nil {
+			return nil, fmt.Errorf("[%d]: %w", i, err)
+		}
+		reqs, _ := sels[i].Requirements()
+		if err := b.spend(1 + len(reqs)); err != nil {
 			return nil, fmt.Errorf("[%d]: %w", i, err)
 		}
 	}
@@ -233,23 +254,23 @@ func labelSelectors(raw json.RawMessage) (predicate, error) {
 	}, nil
 }
 
-func pid(raw json.RawMessage) (predicate, error) {
-	pids, err := decodeList[uint32](raw, "pids (numbers)")
+func pid(raw json.RawMessage, b *budget) (predicate, error) {
+	pids, err := decodeListWithin[uint32](raw, "pids (numbers)", b)
 	return func(s *subject) bool {
 		return s.proc != nil && slices.Contains(pids, s.proc.Pid)
 	}, err
 }
 
-func pidSet(raw json.RawMessage) (predicate, error) {
-	pids, err := decodeList[uint32](raw, "pids (numbers)")
+func pidSet(raw json.RawMessage, b *budget) (predicate, error) {
+	pids, err := decodeListWithin[uint32](raw, "pids (numbers)", b)
 	in := func(p *event.Process) bool { return p != nil && slices.Contains(pids, p.Pid) }
 	return func(s *subject) bool {
 		return in(s.proc) || in(s.parent) || slices.ContainsFunc(s.ancestors, in)
 	}, err
 }
 
-func policyNames(raw json.RawMessage) (predicate, error) {
-	names, err := decodeList[string](raw, "policy names (strings)")
+func policyNames(raw json.RawMessage, b *budget) (predicate, error) {
+	names, err := decodeListWithin[string](raw, "policy names (strings)", b)
 	return func(s *subject) bool {
 		return s.policy != "" && slices.Contains(names, s.policy)
 	}, err

@@ -108,14 +108,33 @@ func decodeList[T any](raw json.RawMessage, want string) ([]T, error) {
 	return list, nil
 }
 
+// decodeListWithin decodes a non-empty JSON list whose elements cost one
+// each (a comparison) from b.
+func decodeListWithin[T any](raw json.RawMessage, want string, b *budget) ([]T, error) {
+	list, err := decodeList[T](raw, want)
+	if err == nil {
+		err = b.spend(len(list))
+	}
+	return list, err
+}
+
 // decodeRegexps decodes a non-empty list of RE2 regular expressions.
 func decodeRegexps(raw json.RawMessage) ([]*regexp.Regexp, error) {
+	return decodeRegexpsWithin(raw, &budget{})
+}
+
+// decodeRegexpsWithin decodes a non-empty list of RE2 regular expressions,
+// spending what each costs from b before it is compiled.
+func decodeRegexpsWithin(raw json.RawMessage, b *budget) ([]*regexp.Regexp, error) {
 	exprs, err := decodeList[string](raw, "regular expressions (strings)")
 	if err != nil {
 		return nil, err
 	}
 	res := make([]*regexp.Regexp, len(exprs))
 	for i, e := range exprs {
+		if err := b.spendRegexp(e); err != nil {
+			return nil, fmt.Errorf("[%d]: %w", i, err)
+		}
 		if res[i], err = regexp.Compile(e); err != nil {
 			return nil, fmt.Errorf("[%d]: %w", i, err)
 		}
