@@ -1,6 +1,8 @@
 // Package broadcast hands every event to live subscribers (API clients
 // streaming events), each through a bounded queue: a subscriber too slow to
-// keep up loses events, counted and told in-band, and never slows the agent.
+// keep up loses events, counted and told in-band, and never slows the agent
+// or the other subscribers. Write only queues: a subscriber's filter runs
+// in its own goroutine, in Next, however costly it is.
 package broadcast
 
 import (
@@ -23,7 +25,9 @@ type Hub struct {
 	dropped atomic.Uint64
 }
 
-// Subscriber receives the events its accept function takes.
+// Subscriber receives the events its accept function takes. Its queue
+// holds events before accept sees them: the events it loses are counted
+// whether it would have taken them or not.
 type Subscriber struct {
 	hub    *Hub
 	accept func(*event.Event) bool
@@ -36,7 +40,7 @@ type Subscriber struct {
 func New() *Hub { return &Hub{subs: map[*Subscriber]struct{}{}} }
 
 // Subscribe adds a subscriber with a queue of size events (at least 2);
-// accept (nil: all) chooses its events.
+// accept (nil: all) chooses its events, in Next. Loss records always pass.
 func (h *Hub) Subscribe(size int, accept func(*event.Event) bool) *Subscriber {
 	size = max(size, 2)
 	s := &Subscriber{hub: h, accept: accept, ch: make(chan *event.Event, size)}
@@ -46,14 +50,12 @@ func (h *Hub) Subscribe(size int, accept func(*event.Event) bool) *Subscriber {
 	return s
 }
 
-// Write offers ev to every subscriber that wants it, without waiting.
+// Write offers ev to every subscriber, without waiting and without
+// running their filters.
 func (h *Hub) Write(ev *event.Event) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.subs {
-		if s.accept != nil && !s.accept(ev) {
-			continue
-		}
 		if !s.offer(ev) {
 			if s.lost.Add(1) == 1 {
 				s.since.Store(time.Now().UnixNano())
@@ -94,14 +96,19 @@ func (h *Hub) Subscribers() int {
 	return len(h.subs)
 }
 
-// Next waits for the subscriber's next event; where events were lost, a
-// lost_events record with their count stands in their place.
+// Next waits for the subscriber's next event that accept takes, running
+// accept in the caller's goroutine; where events were lost, a lost_events
+// record with their count stands in their place.
 func (s *Subscriber) Next(ctx context.Context) (*event.Event, error) {
-	select {
-	case ev := <-s.ch:
-		return ev, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	for {
+		select {
+		case ev := <-s.ch:
+			if s.accept == nil || ev.LostEvents != nil || s.accept(ev) {
+				return ev, nil
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 }
 
