@@ -9,7 +9,7 @@ import (
 )
 
 // fuzzCost is the cost limit FuzzFilter compiles its filters with.
-const fuzzCost = 10000
+const fuzzCost = 2000
 
 // fuzzEvents are what FuzzFilter evaluates its filters on.
 var fuzzEvents = []*event.Event{
@@ -20,31 +20,35 @@ var fuzzEvents = []*event.Event{
 }
 
 // FuzzFilter compiles an allow and a deny list as an API client's filters
-// (with a cost limit) and evaluates them: never a panic; the same input
-// gives the same result; a refusal other than the cost limit is the one
-// ParseFilters gives; filters within the limit choose what ParseFilters'
-// filters match, and loss records always pass.
+// (with a cost limit) and evaluates them: never a panic; a refusal other
+// than the cost limit is the one ParseFilters gives; filters within the
+// limit choose what ParseFilters' filters match, and loss records always
+// pass. The allowlist is allow given 1+repeat%2048 times, one a line, as
+// hostile clients send long lists: a short input makes a 2,000-line list,
+// which the fuzzer can mutate and minimize cheaply.
 func FuzzFilter(f *testing.F) {
-	for _, seed := range [][2]string{
-		{`{"binary_regex":["^/usr/bin/"]}`, `{"arguments_regex":["^-l"]}`},
-		{heavyArgs(2000), ""},
-		{"", heavyArgs(2000)},
-		{`{"event_set":["PROCESS_EXEC"],"namespace":["shop",""],"labels":["app=web,tier notin (db)"]}`, `{"pid_set":[5105]}`},
-		{`{"policy_names":["kill-shadow-read"]}` + "\n" + `{"container_id":["^a1"],"pod_regex":["^web-"]}`, ""},
-		{`{"arguments_regex":["(a*)*b","((((((((((x))))))))))","\\p{Greek}+"]}`, ""},
-		{`{"arguments_regex":["a{1000}"]}`, `{"binary_regex":["x{1001}"]}`},
-		{`{"arguments_regex":["` + strings.Repeat("(", 500) + strings.Repeat(")", 500) + `"]}`, ""},
-		{`{"pid":[1],"pid":[2]}`, `{}`},
-		{`{"labels":["` + strings.Repeat("a=b,", 300) + `c=d"]}`, ""},
-		{"{\"pid\":[1]}\n\n{", "[1,2]"},
+	for _, seed := range []struct {
+		allow, deny string
+		repeat      uint16
+	}{
+		{`{"binary_regex":["^/usr/bin/"]}`, `{"arguments_regex":["^-l"]}`, 0},
+		{`{"arguments_regex":["--config=/etc/app[0-9]+/[a-z]+\\.ya?ml$"]}`, "", 1999}, // the issue's client
+		{`{"arguments_regex":["^-l"]}`, `{"arguments_regex":["(a*)*b"]}`, 1999},
+		{`{"pid":[1]}`, "", 2047},
+		{`{"event_set":["PROCESS_EXEC"],"namespace":["shop",""],"labels":["app=web,tier notin (db)"]}`, `{"pid_set":[5105]}`, 0},
+		{`{"policy_names":["kill-shadow-read"]}` + "\n" + `{"container_id":["^a1"],"pod_regex":["^web-"]}`, "", 1},
+		{`{"arguments_regex":["(a*)*b","((((((((((x))))))))))","\\p{Greek}+"]}`, "", 0},
+		{`{"arguments_regex":["a{1000}"]}`, `{"binary_regex":["x{1001}"]}`, 0},
+		{`{"arguments_regex":["` + strings.Repeat("(", 100) + strings.Repeat(")", 100) + `"]}`, "", 0},
+		{`{"pid":[1],"pid":[2]}`, `{}`, 0},
+		{`{"labels":["` + strings.Repeat("a=b,", 100) + `c=d"]}`, "", 0},
+		{"{\"pid\":[1]}\n\n{", "[1,2]", 0},
 	} {
-		f.Add(seed[0], seed[1])
+		f.Add(seed.allow, seed.deny, seed.repeat)
 	}
-	f.Fuzz(func(t *testing.T, allow, deny string) {
+	f.Fuzz(func(t *testing.T, line, deny string, repeat uint16) {
+		allow := strings.Repeat(line+"\n", 1+int(repeat%2048))
 		accept, err := Client(allow, deny, fuzzCost)
-		if _, again := Client(allow, deny, fuzzCost); errString(again) != errString(err) {
-			t.Fatalf("compiled twice: %v, then %v", err, again)
-		}
 		if err != nil {
 			checkRefusal(t, allow, deny, err)
 			return
