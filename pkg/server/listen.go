@@ -51,18 +51,45 @@ func listenUnix(path string, mode os.FileMode, group string) (net.Listener, erro
 	return &unlinking{Listener: l, path: path}, nil
 }
 
-// protect sets a socket's mode, and with a group its group and mode 0660.
+// DefaultGroup is the read-only socket's group when none is named, if the
+// system has it.
+const DefaultGroup = "vigil"
+
+// The agent's flags for the read-only socket's access.
+const (
+	FlagReadOnlyGroup = "api-readonly-group"
+	FlagReadOnlyWorld = "api-readonly-world-accessible"
+)
+
+// readOnlyAccess is the read-only socket's mode and group: 0660 with the
+// group named; without one, 0660 with fallback if the system has that
+// group, else 0600 (root only); 0666 (every local user) when world.
+func readOnlyAccess(group string, world bool, fallback string) (os.FileMode, string, error) {
+	switch {
+	case world && group != "":
+		return 0, "", fmt.Errorf("--%s and --%s: give one or the other", FlagReadOnlyGroup, FlagReadOnlyWorld)
+	case world:
+		return 0o666, "", nil
+	case group != "":
+		return 0o660, group, nil
+	}
+	if _, err := user.LookupGroup(fallback); err == nil {
+		return 0o660, fallback, nil
+	}
+	return 0o600, "", nil
+}
+
+// protect sets a socket's mode, and its group if one is named.
 func protect(path string, mode os.FileMode, group string) error {
 	if group != "" {
 		g, err := user.LookupGroup(group)
 		if err != nil {
-			return err
+			return fmt.Errorf("--%s: %w", FlagReadOnlyGroup, err)
 		}
 		gid, _ := strconv.Atoi(g.Gid)
 		if err := os.Chown(path, 0, gid); err != nil {
 			return err
 		}
-		mode = 0o660
 	}
 	return os.Chmod(path, mode)
 }
@@ -72,6 +99,9 @@ type unlinking struct {
 	net.Listener
 	path string
 }
+
+// Addr is the socket's path, not the one it was made at.
+func (u *unlinking) Addr() net.Addr { return &net.UnixAddr{Name: u.path, Net: "unix"} }
 
 func (u *unlinking) Close() error {
 	err := u.Listener.Close()

@@ -1,22 +1,28 @@
 // Package server serves the agent's gRPC API (pkg/api) on unix sockets and,
 // optionally, TCP with mutual TLS. Every listener has a role: the admin
-// socket (root only, 0600) is admin, the read-only socket read-only, and a
-// TCP client's role comes from its certificate's organization.
+// socket (root only, 0600) is admin, the read-only socket (0660 with a
+// group, by default) read-only, and a TCP client's role comes from its
+// certificate's organization. Clients are bounded (Limits): connections,
+// event streams per connection and in total, request sizes and what their
+// event filters cost, which run in each stream's own goroutine.
 package server
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/sirupsen/logrus"
+	"golang.org/x/net/netutil"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
 
 	"github.com/vigil-sec/vigil/pkg/agent"
 	"github.com/vigil-sec/vigil/pkg/api"
 	"github.com/vigil-sec/vigil/pkg/broadcast"
-	"github.com/vigil-sec/vigil/pkg/event"
 	"github.com/vigil-sec/vigil/pkg/policy"
 )
 
@@ -32,31 +38,39 @@ type Agent interface {
 	Status() agent.Status
 }
 
-// Filter compiles a GetEvents request's filters into the events it takes.
-type Filter func(allow, deny string) (func(*event.Event) bool, error)
-
-// Config says where the API listens.
+// Config says where the API listens and what clients may take.
 type Config struct {
 	Socket         string // admin role, mode 0600
 	ReadOnlySocket string // read-only role; "" for none
-	ReadOnlyGroup  string // group that may use ReadOnlySocket (mode 0660); "": everyone (0666)
-	TCP            TCPConfig
-	QueueSize      int // events a GetEvents client may lag behind before losing some
+	// ReadOnlyGroup may use ReadOnlySocket (mode 0660); "": DefaultGroup
+	// if the system has it, else root only (0600).
+	ReadOnlyGroup string
+	// ReadOnlyWorld makes ReadOnlySocket mode 0666: every local user may
+	// stream events, list policies and read the status.
+	ReadOnlyWorld bool
+	TCP           TCPConfig
+	Limits        Limits
 }
 
 // Server is the running API.
 type Server struct {
+	limits  Limits
 	servers []*grpc.Server
 	wg      sync.WaitGroup
 }
 
 // Start listens as cfg says and serves until Stop.
-func Start(cfg Config, a Agent, hub *broadcast.Hub, filter Filter) (*Server, error) {
-	if cfg.QueueSize <= 0 {
-		cfg.QueueSize = 4096
+func Start(cfg Config, a Agent, hub *broadcast.Hub) (*Server, error) {
+	limits, err := cfg.Limits.withDefaults()
+	if err != nil {
+		return nil, err
 	}
-	svc := &service{agent: a, hub: hub, filter: filter, queue: cfg.QueueSize}
-	s := &Server{}
+	mode, group, err := readOnlyAccess(cfg.ReadOnlyGroup, cfg.ReadOnlyWorld, DefaultGroup)
+	if err != nil {
+		return nil, err
+	}
+	svc := &service{agent: a, hub: hub, streams: &streams{limits: limits}}
+	s := &Server{limits: limits}
 	if cfg.Socket != "" {
 		l, err := listenUnix(cfg.Socket, 0o600, "")
 		if err != nil {
@@ -65,11 +79,13 @@ func Start(cfg Config, a Agent, hub *broadcast.Hub, filter Filter) (*Server, err
 		s.serve(l, fixedRole(RoleAdmin), svc)
 	}
 	if cfg.ReadOnlySocket != "" {
-		l, err := listenUnix(cfg.ReadOnlySocket, 0o666, cfg.ReadOnlyGroup)
+		l, err := listenUnix(cfg.ReadOnlySocket, mode, group)
 		if err != nil {
 			s.Stop()
 			return nil, err
 		}
+		logrus.WithFields(logrus.Fields{"socket": cfg.ReadOnlySocket, "mode": fmt.Sprintf("%04o", mode),
+			"group": group}).Info("API read-only socket")
 		s.serve(l, fixedRole(RoleReadOnly), svc)
 	}
 	if cfg.TCP.Address != "" {
@@ -83,8 +99,16 @@ func Start(cfg Config, a Agent, hub *broadcast.Hub, filter Filter) (*Server, err
 	return s, nil
 }
 
+// unaryRoom is how many calls besides its event streams one connection may
+// have in flight; more wait their turn in the client.
+const unaryRoom = 16
+
 func (s *Server) serve(l net.Listener, role roleOf, svc *service, opts ...grpc.ServerOption) {
-	opts = append(opts, grpc.UnaryInterceptor(role.unary), grpc.StreamInterceptor(role.stream))
+	l = netutil.LimitListener(l, s.limits.Connections)
+	opts = append(opts, grpc.UnaryInterceptor(role.unary), grpc.StreamInterceptor(role.stream),
+		grpc.StatsHandler(connTagger{}), grpc.MaxRecvMsgSize(s.limits.RequestBytes),
+		grpc.MaxConcurrentStreams(uint32(s.limits.StreamsPerConnection+unaryRoom)),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: time.Minute, Timeout: 20 * time.Second}))
 	g := grpc.NewServer(opts...)
 	api.RegisterVigilServer(g, svc)
 	s.servers = append(s.servers, g)

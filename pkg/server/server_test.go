@@ -116,7 +116,7 @@ func TestTCPRolesFromClientCertificates(t *testing.T) {
 	certFile, keyFile := writePEM(t, dir, "server", ca.issue(t, "agent", "", true))
 	addr := freeAddr(t)
 	s, err := Start(Config{TCP: TCPConfig{Address: addr, CertFile: certFile, KeyFile: keyFile, ClientCA: caFile}},
-		a, broadcast.New(), func(string, string) (func(*event.Event) bool, error) { return nil, nil })
+		a, broadcast.New())
 	if err != nil {
 		t.Fatal(err)
 	}

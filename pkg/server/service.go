@@ -21,18 +21,25 @@ var Version = "dev"
 
 type service struct {
 	api.UnimplementedVigilServer
-	agent  Agent
-	hub    *broadcast.Hub
-	filter Filter
-	queue  int
+	agent   Agent
+	hub     *broadcast.Hub
+	streams *streams
 }
 
+// GetEvents streams the events the request's filters take, if the limits
+// let the client have one more stream; the filters run here, in the
+// stream's goroutine.
 func (s *service) GetEvents(req *api.GetEventsRequest, stream grpc.ServerStreamingServer[api.Event]) error {
-	accept, err := s.filter(req.AllowList, req.DenyList)
+	release, err := s.streams.admit(stream.Context())
 	if err != nil {
-		return status.Errorf(codes.InvalidArgument, "filters: %v", err)
+		return err
 	}
-	sub := s.hub.Subscribe(s.queue, accept)
+	defer release()
+	accept, err := s.streams.compileFilters(req.AllowList, req.DenyList)
+	if err != nil {
+		return err
+	}
+	sub := s.hub.Subscribe(s.streams.limits.QueueSize, accept)
 	defer sub.Close()
 	for {
 		ev, err := sub.Next(stream.Context())
