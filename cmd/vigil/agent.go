@@ -96,11 +96,18 @@ func apiFlags(cmd *cobra.Command, c *server.Config) {
 	fl := cmd.Flags()
 	fl.StringVar(&c.Socket, "api-socket", defaultSocket, "the API's admin socket (mode 0600, root only); \"\" for none")
 	fl.StringVar(&c.ReadOnlySocket, "api-readonly-socket", "", "a read-only API socket (stream events, list policies, status)")
-	fl.StringVar(&c.ReadOnlyGroup, "api-readonly-group", "", "group allowed on the read-only socket (mode 0660); without it, everyone (0666)")
+	fl.StringVar(&c.ReadOnlyGroup, server.FlagReadOnlyGroup, "", "group allowed on the read-only socket (mode 0660); default: \""+server.DefaultGroup+"\" if that group exists, else root only (0600)")
+	fl.BoolVar(&c.ReadOnlyWorld, server.FlagReadOnlyWorld, false, "make the read-only socket mode 0666: every local user may stream events, list policies and read the status")
 	fl.StringVar(&c.TCP.Address, "api-tcp-address", "", "also serve the API on this host:port, with mutual TLS")
 	fl.StringVar(&c.TCP.CertFile, "api-tls-cert", "", "the API's TLS certificate (for --api-tcp-address)")
 	fl.StringVar(&c.TCP.KeyFile, "api-tls-key", "", "its key")
 	fl.StringVar(&c.TCP.ClientCA, "api-tls-client-ca", "", "CA of the client certificates; organization vigil:admin or vigil:operator gives that role, others are read-only")
+	d := server.DefaultLimits
+	fl.IntVar(&c.Limits.Connections, server.FlagConnections, d.Connections, "connections each API listener serves at once; more wait")
+	fl.IntVar(&c.Limits.Streams, server.FlagStreams, d.Streams, "event streams all API clients hold at once (admin clients are never refused by it)")
+	fl.IntVar(&c.Limits.StreamsPerConnection, server.FlagStreamsPerConnection, d.StreamsPerConnection, "event streams one API connection holds at once")
+	fl.IntVar(&c.Limits.FilterCost, server.FlagFilterCost, d.FilterCost, "what an event stream's filters may cost: 1 a line and a list element, a regular expression its compiled instructions")
+	fl.IntVar(&c.Limits.RequestBytes, server.FlagRequestBytes, d.RequestBytes, "largest API request in bytes")
 }
 
 // startPods starts the node's pod index; the API server being down does
@@ -186,7 +193,7 @@ func runAgent(f *agentFlags) error {
 		}
 		defer l.Close()
 	}
-	srv, err := server.Start(f.api, a, hub, output.Accept)
+	srv, err := server.Start(f.api, a, hub)
 	if err != nil {
 		return err
 	}

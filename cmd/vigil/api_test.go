@@ -39,8 +39,9 @@ func scrape(t *testing.T, addr string) string {
 // running is an agent started by a test: its API sockets and export file.
 type running struct{ admin, readOnly, out string }
 
-// startAgent runs the agent with an admin and a read-only API socket and an
-// export file in a fresh directory, plus args; it stops when the test ends.
+// startAgent runs the agent with an admin and a read-only API socket (open
+// to every user) and an export file in a fresh directory, plus args; it
+// stops when the test ends.
 func startAgent(t *testing.T, bin string, args ...string) running {
 	dir := t.TempDir()
 	if err := os.Chmod(dir, 0o755); err != nil {
@@ -49,7 +50,7 @@ func startAgent(t *testing.T, bin string, args ...string) running {
 	r := running{admin: filepath.Join(dir, "admin.sock"), readOnly: filepath.Join(dir, "ro.sock"),
 		out: filepath.Join(dir, "events.json")}
 	agent := exec.Command(bin, append([]string{"agent", "--node-name", "e2e-api", "--export-filename", r.out,
-		"--api-socket", r.admin, "--api-readonly-socket", r.readOnly}, args...)...)
+		"--api-socket", r.admin, "--api-readonly-socket", r.readOnly, "--api-readonly-world-accessible"}, args...)...)
 	var stderr strings.Builder
 	agent.Stderr = &stderr
 	if err := agent.Start(); err != nil {

@@ -84,31 +84,3 @@ func (o *Output) Flush() error {
 	}
 	return errors.Join(errs...)
 }
-
-// Accept compiles an API client's allow and deny filters (the export
-// filter syntax) into the events it takes; loss records always pass.
-func Accept(allow, deny string) (func(*event.Event) bool, error) {
-	a, err := filter.ParseFilters(allow)
-	if err != nil {
-		return nil, err
-	}
-	d, err := filter.ParseFilters(deny)
-	if err != nil {
-		return nil, err
-	}
-	return func(ev *event.Event) bool {
-		if ev.LostEvents != nil || ev.RateLimitInfo != nil {
-			return true
-		}
-		return (len(a) == 0 || matchAny(a, ev)) && !matchAny(d, ev)
-	}, nil
-}
-
-func matchAny(fs []*filter.Filter, ev *event.Event) bool {
-	for _, f := range fs {
-		if f.Match(ev) {
-			return true
-		}
-	}
-	return false
-}
