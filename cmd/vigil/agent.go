@@ -15,6 +15,7 @@ import (
 
 	"github.com/vigil-sec/vigil/pkg/agent"
 	"github.com/vigil-sec/vigil/pkg/broadcast"
+	"github.com/vigil-sec/vigil/pkg/event"
 	"github.com/vigil-sec/vigil/pkg/export"
 	"github.com/vigil-sec/vigil/pkg/filter"
 	"github.com/vigil-sec/vigil/pkg/metrics"
@@ -58,6 +59,7 @@ func agentCommand() *cobra.Command {
 	fl.IntVar(&f.file.MaxSizeMB, "export-file-max-size-mb", 10, "rotate the export file at this size")
 	fl.IntVar(&f.file.MaxBackups, "export-file-rotation-max-backups", 5, "rotated export files kept")
 	fl.BoolVar(&f.file.Compress, "export-file-compress", false, "gzip rotated export files")
+	fl.BoolVar(&f.file.AllowShared, "export-file-allow-shared", false, "accept an existing export file that another user owns, that group or others may open, or that has other hard links (refused by default; a symbolic link is always refused)")
 	fl.BoolVar(&f.cfg.Process.Ancestors, "enable-ancestors", false, "add every ancestor process to events")
 	fl.BoolVar(&f.cfg.Process.Credentials, "enable-process-cred", false, "add capabilities and credentials to processes")
 	fl.BoolVar(&f.cfg.Process.Namespaces, "enable-process-ns", false, "add namespaces to processes")
@@ -184,7 +186,7 @@ func runAgent(f *agentFlags) error {
 			return err
 		}
 		reg := metrics.New(a, metrics.Source{Losses: func() map[string]uint64 {
-			return map[string]uint64{broadcast.LostSubscriberQueue: hub.Dropped()}
+			return map[string]uint64{broadcast.LostSubscriberQueue: hub.Dropped(), event.LostExportWrite: out.Lost()}
 		}, Sinks: sinkStats(sinks), Rego: regoStats(g, responder)}, labels)
 		outs.Live = append(outs.Live, reg.Events)
 		l, err := reg.Serve(f.metricsAddr)
@@ -212,7 +214,7 @@ func outputs(f *agentFlags, hub *broadcast.Hub, exported []output.Exporter) (*ou
 	if err != nil {
 		return nil, err
 	}
-	o := &output.Output{Live: []output.Sink{hub}, Filter: exp, Exported: exported}
+	o := &output.Output{Live: []output.Sink{hub}, Filter: exp, Exported: exported, NodeName: f.cfg.Process.NodeName}
 	if f.filters.Redactions != "" { // no pass per event over nothing to redact
 		if o.Redact, err = filter.New(filter.Options{Redactions: f.filters.Redactions}); err != nil {
 			return nil, err

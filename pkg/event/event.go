@@ -290,6 +290,14 @@ const (
 	// policy asked for (its stack map was full, or there was no stack):
 	// the event went out without it, saying why.
 	LostStackTrace = "kernel_stack_trace_failed"
+	// LostExportWrite: events the export file (or stdout) could not be
+	// written to: a full disk, a file that could not be opened again.
+	// Told once writing works again.
+	LostExportWrite = "export_write_failed"
+	// LostSpoolCorrupt: records of a sink's disk spool found torn or
+	// corrupt when read, and skipped (a sink's spool being full, or its
+	// disk, is the sink's reason "sink_spool_full").
+	LostSpoolCorrupt = "sink_spool_corrupt"
 )
 
 // Process describes one process image. Once built it is never modified, so

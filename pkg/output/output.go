@@ -2,11 +2,18 @@
 // subscribers and counters see them all, redacted (subscribers filter for
 // themselves); the export filters decide what the files and SIEM sinks
 // receive, and which fields they show.
+//
+// An output that fails never stops the agent: Flush logs its errors (at most
+// every logEvery) and does not return them, and an exporter that lost events
+// (a LossReporter) has its lost_events record sent to every output once it
+// writes again.
 package output
 
 import (
 	"errors"
 	"time"
+
+	"github.com/sirupsen/logrus"
 
 	"github.com/vigil-sec/vigil/pkg/event"
 	"github.com/vigil-sec/vigil/pkg/filter"
@@ -26,13 +33,23 @@ type Exporter interface {
 	Flush() error
 }
 
+// LossReporter is an exporter that counts the events it could not write
+// and, once it writes again, returns their lost_events record, once.
+type LossReporter interface {
+	Recovered() *event.LostEvents
+}
+
+const logEvery = 30 * time.Second
+
 // Output is the agent's sink.
 type Output struct {
 	Live     []Sink           // every event: API subscribers, counters
 	Redact   *filter.Pipeline // redaction for Live; nil for none
 	Filter   *filter.Pipeline // the export filters; nil: everything, as it is
 	Exported []Exporter       // files, SIEM sinks
+	NodeName string           // of lost_events records
 	line     []byte
+	logged   time.Time // when a Flush error was last logged
 }
 
 // Write hands ev to every output.
@@ -70,12 +87,27 @@ func (o *Output) export(recs []filter.Record) error {
 	return errors.Join(errs...)
 }
 
-// Flush writes a due rate_limit_info record and flushes every output.
+// Flush writes a due rate_limit_info record, flushes every output, and
+// sends the lost_events records of exporters that write again. Errors are
+// logged, not returned: a failing output must not stop the agent.
 func (o *Output) Flush() error {
 	var errs []error
 	if o.Filter != nil {
 		errs = append(errs, o.export(o.Filter.Tick(time.Now())))
 	}
+	errs = append(errs, o.flush())
+	if o.reportRecovered() {
+		errs = append(errs, o.flush())
+	}
+	if err := errors.Join(errs...); err != nil && time.Since(o.logged) >= logEvery {
+		o.logged = time.Now()
+		logrus.WithError(err).Error("output: flush failed")
+	}
+	return nil
+}
+
+func (o *Output) flush() error {
+	var errs []error
 	for _, s := range o.Live {
 		errs = append(errs, s.Flush())
 	}
@@ -83,4 +115,24 @@ func (o *Output) Flush() error {
 		errs = append(errs, x.Flush())
 	}
 	return errors.Join(errs...)
+}
+
+// reportRecovered writes the lost_events records of exporters that write
+// again to every output; true when there was one.
+func (o *Output) reportRecovered() bool {
+	var found bool
+	for _, x := range o.Exported {
+		r, ok := x.(LossReporter)
+		if !ok {
+			continue
+		}
+		if lost := r.Recovered(); lost != nil {
+			found = true
+			ev := &event.Event{LostEvents: lost, NodeName: o.NodeName, Time: event.FormatTime(time.Now())}
+			if err := o.Write(ev); err != nil {
+				logrus.WithError(err).Error("output: writing a lost_events record")
+			}
+		}
+	}
+	return found
 }
