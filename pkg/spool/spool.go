@@ -14,6 +14,19 @@
 // most one segment more. A record that does not fit is refused with ErrFull
 // and counted (Refused): a full spool never drops silently.
 //
+// Disk faults: an Append is all or nothing. A write that fails (a full disk)
+// is refused with ErrWrite and counted, and what it wrote is cut back off; if
+// that fails too, the segment takes no more records, so that the records
+// after a torn one are in a segment of their own. A record's length is
+// checked against what is left of its segment before anything is allocated
+// for it, and its CRC before it is handed out. A record found torn or
+// corrupt, at Open or by Peek, is skipped with the rest of its segment (the
+// records before it are kept; a segment cannot be resynchronized safely: a
+// run of zeros reads as empty records with a good CRC), and the records so
+// lost are counted (Corrupt): exactly, from the sequence numbers in the
+// segments' names, except for a torn end of the last segment, counted as
+// one.
+//
 // Why not a library: github.com/nsqio/go-diskqueue, the best known Go disk
 // queue, hands a record out through a channel and counts it consumed when it is
 // read, before it is delivered; it has no bound on total size and no byte
@@ -34,6 +47,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -42,6 +56,7 @@ var (
 	ErrFull     = errors.New("spool full")
 	ErrTooLarge = errors.New("record larger than the spool")
 	ErrClosed   = errors.New("spool closed")
+	ErrWrite    = errors.New("spool write failed")
 )
 
 // Options bound a spool.
@@ -69,8 +84,10 @@ const headerSize = 16
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 type segment struct {
-	first uint64 // sequence number of its first record
-	size  int64  // bytes in the file
+	first  uint64 // sequence number of its first record
+	size   int64  // bytes of whole records in the file
+	n      uint64 // records in the file
+	sealed bool   // takes no more records: a torn one may follow size
 }
 
 // Spool is a bounded on-disk FIFO queue of byte records, safe for use by
@@ -91,6 +108,7 @@ type Spool struct {
 	count    int64     // records not acknowledged
 	oldest   time.Time // append time of the head record, zero when unknown
 	refused  uint64
+	corrupt  uint64 // records found torn or corrupt, skipped
 	dirty    bool
 	lastSync time.Time
 	closed   bool
@@ -140,14 +158,35 @@ func (s *Spool) load() error {
 	if err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
-	sort.Strings(names)
+	firsts, names := segmentNames(names)
 	s.head, s.next = acked, acked
-	for _, name := range names {
-		if err := s.loadSegment(name, acked); err != nil {
+	for i, name := range names {
+		end := uint64(0) // the next segment's first record; 0: unknown
+		if i+1 < len(names) {
+			end = firsts[i+1]
+		}
+		if err := s.loadSegment(name, firsts[i], end, acked); err != nil {
 			return err
 		}
 	}
 	return s.skipAcked()
+}
+
+// segmentNames keeps the names that are segments' and parses their first
+// sequence numbers, in order.
+func segmentNames(all []string) ([]uint64, []string) {
+	var firsts []uint64
+	var names []string
+	for _, name := range all {
+		first, err := strconv.ParseUint(strings.TrimSuffix(filepath.Base(name), ".seg"), 10, 64)
+		if err != nil {
+			continue // not ours
+		}
+		firsts, names = append(firsts, first), append(names, name)
+	}
+	sort.Slice(names, func(i, j int) bool { return firsts[i] < firsts[j] })
+	sort.Slice(firsts, func(i, j int) bool { return firsts[i] < firsts[j] })
+	return firsts, names
 }
 
 func (s *Spool) readAck() (uint64, error) {
@@ -166,22 +205,24 @@ func (s *Spool) readAck() (uint64, error) {
 }
 
 // loadSegment scans one segment: a segment wholly acknowledged is deleted,
-// a torn or corrupt tail is cut off.
-func (s *Spool) loadSegment(name string, acked uint64) error {
-	first, err := strconv.ParseUint(strings.TrimSuffix(filepath.Base(name), ".seg"), 10, 64)
-	if err != nil {
-		return nil // not ours
-	}
-	f, err := os.OpenFile(name, os.O_RDWR, 0o600)
+// a torn or corrupt tail is cut off and its records counted (end is the
+// next segment's first record, 0 when this is the last).
+func (s *Spool) loadSegment(name string, first, end, acked uint64) error {
+	f, err := os.OpenFile(name, os.O_RDWR|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
 	defer f.Close()
-	n, good, err := scan(f)
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	n, good, err := scan(f, fi.Size())
 	if err != nil {
 		return fmt.Errorf("spool: %s: %w", name, err)
 	}
-	if fi, err := f.Stat(); err == nil && fi.Size() > good {
+	if fi.Size() > good {
+		s.countCorrupt(max(first+n, acked), end)
 		if err := f.Truncate(good); err != nil {
 			return fmt.Errorf("spool: %w", err)
 		}
@@ -192,33 +233,74 @@ func (s *Spool) loadSegment(name string, acked uint64) error {
 	if len(s.segs) == 0 && first > s.head {
 		s.head = first
 	}
-	s.segs = append(s.segs, segment{first: first, size: good})
+	s.segs = append(s.segs, segment{first: first, size: good, n: n})
 	s.next = first + n
 	s.count += int64(n)
 	return nil
 }
 
-// scan counts the good records of a segment and returns where they end.
-func scan(f *os.File) (n uint64, end int64, err error) {
-	var h [headerSize]byte
+// countCorrupt counts the records lost from seq on, up to end (the next
+// segment's first record) where it is known (not 0), else one.
+func (s *Spool) countCorrupt(seq, end uint64) {
+	switch {
+	case end == 0:
+		s.corrupt++
+	case end > seq:
+		s.corrupt += end - seq
+	}
+}
+
+// scan counts the good records of a segment of fileSize bytes and returns
+// where they end: at the end of the file, or at the first record torn
+// (longer than what is left) or corrupt (its CRC). No record is read into
+// memory before its length is checked.
+func scan(f *os.File, fileSize int64) (n uint64, end int64, err error) {
 	var buf []byte
-	for {
-		if _, err := f.ReadAt(h[:], end); err != nil {
-			return n, end, ignoreEOF(err)
+	for end < fileSize {
+		size, _, ok, err := readHeader(f, end, fileSize)
+		if err != nil || !ok {
+			return n, end, err
 		}
-		size := int64(binary.BigEndian.Uint32(h[0:4]))
 		buf = grow(buf, int(size))
-		if _, err := f.ReadAt(buf, end+headerSize); err != nil {
-			return n, end, ignoreEOF(err)
-		}
-		if crc32.Checksum(buf, crcTable) != binary.BigEndian.Uint32(h[4:8]) {
-			return n, end, nil
+		if ok, err := checkData(f, end, buf); err != nil || !ok {
+			return n, end, err
 		}
 		n++
 		end += headerSize + size
 	}
+	return n, end, nil
 }
 
+// readHeader reads the header at off of a segment of size bytes; ok is
+// false when it is torn or announces more than the segment holds.
+func readHeader(f *os.File, off, size int64) (n int64, t time.Time, ok bool, err error) {
+	var h [headerSize]byte
+	if off+headerSize > size {
+		return 0, t, false, nil
+	}
+	if _, err := f.ReadAt(h[:], off); err != nil {
+		return 0, t, false, ignoreEOF(fmt.Errorf("spool: read: %w", err))
+	}
+	n = int64(binary.BigEndian.Uint32(h[0:4]))
+	t = time.Unix(0, int64(binary.BigEndian.Uint64(h[8:16])))
+	return n, t, n <= size-off-headerSize, nil
+}
+
+// checkData reads the data of the record at off into buf (its length) and
+// checks its CRC.
+func checkData(f *os.File, off int64, buf []byte) (bool, error) {
+	var h [8]byte
+	if _, err := f.ReadAt(h[:], off); err != nil {
+		return false, ignoreEOF(fmt.Errorf("spool: read: %w", err))
+	}
+	if _, err := f.ReadAt(buf, off+headerSize); err != nil {
+		return false, ignoreEOF(fmt.Errorf("spool: read: %w", err))
+	}
+	return crc32.Checksum(buf, crcTable) == binary.BigEndian.Uint32(h[4:8]), nil
+}
+
+// ignoreEOF makes a read cut short by the end of the file a torn record
+// rather than an error.
 func ignoreEOF(err error) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return nil
@@ -242,9 +324,12 @@ func (s *Spool) skipAcked() error {
 	}
 	s.head = max(s.head, s.segs[0].first)
 	for seq := s.segs[0].first; seq < s.head; seq++ {
-		size, _, err := s.readHeader(s.segs[0].first, s.headOff)
+		size, _, ok, err := s.header(0, s.headOff)
 		if err != nil {
 			return err
+		}
+		if !ok { // scan checked every record
+			return fmt.Errorf("spool: %s: a record changed while opening", s.segPath(s.segs[0].first))
 		}
 		s.headOff += headerSize + size
 		s.count--
@@ -274,7 +359,8 @@ func (s *Spool) Append(data []byte) error {
 		return ErrFull
 	}
 	if err := s.writable(); err != nil {
-		return err
+		s.refused++
+		return fmt.Errorf("%w: %w", ErrWrite, err)
 	}
 	buf := make([]byte, size)
 	now := time.Now()
@@ -282,13 +368,15 @@ func (s *Spool) Append(data []byte) error {
 	binary.BigEndian.PutUint32(buf[4:8], crc32.Checksum(data, crcTable))
 	binary.BigEndian.PutUint64(buf[8:16], uint64(now.UnixNano()))
 	copy(buf[headerSize:], data)
-	if _, err := s.w.Write(buf); err != nil {
-		return fmt.Errorf("spool: %w", err)
+	if err := s.write(buf); err != nil {
+		s.refused++
+		return fmt.Errorf("%w: %w", ErrWrite, err)
 	}
 	if s.count == 0 {
 		s.oldest = now
 	}
 	s.segs[len(s.segs)-1].size += size
+	s.segs[len(s.segs)-1].n++
 	s.bytes += size
 	s.count++
 	s.next++
@@ -300,15 +388,39 @@ func (s *Spool) Append(data []byte) error {
 	return nil
 }
 
-// writable makes sure a segment is open for writing, starting a new one
-// when the last is full.
-func (s *Spool) writable() error {
-	if s.w != nil && s.segs[len(s.segs)-1].size < s.opt.SegmentBytes {
+// write appends one record to the last segment, all or nothing: what a
+// failed write wrote is cut back off, or if that fails, the segment is
+// sealed so that the next record goes to a new one.
+func (s *Spool) write(buf []byte) error {
+	last := &s.segs[len(s.segs)-1]
+	n, err := s.w.Write(buf)
+	if err == nil {
 		return nil
 	}
-	if s.w == nil && len(s.segs) > 0 && s.segs[len(s.segs)-1].size < s.opt.SegmentBytes {
+	if n > 0 {
+		if terr := s.w.Truncate(last.size); terr != nil {
+			last.sealed = true
+			s.closeWriter()
+		}
+	}
+	return err
+}
+
+// writable makes sure a segment is open for writing, starting a new one
+// when the last is full or sealed.
+func (s *Spool) writable() error {
+	open := len(s.segs) > 0 && !s.segs[len(s.segs)-1].sealed && s.segs[len(s.segs)-1].size < s.opt.SegmentBytes
+	if s.w != nil && open {
+		return nil
+	}
+	if n := len(s.segs); n > 0 && s.segs[n-1].sealed && s.segs[n-1].size == 0 {
+		if err := s.dropLast(); err != nil {
+			return err
+		}
+	}
+	if s.w == nil && open {
 		last := s.segs[len(s.segs)-1]
-		f, err := os.OpenFile(s.segPath(last.first), os.O_WRONLY|os.O_APPEND, 0o600)
+		f, err := os.OpenFile(s.segPath(last.first), os.O_WRONLY|os.O_APPEND|syscall.O_NOFOLLOW, 0o600)
 		if err != nil {
 			return fmt.Errorf("spool: %w", err)
 		}
@@ -318,7 +430,7 @@ func (s *Spool) writable() error {
 	if err := s.closeWriter(); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(s.segPath(s.next), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+	f, err := os.OpenFile(s.segPath(s.next), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
@@ -344,7 +456,10 @@ func (s *Spool) closeWriter() error {
 func (s *Spool) Ready() <-chan struct{} { return s.ready }
 
 // Peek returns up to n of the oldest records, not acknowledged, within
-// about maxBytes of data (at least one record), without removing them.
+// about maxBytes of data (at least one record), without removing them. A
+// torn or corrupt record at the head is skipped with the rest of its
+// segment and counted (Corrupt); one further on ends the batch, to be
+// skipped when it is at the head.
 func (s *Spool) Peek(n int, maxBytes int) ([]Record, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -354,13 +469,23 @@ func (s *Spool) Peek(n int, maxBytes int) ([]Record, error) {
 	var out []Record
 	seg, off, seq, total := 0, s.headOff, s.head, 0
 	for len(out) < n && int64(len(out)) < s.count && (total < maxBytes || len(out) == 0) {
-		for off >= s.segs[seg].size {
+		for off >= s.segs[seg].size && seg+1 < len(s.segs) {
 			seg, off = seg+1, 0
 			seq = s.segs[seg].first
 		}
-		rec, size, err := s.readRecord(s.segs[seg].first, off)
+		rec, size, ok, err := s.readRecord(seg, off)
 		if err != nil {
 			return out, err
+		}
+		if !ok && len(out) > 0 {
+			break
+		}
+		if !ok {
+			if err := s.skipHead(); err != nil {
+				return nil, err
+			}
+			seg, off, seq = 0, s.headOff, s.head
+			continue
 		}
 		rec.Seq = seq
 		out = append(out, rec)
@@ -371,23 +496,40 @@ func (s *Spool) Peek(n int, maxBytes int) ([]Record, error) {
 	return out, nil
 }
 
-// readRecord reads the record at off in the segment starting at first.
-func (s *Spool) readRecord(first uint64, off int64) (Record, int64, error) {
-	f, err := s.reader(first)
+// readRecord reads the record at off in segment seg; ok is false when it
+// is torn or corrupt.
+func (s *Spool) readRecord(seg int, off int64) (Record, int64, bool, error) {
+	f, err := s.reader(s.segs[seg].first)
 	if err != nil {
-		return Record{}, 0, err
+		return Record{}, 0, false, err
 	}
-	var h [headerSize]byte
-	if _, err := f.ReadAt(h[:], off); err != nil {
-		return Record{}, 0, fmt.Errorf("spool: read: %w", err)
+	size, t, ok, err := readHeader(f, off, s.segs[seg].size)
+	if err != nil || !ok {
+		return Record{}, 0, false, err
 	}
-	size := int64(binary.BigEndian.Uint32(h[0:4]))
 	data := make([]byte, size)
-	if _, err := f.ReadAt(data, off+headerSize); err != nil {
-		return Record{}, 0, fmt.Errorf("spool: read: %w", err)
+	if ok, err = checkData(f, off, data); err != nil || !ok {
+		return Record{}, 0, false, err
 	}
-	t := time.Unix(0, int64(binary.BigEndian.Uint64(h[8:16])))
-	return Record{Time: t, Data: data}, size, nil
+	return Record{Time: t, Data: data}, size, true, nil
+}
+
+// skipHead drops the rest of the first segment, from the head on, whose
+// head record is torn or corrupt, and counts the records lost.
+func (s *Spool) skipHead() error {
+	g := s.segs[0]
+	lost := g.first + g.n - s.head
+	s.corrupt += lost
+	s.count -= int64(lost)
+	s.bytes -= g.size - s.headOff
+	s.oldest = time.Time{}
+	if err := s.dropFirst(); err != nil {
+		return err
+	}
+	if len(s.segs) == 0 {
+		s.head = s.next
+	}
+	return nil
 }
 
 // reader returns the segment starting at first opened for reading; only
@@ -400,7 +542,7 @@ func (s *Spool) reader(first uint64) (*os.File, error) {
 		s.r.Close()
 		s.r = nil
 	}
-	f, err := os.Open(s.segPath(first))
+	f, err := os.OpenFile(s.segPath(first), os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
@@ -408,18 +550,14 @@ func (s *Spool) reader(first uint64) (*os.File, error) {
 	return f, nil
 }
 
-// readHeader reads the header at off in the segment starting at first.
-func (s *Spool) readHeader(first uint64, off int64) (size int64, t time.Time, err error) {
-	f, err := s.reader(first)
+// header reads the header at off in segment seg; ok is false when it is
+// torn or announces more than the segment holds.
+func (s *Spool) header(seg int, off int64) (size int64, t time.Time, ok bool, err error) {
+	f, err := s.reader(s.segs[seg].first)
 	if err != nil {
-		return 0, t, err
+		return 0, t, false, err
 	}
-	var h [headerSize]byte
-	if _, err := f.ReadAt(h[:], off); err != nil {
-		return 0, t, fmt.Errorf("spool: read: %w", err)
-	}
-	t = time.Unix(0, int64(binary.BigEndian.Uint64(h[8:16])))
-	return int64(binary.BigEndian.Uint32(h[0:4])), t, nil
+	return readHeader(f, off, s.segs[seg].size)
 }
 
 // Ack removes the n oldest records, once they were delivered, and records
@@ -440,24 +578,45 @@ func (s *Spool) Ack(n int) error {
 }
 
 func (s *Spool) ackOne() error {
-	for s.headOff >= s.segs[0].size {
+	for len(s.segs) > 0 && s.headOff >= s.segs[0].size {
 		if err := s.dropFirst(); err != nil {
 			return err
 		}
 	}
-	size, _, err := s.readHeader(s.segs[0].first, s.headOff)
+	if len(s.segs) == 0 {
+		s.count = 0
+		return nil
+	}
+	size, _, ok, err := s.header(0, s.headOff)
 	if err != nil {
 		return err
+	}
+	if !ok {
+		return s.skipHead()
 	}
 	s.head++
 	s.headOff += headerSize + size
 	s.bytes -= headerSize + size
 	s.count--
 	last := len(s.segs) == 1
-	if s.headOff < s.segs[0].size || (last && s.segs[0].size < s.opt.SegmentBytes) {
+	if s.headOff < s.segs[0].size || (last && !s.segs[0].sealed && s.segs[0].size < s.opt.SegmentBytes) {
 		return nil // the segment still written to is kept until it is full
 	}
 	return s.dropFirst()
+}
+
+// dropLast deletes the last segment, sealed before it took a record.
+func (s *Spool) dropLast() error {
+	last := s.segs[len(s.segs)-1].first
+	if s.r != nil && s.rFirst == last {
+		s.r.Close()
+		s.r = nil
+	}
+	s.segs = s.segs[:len(s.segs)-1]
+	if err := os.Remove(s.segPath(last)); err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	return nil
 }
 
 // dropFirst deletes the first segment, all of whose records are
@@ -525,7 +684,16 @@ func (s *Spool) Records() int64 {
 	return s.count
 }
 
-// Refused is the number of records Append refused since Open.
+// Corrupt is the number of records found torn or corrupt since Open, at
+// Open or by Peek, and skipped.
+func (s *Spool) Corrupt() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.corrupt
+}
+
+// Refused is the number of records Append refused since Open: the spool
+// was full, or the record could not be written (ErrWrite).
 func (s *Spool) Refused() uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -542,11 +710,11 @@ func (s *Spool) Oldest() (time.Time, bool) {
 	}
 	if s.oldest.IsZero() {
 		seg, off := 0, s.headOff
-		for off >= s.segs[seg].size {
+		for off >= s.segs[seg].size && seg+1 < len(s.segs) {
 			seg, off = seg+1, 0
 		}
-		_, t, err := s.readHeader(s.segs[seg].first, off)
-		if err != nil {
+		_, t, ok, err := s.header(seg, off)
+		if err != nil || !ok {
 			return time.Time{}, false
 		}
 		s.oldest = t
