@@ -136,9 +136,10 @@ type Sink struct {
 	o   Options
 	log *logrus.Entry
 
-	mu     sync.Mutex // orders appends: events and lost_events records
-	lost   lostWindow
-	closed bool
+	mu      sync.Mutex // orders appends: events and lost_events records
+	lost    lostWindow
+	corrupt uint64 // spool records found corrupt, told in band
+	closed  bool
 
 	delivered, dropped, rejected, retries atomic.Uint64
 
@@ -209,7 +210,7 @@ func (s *Sink) put(data []byte) error {
 		return nil
 	}
 	err := s.sp.Append(data)
-	if errors.Is(err, spool.ErrFull) || errors.Is(err, spool.ErrTooLarge) {
+	if errors.Is(err, spool.ErrFull) || errors.Is(err, spool.ErrTooLarge) || errors.Is(err, spool.ErrWrite) {
 		s.drop()
 		return nil
 	}
@@ -257,9 +258,29 @@ func (s *Sink) drop() {
 	s.dropped.Add(1)
 }
 
+// appendCorrupt spools a lost_events record (reason
+// event.LostSpoolCorrupt) of the spool's records found corrupt since the
+// last one, if any. s.mu is held.
+func (s *Sink) appendCorrupt() {
+	c := s.sp.Corrupt()
+	if c == s.corrupt {
+		return
+	}
+	now := event.FormatTime(time.Now())
+	data, err := encode(&event.Event{
+		LostEvents: &event.LostEvents{Count: c - s.corrupt, Reason: event.LostSpoolCorrupt, WindowStart: now, WindowEnd: now},
+		NodeName:   s.o.NodeName, Time: now,
+	})
+	if err == nil && s.sp.Append(data) == nil {
+		s.log.WithField("records", c-s.corrupt).Error("corrupt spool records skipped")
+		s.corrupt = c
+	}
+}
+
 // appendLost spools the lost_events record of the events dropped so far,
 // if any; false when it did not fit. s.mu is held.
 func (s *Sink) appendLost() bool {
+	s.appendCorrupt()
 	if s.lost.n == 0 {
 		return true
 	}

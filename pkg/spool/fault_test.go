@@ -210,3 +210,28 @@ func TestCorruptRecordAtPeek(t *testing.T) {
 		t.Fatalf("after: %v", got)
 	}
 }
+
+// A spool that filled its disk frees the room once its records are
+// acknowledged: the segment a write failed on is deleted then, not when
+// it is full.
+func TestFullDiskFreedByAck(t *testing.T) {
+	dir := filepath.Join(smallDisk(t), "spool")
+	s := open(t, dir, Options{MaxBytes: 64 << 20}) // 8 MiB segments: larger than the disk
+	defer s.Close()
+	rec := make([]byte, 3000)
+	var err error
+	for i := 0; i < 40 && err == nil; i++ {
+		err = s.Append(rec)
+	}
+	if !errors.Is(err, ErrWrite) {
+		t.Fatalf("append to a full disk: %v", err)
+	}
+	if got := len(readAll(t, s)); got == 0 {
+		t.Fatal("nothing read back")
+	}
+	for i := 0; i < 10; i++ {
+		if err := s.Append(rec); err != nil {
+			t.Fatalf("append %d after the acknowledgement: %v", i, err)
+		}
+	}
+}

@@ -15,9 +15,11 @@
 // and counted (Refused): a full spool never drops silently.
 //
 // Disk faults: an Append is all or nothing. A write that fails (a full disk)
-// is refused with ErrWrite and counted, and what it wrote is cut back off; if
-// that fails too, the segment takes no more records, so that the records
-// after a torn one are in a segment of their own. A record's length is
+// is refused with ErrWrite and counted (Refused), what it wrote is cut back
+// off, and its segment takes no more records: the next ones go to a new
+// segment (the records after a torn one are never in its segment), and it is
+// deleted as soon as its records are acknowledged, which frees the disk. The
+// acknowledged position is overwritten in place when the disk is full. A record's length is
 // checked against what is left of its segment before anything is allocated
 // for it, and its CRC before it is handed out. A record found torn or
 // corrupt, at Open or by Peek, is skipped with the rest of its segment (the
@@ -87,7 +89,7 @@ type segment struct {
 	first  uint64 // sequence number of its first record
 	size   int64  // bytes of whole records in the file
 	n      uint64 // records in the file
-	sealed bool   // takes no more records: a torn one may follow size
+	sealed bool   // takes no more records (a write to it failed)
 }
 
 // Spool is a bounded on-disk FIFO queue of byte records, safe for use by
@@ -169,7 +171,13 @@ func (s *Spool) load() error {
 			return err
 		}
 	}
-	return s.skipAcked()
+	if err := s.skipAcked(); err != nil {
+		return err
+	}
+	if _, err := os.Lstat(filepath.Join(s.dir, "ack")); errors.Is(err, os.ErrNotExist) {
+		s.writeAck() // now, while there is room: Ack can then overwrite it on a full disk
+	}
+	return nil
 }
 
 // segmentNames keeps the names that are segments' and parses their first
@@ -389,8 +397,10 @@ func (s *Spool) Append(data []byte) error {
 }
 
 // write appends one record to the last segment, all or nothing: what a
-// failed write wrote is cut back off, or if that fails, the segment is
-// sealed so that the next record goes to a new one.
+// failed write wrote is cut back off (if that fails too, a torn record
+// follows the segment's records). The segment is sealed: the next record
+// goes to a new one, and once its records are acknowledged, it is deleted
+// at once, not when it is full, which frees room on a full disk.
 func (s *Spool) write(buf []byte) error {
 	last := &s.segs[len(s.segs)-1]
 	n, err := s.w.Write(buf)
@@ -398,11 +408,10 @@ func (s *Spool) write(buf []byte) error {
 		return nil
 	}
 	if n > 0 {
-		if terr := s.w.Truncate(last.size); terr != nil {
-			last.sealed = true
-			s.closeWriter()
-		}
+		s.w.Truncate(last.size)
 	}
+	last.sealed = true
+	s.closeWriter()
 	return err
 }
 
@@ -644,16 +653,35 @@ func (s *Spool) dropFirst() error {
 }
 
 // writeAck records the head position: written to a temporary file and
-// renamed, so a crash leaves the old position or the new one.
+// renamed, so a crash leaves the old position or the new one. Where the
+// disk is full, the position is overwritten in place instead: it is always
+// 21 bytes, so that needs no room.
 func (s *Spool) writeAck() error {
-	tmp := filepath.Join(s.dir, "ack.tmp")
-	if err := os.WriteFile(tmp, []byte(strconv.FormatUint(s.head, 10)+"\n"), 0o600); err != nil {
-		return fmt.Errorf("spool: %w", err)
+	b := fmt.Appendf(nil, "%020d\n", s.head)
+	tmp, ack := filepath.Join(s.dir, "ack.tmp"), filepath.Join(s.dir, "ack")
+	err := os.WriteFile(tmp, b, 0o600)
+	if err == nil {
+		if err = os.Rename(tmp, ack); err == nil {
+			return nil
+		}
 	}
-	if err := os.Rename(tmp, filepath.Join(s.dir, "ack")); err != nil {
-		return fmt.Errorf("spool: %w", err)
+	os.Remove(tmp)
+	if perr := overwrite(ack, b); perr != nil {
+		return fmt.Errorf("spool: %w: %w", ErrWrite, errors.Join(err, perr))
 	}
 	return nil
+}
+
+func overwrite(name string, b []byte) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteAt(b, 0)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Sync flushes appended records to stable storage, at most once per
