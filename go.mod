@@ -16,7 +16,6 @@ require (
 	gonum.org/v1/plot v0.17.0
 	google.golang.org/grpc v1.83.2
 	google.golang.org/protobuf v1.36.12
-	gopkg.in/natefinch/lumberjack.v2 v2.2.1
 	k8s.io/api v0.34.4
 	k8s.io/apiextensions-apiserver v0.34.0
 	k8s.io/apimachinery v0.34.4

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/vigil-sec/vigil/pkg/event"
+)
+
+// lostExport returns the count of the export_write_failed lost_events
+// records in an export file.
+func lostExport(lines string) (n uint64) {
+	sc := bufio.NewScanner(strings.NewReader(lines))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var ev event.Event
+		if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.LostEvents != nil && ev.LostEvents.Reason == event.LostExportWrite {
+			n += ev.LostEvents.Count
+		}
+	}
+	return n
+}
+
+// The export file's disk fills up: the agent keeps running, and once there
+// is room again the file says how many events it lost.
+func TestAgentSurvivesFullExportDisk(t *testing.T) {
+	bin := build(t)
+	disk := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", disk).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() { unix.Unmount(disk, 0) })
+	filler := filepath.Join(disk, "filler")
+	if err := os.WriteFile(filler, make([]byte, 40<<10), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(disk, "events.json")
+	agent := exec.Command(bin, "agent", "--node-name", "e2e", "--export-filename", out,
+		"--api-socket", "", "--metrics-address", "")
+	var stderr strings.Builder
+	agent.Stderr = &stderr
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer agent.Process.Kill()
+	exited := make(chan error, 1)
+	go func() { exited <- agent.Wait() }()
+	storm := func() {
+		if err := exec.Command("/bin/sh", "-c", "for i in $(seq 200); do /bin/true; done").Run(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the export file to fill its disk", func() bool {
+		storm()
+		return strings.Contains(stderr.String(), "no space left on device")
+	})
+	select {
+	case err := <-exited:
+		t.Fatalf("the agent exited on a full disk: %v\n%s", err, stderr.String())
+	default:
+	}
+	os.Remove(filler)
+	waitFor(t, "a lost_events record in the export file", func() bool {
+		storm()
+		return lostExport(read(out)) > 0
+	})
+	if err := agent.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-exited; err != nil {
+		t.Fatalf("agent exit after SIGTERM: %v\n%s", err, stderr.String())
+	}
+	t.Logf("events lost while the disk was full: %d", lostExport(read(out)))
+}
