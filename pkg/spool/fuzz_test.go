@@ -2,6 +2,7 @@ package spool
 
 import (
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 	"os"
 	"path/filepath"
@@ -22,10 +23,11 @@ func seg(records ...string) []byte {
 	return b
 }
 
-// FuzzSpoolOpen opens a spool whose segment holds arbitrary bytes, and
-// drains it: it never panics, never allocates much more than the segment
-// holds, and the records it hands out and those it counts corrupt never
-// exceed what is there.
+// FuzzSpoolOpen opens a spool whose segments hold arbitrary bytes, and
+// drains it: it never panics, never allocates much more than the segments
+// hold, and the records it hands out and those it counts corrupt never
+// exceed what is there. A first byte from 1 to 15 splits the rest in two
+// segments, the second named that many records after the first.
 func FuzzSpoolOpen(f *testing.F) {
 	good := seg("record 0", "record 1", "")
 	forged := append(seg("record 0"), seg("record 1")...)
@@ -39,11 +41,20 @@ func FuzzSpoolOpen(f *testing.F) {
 	f.Add(append(seg("x"), 0, 0, 0, 0, 0)) // torn header
 	f.Add(make([]byte, 64))                // zeros: four empty records
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0})
+	f.Add(append([]byte{3, 6}, badCRC...)) // two segments, the first corrupt, 3 records apart
 	f.Fuzz(func(t *testing.T, data []byte) {
 		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, "00000000000000000007.seg"), data, 0o600); err != nil {
-			t.Fatal(err)
+		first, second := data, []byte(nil)
+		gap := 0
+		if len(data) > 1 && data[0] > 0 && data[0] < 16 {
+			gap = int(data[0])
+			first = data[1:]
+			if k := int(data[1]) * 4; k < len(first) {
+				first, second = first[:k], first[k:]
+			}
+			write(t, dir, 7+gap, second)
 		}
+		write(t, dir, 7, first)
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		s, err := Open(dir, Options{MaxBytes: 1 << 20, SegmentBytes: 4096})
@@ -72,8 +83,14 @@ func FuzzSpoolOpen(f *testing.F) {
 		if s.Records() != 0 {
 			t.Fatalf("%d records left after the drain", s.Records())
 		}
-		if max := uint64(len(data) / headerSize); n+s.Corrupt() > max+1 {
+		if max := uint64(len(data)/headerSize + gap); n+s.Corrupt() > max+2 {
 			t.Fatalf("%d records and %d corrupt out of %d bytes", n, s.Corrupt(), len(data))
 		}
 	})
+}
+
+func write(t *testing.T, dir string, first int, data []byte) {
+	if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%020d.seg", first)), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
