@@ -39,7 +39,8 @@ func policyCheckCommand() *cobra.Command {
 		Short: "Say whether each policy loads on this kernel, through which backends, or exactly what is missing",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
-			kernel := probe.Run()
+			kernel, info := probe.Cached()
+			warnCache(cmd.ErrOrStderr(), info)
 			var results []checkResult
 			for _, f := range files {
 				results = append(results, checkFile(f, kernel)...)

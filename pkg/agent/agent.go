@@ -132,8 +132,14 @@ func New(cfg Config, sink Sink) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	kernel := probe.Run()
-	logrus.WithField("available", kernel.Available()).Info("kernel features probed")
+	kernel, info := probe.Cached()
+	logrus.WithFields(logrus.Fields{"available": kernel.Available(), "cached": info.Hit}).Info("kernel features probed")
+	if info.Ignored != nil {
+		logrus.WithError(info.Ignored).Warn("ignored the cached probe report: probed again")
+	}
+	if info.Err != nil {
+		logrus.WithError(info.Err).Warn("probe cache unusable: the next start probes the kernel again")
+	}
 	target := compile.Target{Kernel: kernel, SyscallBackend: cfg.SyscallBackend, Pods: cfg.Pods != nil}
 	scopes, err := scope.New(s, cfg.Pods)
 	if err != nil {

@@ -576,3 +576,28 @@ func unescapeMount(s string) string {
 	}
 	return b.String()
 }
+
+// holdSysEnter keeps a do-nothing program attached to the sys_enter
+// tracepoint while the checks run, and returns what detaches it. Five
+// checks attach to sys_enter; the tracepoint's first attach and last detach
+// flip its static key, which live-patches the system call path with
+// text_poke_bp while other CPUs run it. Held, the key flips once per probe,
+// not five times. Where the hold fails, the checks themselves say why.
+func holdSysEnter() (release func()) {
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Name: "vigil_probe_hold", Type: ebpf.RawTracepoint, License: "GPL",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
+	})
+	if err != nil {
+		return func() {}
+	}
+	l, err := link.AttachRawTracepoint(link.RawTracepointOptions{Name: "sys_enter", Program: prog})
+	if err != nil {
+		prog.Close()
+		return func() {}
+	}
+	return func() {
+		l.Close()
+		prog.Close()
+	}
+}

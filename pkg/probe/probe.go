@@ -170,6 +170,7 @@ func Run() Report {
 		}
 	}
 	memlockErr := rlimit.RemoveMemlock()
+	defer holdSysEnter()()
 	for _, c := range checks {
 		p := &prober{lsms: r.LSMs}
 		res := Result{Feature: c.feature, Available: true}
