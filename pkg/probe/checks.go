@@ -577,27 +577,36 @@ func unescapeMount(s string) string {
 	return b.String()
 }
 
-// holdSysEnter keeps a do-nothing program attached to the sys_enter
-// tracepoint while the checks run, and returns what detaches it. Five
-// checks attach to sys_enter; the tracepoint's first attach and last detach
-// flip its static key, which live-patches the system call path with
-// text_poke_bp while other CPUs run it. Held, the key flips once per probe,
-// not five times. Where the hold fails, the checks themselves say why.
+// holdSysEnter keeps two do-nothing programs attached to the sys_enter
+// tracepoint while the checks run, and returns what detaches them. Five
+// checks attach there, and a tracepoint live-patches the system call path
+// (text_poke_bp, while other CPUs run it) whenever its number of attached
+// functions goes between 0, 1 and 2: 0<->1 flips its static key and points
+// its static call at the one function, 1<->2 points the call at the
+// iterator. Above two, attaching only swaps a pointer. Held, the text is
+// patched four times per probe instead of at every check's attach and
+// detach. Where a hold fails, the checks themselves say why.
 func holdSysEnter() (release func()) {
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Name: "vigil_probe_hold", Type: ebpf.RawTracepoint, License: "GPL",
-		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
-	})
-	if err != nil {
-		return func() {}
+	var closers []io.Closer
+	release = func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i].Close()
+		}
 	}
-	l, err := link.AttachRawTracepoint(link.RawTracepointOptions{Name: "sys_enter", Program: prog})
-	if err != nil {
-		prog.Close()
-		return func() {}
+	for range 2 {
+		prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+			Name: "vigil_probe_hold", Type: ebpf.RawTracepoint, License: "GPL",
+			Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
+		})
+		if err != nil {
+			break
+		}
+		closers = append(closers, prog)
+		l, err := link.AttachRawTracepoint(link.RawTracepointOptions{Name: "sys_enter", Program: prog})
+		if err != nil {
+			break
+		}
+		closers = append(closers, l)
 	}
-	return func() {
-		l.Close()
-		prog.Close()
-	}
+	return release
 }
