@@ -21,13 +21,16 @@ type sinkFlags struct {
 func sinkFlagsOf(cmd *cobra.Command, f *sinkFlags) {
 	fl := cmd.Flags()
 	fl.StringArrayVar(&f.specs, "sink", nil, "also deliver exported events to a SIEM (repeatable): syslog+tls://host:6514?ca=FILE, "+
-		"syslog+tcp://host:514, splunk-hec+https://host:8088?token=T, webhook+https://host/path; NAME=SPEC names it for response rules")
+		"syslog+tcp://host:514, syslog+relp://host:2514, splunk-hec+https://host:8088?token=T, webhook+https://host/path; NAME=SPEC names it for response rules")
 	fl.StringVar(&f.spoolDir, "sink-spool-dir", "/var/lib/vigil/spool", "where each sink spools what its receiver has not taken yet (one directory per sink, 0700)")
 	fl.Int64Var(&f.maxBytes, "sink-spool-max-bytes", 64<<20, "a sink's spool bound; beyond it events are dropped, counted and reported in-band")
 }
 
 // open opens every sink; each spools under a directory named after its
-// receiver, so that a restart resumes its spool. A spec "NAME=SPEC" names
+// whole spec (sink.SpoolName: the receiver, then a hash of the normalized
+// spec, options included), so that a restart resumes its spool and two
+// sinks never share one. Spool directories named by an older version (the
+// receiver only) are left alone. A spec "NAME=SPEC" names
 // its sink for response rules; the others go by their receiver.
 func (f *sinkFlags) open(node string) ([]*sink.Sink, map[string]output.Exporter, error) {
 	var out []*sink.Sink
@@ -39,8 +42,13 @@ func (f *sinkFlags) open(node string) ([]*sink.Sink, map[string]output.Exporter,
 			closeSinks(out)
 			return nil, nil, err
 		}
-		dir := filepath.Join(f.spoolDir, unsafeChars.ReplaceAllString(t.String(), "_"))
-		s, err := sink.New(t, sink.Options{Dir: dir, MaxBytes: f.maxBytes, NodeName: node})
+		base, err := sink.SpoolName(spec)
+		if err != nil {
+			t.Close()
+			closeSinks(out)
+			return nil, nil, err
+		}
+		s, err := sink.New(t, sink.Options{Dir: filepath.Join(f.spoolDir, base), MaxBytes: f.maxBytes, NodeName: node})
 		if err != nil {
 			t.Close()
 			closeSinks(out)
@@ -65,8 +73,6 @@ func sinkName(spec string) (name, rest string) {
 	return "", spec
 }
 
-var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9.-]+`)
-
 func closeSinks(sinks []*sink.Sink) error {
 	var errs []error
 	for _, s := range sinks {
@@ -89,8 +95,8 @@ func sinkStats(sinks []*sink.Sink) func() []metrics.SinkStats {
 		out := make([]metrics.SinkStats, len(sinks))
 		for i, s := range sinks {
 			st := s.Stats()
-			out[i] = metrics.SinkStats{Name: s.Name(), Delivered: st.Delivered, Dropped: st.Dropped + st.Rejected,
-				SpoolBytes: uint64(st.SpoolBytes), LagSeconds: st.Lag.Seconds()}
+			out[i] = metrics.SinkStats{Name: s.Name(), Delivered: st.Delivered, SpoolFull: st.Dropped,
+				Rejected: st.Rejected, Stalls: st.Stalls, SpoolBytes: uint64(st.SpoolBytes), LagSeconds: st.Lag.Seconds()}
 		}
 		return out
 	}

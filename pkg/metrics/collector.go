@@ -34,6 +34,10 @@ var (
 		"Process images in the agent's cache.", nil, nil)
 	sinkDeliveredDesc = prometheus.NewDesc("vigil_sink_delivered_total",
 		"Events a sink delivered.", []string{"sink"}, nil)
+	sinkLostDesc = prometheus.NewDesc("vigil_sink_events_lost_total",
+		"Events a sink lost, by sink and reason (spool_full, rejected).", []string{"sink", "reason"}, nil)
+	sinkStallsDesc = prometheus.NewDesc("vigil_sink_stalls_total",
+		"Deliveries a sink gave up after its receiver made no progress for the sink's timeout.", []string{"sink"}, nil)
 	sinkLagDesc = prometheus.NewDesc("vigil_sink_lag_seconds",
 		"Age of a sink's oldest undelivered event.", []string{"sink"}, nil)
 	sinkSpoolDesc = prometheus.NewDesc("vigil_sink_spool_bytes",
@@ -57,7 +61,7 @@ type collector struct {
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{lostDesc, policiesDesc, hookHitsDesc, hookActionsDesc, cacheDesc,
-		sinkDeliveredDesc, sinkLagDesc, sinkSpoolDesc, regoEvalsDesc, regoSecondsDesc, responsesDesc, refusedDesc} {
+		sinkDeliveredDesc, sinkLostDesc, sinkStallsDesc, sinkLagDesc, sinkSpoolDesc, regoEvalsDesc, regoSecondsDesc, responsesDesc, refusedDesc} {
 		ch <- d
 	}
 }
@@ -114,7 +118,9 @@ func (c *collector) collectSinks(ch chan<- prometheus.Metric) {
 	}
 	for _, s := range c.src.Sinks() {
 		ch <- prometheus.MustNewConstMetric(sinkDeliveredDesc, prometheus.CounterValue, float64(s.Delivered), s.Name)
-		ch <- prometheus.MustNewConstMetric(lostDesc, prometheus.CounterValue, float64(s.Dropped), "sink", s.Name)
+		ch <- prometheus.MustNewConstMetric(sinkLostDesc, prometheus.CounterValue, float64(s.SpoolFull), s.Name, SinkLostSpoolFull)
+		ch <- prometheus.MustNewConstMetric(sinkLostDesc, prometheus.CounterValue, float64(s.Rejected), s.Name, SinkLostRejected)
+		ch <- prometheus.MustNewConstMetric(sinkStallsDesc, prometheus.CounterValue, float64(s.Stalls), s.Name)
 		ch <- prometheus.MustNewConstMetric(sinkLagDesc, prometheus.GaugeValue, s.LagSeconds, s.Name)
 		ch <- prometheus.MustNewConstMetric(sinkSpoolDesc, prometheus.GaugeValue, float64(s.SpoolBytes), s.Name)
 	}

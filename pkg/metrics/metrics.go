@@ -38,10 +38,18 @@ type Agent interface {
 type SinkStats struct {
 	Name       string
 	Delivered  uint64
-	Dropped    uint64 // refused by a full spool, or permanently rejected
+	SpoolFull  uint64 // events refused by a full spool
+	Rejected   uint64 // events the receiver refused for good
+	Stalls     uint64 // deliveries given up after no progress for the sink's timeout
 	SpoolBytes uint64
 	LagSeconds float64 // age of the oldest undelivered event
 }
+
+// Reasons of vigil_sink_events_lost_total.
+const (
+	SinkLostSpoolFull = "spool_full"
+	SinkLostRejected  = "rejected"
+)
 
 // RegoStats are one kind of Rego decision's numbers (guardrails, responses).
 type RegoStats struct {
