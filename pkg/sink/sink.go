@@ -60,6 +60,15 @@ const LostSpoolFull = "sink_spool_full"
 // ErrClosed is returned by Write after Close.
 var ErrClosed = errors.New("sink closed")
 
+// ErrStalled is a delivery a transport gave up because the receiver took
+// nothing more for its timeout: the deadline of a delivery moves with each
+// byte, record or batch the receiver acknowledges, so a slow receiver that
+// keeps taking is never a stall.
+var ErrStalled = errors.New("receiver made no progress")
+
+// stallLogEvery bounds the stall warnings of a sink.
+const stallLogEvery = 30 * time.Second
+
 // Record is one event as a transport sends it.
 type Record struct {
 	Time time.Time // the event's time
@@ -69,8 +78,10 @@ type Record struct {
 // Transport sends records to one receiver.
 type Transport interface {
 	// Send delivers recs in order and returns how many of the first ones
-	// the receiver took. With an error the others are sent again later,
-	// unless the error is a *PermanentError.
+	// the receiver took, also with an error: those are never sent again.
+	// With an error the others are sent again later, unless the error is
+	// a *PermanentError. A receiver that took nothing more for the
+	// transport's timeout is an error wrapping ErrStalled.
 	Send(ctx context.Context, recs []Record) (int, error)
 	// String names the receiver for logs, without secrets.
 	String() string
@@ -124,6 +135,7 @@ type Stats struct {
 	Dropped      uint64        // events dropped because the spool was full
 	Rejected     uint64        // records the receiver refused for good
 	Retries      uint64        // failed delivery attempts
+	Stalls       uint64        // attempts given up with ErrStalled
 	SpoolBytes   int64         // bytes waiting in the spool
 	SpoolRecords int64         // records waiting in the spool
 	Lag          time.Duration // age of the oldest record waiting
@@ -141,11 +153,15 @@ type Sink struct {
 	corrupt uint64 // spool records found corrupt, told in band
 	closed  bool
 
-	delivered, dropped, rejected, retries atomic.Uint64
+	delivered, dropped, rejected, retries, stalls atomic.Uint64
 
-	cancel  context.CancelFunc
-	done    chan struct{}
-	failing int // failed attempts in a row, for logs; delivery goroutine only
+	cancel context.CancelFunc
+	done   chan struct{}
+	// delivery goroutine only
+	failing   int       // failed attempts in a row, for logs
+	batch     int       // records per delivery: halved after a stall, doubled back after a success
+	stallLog  time.Time // when a stall was last logged
+	stallsOff uint64    // stalls since then, logged with the next
 }
 
 // lostWindow counts the events dropped since the last lost_events record.
@@ -178,7 +194,7 @@ func New(t Transport, o Options) (*Sink, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Sink{t: t, sp: sp, o: o, cancel: cancel, done: make(chan struct{}),
+	s := &Sink{t: t, sp: sp, o: o, cancel: cancel, done: make(chan struct{}), batch: o.BatchRecords,
 		log: logrus.WithField("sink", t.String())}
 	go s.run(ctx)
 	return s, nil
@@ -316,6 +332,7 @@ func (s *Sink) Stats() Stats {
 		Dropped:      s.dropped.Load(),
 		Rejected:     s.rejected.Load(),
 		Retries:      s.retries.Load(),
+		Stalls:       s.stalls.Load(),
 		SpoolBytes:   s.sp.Bytes(),
 		SpoolRecords: s.sp.Records(),
 	}
@@ -355,7 +372,7 @@ func (s *Sink) run(ctx context.Context) {
 	defer close(s.done)
 	backoff := s.o.MinBackoff
 	for ctx.Err() == nil {
-		recs, err := s.sp.Peek(s.o.BatchRecords, s.o.BatchBytes)
+		recs, err := s.sp.Peek(s.batch, max(1, s.o.BatchBytes*s.batch/s.o.BatchRecords))
 		if err != nil {
 			s.log.WithError(err).Error("reading the spool")
 			sleep(ctx, s.o.MaxBackoff)
@@ -387,7 +404,9 @@ func (s *Sink) idle(ctx context.Context) {
 	}
 }
 
-// deliver sends one batch; false when it is to be sent again.
+// deliver sends one batch; false when what is left of it is to be sent
+// again after a backoff. A batch the receiver took part of is resumed
+// right away after the part it took.
 func (s *Sink) deliver(ctx context.Context, recs []spool.Record) bool {
 	batch := make([]Record, len(recs))
 	for i, r := range recs {
@@ -404,17 +423,36 @@ func (s *Sink) deliver(ctx context.Context, recs []spool.Record) bool {
 		s.log.WithError(err).WithField("records", len(recs)-n).Error("receiver refused events: dropped")
 		s.rejected.Add(uint64(len(recs) - n))
 		s.ack(len(recs) - n)
+	case errors.Is(err, ErrStalled):
+		s.stalled(err, n)
+		return n > 0
 	case err != nil:
 		if s.failing++; s.failing == 1 && ctx.Err() == nil {
 			s.log.WithError(err).Warn("delivery failed: retrying with backoff")
 		}
 		s.retries.Add(1)
-		return false
+		return n > 0
 	case s.failing > 0:
 		s.log.WithField("failed_attempts", s.failing).Info("delivery resumed")
 		s.failing = 0
 	}
+	s.batch = min(2*s.batch, s.o.BatchRecords)
 	return true
+}
+
+// stalled counts a stall, halves the batches, and logs at most once per
+// stallLogEvery.
+func (s *Sink) stalled(err error, taken int) {
+	s.stalls.Add(1)
+	s.retries.Add(1)
+	s.batch = max(1, s.batch/2)
+	s.stallsOff++
+	if time.Since(s.stallLog) < stallLogEvery {
+		return
+	}
+	s.log.WithError(err).WithFields(logrus.Fields{"stalls": s.stallsOff, "taken": taken, "batch_records": s.batch}).
+		Warn("receiver stalled: retrying with smaller batches")
+	s.stallLog, s.stallsOff = time.Now(), 0
 }
 
 func (s *Sink) ack(n int) {

@@ -122,6 +122,7 @@ func TestParseSpec(t *testing.T) {
 		"syslog+tcp://siem.example":                             "syslog+tcp://siem.example:514",
 		"syslog+tls://siem.example?app=x&facility=auth":         "syslog+tls://siem.example:6514",
 		"syslog+tls://[::1]:7000?severity=3&server_name=a":      "syslog+tls://[::1]:7000",
+		"syslog+relp://siem.example?app=x":                      "syslog+relp://siem.example:2514",
 		"splunk-hec+https://h?token=t":                          "splunk-hec+https://h:8088/services/collector/event",
 		"splunk-hec+http://h:1/services/collector?token=t":      "splunk-hec+http://h:1/services/collector",
 		"webhook+https://h/p?header=A:b&insecure_skip_verify=1": "webhook+https://h/p",
@@ -151,6 +152,9 @@ func TestParseSpec(t *testing.T) {
 		"splunk-hec+https://h:x?token=s3cr3t":         "s3cr3t",
 		"webhook+https://h/p?header=novalue":          "option header",
 		"webhook+https://h/p?insecure_skip_verify=ja": "option insecure_skip_verify",
+		"syslog+tls://h?ca=/dev/zero":                 "not a regular file",
+		"syslog+relp://h?ca=/x":                       "option ca needs TLS",
+		"syslog+tcp://h:99999999999999999999":         `port "99999999999999999999"`,
 	}
 	for spec, want := range bad {
 		_, err := ParseSpec(spec, "n")

@@ -1,52 +1,117 @@
 package sink
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 )
+
+// Bounds of a spec and of the files it names.
+const (
+	maxSpecLen  = 4096
+	maxFileSize = 1 << 20 // a CA bundle, a certificate or a key
+)
+
+// defaultPorts are the receivers' ports when a spec names none.
+var defaultPorts = map[string]string{"syslog+tcp": "514", "syslog+tls": "6514", "syslog+relp": "2514",
+	"splunk-hec+https": "8088", "splunk-hec+http": "8088", "webhook+https": "443", "webhook+http": "80"}
+
+// splitSpec checks a spec's length, kind, URL and host.
+func splitSpec(spec string) (kind string, u *url.URL, err error) {
+	if len(spec) > maxSpecLen {
+		return "", nil, fmt.Errorf("sink spec: %d bytes, longer than %d", len(spec), maxSpecLen)
+	}
+	kind, rest, ok := strings.Cut(spec, "+")
+	if !ok {
+		return "", nil, fmt.Errorf("sink spec: %q has no kind: want syslog+tcp://, syslog+tls://, syslog+relp://, "+
+			"splunk-hec+https://, splunk-hec+http://, webhook+https:// or webhook+http://", redact(spec))
+	}
+	if u, err = url.Parse(rest); err != nil {
+		return "", nil, fmt.Errorf("sink spec %q: %v", redact(spec), redactErr(err))
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return "", nil, fmt.Errorf("sink spec %q: no host", redact(spec))
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return "", nil, fmt.Errorf("sink spec: port %q: want 1 to 65535", p)
+		}
+	}
+	if _, ok := defaultPorts[kind+"+"+u.Scheme]; !ok {
+		return "", nil, fmt.Errorf("sink spec: unknown scheme %q: want syslog+tcp, syslog+tls, syslog+relp, "+
+			"splunk-hec+https, splunk-hec+http, webhook+https or webhook+http", kind+"+"+u.Scheme)
+	}
+	return kind, u, nil
+}
+
+// SpoolName names the spool directory of the sink a spec names: its kind
+// and receiver, readable, then the first 16 hex digits of the SHA-256 of
+// the whole spec normalized (kind, scheme and host in lower case, the port
+// explicit, the options sorted). Two sinks that differ only in an option
+// (the query string: another index, token or app name) spool apart, and the
+// name shows no option, so no token.
+func SpoolName(spec string) (string, error) {
+	kind, u, err := splitSpec(spec)
+	if err != nil {
+		return "", err
+	}
+	scheme := kind + "+" + u.Scheme
+	host := strings.ToLower(hostPort(u, defaultPorts[scheme]))
+	path := u.EscapedPath()
+	if path == "/" {
+		path = ""
+	}
+	norm := scheme + "://" + host + path + "?" + u.Query().Encode()
+	sum := sha256.Sum256([]byte(norm))
+	name := unsafeChars.ReplaceAllString(scheme+"_"+host, "_")
+	if len(name) > maxReadableName {
+		name = name[:maxReadableName]
+	}
+	return name + "-" + hex.EncodeToString(sum[:8]), nil
+}
+
+// unsafeChars are replaced in spool names; a file name has at most 255
+// bytes.
+var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9.+-]+`)
+
+const maxReadableName = 200
 
 // ParseSpec returns the transport a spec names (see the package doc);
 // nodeName is the default syslog hostname and HEC host. Errors name the
 // part of the spec that is wrong, and never show a token.
 func ParseSpec(spec, nodeName string) (Transport, error) {
-	kind, rest, ok := strings.Cut(spec, "+")
-	if !ok {
-		return nil, fmt.Errorf("sink spec: %q has no kind: want syslog+tcp://, syslog+tls://, splunk-hec+https://, "+
-			"splunk-hec+http://, webhook+https:// or webhook+http://", redact(spec))
-	}
-	u, err := url.Parse(rest)
+	kind, u, err := splitSpec(spec)
 	if err != nil {
-		return nil, fmt.Errorf("sink spec %q: %v", redact(spec), redactErr(err))
-	}
-	if u.Host == "" || u.Hostname() == "" {
-		return nil, fmt.Errorf("sink spec %q: no host", redact(spec))
+		return nil, err
 	}
 	q := u.Query()
 	if nodeName == "" {
 		nodeName, _ = os.Hostname()
 	}
 	switch {
-	case kind == "syslog" && (u.Scheme == "tcp" || u.Scheme == "tls"):
+	case kind == "syslog":
 		return parseSyslog(u, q, nodeName)
-	case kind == "splunk-hec" && (u.Scheme == "https" || u.Scheme == "http"):
+	case kind == "splunk-hec":
 		return parseHEC(u, q, nodeName)
-	case kind == "webhook" && (u.Scheme == "https" || u.Scheme == "http"):
+	default:
 		return parseWebhook(u, q)
 	}
-	return nil, fmt.Errorf("sink spec: unknown scheme %q: want syslog+tcp, syslog+tls, splunk-hec+https, "+
-		"splunk-hec+http, webhook+https or webhook+http", kind+"+"+u.Scheme)
 }
 
 func parseSyslog(u *url.URL, q url.Values, nodeName string) (Transport, error) {
 	o := SyslogOptions{
-		Addr:     hostPort(u, map[string]string{"tcp": "514", "tls": "6514"}[u.Scheme]),
+		Addr:     hostPort(u, defaultPorts["syslog+"+u.Scheme]),
+		RELP:     u.Scheme == "relp",
 		AppName:  take(q, "app"),
 		Hostname: take(q, "hostname"),
 		Facility: 16, // local0
@@ -151,7 +216,7 @@ func parseTLS(u *url.URL, q url.Values) (*tls.Config, error) {
 		c.InsecureSkipVerify = b
 	}
 	if ca != "" {
-		pem, err := os.ReadFile(ca)
+		pem, err := readSmall(ca)
 		if err != nil {
 			return nil, fmt.Errorf("sink spec: option ca: %w", err)
 		}
@@ -164,13 +229,46 @@ func parseTLS(u *url.URL, q url.Values) (*tls.Config, error) {
 		return nil, fmt.Errorf("sink spec: options cert and key go together")
 	}
 	if cert != "" {
-		kp, err := tls.LoadX509KeyPair(cert, key)
+		kp, err := loadKeyPair(cert, key)
 		if err != nil {
 			return nil, fmt.Errorf("sink spec: options cert and key: %w", err)
 		}
 		c.Certificates = []tls.Certificate{kp}
 	}
 	return c, nil
+}
+
+// readSmall reads a regular file of at most maxFileSize bytes: a spec
+// naming a device or a FIFO would block or never end.
+func readSmall(path string) ([]byte, error) {
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path) // before opening: a FIFO blocks in open
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err == nil && len(b) > maxFileSize {
+		err = fmt.Errorf("%s: larger than %d bytes", path, maxFileSize)
+	}
+	return b, err
+}
+
+func loadKeyPair(cert, key string) (tls.Certificate, error) {
+	c, err := readSmall(cert)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	k, err := readSmall(key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.X509KeyPair(c, k)
 }
 
 // take removes an option and returns its value.

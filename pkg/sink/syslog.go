@@ -18,11 +18,14 @@ import (
 type SyslogOptions struct {
 	Addr     string      // host:port
 	TLS      *tls.Config // RFC5425 when set, plain TCP otherwise
+	RELP     bool        // RELP (plain TCP): the receiver acknowledges each message
 	AppName  string      // APP-NAME, at most 48 printable characters ("vigil" when empty)
 	Hostname string      // HOSTNAME, at most 255 printable characters ("-" when empty)
 	Facility int         // 0-23
 	Severity int         // 0-7
-	Timeout  time.Duration
+	// Timeout bounds a connection attempt, and a delivery during which
+	// the receiver acknowledges nothing more (10 s when 0).
+	Timeout time.Duration
 }
 
 // syslogTransport writes RFC5424 messages with octet-counted framing
@@ -34,6 +37,7 @@ type syslogTransport struct {
 	raw  *net.TCPConn
 	conn net.Conn // raw, or TLS over it
 	buf  []byte
+	ends []int // where each record of buf ends
 }
 
 // NewSyslog returns a syslog transport.
@@ -57,11 +61,15 @@ func NewSyslog(o SyslogOptions) (Transport, error) {
 		o.Timeout = 10 * time.Second
 	}
 	// PRI VERSION SP TIMESTAMP SP HOSTNAME SP APP-NAME SP PROCID SP MSGID SP SD SP MSG
-	return &syslogTransport{
+	t := &syslogTransport{
 		o:    o,
 		pri:  fmt.Sprintf("<%d>1 ", o.Facility*8+o.Severity),
 		rest: fmt.Sprintf(" %s %s %d - - ", o.Hostname, o.AppName, os.Getpid()),
-	}, nil
+	}
+	if o.RELP {
+		return &relpTransport{msg: t}, nil
+	}
+	return t, nil
 }
 
 // checkHeaderField: RFC5424 header fields are printable US-ASCII.
@@ -84,40 +92,125 @@ func (t *syslogTransport) String() string {
 	return "syslog+tcp://" + t.o.Addr
 }
 
-// Send writes the batch, then waits until the receiver's TCP stack has
-// acknowledged all of it on a connection it has not reset: only then are the
-// records taken. Syslog has no acknowledgement of its own.
+// Send writes the batch and waits until the receiver's TCP stack has
+// acknowledged it on a connection it has not reset. Syslog has no
+// acknowledgement of its own: the TCP acknowledgements are the progress,
+// and each one moves the deadline. When the receiver stalls, or closes the
+// connection, the records whose bytes it acknowledged are taken, and the
+// others are sent again on a new connection (the record it was in the
+// middle of may arrive twice).
 func (t *syslogTransport) Send(ctx context.Context, recs []Record) (int, error) {
 	if err := t.connect(ctx); err != nil {
 		return 0, err
 	}
-	t.buf = t.buf[:0]
+	t.buf, t.ends = t.buf[:0], t.ends[:0]
 	for _, r := range recs {
 		t.buf = t.frame(t.buf, r)
+		t.ends = append(t.ends, len(t.buf))
 	}
-	t.conn.SetWriteDeadline(time.Now().Add(t.o.Timeout))
-	if _, err := t.conn.Write(t.buf); err != nil {
+	st, err := tcpState(t.raw)
+	if err != nil {
 		t.disconnect()
 		return 0, err
 	}
-	if err := t.confirm(ctx); err != nil {
+	base := st.Bytes_acked
+	written := make(chan error, 1)
+	t.conn.SetWriteDeadline(time.Time{}) // the watch below is the deadline
+	go func(conn net.Conn, b []byte) {
+		_, err := conn.Write(b)
+		written <- err
+		close(written)
+	}(t.conn, t.buf)
+	acked, err := t.watch(ctx, base, written)
+	if err != nil {
 		t.disconnect()
-		return 0, err
+		for range written { // the write ends with the connection
+		}
 	}
-	return len(recs), nil
+	return t.taken(acked), err
+}
+
+// taken is the number of records whose bytes are all within the first
+// acked bytes on the wire. Over TLS, the wire also carries record headers
+// and tags: at most tlsOverhead bytes per TLS record, and Go's TLS puts at
+// least tlsMinRecord bytes of data in each record of a Write but the last.
+func (t *syslogTransport) taken(acked uint64) int {
+	data := int64(acked)
+	if t.o.TLS != nil {
+		data -= tlsOverhead * (data/tlsMinRecord + 1)
+	}
+	n := 0
+	for n < len(t.ends) && int64(t.ends[n]) <= data {
+		n++
+	}
+	return n
 }
 
 // frame appends "LEN SP MSG" to b.
 func (t *syslogTransport) frame(b []byte, r Record) []byte {
-	const stamp = "2006-01-02T15:04:05.000000Z07:00" // at most 6 fractional digits (RFC5424)
 	var msg [400]byte
-	m := append(msg[:0], t.pri...)
-	m = r.Time.UTC().AppendFormat(m, stamp)
-	m = append(m, t.rest...)
+	m := t.header(msg[:0], r)
 	b = strconv.AppendInt(b, int64(len(m)+len(r.JSON)), 10)
 	b = append(b, ' ')
 	b = append(b, m...)
 	return append(b, r.JSON...)
+}
+
+// header appends the RFC5424 header of r to b: all of its message but the
+// JSON.
+func (t *syslogTransport) header(b []byte, r Record) []byte {
+	const stamp = "2006-01-02T15:04:05.000000Z07:00" // at most 6 fractional digits (RFC5424)
+	b = append(b, t.pri...)
+	b = r.Time.UTC().AppendFormat(b, stamp)
+	return append(b, t.rest...)
+}
+
+// Bounds of TLS framing for taken: the overhead is 29 bytes in TLS 1.2
+// with AES-GCM, 22 in TLS 1.3; Go's smallest full record holds about 1.2 KB.
+const (
+	tlsOverhead  = 64
+	tlsMinRecord = 1024
+)
+
+// watch waits until the write is done and the receiver's TCP stack has
+// acknowledged every byte, and returns the bytes acknowledged since base.
+// The deadline is Timeout after the last byte acknowledged. The connection
+// must stay open, or be closed by the receiver with a FIN (it had read
+// everything, or it would have reset the connection).
+func (t *syslogTransport) watch(ctx context.Context, base uint64, written <-chan error) (uint64, error) {
+	var acked uint64
+	end := time.Now().Add(t.o.Timeout)
+	wait := 50 * time.Microsecond
+	done := false
+	for {
+		st, err := tcpState(t.raw)
+		if err != nil {
+			return acked, err
+		}
+		if a := st.Bytes_acked - base; a > acked {
+			acked, end, wait = a, time.Now().Add(t.o.Timeout), 50*time.Microsecond
+		}
+		select {
+		case err, ok := <-written:
+			if ok && err != nil {
+				return acked, err
+			}
+			done = true
+		default:
+		}
+		switch {
+		case st.State != unix.BPF_TCP_ESTABLISHED && st.State != unix.BPF_TCP_CLOSE_WAIT:
+			return acked, errReset
+		case done && st.Unacked == 0 && st.Notsent_bytes == 0:
+			return acked, nil
+		case time.Now().After(end):
+			return acked, fmt.Errorf("%w for %v (%d bytes of %d acknowledged)", ErrStalled, t.o.Timeout, acked, len(t.buf))
+		case ctx.Err() != nil:
+			return acked, ctx.Err()
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, 5*time.Millisecond)
+	}
 }
 
 // connect reuses the connection while the receiver keeps it open, or dials.
@@ -163,31 +256,6 @@ func (t *syslogTransport) disconnect() {
 // errReset is a connection the receiver closed or reset before it took all
 // that was written.
 var errReset = errors.New("connection closed by the receiver before it acknowledged the data")
-
-// confirm waits until the receiver's TCP stack has acknowledged every byte.
-// The connection must still be open, or closed by the receiver with a FIN
-// (it had read everything, or it would have reset the connection).
-func (t *syslogTransport) confirm(ctx context.Context) error {
-	end := time.Now().Add(t.o.Timeout)
-	wait := 50 * time.Microsecond
-	for {
-		st, err := tcpState(t.raw)
-		switch {
-		case err != nil:
-			return err
-		case st.State != unix.BPF_TCP_ESTABLISHED && st.State != unix.BPF_TCP_CLOSE_WAIT:
-			return errReset
-		case st.Unacked == 0 && st.Notsent_bytes == 0:
-			return nil
-		case time.Now().After(end):
-			return fmt.Errorf("receiver did not acknowledge the data in %v", t.o.Timeout)
-		case ctx.Err() != nil:
-			return ctx.Err()
-		}
-		time.Sleep(wait)
-		wait = min(2*wait, 5*time.Millisecond)
-	}
-}
 
 // tcpState reads the kernel's TCP_INFO of a connection.
 func tcpState(c *net.TCPConn) (*unix.TCPInfo, error) {

@@ -1,0 +1,153 @@
+package siemtest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Slow is a syslog receiver (RFC5424, octet-counted, plain TCP) on loopback
+// that reads at most Chunk bytes per Tick, with a small receive buffer, so
+// that TCP acknowledges only as fast as it reads; Pause stops its reading.
+type Slow struct {
+	Addr  string
+	Chunk int
+	Tick  time.Duration
+
+	mu     sync.Mutex
+	events []Received
+	read   int64
+	paused bool
+	l      net.Listener
+}
+
+// rcvBuf is the receive buffer of Slow's connections (the kernel doubles it).
+const rcvBuf = 4096
+
+// StartSlow starts a Slow receiver, stopped when the test ends.
+func StartSlow(t testing.TB, chunk int, tick time.Duration) *Slow {
+	t.Helper()
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvBuf) })
+		if err == nil {
+			err = serr
+		}
+		return err
+	}}
+	l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Slow{Addr: l.Addr().String(), Chunk: chunk, Tick: tick, l: l}
+	t.Cleanup(func() { l.Close() })
+	go s.accept()
+	return s
+}
+
+func (s *Slow) accept() {
+	for {
+		c, err := s.l.Accept()
+		if err != nil {
+			return
+		}
+		go s.serve(c)
+	}
+}
+
+// Pause stops reading (true) or resumes it.
+func (s *Slow) Pause(p bool) {
+	s.mu.Lock()
+	s.paused = p
+	s.mu.Unlock()
+}
+
+// Read is the number of bytes read so far, on all connections.
+func (s *Slow) Read() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.read
+}
+
+// Events returns the events received so far.
+func (s *Slow) Events(testing.TB) []Received {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Received(nil), s.events...)
+}
+
+// serve reads one connection slowly; a frame cut by the end of the
+// connection is not an event.
+func (s *Slow) serve(c net.Conn) {
+	defer c.Close()
+	pr, pw := io.Pipe()
+	go s.parse(pr)
+	buf := make([]byte, s.Chunk)
+	for {
+		s.mu.Lock()
+		paused := s.paused
+		s.mu.Unlock()
+		if paused {
+			time.Sleep(s.Tick)
+			continue
+		}
+		n, err := c.Read(buf)
+		s.mu.Lock()
+		s.read += int64(n)
+		s.mu.Unlock()
+		pw.Write(buf[:n])
+		if err != nil {
+			pw.CloseWithError(err)
+			return
+		}
+		time.Sleep(s.Tick)
+	}
+}
+
+// parse reads "LEN SP MSG" frames; MSG is an RFC5424 header and the
+// event's JSON.
+func (s *Slow) parse(r io.Reader) {
+	br := bufio.NewReader(r)
+	for {
+		ls, err := br.ReadString(' ')
+		if err != nil {
+			return
+		}
+		n, err := strconv.Atoi(ls[:len(ls)-1])
+		if err != nil || n <= 0 || n > 1<<20 {
+			return
+		}
+		msg := make([]byte, n)
+		if _, err := io.ReadFull(br, msg); err != nil {
+			return
+		}
+		if rec, ok := parseRFC5424(msg); ok {
+			s.mu.Lock()
+			s.events = append(s.events, rec)
+			s.mu.Unlock()
+		}
+	}
+}
+
+// parseRFC5424 reads "<PRI>1 TS HOST APP PROCID MSGID SD MSG" with SD "-".
+func parseRFC5424(msg []byte) (Received, bool) {
+	f := bytes.SplitN(msg, []byte(" "), 8)
+	if len(f) != 8 || len(f[0]) < 4 || f[0][0] != '<' {
+		return Received{}, false
+	}
+	r := Received{Host: string(f[2]), App: string(f[3]), JSON: json.RawMessage(f[7])}
+	r.Pri, _ = strconv.Atoi(string(bytes.TrimSuffix(f[0][1:], []byte(">1"))))
+	r.Time, _ = time.Parse(time.RFC3339Nano, string(f[1]))
+	if json.Unmarshal(f[7], &r.Event) != nil {
+		return Received{}, false
+	}
+	return r, true
+}
