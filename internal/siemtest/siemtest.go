@@ -1,7 +1,10 @@
 // Package siemtest runs real SIEM receivers for tests: rsyslog over TLS and
 // TCP, and an OpenTelemetry Collector with the Splunk HEC receiver, started
 // by scripts/siem-up.sh on loopback ports of their own, in a temporary
-// directory of their own, and reads back what they received.
+// directory of their own, and reads back what they received. It also runs
+// rsyslog with imrelp as a child process (StartRELP), a slow syslog
+// receiver (StartSlow), and a Splunk HEC receiver with indexer
+// acknowledgement (StartHECAck).
 package siemtest
 
 import (
@@ -166,8 +169,14 @@ func lines(t testing.TB, path string) [][]byte {
 // RsyslogEvents returns what rsyslog wrote so far, parsed.
 func (e *Env) RsyslogEvents(t testing.TB) []Received {
 	t.Helper()
+	return rsyslogEvents(t, e.rsyslogOut)
+}
+
+// rsyslogEvents parses the lines of an rsyslog output file.
+func rsyslogEvents(t testing.TB, path string) []Received {
+	t.Helper()
 	var out []Received
-	for _, l := range lines(t, e.rsyslogOut) {
+	for _, l := range lines(t, path) {
 		var m struct {
 			TS    string          `json:"ts"`
 			Host  string          `json:"host"`
