@@ -35,6 +35,17 @@ const rcvBuf = 4096
 // StartSlow starts a Slow receiver, stopped when the test ends.
 func StartSlow(t testing.TB, chunk int, tick time.Duration) *Slow {
 	t.Helper()
+	l := SmallWindowListener(t)
+	s := &Slow{Addr: l.Addr().String(), Chunk: chunk, Tick: tick, l: l}
+	go s.accept()
+	return s
+}
+
+// SmallWindowListener listens on loopback with a small receive buffer, so
+// that TCP acknowledges a connection's bytes only about as fast as they are
+// read; it is closed when the test ends.
+func SmallWindowListener(t testing.TB) net.Listener {
+	t.Helper()
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error
 		err := c.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvBuf) })
@@ -47,10 +58,24 @@ func StartSlow(t testing.TB, chunk int, tick time.Duration) *Slow {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Slow{Addr: l.Addr().String(), Chunk: chunk, Tick: tick, l: l}
 	t.Cleanup(func() { l.Close() })
-	go s.accept()
-	return s
+	return l
+}
+
+// SlowReader reads r at most chunk bytes per tick.
+func SlowReader(r io.Reader, chunk int, tick time.Duration) io.Reader {
+	return &slowReader{r: r, chunk: chunk, tick: tick}
+}
+
+type slowReader struct {
+	r     io.Reader
+	chunk int
+	tick  time.Duration
+}
+
+func (s *slowReader) Read(p []byte) (int, error) {
+	time.Sleep(s.tick)
+	return s.r.Read(p[:min(len(p), s.chunk)])
 }
 
 func (s *Slow) accept() {

@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // HECOptions configure a Splunk HTTP Event Collector transport.
@@ -22,7 +25,10 @@ type HECOptions struct {
 	SourceType string // "_json" when empty
 	Index      string // the token's default index when empty
 	TLS        *tls.Config
-	Timeout    time.Duration // per request (30 s when 0)
+	Timeout    time.Duration // without progress, per request (30 s when 0)
+	// AckTimeout bounds the wait for an indexer acknowledgement, when the
+	// receiver gives one (60 s when 0).
+	AckTimeout time.Duration
 }
 
 // WebhookOptions configure a webhook transport.
@@ -30,16 +36,20 @@ type WebhookOptions struct {
 	URL     string
 	Header  http.Header // added to each request
 	TLS     *tls.Config
-	Timeout time.Duration // per request (30 s when 0)
+	Timeout time.Duration // without progress, per request (30 s when 0)
 }
 
-// httpTransport POSTs a batch of records in one request.
+// httpTransport POSTs a batch of records in one request. The request is
+// given up when the receiver makes no progress for timeout: no byte of it
+// acknowledged by the receiver's TCP stack, no byte of the answer.
 type httpTransport struct {
-	name   string
-	url    string
-	header http.Header
-	client *http.Client
-	body   func(recs []Record) []byte
+	name    string
+	url     string
+	header  http.Header
+	client  *http.Client
+	timeout time.Duration
+	body    func(recs []Record) []byte
+	ack     *hecAck // Splunk HEC indexer acknowledgement; nil for webhooks
 }
 
 // NewHEC returns a Splunk HEC transport: several events in one request,
@@ -61,7 +71,7 @@ func NewHEC(o HECOptions) (Transport, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := http.Header{"Content-Type": {"application/json"}}
+	h := http.Header{"Content-Type": {"application/json"}, hecChannelHeader: {uuid.NewString()}}
 	if o.Token != "" {
 		h.Set("Authorization", "Splunk "+o.Token)
 	}
@@ -78,7 +88,12 @@ func NewHEC(o HECOptions) (Transport, error) {
 		}
 		return b
 	}
-	return newHTTP("splunk-hec", o.URL, h, o.TLS, o.Timeout, body)
+	t, err := newHTTP("splunk-hec", o.URL, h, o.TLS, o.Timeout, body)
+	if err != nil {
+		return nil, err
+	}
+	t.ack, err = newHECAck(t, o.AckTimeout)
+	return t, err
 }
 
 // NewWebhook returns a webhook transport: a JSON array of events per
@@ -105,7 +120,7 @@ func NewWebhook(o WebhookOptions) (Transport, error) {
 }
 
 func newHTTP(kind, rawURL string, h http.Header, tc *tls.Config, timeout time.Duration,
-	body func([]Record) []byte) (Transport, error) {
+	body func([]Record) []byte) (*httpTransport, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("sink: %s URL %q: want http(s)://host[:port]/path", kind, rawURL)
@@ -116,41 +131,67 @@ func newHTTP(kind, rawURL string, h http.Header, tc *tls.Config, timeout time.Du
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = tc
 	return &httpTransport{
-		name:   kind + "+" + u.Scheme + "://" + u.Host + u.Path,
-		url:    rawURL,
-		header: h,
-		client: &http.Client{Transport: tr, Timeout: timeout},
-		body:   body,
+		name:    kind + "+" + u.Scheme + "://" + u.Host + u.Path,
+		url:     rawURL,
+		header:  h,
+		client:  &http.Client{Transport: tr},
+		timeout: timeout,
+		body:    body,
 	}, nil
 }
 
 func (t *httpTransport) String() string { return t.name }
 
-// Send POSTs the batch: 2xx takes it all; 408, 429 and 5xx are retried;
+// Send POSTs the batch: 2xx takes it all (once the indexer acknowledged
+// it, when the receiver gives an ackId); 408, 429 and 5xx are retried;
 // another answer refuses it for good.
 func (t *httpTransport) Send(ctx context.Context, recs []Record) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(t.body(recs)))
+	code, msg, err := t.post(ctx, t.url, t.body(recs))
+	switch {
+	case err != nil:
+		return 0, err
+	case code >= 200 && code < 300:
+		if t.ack != nil {
+			if err := t.ack.wait(ctx, msg); err != nil {
+				return 0, err
+			}
+		}
+		return len(recs), nil
+	case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500:
+		return 0, fmt.Errorf("%s: %d %s: %s", t.name, code, http.StatusText(code), bytes.TrimSpace(msg))
+	default:
+		return 0, &PermanentError{fmt.Errorf("%s: %d %s: %s", t.name, code, http.StatusText(code), bytes.TrimSpace(msg))}
+	}
+}
+
+// post POSTs body and returns the status and the start of the answer. The
+// request is cancelled when the receiver makes no progress for t.timeout.
+func (t *httpTransport) post(ctx context.Context, url string, body []byte) (int, []byte, error) {
+	p := newProgress(t.timeout)
+	rctx, cancel := context.WithCancelCause(httptrace.WithClientTrace(ctx, p.trace()))
+	defer cancel(nil)
+	stop := p.watch(cancel)
+	defer stop()
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return 0, &PermanentError{err}
+		return 0, nil, &PermanentError{err}
 	}
 	for k, v := range t.header {
 		req.Header[k] = v
 	}
 	resp, err := t.client.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, nil, stallCause(rctx, err)
 	}
 	defer resp.Body.Close()
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // so the connection is reused
-	switch code := resp.StatusCode; {
-	case code >= 200 && code < 300:
-		return len(recs), nil
-	case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500:
-		return 0, fmt.Errorf("%s: %s: %s", t.name, resp.Status, bytes.TrimSpace(msg))
-	default:
-		return 0, &PermanentError{fmt.Errorf("%s: %s: %s", t.name, resp.Status, bytes.TrimSpace(msg))}
+	msg, err := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if err == nil {
+		_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // so the connection is reused
 	}
+	if err != nil {
+		return 0, nil, stallCause(rctx, err)
+	}
+	return resp.StatusCode, msg, nil
 }
 
 func (t *httpTransport) Close() error {

@@ -11,6 +11,7 @@
 //
 //	syslog+tcp://HOST[:PORT][?OPTIONS]           RFC5424 over TCP, octet-counted (RFC6587); port 514
 //	syslog+tls://HOST[:PORT][?OPTIONS]           RFC5424 over TLS (RFC5425); port 6514
+//	syslog+relp://HOST[:PORT][?OPTIONS]          RFC5424 over RELP (rsyslog's imrelp); port 2514
 //	splunk-hec+https://HOST[:PORT][/PATH][?OPTIONS]  Splunk HTTP Event Collector; port 8088,
 //	splunk-hec+http://...                        path /services/collector/event
 //	webhook+https://HOST[:PORT]/PATH[?OPTIONS]   POST of a JSON array of events
@@ -18,7 +19,7 @@
 //
 // Options, as URL query parameters:
 //
-//	syslog:     app=NAME (vigil)  hostname=NAME (the node name)  facility=NAME|0-23 (local0)
+//	syslog, relp: app=NAME (vigil)  hostname=NAME (the node name)  facility=NAME|0-23 (local0)
 //	            severity=NAME|0-7 (info)
 //	splunk-hec: token=TOKEN (sent as "Authorization: Splunk TOKEN")  host=NAME (the node name)
 //	            source=NAME (vigil)  sourcetype=NAME (_json)  index=NAME
@@ -34,6 +35,15 @@
 // JSON object per line. A 2xx answer is a delivery; 408, 429, 5xx and
 // connection errors are retried; any other answer is a permanent refusal: the
 // batch is logged, counted (Stats.Rejected) and dropped.
+//
+// What counts as taken: over syslog+tcp and syslog+tls, what the receiver's
+// TCP stack acknowledged (a receiver that stops may lose what it had not
+// processed); over RELP, what the receiver answered for; over Splunk HEC,
+// a 2xx answer, or, when the answer carries an ackId (indexer
+// acknowledgement on), the acknowledgement of the indexers. Deadlines move
+// with progress: a delivery is given up (ErrStalled) only when the receiver
+// took nothing more for the transport's timeout; the records it took are
+// kept taken, the rest is sent again in smaller batches.
 package sink
 
 import (

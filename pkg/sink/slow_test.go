@@ -2,6 +2,7 @@ package sink
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"testing"
 	"time"
@@ -70,4 +71,18 @@ func spoolRecord(t *testing.T, seq int) spool.Record {
 		t.Fatal(err)
 	}
 	return spool.Record{Data: data}
+}
+
+// TestSyslogTakenTLS: over TLS, the records counted taken never exceed the
+// plaintext of the TLS records acknowledged in full.
+func TestSyslogTakenTLS(t *testing.T) {
+	tr := &syslogTransport{o: SyslogOptions{TLS: &tls.Config{}}, ends: []int{1000, 2000, 40000, 41000}}
+	for _, c := range []struct {
+		acked uint64
+		want  int
+	}{{0, 0}, {2000, 0}, {18000, 0}, {20000, 2}, {70000, 4}} {
+		if got := tr.taken(c.acked); got != c.want {
+			t.Errorf("%d bytes acknowledged: %d records taken, want %d", c.acked, got, c.want)
+		}
+	}
 }

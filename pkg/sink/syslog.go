@@ -122,10 +122,11 @@ func (t *syslogTransport) Send(ctx context.Context, recs []Record) (int, error) 
 		close(written)
 	}(t.conn, t.buf)
 	acked, err := t.watch(ctx, base, written)
-	if err != nil {
-		t.disconnect()
-		for range written { // the write ends with the connection
-		}
+	if err == nil {
+		return len(recs), nil
+	}
+	t.disconnect()
+	for range written { // the write ends with the connection
 	}
 	return t.taken(acked), err
 }
@@ -133,11 +134,13 @@ func (t *syslogTransport) Send(ctx context.Context, recs []Record) (int, error) 
 // taken is the number of records whose bytes are all within the first
 // acked bytes on the wire. Over TLS, the wire also carries record headers
 // and tags: at most tlsOverhead bytes per TLS record, and Go's TLS puts at
-// least tlsMinRecord bytes of data in each record of a Write but the last.
+// least tlsMinRecord bytes of data in each record of a Write but the last;
+// and the last TLS record may be cut, so not readable: up to tlsMaxRecord
+// bytes less.
 func (t *syslogTransport) taken(acked uint64) int {
 	data := int64(acked)
 	if t.o.TLS != nil {
-		data -= tlsOverhead * (data/tlsMinRecord + 1)
+		data -= tlsOverhead*(data/tlsMinRecord+1) + tlsMaxRecord
 	}
 	n := 0
 	for n < len(t.ends) && int64(t.ends[n]) <= data {
@@ -166,10 +169,12 @@ func (t *syslogTransport) header(b []byte, r Record) []byte {
 }
 
 // Bounds of TLS framing for taken: the overhead is 29 bytes in TLS 1.2
-// with AES-GCM, 22 in TLS 1.3; Go's smallest full record holds about 1.2 KB.
+// with AES-GCM, 22 in TLS 1.3; Go's smallest full record holds about 1.2
+// KB, its largest 16 KB.
 const (
 	tlsOverhead  = 64
 	tlsMinRecord = 1024
+	tlsMaxRecord = 16<<10 + tlsOverhead
 )
 
 // watch waits until the write is done and the receiver's TCP stack has
