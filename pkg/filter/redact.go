@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/vigil-sec/vigil/pkg/event"
+	"github.com/vigil-sec/vigil/pkg/process"
 )
 
 // redacted replaces what a redaction's capture groups match.
@@ -142,7 +144,7 @@ func redactProcess(rules []*redaction, p *event.Process) (*event.Process, bool) 
 	if p == nil {
 		return p, false
 	}
-	args, changed := redactString(rules, p.Binary, p.Arguments)
+	args, changed := redactArguments(rules, p.Binary, p.Arguments)
 	if !changed {
 		return p, false
 	}
@@ -223,6 +225,123 @@ func redactString(rules []*redaction, binary, s string) (string, bool) {
 		}
 	}
 	return s, changed
+}
+
+// redactArguments redacts a process' arguments argument by argument: the
+// expressions see the arguments unquoted, joined by single spaces, and a
+// capture that begins a value (beginsValue) hides the rest of the argument
+// it ends in (in --password "my secret phrase", "--password(?:\s+|=)(\S*)"
+// captures "my", which begins the second argument: all of it is hidden);
+// then the arguments are quoted again. On the quoted string, the capture
+// was "my and secret phrase" was left. A capture inside an argument
+// otherwise hides only itself: bash -c "app --password x --verbose" keeps
+// --verbose.
+func redactArguments(rules []*redaction, binary, s string) (string, bool) {
+	argv := process.SplitArgs(s)
+	changed := false
+	for _, r := range rules {
+		for _, re := range r.redact {
+			joined, starts := joinArgv(argv)
+			matches := re.FindAllStringSubmatchIndex(joined, -1)
+			if matches == nil {
+				continue
+			}
+			if r.binary != nil && !anyMatch(r.binary, binary) {
+				break
+			}
+			var c bool
+			argv, c = redactArgv(argv, joined, starts, matches)
+			changed = changed || c
+		}
+	}
+	if !changed {
+		return s, false
+	}
+	return process.JoinArgs(argv), true
+}
+
+// joinArgv joins argv with single spaces, and returns where each argument
+// starts.
+func joinArgv(argv []string) (string, []int) {
+	starts := make([]int, len(argv))
+	var b strings.Builder
+	for i, a := range argv {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		starts[i] = b.Len()
+		b.WriteString(a)
+	}
+	return b.String(), starts
+}
+
+// redactArgv replaces the capture groups of matches in joined (argv joined
+// by joinArgv), a capture that begins an argument up to the end of the
+// argument it ends in, and splits the result into arguments again; a
+// replacement across a space joins the arguments on both sides.
+func redactArgv(argv []string, joined string, starts []int, matches [][]int) ([]string, bool) {
+	spans := captureSpans(argv, starts, matches)
+	if len(spans) == 0 {
+		return argv, false
+	}
+	out := make([]string, 0, len(argv))
+	var cur strings.Builder
+	next := 1 // the argument whose separator comes next
+	for p, k := 0, 0; p < len(joined); {
+		for next < len(starts) && starts[next]-1 < p {
+			next++
+		}
+		switch {
+		case k < len(spans) && p == spans[k][0]:
+			cur.WriteString(redacted)
+			p, k = spans[k][1], k+1
+		case next < len(starts) && p == starts[next]-1:
+			out = append(out, cur.String())
+			cur.Reset()
+			p++
+		default:
+			cur.WriteByte(joined[p])
+			p++
+		}
+	}
+	return append(out, cur.String()), true
+}
+
+// captureSpans returns the spans of joined to replace, in order, without
+// overlaps: the non-empty capture groups of matches, each one that begins
+// a value (beginsValue) extended to the end of the argument it ends in.
+func captureSpans(argv []string, starts []int, matches [][]int) [][2]int {
+	var spans [][2]int
+	last := 0
+	for _, m := range matches {
+		for g := 2; g < len(m); g += 2 {
+			start, end := m[g], m[g+1]
+			if start < last || start == end {
+				continue
+			}
+			if beginsValue(argv, starts, start) {
+				j, _ := slices.BinarySearch(starts, end)
+				j-- // the argument the capture ends in
+				end = max(end, starts[j]+len(argv[j]))
+			}
+			spans = append(spans, [2]int{start, end})
+			last = end
+		}
+	}
+	return spans
+}
+
+// beginsValue tells whether the argument at joined offset off is a value:
+// it begins an argument, or follows the first '=' of an argument that
+// begins with '-' (--password=VALUE: the rest of the argument).
+func beginsValue(argv []string, starts []int, off int) bool {
+	i, found := slices.BinarySearch(starts, off)
+	if found {
+		return true
+	}
+	i-- // the argument off is in
+	a := argv[i]
+	return strings.HasPrefix(a, "-") && strings.IndexByte(a, '=') == off-starts[i]-1
 }
 
 // redactCaptures replaces what the capture groups of re match in s.

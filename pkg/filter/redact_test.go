@@ -136,3 +136,27 @@ func TestRedactTracepointUprobe(t *testing.T) {
 		}
 	}
 }
+
+// TestRedactQuotedPhrase: redaction works on each argument before quoting:
+// a secret with spaces is one argument, hidden whole.
+func TestRedactQuotedPhrase(t *testing.T) {
+	p := mustNew(t, Options{Redactions: redactions})
+	for _, tc := range []struct{ args, want string }{
+		{`--password "my secret phrase" --user bob`, `--password ***** --user bob`},
+		{`"--password=my secret phrase" -v`, `--password=***** -v`},
+		{`x --password "a \"quoted\" secret"`, `x --password *****`},
+		{`--password "" next`, `--password "" *****`}, // \s+ spans the empty argument
+		{`-c "deploy --password hunter2 --verbose"`, `-c "deploy --password ***** --verbose"`},
+	} {
+		out := p.Apply(execEv(proc(7100, "/usr/bin/tool", tc.args), nil), t0)[0].Event
+		got := out.ProcessExec.Process.Arguments
+		if got != tc.want {
+			t.Errorf("%s: got %s, want %s", tc.args, got, tc.want)
+		}
+		for _, word := range []string{"my", "secret", "phrase", "quoted", "hunter2"} {
+			if strings.Contains(tc.args, word) && strings.Contains(got, word) && !strings.Contains(tc.want, word) {
+				t.Errorf("%s: %q left in %s", tc.args, word, got)
+			}
+		}
+	}
+}
