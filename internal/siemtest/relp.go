@@ -89,8 +89,7 @@ func (r *RELP) Start(t testing.TB) {
 		t.Fatal(err)
 	}
 	for end := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if c, err := net.Dial("tcp", r.Addr); err == nil {
-			c.Close()
+		if listening(r.Addr) {
 			return
 		}
 		if time.Now().After(end) {
@@ -115,4 +114,12 @@ func (r *RELP) Kill(t testing.TB) {
 func (r *RELP) Events(t testing.TB) []Received {
 	t.Helper()
 	return rsyslogEvents(t, filepath.Join(r.dir, "events.jsonl"))
+}
+
+func listening(addr string) bool {
+	c, err := net.Dial("tcp", addr)
+	if err == nil {
+		c.Close()
+	}
+	return err == nil
 }
