@@ -86,3 +86,33 @@ func TestSyslogTakenTLS(t *testing.T) {
 		}
 	}
 }
+
+// TestSinkResumesAfterStalls: a receiver that reads 4 KB, then nothing for
+// longer than the timeout, and so on; each stall keeps what TCP
+// acknowledged, halves the batches, and the next connection goes on after
+// it: every event arrives.
+func TestSinkResumesAfterStalls(t *testing.T) {
+	recv := siemtest.StartSlow(t, 4096, 800*time.Millisecond)
+	s, err := New(slowSyslog(t, recv.Addr, 300*time.Millisecond),
+		Options{Dir: t.TempDir(), NodeName: node, MinBackoff: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const total = 100
+	write(t, s, 0, total)
+	var got []siemtest.Received
+	seen := map[int]bool{}
+	for end := time.Now().Add(60 * time.Second); len(seen) < total && time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		got = recv.Events(t)
+		for _, v := range seqs(got) {
+			seen[v] = true
+		}
+	}
+	waitFor(t, "the sink to count the deliveries", func() bool { return s.Stats().Delivered == total })
+	st := s.Stats()
+	t.Logf("%d events received (%d distinct); stats %+v", len(got), len(seen), st)
+	if len(seen) != total || st.Stalls == 0 {
+		t.Fatalf("%d distinct events of %d; stats %+v", len(seen), total, st)
+	}
+}
