@@ -96,7 +96,7 @@ func sinkStats(sinks []*sink.Sink) func() []metrics.SinkStats {
 		for i, s := range sinks {
 			st := s.Stats()
 			out[i] = metrics.SinkStats{Name: s.Name(), Delivered: st.Delivered, SpoolFull: st.Dropped,
-				Rejected: st.Rejected, Stalls: st.Stalls, SpoolBytes: uint64(st.SpoolBytes), LagSeconds: st.Lag.Seconds()}
+				Rejected: st.Rejected, Corrupt: st.Corrupt, Stalls: st.Stalls, SpoolBytes: uint64(st.SpoolBytes), LagSeconds: st.Lag.Seconds()}
 		}
 		return out
 	}

@@ -35,7 +35,7 @@ var (
 	sinkDeliveredDesc = prometheus.NewDesc("vigil_sink_delivered_total",
 		"Events a sink delivered.", []string{"sink"}, nil)
 	sinkLostDesc = prometheus.NewDesc("vigil_sink_events_lost_total",
-		"Events a sink lost, by sink and reason (spool_full, rejected).", []string{"sink", "reason"}, nil)
+		"Events a sink lost, by sink and reason (spool_full, rejected, spool_corrupt).", []string{"sink", "reason"}, nil)
 	sinkStallsDesc = prometheus.NewDesc("vigil_sink_stalls_total",
 		"Deliveries a sink gave up after its receiver made no progress for the sink's timeout.", []string{"sink"}, nil)
 	sinkLagDesc = prometheus.NewDesc("vigil_sink_lag_seconds",
@@ -120,6 +120,7 @@ func (c *collector) collectSinks(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(sinkDeliveredDesc, prometheus.CounterValue, float64(s.Delivered), s.Name)
 		ch <- prometheus.MustNewConstMetric(sinkLostDesc, prometheus.CounterValue, float64(s.SpoolFull), s.Name, SinkLostSpoolFull)
 		ch <- prometheus.MustNewConstMetric(sinkLostDesc, prometheus.CounterValue, float64(s.Rejected), s.Name, SinkLostRejected)
+		ch <- prometheus.MustNewConstMetric(sinkLostDesc, prometheus.CounterValue, float64(s.Corrupt), s.Name, SinkLostCorrupt)
 		ch <- prometheus.MustNewConstMetric(sinkStallsDesc, prometheus.CounterValue, float64(s.Stalls), s.Name)
 		ch <- prometheus.MustNewConstMetric(sinkLagDesc, prometheus.GaugeValue, s.LagSeconds, s.Name)
 		ch <- prometheus.MustNewConstMetric(sinkSpoolDesc, prometheus.GaugeValue, float64(s.SpoolBytes), s.Name)

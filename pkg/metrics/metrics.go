@@ -40,6 +40,7 @@ type SinkStats struct {
 	Delivered  uint64
 	SpoolFull  uint64 // events refused by a full spool
 	Rejected   uint64 // events the receiver refused for good
+	Corrupt    uint64 // spool records found corrupt and skipped
 	Stalls     uint64 // deliveries given up after no progress for the sink's timeout
 	SpoolBytes uint64
 	LagSeconds float64 // age of the oldest undelivered event
@@ -49,6 +50,7 @@ type SinkStats struct {
 const (
 	SinkLostSpoolFull = "spool_full"
 	SinkLostRejected  = "rejected"
+	SinkLostCorrupt   = "spool_corrupt"
 )
 
 // RegoStats are one kind of Rego decision's numbers (guardrails, responses).

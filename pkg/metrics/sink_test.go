@@ -20,12 +20,13 @@ func (idleAgent) HookCounts() []agent.HookCount    { return nil }
 // no reason label.
 func TestSinkLostLabels(t *testing.T) {
 	c := &collector{agent: idleAgent{}, src: Source{Sinks: func() []SinkStats {
-		return []SinkStats{{Name: "syslog+tls://siem:6514", Delivered: 10, SpoolFull: 3, Rejected: 2, Stalls: 4}}
+		return []SinkStats{{Name: "syslog+tls://siem:6514", Delivered: 10, SpoolFull: 3, Rejected: 2, Corrupt: 1, Stalls: 4}}
 	}}}
 	want := `
-# HELP vigil_sink_events_lost_total Events a sink lost, by sink and reason (spool_full, rejected).
+# HELP vigil_sink_events_lost_total Events a sink lost, by sink and reason (spool_full, rejected, spool_corrupt).
 # TYPE vigil_sink_events_lost_total counter
 vigil_sink_events_lost_total{reason="rejected",sink="syslog+tls://siem:6514"} 2
+vigil_sink_events_lost_total{reason="spool_corrupt",sink="syslog+tls://siem:6514"} 1
 vigil_sink_events_lost_total{reason="spool_full",sink="syslog+tls://siem:6514"} 3
 # HELP vigil_sink_stalls_total Deliveries a sink gave up after its receiver made no progress for the sink's timeout.
 # TYPE vigil_sink_stalls_total counter

@@ -144,6 +144,7 @@ type Stats struct {
 	Delivered    uint64        // records the receiver took
 	Dropped      uint64        // events dropped because the spool was full
 	Rejected     uint64        // records the receiver refused for good
+	Corrupt      uint64        // spool records found corrupt and skipped
 	Retries      uint64        // failed delivery attempts
 	Stalls       uint64        // attempts given up with ErrStalled
 	SpoolBytes   int64         // bytes waiting in the spool
@@ -343,6 +344,7 @@ func (s *Sink) Stats() Stats {
 		Rejected:     s.rejected.Load(),
 		Retries:      s.retries.Load(),
 		Stalls:       s.stalls.Load(),
+		Corrupt:      s.sp.Corrupt(),
 		SpoolBytes:   s.sp.Bytes(),
 		SpoolRecords: s.sp.Records(),
 	}
