@@ -29,8 +29,11 @@ type Slow struct {
 	l      net.Listener
 }
 
-// rcvBuf is the receive buffer of Slow's connections (the kernel doubles it).
-const rcvBuf = 4096
+// The receive buffer (the kernel doubles it) and MSS of Slow's connections.
+const (
+	rcvBuf = 4096
+	mss    = 1400
+)
 
 // StartSlow starts a Slow receiver, stopped when the test ends.
 func StartSlow(t testing.TB, chunk int, tick time.Duration) *Slow {
@@ -43,12 +46,20 @@ func StartSlow(t testing.TB, chunk int, tick time.Duration) *Slow {
 
 // SmallWindowListener listens on loopback with a small receive buffer, so
 // that TCP acknowledges a connection's bytes only about as fast as they are
-// read; it is closed when the test ends.
+// read, and an Ethernet-sized MSS: with loopback's 64 KB MSS, a receive
+// window smaller than one segment is not announced as it opens, and the
+// sender finds out with zero-window probes backing off to seconds. It is
+// closed when the test ends.
 func SmallWindowListener(t testing.TB) net.Listener {
 	t.Helper()
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error
-		err := c.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvBuf) })
+		err := c.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvBuf)
+			if serr == nil {
+				serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_MAXSEG, mss)
+			}
+		})
 		if err == nil {
 			err = serr
 		}

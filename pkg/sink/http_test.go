@@ -36,7 +36,8 @@ func TestHECIndexerAck(t *testing.T) {
 }
 
 // TestWebhookSlowReceiver: a receiver reading 1 KB per 100 ms takes a
-// batch in several timeouts; it keeps taking, so the batch goes through.
+// batch in more than two timeouts; it keeps taking, so the batch goes
+// through.
 func TestWebhookSlowReceiver(t *testing.T) {
 	var mu sync.Mutex
 	var got []byte
@@ -50,7 +51,7 @@ func TestWebhookSlowReceiver(t *testing.T) {
 	srv.Listener = siemtest.SmallWindowListener(t)
 	srv.Start()
 	defer srv.Close()
-	tr, err := NewWebhook(WebhookOptions{URL: srv.URL + "/hook", Timeout: time.Second})
+	tr, err := NewWebhook(WebhookOptions{URL: srv.URL + "/hook", Timeout: 3 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,13 +60,14 @@ func TestWebhookSlowReceiver(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	write(t, s, 0, 100) // about 40 KB: 4 s at 10 KB/s
-	for end := time.Now().Add(60 * time.Second); s.Stats().Delivered < 100 && time.Now().Before(end); {
+	const total = 300
+	write(t, s, 0, total) // batches of 256 and 44 events: 72 KB, 7 s at 10 KB/s, and 12 KB
+	for end := time.Now().Add(60 * time.Second); s.Stats().Delivered < total && time.Now().Before(end); {
 		time.Sleep(50 * time.Millisecond)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if st := s.Stats(); st.Delivered != 100 || st.Stalls != 0 {
+	if st := s.Stats(); st.Delivered != total || st.Stalls != 0 {
 		t.Fatalf("stats %+v; the receiver read %d bytes", st, len(got))
 	}
 	t.Logf("slow webhook receiver read %d bytes; stats %+v", len(got), s.Stats())

@@ -21,6 +21,7 @@ type progress struct {
 	mu    sync.Mutex
 	conn  *net.TCPConn
 	acked uint64 // bytes_acked of conn when last seen
+	wrote bool   // the whole request is written
 	last  time.Time
 }
 
@@ -39,9 +40,15 @@ func (p *progress) trace() *httptrace.ClientTrace {
 		GotConn:              func(i httptrace.GotConnInfo) { p.setConn(i.Conn) },
 		ConnectDone:          func(string, string, error) { p.touch() },
 		TLSHandshakeDone:     func(tls.ConnectionState, error) { p.touch() },
-		WroteRequest:         func(httptrace.WroteRequestInfo) { p.touch() },
+		WroteRequest:         p.wroteRequest,
 		GotFirstResponseByte: p.touch,
 	}
+}
+
+func (p *progress) wroteRequest(httptrace.WroteRequestInfo) {
+	p.mu.Lock()
+	p.wrote, p.last = true, time.Now()
+	p.mu.Unlock()
 }
 
 // setConn finds the TCP connection under c (TLS or not).
@@ -67,12 +74,19 @@ func (p *progress) setConn(c net.Conn) {
 }
 
 // stalled polls the connection and tells whether the deadline passed.
+// While the request is being written, a connection with nothing sent and
+// not acknowledged waits for this side, not for the receiver: no stall.
 func (p *progress) stalled() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.conn != nil {
-		if st, err := tcpState(p.conn); err == nil && st.Bytes_acked != p.acked {
+		st, err := tcpState(p.conn)
+		switch {
+		case err != nil:
+		case st.Bytes_acked != p.acked:
 			p.acked, p.last = st.Bytes_acked, time.Now()
+		case !p.wrote && st.Unacked == 0 && st.Notsent_bytes == 0:
+			p.last = time.Now()
 		}
 	}
 	return time.Since(p.last) > p.timeout

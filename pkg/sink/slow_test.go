@@ -26,12 +26,12 @@ func slowSyslog(t *testing.T, addr string, timeout time.Duration) Transport {
 // through, without a stall.
 func TestSyslogSlowReceiver(t *testing.T) {
 	recv := siemtest.StartSlow(t, 1024, 100*time.Millisecond)
-	s, err := New(slowSyslog(t, recv.Addr, time.Second), Options{Dir: t.TempDir(), NodeName: node})
+	s, err := New(slowSyslog(t, recv.Addr, 2*time.Second), Options{Dir: t.TempDir(), NodeName: node})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	const total = 100 // about 45 KB: 4.5 s at 10 KB/s
+	const total = 100 // about 34 KB: 3.4 s at 10 KB/s
 	write(t, s, 0, total)
 	got := siemtest.Wait(t, recv.Events, total, 60*time.Second)
 	checkRun(t, seqs(got), 0, total)

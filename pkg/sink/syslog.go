@@ -179,7 +179,8 @@ const (
 
 // watch waits until the write is done and the receiver's TCP stack has
 // acknowledged every byte, and returns the bytes acknowledged since base.
-// The deadline is Timeout after the last byte acknowledged. The connection
+// The deadline is Timeout after the last byte acknowledged, or after the
+// last moment the connection had nothing to send. The connection
 // must stay open, or be closed by the receiver with a FIN (it had read
 // everything, or it would have reset the connection).
 func (t *syslogTransport) watch(ctx context.Context, base uint64, written <-chan error) (uint64, error) {
@@ -194,6 +195,8 @@ func (t *syslogTransport) watch(ctx context.Context, base uint64, written <-chan
 		}
 		if a := st.Bytes_acked - base; a > acked {
 			acked, end, wait = a, time.Now().Add(t.o.Timeout), 50*time.Microsecond
+		} else if !done && st.Unacked == 0 && st.Notsent_bytes == 0 {
+			end = time.Now().Add(t.o.Timeout) // the write is late, not the receiver
 		}
 		select {
 		case err, ok := <-written:
