@@ -21,6 +21,7 @@ import (
 	"github.com/vigil-sec/vigil/pkg/metrics"
 	"github.com/vigil-sec/vigil/pkg/output"
 	"github.com/vigil-sec/vigil/pkg/pods"
+	"github.com/vigil-sec/vigil/pkg/policy"
 	"github.com/vigil-sec/vigil/pkg/process"
 	"github.com/vigil-sec/vigil/pkg/server"
 	"github.com/vigil-sec/vigil/pkg/tracing"
@@ -66,6 +67,8 @@ func agentCommand() *cobra.Command {
 	fl.IntVar(&f.cfg.Process.Capacity, "process-cache-size", process.DefaultCapacity, "process images kept in memory at most")
 	fl.StringArrayVar(&f.cfg.PolicyFiles, "tracing-policy", nil, "load a TracingPolicy file (repeatable); reloaded when it changes")
 	fl.StringVar(&f.cfg.PolicyDir, "tracing-policy-dir", "", "load every *.yaml and *.yml TracingPolicy file in this directory; reloaded on change")
+	fl.DurationVar(&f.cfg.PolicySettle, "tracing-policy-settle", time.Second, "load a changed policy file once it has not changed for this long (write files elsewhere and rename them in to load at once)")
+	fl.Int64Var(&f.cfg.PolicyMaxBytes, "policy-max-bytes", policy.DefaultMaxBytes, "the size a policy file or API request may have")
 	fl.StringVar(&f.cfg.SyscallBackend, "syscall-backend", "auto", "backend of syscall hooks: auto (kprobe, fentry, then the raw syscall tracepoint, the first the kernel has), kprobe, fentry or raw_syscall_tracepoint")
 	fl.IntVar(&f.cfg.Tracing.RingBufferSize, "rb-size", tracing.DefaultRingBufferSize, "kernel ring buffer size in bytes (power of two)")
 	fl.IntVar(&f.cfg.Tracing.StackTraces, "stack-trace-map-entries", tracing.DefaultStackTraces, "stack traces (kernelStackTrace, userStackTrace) the kernel holds until the agent reads them; about 1 KiB of kernel memory each")

@@ -16,6 +16,7 @@ import (
 	"github.com/vigil-sec/vigil/pkg/compile"
 	"github.com/vigil-sec/vigil/pkg/event"
 	"github.com/vigil-sec/vigil/pkg/pods"
+	"github.com/vigil-sec/vigil/pkg/policy"
 	"github.com/vigil-sec/vigil/pkg/probe"
 	"github.com/vigil-sec/vigil/pkg/process"
 	"github.com/vigil-sec/vigil/pkg/scope"
@@ -43,10 +44,15 @@ type Config struct {
 	// LossInterval is how often the kernel's loss counters are read.
 	LossInterval time.Duration
 	// PolicyFiles and PolicyDir name TracingPolicy files to load; they are
-	// reloaded every PolicyReload when their content changes.
-	PolicyFiles  []string
-	PolicyDir    string
-	PolicyReload time.Duration
+	// looked at every PolicyReload, and reloaded when their content has
+	// changed and then not changed for PolicySettle (1 s when 0). A file
+	// must be a regular file of at most PolicyMaxBytes
+	// (policy.DefaultMaxBytes when 0).
+	PolicyFiles    []string
+	PolicyDir      string
+	PolicyReload   time.Duration
+	PolicySettle   time.Duration
+	PolicyMaxBytes int64
 	// SyscallBackend forces the backend of syscall hooks (compile.Target).
 	SyscallBackend string
 	// Pods, when set, adds to events the pod and container of their
@@ -128,6 +134,12 @@ func New(cfg Config, sink Sink) (*Agent, error) {
 	if cfg.PolicyReload <= 0 {
 		cfg.PolicyReload = time.Second
 	}
+	if cfg.PolicySettle <= 0 {
+		cfg.PolicySettle = time.Second
+	}
+	if cfg.PolicyMaxBytes <= 0 {
+		cfg.PolicyMaxBytes = policy.DefaultMaxBytes
+	}
 	s, err := tracing.Load(cfg.Tracing)
 	if err != nil {
 		return nil, err
@@ -159,8 +171,8 @@ func New(cfg Config, sink Sink) (*Agent, error) {
 			return nil, err
 		}
 	}
-	a.files = &policyFiles{files: cfg.PolicyFiles, dir: cfg.PolicyDir, ps: a.pols, hashes: map[string][32]byte{}}
-	a.files.sync()
+	a.files = newPolicyFiles(cfg.PolicyFiles, cfg.PolicyDir, a.pols, cfg.PolicyMaxBytes, cfg.PolicySettle)
+	a.files.initial()
 	return a, nil
 }
 

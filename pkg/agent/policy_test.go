@@ -330,7 +330,7 @@ func TestHotReloadNeverLetsAnAttemptThrough(t *testing.T) {
 	if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r := start(t, Config{PolicyFiles: []string{file}, PolicyReload: 50 * time.Millisecond})
+	r := start(t, Config{PolicyFiles: []string{file}, PolicyReload: 50 * time.Millisecond, PolicySettle: 50 * time.Millisecond})
 	defer r.stop()
 	// the loop counts reads that got through
 	loop := exec.Command("/bin/sh", "-c", `n=0; while [ ! -e "$1" ]; do /bin/cat "$0" >/dev/null 2>&1 && n=$((n+1)); done; echo $n`,

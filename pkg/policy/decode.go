@@ -16,7 +16,12 @@ import (
 // scalars must have the YAML type of the Go field. Null leaves v unset.
 func (c *collector) decode(n *yaml.Node, v reflect.Value, p path) {
 	if n.Kind == yaml.AliasNode {
+		c.aliasDepth++
+		defer func() { c.aliasDepth-- }()
 		n = n.Alias
+	}
+	if !c.spend(n, p) {
+		return
 	}
 	c.lines[p] = n.Line
 	if isNull(n) {
@@ -35,6 +40,25 @@ func (c *collector) decode(n *yaml.Node, v reflect.Value, p path) {
 	default:
 		c.decodeScalar(n, v, p)
 	}
+}
+
+// spend counts a node decoded through an alias against the stream's
+// budget, and says whether decoding goes on: nested aliases expand
+// exponentially (an alias bomb), so their expansion is bounded, refused
+// with the path where the budget ran out.
+func (c *collector) spend(n *yaml.Node, p path) bool {
+	if c.aliasDepth == 0 {
+		return true
+	}
+	if *c.aliasBudget <= 0 {
+		if *c.aliasBudget == 0 {
+			c.addAt(n.Line, p, "YAML aliases expand to more than %d values in this file (an alias bomb?): write the values out, or use fewer aliases", MaxAliasedNodes)
+			*c.aliasBudget = -1
+		}
+		return false
+	}
+	*c.aliasBudget--
+	return true
 }
 
 func isNull(n *yaml.Node) bool {

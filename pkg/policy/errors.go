@@ -63,10 +63,14 @@ func (l ErrorList) Unwrap() []error {
 type collector struct {
 	errs  ErrorList
 	lines map[path]int
+	// aliasBudget is what is left of the stream's MaxAliasedNodes (-1:
+	// spent, and said); aliasDepth is the number of aliases being expanded
+	aliasBudget *int
+	aliasDepth  int
 }
 
-func newCollector() *collector {
-	return &collector{lines: map[path]int{}}
+func newCollector(aliasBudget *int) *collector {
+	return &collector{lines: map[path]int{}, aliasBudget: aliasBudget}
 }
 
 // addAt records a problem at an explicit line.

@@ -33,4 +33,9 @@ const (
 	MaxMessageLen = 256
 	// MaxSignal is the highest signal number (SIGRTMAX).
 	MaxSignal = 64
+	// MaxAliasedNodes is the number of YAML nodes one stream (a file, a
+	// request) may reach through aliases: each alias counts the nodes it
+	// stands for, so nested aliases cannot multiply a small file into
+	// gigabytes.
+	MaxAliasedNodes = 50000
 )

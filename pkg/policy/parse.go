@@ -10,18 +10,51 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"syscall"
 
 	"go.yaml.in/yaml/v3"
 )
 
-// ParseFile reads, parses and validates every policy document of the YAML
-// file at name. See Parse.
+// DefaultMaxBytes is the size a policy file or request may have unless
+// told otherwise: ten times Tetragon's largest example, a hundredth of
+// what would strain an agent.
+const DefaultMaxBytes = 1 << 20
+
+// ParseFile reads (ReadFile, at most DefaultMaxBytes), parses and
+// validates every policy document of the YAML file at name. See Parse.
 func ParseFile(name string) ([]Policy, error) {
-	data, err := os.ReadFile(name)
+	data, err := ReadFile(name, DefaultMaxBytes)
 	if err != nil {
 		return nil, err
 	}
 	return Parse(data, name)
+}
+
+// ReadFile reads the policy file at name, which must be a regular file
+// (after symbolic links, which ConfigMap volumes use) of at most max
+// bytes. It never blocks on a FIFO or a device, and never reads more than
+// max+1 bytes of anything.
+func ReadFile(name string, max int64) ([]byte, error) {
+	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file (%s): policy files must be regular files", name, st.Mode().Type())
+	}
+	if st.Size() > max {
+		return nil, fmt.Errorf("%s: %d bytes, more than the %d a policy file may have (--policy-max-bytes)", name, st.Size(), max)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err == nil && int64(len(data)) > max {
+		err = fmt.Errorf("%s: grew past the %d bytes a policy file may have while it was read (--policy-max-bytes)", name, max)
+	}
+	return data, err
 }
 
 // Parse decodes and validates every document of the YAML stream data.
@@ -49,6 +82,7 @@ func parseStream(data []byte) ([]Policy, ErrorList) {
 	var policies []Policy
 	var errs ErrorList
 	seen := map[string]int{} // kind/namespace/name: line of the first
+	aliasBudget := MaxAliasedNodes
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
 		var doc yaml.Node
@@ -62,7 +96,7 @@ func parseStream(data []byte) ([]Policy, ErrorList) {
 		if len(doc.Content) == 0 || isNull(doc.Content[0]) {
 			continue
 		}
-		p, docErrs := parseDocument(doc.Content[0])
+		p, docErrs := parseDocument(doc.Content[0], &aliasBudget)
 		if p != nil {
 			docErrs = append(docErrs, duplicate(p, doc.Content[0].Line, seen)...)
 		}
@@ -96,8 +130,8 @@ func syntaxError(err error) *Error {
 }
 
 // parseDocument decodes and validates one document.
-func parseDocument(root *yaml.Node) (Policy, ErrorList) {
-	c := newCollector()
+func parseDocument(root *yaml.Node, aliasBudget *int) (Policy, ErrorList) {
+	c := newCollector(aliasBudget)
 	kind, ok := c.checkHeader(root)
 	if !ok {
 		return nil, c.errs
