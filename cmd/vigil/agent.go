@@ -33,6 +33,7 @@ type agentFlags struct {
 	file       export.FileOptions
 	k8s        bool
 	kubeconfig string
+	stateDir   string
 	api        server.Config
 
 	metricsAddr, metricsLabels string
@@ -67,6 +68,9 @@ func agentCommand() *cobra.Command {
 	fl.IntVar(&f.cfg.Process.Capacity, "process-cache-size", process.DefaultCapacity, "process images kept in memory at most")
 	fl.StringArrayVar(&f.cfg.PolicyFiles, "tracing-policy", nil, "load a TracingPolicy file (repeatable); reloaded when it changes")
 	fl.StringVar(&f.cfg.PolicyDir, "tracing-policy-dir", "", "load every *.yaml and *.yml TracingPolicy file in this directory; reloaded on change")
+	fl.BoolVar(&f.cfg.Tracing.Keep, "keep-enforcement", false, "pin programs, maps and links under --bpf-pin-dir so that they go on enforcing while the agent is down (crash, OOM, upgrade), and store the policies under --state-dir; the next agent adopts them with no gap ('vigil unpin' removes them)")
+	fl.StringVar(&f.cfg.Tracing.PinDir, "bpf-pin-dir", "/sys/fs/bpf/vigil", "bpffs folder of what --keep-enforcement pins; an agent releases what earlier agents left there once it enforces")
+	fl.StringVar(&f.stateDir, "state-dir", "/var/lib/vigil", "folder of what outlives the agent with --keep-enforcement: the policies it loaded")
 	fl.DurationVar(&f.cfg.PolicySettle, "tracing-policy-settle", time.Second, "load a changed policy file once it has not changed for this long (write files elsewhere and rename them in to load at once)")
 	fl.Int64Var(&f.cfg.PolicyMaxBytes, "policy-max-bytes", policy.DefaultMaxBytes, "the size a policy file or API request may have")
 	fl.StringVar(&f.cfg.SyscallBackend, "syscall-backend", "auto", "backend of syscall hooks: auto (kprobe, fentry, then the raw syscall tracepoint, the first the kernel has), kprobe, fentry or raw_syscall_tracepoint")
@@ -178,6 +182,9 @@ func runAgent(f *agentFlags) error {
 	outs, err := outputs(f, hub, exported)
 	if err != nil {
 		return err
+	}
+	if f.cfg.Tracing.Keep {
+		f.cfg.StateDir = f.stateDir
 	}
 	a, err := agent.New(f.cfg, outs)
 	if err != nil {

@@ -17,7 +17,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(agentCommand(), probeCommand(), policyCommand(), eventsCommand(), statusCommand())
+	root.AddCommand(agentCommand(), probeCommand(), policyCommand(), eventsCommand(), statusCommand(), unpinCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintf(os.Stderr, "vigil: %v\n", err)
 		os.Exit(1)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/vigil-sec/vigil/pkg/compile"
 	"github.com/vigil-sec/vigil/pkg/event"
+	"github.com/vigil-sec/vigil/pkg/lifecycle"
 	"github.com/vigil-sec/vigil/pkg/pods"
 	"github.com/vigil-sec/vigil/pkg/policy"
 	"github.com/vigil-sec/vigil/pkg/probe"
@@ -66,6 +68,11 @@ type Config struct {
 	// counts of events and actions into their status.
 	Kube           *rest.Config
 	StatusInterval time.Duration
+	// StateDir, when set, holds what outlives the agent's process: the
+	// policies it loaded, from any source (StateDir/policies), installed
+	// again at start. With Tracing.PinDir and Tracing.Keep its programs go
+	// on enforcing while it is down.
+	StateDir string
 	// ExposeStackAddresses puts the addresses of stack frames in events
 	// (Tetragon's --expose-stack-addresses): they defeat (K)ASLR.
 	ExposeStackAddresses bool
@@ -109,7 +116,7 @@ type Agent struct {
 	cache  *process.Cache
 	sink   Sink
 	stats  Stats
-	pols   *policies
+	pols   *lifecycle.Policies
 	scopes *scope.Scopes
 	files  *policyFiles
 	data   *tracing.Assembler // maxData arguments' data records, until their event
@@ -158,10 +165,18 @@ func New(cfg Config, sink Sink) (*Agent, error) {
 		s.Close()
 		return nil, err
 	}
+	store, err := openStore(cfg)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
 	a := &Agent{cfg: cfg, sensor: s, cache: process.New(cfg.Process), sink: sink, scopes: scopes, started: time.Now(), returns: newReturns(),
-		pols: newPolicies(s.Hooks(), scopes, target), data: newAssembler(cfg.Tracing),
+		pols: lifecycle.New(s, scopes, target, cfg.Guard, store), data: newAssembler(cfg.Tracing),
 		stacks: newStackTraces(s.Hooks(), cfg.ExposeStackAddresses)}
-	a.pols.guard = cfg.Guard
+	a.pols.Restore(func(gen string, ids []uint32) lifecycle.Counts {
+		st := s.Previous().Stats(gen, ids)
+		return lifecycle.Counts{Events: st.Hits, Actions: st.Actions}
+	})
 	if cfg.Pods != nil {
 		a.pods = &podWaiter{index: cfg.Pods, hold: cfg.PodHold}
 	}
@@ -174,6 +189,25 @@ func New(cfg Config, sink Sink) (*Agent, error) {
 	a.files = newPolicyFiles(cfg.PolicyFiles, cfg.PolicyDir, a.pols, cfg.PolicyMaxBytes, cfg.PolicySettle)
 	a.files.initial()
 	return a, nil
+}
+
+// openStore opens the policy store in StateDir, if there is one.
+func openStore(cfg Config) (*lifecycle.Store, error) {
+	if cfg.StateDir == "" {
+		return nil, nil
+	}
+	return lifecycle.OpenStore(filepath.Join(cfg.StateDir, "policies"), cfg.PolicyMaxBytes)
+}
+
+// release lets go of what earlier runs left pinned, now that this run
+// enforces it all and knows the running processes; what their programs
+// recorded while no agent read it is counted as lost.
+func (a *Agent) release() {
+	lost, err := a.sensor.Previous().Release()
+	if err != nil {
+		logrus.WithError(err).Error("releasing an earlier run's pinned programs")
+	}
+	a.report(event.LostAgentDown, lost, time.Now())
 }
 
 // Stats returns the agent's totals.
@@ -192,6 +226,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.write(ev)
 	}
 	logrus.WithField("processes", len(snap)).Info("snapshot of running processes done")
+	a.release()
 	if err := a.sink.Flush(); err != nil {
 		return err
 	}
@@ -286,7 +321,7 @@ func (a *Agent) handle(rec any) {
 func (a *Agent) writeHook(g *tracing.Generic) {
 	stacks, failed := a.stacks.traces(g) // now: the process may exit
 	a.stats.StackErrors.Add(uint64(failed))
-	h := a.pols.hook(g.HookID)
+	h := a.pols.Hook(g.HookID)
 	if h == nil {
 		a.stats.DecodeErrors.Add(1)
 		logrus.WithField("hook", g.HookID).Debug("record of an unknown hook")

@@ -6,6 +6,7 @@ import (
 
 	"github.com/vigil-sec/vigil/pkg/compile"
 	"github.com/vigil-sec/vigil/pkg/event"
+	"github.com/vigil-sec/vigil/pkg/lifecycle"
 	"github.com/vigil-sec/vigil/pkg/policy"
 	"github.com/vigil-sec/vigil/pkg/tracing"
 )
@@ -17,14 +18,7 @@ const SourceAPI = "api"
 func (a *Agent) ListPolicies() []PolicyInfo { return a.pols.List() }
 
 // Policy describes one policy; false when there is none of that name.
-func (a *Agent) Policy(name string) (PolicyInfo, bool) {
-	for _, p := range a.pols.List() {
-		if p.Name == name {
-			return p, true
-		}
-	}
-	return PolicyInfo{}, false
-}
+func (a *Agent) Policy(name string) (PolicyInfo, bool) { return a.pols.Policy(name) }
 
 // AddPolicies loads docs from the API for a caller of role, replacing
 // earlier API policies of the same names; it stops at the first that does
@@ -32,7 +26,7 @@ func (a *Agent) Policy(name string) (PolicyInfo, bool) {
 func (a *Agent) AddPolicies(docs []policy.Policy, role string) error {
 	for _, p := range docs {
 		if err := a.pols.ApplyAs(SourceAPI, role, p); err != nil {
-			logPolicyError(SourceAPI, compile.QualifiedName(p), err)
+			lifecycle.LogError(SourceAPI, compile.QualifiedName(p), err)
 			return fmt.Errorf("policy %s: %w", compile.QualifiedName(p), err)
 		}
 	}
@@ -101,11 +95,5 @@ func (a *Agent) Status() Status {
 	}
 }
 
-// HookCount is one loaded hook's counts in the kernel.
-type HookCount struct {
-	Policy, Function string
-	Hits, Actions    uint64
-}
-
 // HookCounts lists the counts of every loaded hook.
-func (a *Agent) HookCounts() []HookCount { return a.pols.hookCounts() }
+func (a *Agent) HookCounts() []HookCount { return a.pols.HookCounts() }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vigil-sec/vigil/pkg/compile"
+	"github.com/vigil-sec/vigil/pkg/lifecycle"
 	"github.com/vigil-sec/vigil/pkg/export"
 	"github.com/vigil-sec/vigil/pkg/output"
 	"github.com/vigil-sec/vigil/pkg/policy"
@@ -107,7 +108,7 @@ func BenchmarkLoad300SyscallHooks(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ps := newPolicies(s.Hooks(), scopes, compile.Target{Kernel: probe.Run()})
+	ps := lifecycle.New(s, scopes, compile.Target{Kernel: probe.Run()}, nil, nil)
 	start := time.Now()
 	if err := ps.Apply("bench", docs[0]); err != nil {
 		b.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/vigil-sec/vigil/pkg/lifecycle"
 	"github.com/vigil-sec/vigil/pkg/policy"
 )
 
@@ -60,14 +61,16 @@ type crdPolicies struct {
 	applied   map[string]int64                      // metadata.generation last applied, by source
 	loaded    map[string]*unstructured.Unstructured // Vigil's resources loaded here, by source
 	every     time.Duration                         // how often counts go to the status
-	ps        *policies
+	ps        *lifecycle.Policies
 	client    dynamic.Interface
 	discovery discovery.DiscoveryInterface
 	factory   dynamicinformer.DynamicSharedInformerFactory
 	watching  map[schema.GroupVersionResource]bool
+	synced    []cache.InformerSynced // each handler has had its initial list
+	pruned    bool
 }
 
-func crdSource(ps *policies, cfg *rest.Config, node string, every time.Duration) (*crdPolicies, error) {
+func crdSource(ps *lifecycle.Policies, cfg *rest.Config, node string, every time.Duration) (*crdPolicies, error) {
 	if every <= 0 {
 		every = statusInterval
 	}
@@ -97,13 +100,26 @@ func (c *crdPolicies) reportCounts(ctx context.Context) {
 			return
 		case <-time.After(c.every):
 		}
-		c.mu.Lock()
-		for _, u := range c.loaded {
+		for _, u := range c.loadedNow() {
 			c.report(u, nil)
 		}
-		c.mu.Unlock()
 	}
 }
+
+// loadedNow lists Vigil's resources loaded here.
+func (c *crdPolicies) loadedNow() []*unstructured.Unstructured {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]*unstructured.Unstructured, 0, len(c.loaded))
+	for _, u := range c.loaded {
+		out = append(out, u)
+	}
+	return out
+}
+
+// statusTimeout bounds one status write: a stalled API server delays
+// only the status.
+const statusTimeout = 10 * time.Second
 
 // run watches the policy resources whose CRDs exist until ctx ends. It
 // looks for them every 5 s until it watches one (the API server may be
@@ -129,7 +145,7 @@ func (c *crdPolicies) watchInstalled(ctx context.Context) {
 			continue
 		}
 		inf := c.factory.ForResource(gvr).Informer()
-		_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		reg, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 			AddFunc:    c.apply,
 			UpdateFunc: func(_, obj any) { c.apply(obj) },
 			DeleteFunc: c.remove,
@@ -139,9 +155,28 @@ func (c *crdPolicies) watchInstalled(ctx context.Context) {
 			continue
 		}
 		c.watching[gvr] = true
+		c.synced = append(c.synced, reg.HasSynced)
 		logrus.WithField("resource", gvr.GroupResource().String()).Info("loading TracingPolicy resources from the API server")
 	}
 	c.factory.Start(ctx.Done())
+	if !c.pruned && len(c.watching) > 0 && cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+		c.prune()
+		c.pruned = true
+	}
+}
+
+// prune removes the policies restored from resources that are gone: once
+// every watch has had its initial list, a CRD source not applied is none.
+func (c *crdPolicies) prune() {
+	for _, src := range c.ps.Sources() {
+		c.mu.Lock()
+		_, ok := c.applied[src]
+		c.mu.Unlock()
+		if ok || !strings.HasPrefix(src, "crd:") {
+			continue
+		}
+		c.ps.SyncSource(src, nil)
+	}
 }
 
 // installed says whether the API server serves gvr (its CRD is installed).
@@ -169,15 +204,24 @@ func (c *crdPolicies) apply(obj any) {
 	if !ok {
 		return
 	}
+	changed, err := c.applyLocked(u)
+	if changed {
+		c.report(u, err) // outside the lock: the API server may be slow
+	}
+}
+
+// applyLocked loads u unless its spec is the one applied, and says
+// whether it did.
+func (c *crdPolicies) applyLocked(u *unstructured.Unstructured) (bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.applied[source(u)] == u.GetGeneration() {
-		return // a status write, or a resync: the spec is the one applied
+		return false, nil // a status write, or a resync: the spec is the one applied
 	}
 	c.applied[source(u)] = u.GetGeneration()
 	err := c.load(u)
 	if err != nil {
-		logPolicyError(source(u), qualifiedName(u), err)
+		lifecycle.LogError(source(u), qualifiedName(u), err)
 		delete(c.loaded, source(u))
 	} else {
 		logrus.WithField("source", source(u)).Info("policy loaded")
@@ -185,7 +229,7 @@ func (c *crdPolicies) apply(obj any) {
 			c.loaded[source(u)] = u
 		}
 	}
-	c.report(u, err)
+	return true, err
 }
 
 // load applies the policy u describes.
@@ -219,11 +263,10 @@ func (c *crdPolicies) report(u *unstructured.Unstructured, loadErr error) {
 	if loadErr != nil {
 		entry["state"], entry["message"] = "error", loadErr.Error()
 	} else {
-		name := qualifiedName(u)
-		counts := c.ps.countsOf(name)
-		entry["backends"], entry["events"], entry["actions"] = c.ps.backends(name), counts.events, counts.actions
-		if skipped := c.ps.skipped(name); len(skipped) > 0 {
-			entry["message"] = "skipped " + strings.Join(skipped, "; ")
+		p, _ := c.ps.Policy(qualifiedName(u))
+		entry["backends"], entry["events"], entry["actions"] = p.Backends, p.Events, p.Actions
+		if len(p.Skipped) > 0 {
+			entry["message"] = "skipped " + strings.Join(p.Skipped, "; ")
 		}
 	}
 	patch, err := json.Marshal(map[string]any{"apiVersion": u.GetAPIVersion(), "kind": u.GetKind(),
@@ -233,7 +276,9 @@ func (c *crdPolicies) report(u *unstructured.Unstructured, loadErr error) {
 		return
 	}
 	force := true
-	_, err = c.client.Resource(resourceOf(u)).Namespace(u.GetNamespace()).Patch(context.Background(), u.GetName(), types.ApplyPatchType, patch,
+	ctx, cancel := context.WithTimeout(context.Background(), statusTimeout)
+	defer cancel()
+	_, err = c.client.Resource(resourceOf(u)).Namespace(u.GetNamespace()).Patch(ctx, u.GetName(), types.ApplyPatchType, patch,
 		metav1.PatchOptions{FieldManager: "vigil-agent/" + c.node, Force: &force}, "status")
 	if err != nil {
 		logrus.WithError(err).WithField("source", source(u)).Warn("writing the policy's status")
@@ -252,9 +297,9 @@ func (c *crdPolicies) remove(obj any) {
 	defer c.mu.Unlock()
 	delete(c.applied, source(u))
 	delete(c.loaded, source(u))
-	for _, name := range c.ps.fromSource(source(u)) {
+	for _, name := range c.ps.FromSource(source(u)) {
 		if err := c.ps.Remove(name); err != nil {
-			logPolicyError(source(u), name, err)
+			lifecycle.LogError(source(u), name, err)
 		}
 	}
 }

@@ -297,11 +297,11 @@ spec:
 func TestLSMHookObservedWithoutBPFLSM(t *testing.T) {
 	requiresFunctionHooks(t)
 	if kernel().Has(probe.LSM) {
-		saved := shared.agent.pols.target
+		saved := shared.agent.pols.Target()
 		hidden := saved
 		hidden.Kernel = without(saved.Kernel, probe.LSM)
-		shared.agent.pols.target = hidden
-		t.Cleanup(func() { shared.agent.pols.target = saved })
+		shared.agent.pols.SetTarget(hidden)
+		t.Cleanup(func() { shared.agent.pols.SetTarget(saved) })
 	}
 	dir, secret, _ := secretFiles(t)
 	load(t, fmt.Sprintf(`apiVersion: cilium.io/v1alpha1

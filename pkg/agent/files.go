@@ -5,10 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/vigil-sec/vigil/pkg/lifecycle"
 	"github.com/vigil-sec/vigil/pkg/policy"
 )
 
@@ -21,7 +23,7 @@ import (
 type policyFiles struct {
 	files    []string
 	dir      string
-	ps       *policies
+	ps       *lifecycle.Policies
 	maxBytes int64
 	settle   time.Duration
 
@@ -36,7 +38,7 @@ type seenAt struct {
 	when time.Time
 }
 
-func newPolicyFiles(files []string, dir string, ps *policies, maxBytes int64, settle time.Duration) *policyFiles {
+func newPolicyFiles(files []string, dir string, ps *lifecycle.Policies, maxBytes int64, settle time.Duration) *policyFiles {
 	return &policyFiles{files: files, dir: dir, ps: ps, maxBytes: maxBytes, settle: settle,
 		hashes: map[string][32]byte{}, pending: map[string]seenAt{}, errs: map[string]string{}}
 }
@@ -62,6 +64,21 @@ func (f *policyFiles) initial() {
 		time.Sleep(f.settle)
 		f.sync()
 	}
+	f.prune()
+}
+
+// prune removes the policies restored from files that are no longer
+// listed (deleted, or no longer named) while the agent was down.
+func (f *policyFiles) prune() {
+	listed := map[string]bool{}
+	for _, name := range f.list() {
+		listed[name] = true
+	}
+	for _, src := range f.ps.Sources() {
+		if src != SourceAPI && !strings.HasPrefix(src, "crd:") && !listed[src] {
+			f.ps.SyncSource(src, nil)
+		}
+	}
 }
 
 // sync loads what changed, and settled, since the last call.
@@ -71,13 +88,13 @@ func (f *policyFiles) sync() {
 	for _, name := range f.list() {
 		seen[name] = true
 		if docs, ok := f.changed(name, now); ok {
-			f.ps.syncSource(name, docs)
+			f.ps.SyncSource(name, docs)
 		}
 	}
 	for name := range f.hashes {
 		if !seen[name] {
 			delete(f.hashes, name)
-			f.ps.syncSource(name, nil)
+			f.ps.SyncSource(name, nil)
 		}
 	}
 	for name := range f.pending {

@@ -145,7 +145,7 @@ func TestCountsWithoutEvents(t *testing.T) {
 	if evs := shared.sink.find(t, 1, time.Second, kprobeOf(cat.Process.Pid, "quiet-kill")); len(evs) != 0 {
 		t.Errorf("NoPost: %d events posted", len(evs))
 	}
-	if c := shared.agent.pols.countsOf("quiet-kill"); c.events != 1 || c.actions != 1 {
+	if c, _ := shared.agent.pols.Policy("quiet-kill"); c.Events != 1 || c.Actions != 1 {
 		t.Errorf("counts %+v, want 1 match and 1 action", c)
 	}
 	if err := shared.agent.pols.SetMode("quiet-kill", 1); err != nil {
@@ -154,7 +154,7 @@ func TestCountsWithoutEvents(t *testing.T) {
 	if err := exec.Command("/bin/cat", secret).Run(); err != nil {
 		t.Fatalf("cat in monitor mode: %v", err)
 	}
-	if c := shared.agent.pols.countsOf("quiet-kill"); c.events != 2 || c.actions != 1 {
+	if c, _ := shared.agent.pols.Policy("quiet-kill"); c.Events != 2 || c.Actions != 1 {
 		t.Errorf("counts after a monitor-mode match %+v, want 2 matches and 1 action", c)
 	}
 }
@@ -190,12 +190,12 @@ func TestDisableAndEnable(t *testing.T) {
 		t.Errorf("cat after its source reloaded, still disabled: %v", err)
 	}
 	var judged Load
-	ps.guard = guardFunc(func(l Load) error { // the guardrails changed since it loaded
+	ps.SetGuard(guardFunc(func(l Load) error { // the guardrails changed since it loaded
 		judged = l
 		return &GuardError{Reasons: []string{"no kills today"}}
-	})
+	}))
 	err = ps.Enable("toggled", "admin")
-	ps.guard = nil
+	ps.SetGuard(nil)
 	var refused *GuardError
 	if !errors.As(err, &refused) || judged.Role != "admin" || judged.Source != t.Name() {
 		t.Errorf("enabling against the guardrails: %v, judged %+v; want refused, with the caller's role and the source", err, judged)

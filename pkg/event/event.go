@@ -276,6 +276,10 @@ const (
 	// LostReturnPending: too many return hook entries waited for their
 	// return in the agent; the oldest were dropped with their events.
 	LostReturnPending = "return_pending_full"
+	// LostAgentDown: records the kernel's programs made while no agent
+	// read them (the agent was down, its programs pinned and enforcing):
+	// left unread, or dropped by their full ring buffer.
+	LostAgentDown = "agent_down"
 	// LostDecode: a record from the kernel could not be decoded.
 	LostDecode = "decode_error"
 	// LostDataRingBuffer: events that went out with a buffer argument cut

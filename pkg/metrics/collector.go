@@ -14,6 +14,7 @@ var lossWhere = map[string]string{
 	event.LostScopeMap:      "kernel",
 	event.LostReturnMap:     "kernel",
 	event.LostStackTrace:    "kernel",
+	event.LostAgentDown:     "kernel",
 	event.LostReturnPending: "user",
 	event.LostDecode:        "user",
 	// events went out, their buffer arguments marked short
@@ -99,12 +100,12 @@ func (c *collector) collectRego(ch chan<- prometheus.Metric) {
 }
 
 func (c *collector) collectPolicies(ch chan<- prometheus.Metric) {
-	states := map[string]int{agent.StateLoaded: 0, agent.StateDisabled: 0, agent.StateError: 0}
+	states := map[agent.State]int{agent.StateLoaded: 0, agent.StateDisabled: 0, agent.StateError: 0}
 	for _, p := range c.agent.ListPolicies() {
 		states[p.State]++
 	}
 	for s, n := range states {
-		ch <- prometheus.MustNewConstMetric(policiesDesc, prometheus.GaugeValue, float64(n), s)
+		ch <- prometheus.MustNewConstMetric(policiesDesc, prometheus.GaugeValue, float64(n), string(s))
 	}
 	for _, h := range c.agent.HookCounts() {
 		ch <- prometheus.MustNewConstMetric(hookHitsDesc, prometheus.CounterValue, float64(h.Hits), h.Policy, h.Function)

@@ -148,6 +148,6 @@ func enforcingNote(enforces bool) string {
 }
 
 func toAPI(p agent.PolicyInfo) *api.Policy {
-	return &api.Policy{Name: p.Name, Source: p.Source, State: p.State, Mode: p.Mode, Backends: p.Backends, Skipped: p.Skipped,
+	return &api.Policy{Name: p.Name, Source: p.Source, State: string(p.State), Mode: p.Mode, Backends: p.Backends, Skipped: p.Skipped,
 		Events: p.Events, Actions: p.Actions, Error: p.Error, Enforces: p.Enforces}
 }

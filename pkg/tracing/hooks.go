@@ -423,12 +423,19 @@ func (h *Hooks) load() error {
 		return fmt.Errorf("loading the generic hook program: %w", describe(err))
 	}
 	h.loads.Add(1)
+	if err := h.sensor.pins.mapOf(h.objs.HookStats, pinHookStats); err != nil {
+		h.objs.Close()
+		return fmt.Errorf("pinning: %w", err)
+	}
 	l, err := link.AttachTracing(link.TracingOptions{Program: h.objs.GenericSysEnter})
 	if err != nil {
 		h.objs.Close()
 		return fmt.Errorf("attaching tp_btf/sys_enter: %w", err)
 	}
 	h.links, h.loaded = []link.Link{l}, true
+	if err := h.sensor.pins.link(l, "tp_btf/sys_enter"); err != nil {
+		return err
+	}
 	h.stacks = newStacks(h.objs.StackTraces)
 	return nil
 }
@@ -458,7 +465,7 @@ func (h *Hooks) attachExit(needed bool) error {
 	}
 	h.exitLink = l
 	h.links = append(h.links, l)
-	return nil
+	return h.sensor.pins.link(l, "tp_btf/sys_exit")
 }
 
 // Install puts a compiled policy in the kernel. When old is not nil, the
@@ -483,6 +490,8 @@ func (h *Hooks) Install(policyID uint32, mode int, p Program, old *Installed) (*
 		return nil, err
 	}
 	if err := h.relink(in, old); err != nil {
+		h.detach(in)
+		h.removeConfigs(in)
 		return nil, err
 	}
 	if old != nil {
@@ -654,7 +663,9 @@ func (h *Hooks) deleteSets(p *Program) {
 }
 
 // relink rewrites the hook list of every syscall that in or old touches:
-// old's ids out, in's ids in, in one map update per syscall.
+// old's ids out, in's ids in, in one map update per syscall. Every list
+// is computed and checked first; a failed write puts back those written,
+// so an install or removal is all or nothing.
 func (h *Hooks) relink(in, old *Installed) error {
 	drop := map[uint32]bool{}
 	points := map[hookPoint]bool{}
@@ -675,10 +686,29 @@ func (h *Hooks) relink(in, old *Installed) error {
 			}
 		}
 	}
+	saved, next := map[hookPoint]*syscallHooks{}, map[hookPoint]*syscallHooks{}
 	for p := range points {
-		if err := h.relinkSyscall(p, add[p], drop); err != nil {
+		cur, nxt, err := h.nextList(p, add[p], drop)
+		if err != nil {
 			return err
 		}
+		saved[p], next[p] = cur, nxt
+	}
+	return h.writeLists(next, saved)
+}
+
+// writeLists writes every list of next; on failure, those written go back
+// to saved.
+func (h *Hooks) writeLists(next, saved map[hookPoint]*syscallHooks) error {
+	var done []hookPoint
+	for p, l := range next {
+		if err := h.listMap(p).Put(p.nr, l); err != nil {
+			for _, q := range done {
+				_ = h.listMap(q).Put(q.nr, saved[q])
+			}
+			return fmt.Errorf("syscall %d: writing its hook list: %w", p.nr, err)
+		}
+		done = append(done, p)
 	}
 	return nil
 }
@@ -699,14 +729,19 @@ func pointsOf(hk SyscallHook) []hookPoint {
 	return []hookPoint{{hk.Syscall, false}}
 }
 
-func (h *Hooks) relinkSyscall(p hookPoint, add []uint32, drop map[uint32]bool) error {
-	m, nr := h.objs.SyscallHooks, p.nr
+func (h *Hooks) listMap(p hookPoint) *ebpf.Map {
 	if p.exit {
-		m = h.objs.SyscallExitHooks
+		return h.objs.SyscallExitHooks
 	}
-	var cur syscallHooks
-	if err := m.Lookup(nr, &cur); err != nil {
-		return fmt.Errorf("syscall %d: %w", nr, err)
+	return h.objs.SyscallHooks
+}
+
+// nextList reads p's hook list and computes it with drop's ids out and
+// add's in; it refuses a list longer than the kernel's.
+func (h *Hooks) nextList(p hookPoint, add []uint32, drop map[uint32]bool) (cur, next *syscallHooks, err error) {
+	cur, next = &syscallHooks{}, &syscallHooks{}
+	if err := h.listMap(p).Lookup(p.nr, cur); err != nil {
+		return nil, nil, fmt.Errorf("syscall %d: %w", p.nr, err)
 	}
 	var ids []uint32
 	for _, id := range cur.HookIDs {
@@ -716,11 +751,10 @@ func (h *Hooks) relinkSyscall(p hookPoint, add []uint32, drop map[uint32]bool) e
 	}
 	ids = append(ids, add...)
 	if len(ids) > HooksPerSyscall {
-		return fmt.Errorf("syscall %d: more than %d hooks from all policies together", nr, HooksPerSyscall)
+		return nil, nil, fmt.Errorf("syscall %d: more than %d hooks from all policies together", p.nr, HooksPerSyscall)
 	}
-	var next syscallHooks
 	copy(next.HookIDs[:], ids)
-	return m.Put(nr, &next)
+	return cur, next, nil
 }
 
 // programNames are the generic object's per-hook programs.
@@ -777,7 +811,7 @@ func (h *Hooks) attachFunc(in *Installed, fh FuncHook, stash bool) error {
 		return fmt.Errorf("attaching %s %s: %w", fh.Attach, fh.Symbol, err)
 	}
 	in.links = append(in.links, l)
-	return nil
+	return h.sensor.pins.link(l, fh.Attach+"/"+fh.Symbol)
 }
 
 // loadFunc loads a copy of fh's program with its constants set; stash
@@ -911,6 +945,7 @@ func attach(fh FuncHook, prog *ebpf.Program) (link.Link, error) {
 // detach closes an installed policy's own programs and links.
 func (h *Hooks) detach(in *Installed) {
 	for _, l := range in.links {
+		h.sensor.pins.unlink(l)
 		_ = l.Close()
 	}
 	for _, p := range in.progs {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -31,6 +32,13 @@ type Config struct {
 	// (DefaultStackTraces when 0): events read but not yet symbolized
 	// hold theirs, and a full map makes the kernel refuse new ones.
 	StackTraces int
+	// PinDir, when set, is a bpffs folder where earlier runs' pinned
+	// generations are found (Sensor.Previous; see pin.go). With Keep this
+	// run pins there every link and the maps a successor reads, and leaves
+	// them pinned when the sensor closes: its programs go on enforcing
+	// until a successor releases them.
+	PinDir string
+	Keep   bool
 }
 
 // Sensor is the loaded and attached process-tracking programs.
@@ -41,6 +49,8 @@ type Sensor struct {
 	links  []link.Link
 	reader *ringbuf.Reader
 	record ringbuf.Record
+	pins   *pins
+	prev   *Previous
 }
 
 // Counters are the kernel's loss and error counters, summed over CPUs.
@@ -80,8 +90,23 @@ func Load(cfg Config) (*Sensor, error) {
 	}
 	s := &Sensor{cfg: cfg}
 	s.hooks = newHooks(s)
+	pinDir := ""
+	if cfg.Keep {
+		pinDir = cfg.PinDir
+	}
+	if s.pins, err = newPins(pinDir); err != nil {
+		return nil, err
+	}
+	if s.prev, err = openPrevious(cfg.PinDir, s.pins.dir); err != nil {
+		return nil, fmt.Errorf("reading what earlier runs pinned under %s: %w", cfg.PinDir, err)
+	}
 	if err := spec.LoadAndAssign(&s.objs, nil); err != nil {
+		_ = s.pins.remove()
 		return nil, fmt.Errorf("loading BPF process programs: %w", describe(err))
+	}
+	if err := errors.Join(s.pins.mapOf(s.objs.Events, pinEvents), s.pins.mapOf(s.objs.Counters, pinCounters)); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("pinning: %w", err)
 	}
 	if err := s.attach(); err != nil {
 		s.Close()
@@ -127,9 +152,19 @@ func (s *Sensor) attach() error {
 			return fmt.Errorf("attaching tracepoint tp_btf/%s: %w", p.name, err)
 		}
 		s.links = append(s.links, l)
+		if err := s.pins.link(l, "tp_btf/"+p.name); err != nil {
+			return err
+		}
 	}
 	return nil
 }
+
+// Previous is what earlier runs left pinned under Config.PinDir.
+func (s *Sensor) Previous() *Previous { return s.prev }
+
+// Generation names this run's pinned generation ("" when nothing is
+// pinned), as Previous.Stats knows it in the next run.
+func (s *Sensor) Generation() string { return filepath.Base(s.pins.dir) }
 
 // describe adds the verifier's log to a load error.
 func describe(err error) error {
@@ -232,9 +267,13 @@ func (s *Sensor) Counters() (Counters, error) {
 // use and shares this sensor's ring buffer and process map.
 func (s *Sensor) Hooks() *Hooks { return s.hooks }
 
-// Close detaches every program and frees the maps. Nothing stays pinned.
+// Close detaches every program and frees the maps, unless Config.Keep
+// leaves them pinned.
 func (s *Sensor) Close() error {
 	var errs []error
+	if !s.cfg.Keep {
+		errs = append(errs, s.pins.remove())
+	}
 	if s.reader != nil {
 		errs = append(errs, s.reader.Close())
 	}
