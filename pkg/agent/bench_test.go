@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/vigil-sec/vigil/pkg/compile"
-	"github.com/vigil-sec/vigil/pkg/lifecycle"
 	"github.com/vigil-sec/vigil/pkg/export"
+	"github.com/vigil-sec/vigil/pkg/lifecycle"
 	"github.com/vigil-sec/vigil/pkg/output"
 	"github.com/vigil-sec/vigil/pkg/policy"
 	"github.com/vigil-sec/vigil/pkg/probe"

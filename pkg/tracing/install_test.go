@@ -70,4 +70,3 @@ func TestInstallIsAllOrNothing(t *testing.T) {
 		t.Errorf("openat's hook list after a refused install: %v, want %v", got, openatBefore)
 	}
 }
-
