@@ -186,6 +186,11 @@ func runAgent(f *agentFlags) error {
 	if f.cfg.Tracing.Keep {
 		f.cfg.StateDir = f.stateDir
 	}
+	// a request carries a policy of --policy-max-bytes, with room to spare
+	f.api.Limits.PolicyBytes = int(f.cfg.PolicyMaxBytes)
+	if f.api.Limits.RequestBytes == 0 && f.cfg.PolicyMaxBytes > policy.DefaultMaxBytes {
+		f.api.Limits.RequestBytes = int(f.cfg.PolicyMaxBytes) + 64<<10
+	}
 	a, err := agent.New(f.cfg, outs)
 	if err != nil {
 		return err

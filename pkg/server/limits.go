@@ -12,6 +12,7 @@ import (
 
 	"github.com/vigil-sec/vigil/pkg/event"
 	"github.com/vigil-sec/vigil/pkg/filter"
+	"github.com/vigil-sec/vigil/pkg/policy"
 )
 
 // Limits bound what API clients may take of the agent. A zero field takes
@@ -34,11 +35,14 @@ type Limits struct {
 	// QueueSize is how many events a stream may lag behind before it
 	// loses some.
 	QueueSize int
+	// PolicyBytes is the largest policy an AddPolicy request may carry
+	// (the agent's --policy-max-bytes, as for files).
+	PolicyBytes int
 }
 
 // DefaultLimits are the limits' defaults.
 var DefaultLimits = Limits{Connections: 64, Streams: 64, StreamsPerConnection: 8, FilterCost: 10000,
-	RequestBytes: 1 << 20, QueueSize: 4096}
+	RequestBytes: 1 << 20, QueueSize: 4096, PolicyBytes: policy.DefaultMaxBytes}
 
 // The agent's flags for the limits, which refusals name.
 const (
@@ -59,7 +63,7 @@ func (l Limits) withDefaults() (Limits, error) {
 	}{{&l.Connections, d.Connections, FlagConnections}, {&l.Streams, d.Streams, FlagStreams},
 		{&l.StreamsPerConnection, d.StreamsPerConnection, FlagStreamsPerConnection},
 		{&l.FilterCost, d.FilterCost, FlagFilterCost}, {&l.RequestBytes, d.RequestBytes, FlagRequestBytes},
-		{&l.QueueSize, d.QueueSize, "queue size"}} {
+		{&l.QueueSize, d.QueueSize, "queue size"}, {&l.PolicyBytes, d.PolicyBytes, "policy-max-bytes"}} {
 		switch {
 		case *f.v < 0:
 			return l, fmt.Errorf("--%s: %d: want a positive number", f.flag, *f.v)

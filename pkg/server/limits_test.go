@@ -355,3 +355,14 @@ func TestSocketModesAndGroups(t *testing.T) {
 		t.Error("a refused configuration left a socket listening")
 	}
 }
+
+// A policy over the agent's --policy-max-bytes is refused by its size
+// before it is parsed, as a policy file would be.
+func TestPolicySizeBounded(t *testing.T) {
+	a := startAPI(t, Config{Limits: Limits{PolicyBytes: 1000}})
+	doc := "# " + strings.Repeat("x", 2000) + "\n"
+	_, err := dial(t, a.admin).AddPolicy(context.Background(), &api.AddPolicyRequest{Yaml: []byte(doc)})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "--policy-max-bytes") {
+		t.Fatalf("AddPolicy of %d bytes with a 1000-byte limit: %v", len(doc), err)
+	}
+}

@@ -68,6 +68,9 @@ func (s *service) AddPolicy(ctx context.Context, req *api.AddPolicyRequest) (*ap
 	if err := allow(ctx, RoleOperator, "adding a policy"); err != nil {
 		return nil, err
 	}
+	if n := len(req.Yaml); n > s.streams.limits.PolicyBytes {
+		return nil, status.Errorf(codes.InvalidArgument, "the policy has %d bytes, more than the %d a policy may have (--policy-max-bytes)", n, s.streams.limits.PolicyBytes)
+	}
 	docs, err := policy.Parse(req.Yaml, "request")
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
