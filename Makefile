@@ -3,7 +3,7 @@ GO ?= go
 BPF_SRC := $(shell find bpf -name '*.c' -o -name '*.h' | grep -v vmlinux.h)
 GENERATED := $(wildcard pkg/tracing/*_bpfel*.go pkg/tracing/*_bpfel*.o) crds pkg/api
 
-.PHONY: all build deps generate check-generated vmlinux lint test test-go vmtest bench clean
+.PHONY: all build deps generate check-generated vmlinux lint test test-go test-race fuzz vmtest bench clean
 
 all: build
 
@@ -38,10 +38,21 @@ lint: deps
 	$(GO) vet ./...
 	clang-format-19 --dry-run --Werror $(BPF_SRC)
 
-test: check-generated lint test-go vmtest
+test: check-generated lint test-go test-race fuzz vmtest
 
 test-go:
 	$(GO) test -count=1 -p 1 ./...
+
+# The user-space packages under the race detector (the BPF ones run their
+# concurrency tests in test-go; under -race they would take too long).
+RACE_PKGS := ./pkg/lifecycle/ ./pkg/policy/ ./pkg/compile/ ./pkg/filter/ ./pkg/broadcast/ ./pkg/server/ \
+	./pkg/sink/ ./pkg/spool/ ./pkg/export/ ./pkg/output/ ./pkg/guard/ ./pkg/event/ ./pkg/metrics/
+test-race:
+	$(GO) test -race -count=1 -p 1 $(RACE_PKGS)
+
+# Every fuzz target for a few seconds (FUZZTIME, 10s by default).
+fuzz:
+	scripts/fuzz.sh
 
 # Kernel matrix: the BPF tests under Debian 5.10, 6.1 and 6.12 in QEMU (root).
 # One test on one kernel: scripts/vmtest.sh --kernel 6.1 --run TestName ./pkg/agent/

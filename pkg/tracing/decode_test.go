@@ -43,3 +43,15 @@ func TestDecodeRejectsBadRecords(t *testing.T) {
 		}
 	}
 }
+
+// A snapshot record whose size is 0 or beyond the snapshot is an error,
+// not a loop or a panic (found by FuzzDecode).
+func TestSnapshotRecordSizesBounded(t *testing.T) {
+	for _, size := range []uint32{0, 1 << 20} {
+		raw := rawExec(Process{BinaryLen: 9}, "/bin/true")
+		(*Header)(unsafe.Pointer(&raw[0])).Size = size
+		if _, err := decodeSnapshot(raw); err == nil {
+			t.Errorf("a snapshot record of size %d: no error", size)
+		}
+	}
+}

@@ -206,6 +206,9 @@ func decodeSnapshot(raw []byte) ([]*Exec, error) {
 		if !ok {
 			return nil, fmt.Errorf("snapshot: unexpected record %T", rec)
 		}
+		if e.Hdr.Size == 0 || int(e.Hdr.Size) > len(raw) {
+			return nil, fmt.Errorf("snapshot: a record of %d bytes says it has %d", len(raw), e.Hdr.Size)
+		}
 		out = append(out, e)
 		raw = raw[e.Hdr.Size:]
 	}
