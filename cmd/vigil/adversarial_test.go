@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/vigil-sec/vigil/internal/disktest"
 	"github.com/vigil-sec/vigil/pkg/api"
 )
 
@@ -51,19 +52,9 @@ func closedPort(t *testing.T) string {
 	return port
 }
 
-// tmpfs mounts a tmpfs of size bytes on a new folder, until the test ends.
-func tmpfs(t *testing.T, size int) string {
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+strconv.Itoa(size), "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Fatalf("mount tmpfs: %v %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
-	return dir
-}
-
 func startAdversary(t *testing.T) *adversary {
 	a := &adversary{t: t, bin: build(t), dir: t.TempDir()}
-	a.policies, a.exportDir = filepath.Join(a.dir, "policies"), tmpfs(t, 8<<20)
+	a.policies, a.exportDir = filepath.Join(a.dir, "policies"), disktest.Small(t, 8<<20)
 	a.secret = filepath.Join(a.dir, "secret")
 	a.admin, a.ro = filepath.Join(a.dir, "admin.sock"), filepath.Join(a.dir, "ro.sock")
 	a.metrics = freePort(t)
@@ -79,7 +70,7 @@ func startAdversary(t *testing.T) *adversary {
 		"--export-file-rotation-max-backups", "2", "--api-socket", a.admin,
 		"--api-readonly-socket", a.ro, "--api-readonly-world-accessible", "--metrics-address", a.metrics,
 		// a SIEM that is down, its spool on a small disk
-		"--sink", "syslog+tcp://127.0.0.1:"+closedPort(t), "--sink-spool-dir", tmpfs(t, 512<<10))
+		"--sink", "syslog+tcp://127.0.0.1:"+closedPort(t), "--sink-spool-dir", disktest.Small(t, 512<<10))
 	a.agent.Stderr = &a.stderr
 	if err := a.agent.Start(); err != nil {
 		t.Fatal(err)
@@ -93,8 +84,10 @@ func startAdversary(t *testing.T) *adversary {
 	return a
 }
 
-func killSecret(name, secret string) string {
-	return fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
+// killSecret is a policy that kills whoever opens secret: every process,
+// or those of binary when given.
+func killSecret(name, secret string, binary ...string) string {
+	doc := fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
 kind: TracingPolicy
 metadata: {name: %s}
 spec:
@@ -106,6 +99,10 @@ spec:
     - matchArgs: [{index: 1, operator: Prefix, values: [%q]}]
       matchActions: [{action: Sigkill}]
 `, name, secret)
+	for _, b := range binary {
+		doc += fmt.Sprintf("      matchBinaries: [{operator: In, values: [%q]}]\n", b)
+	}
+	return doc
 }
 
 func (a *adversary) write(name, doc string) {

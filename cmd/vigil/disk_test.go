@@ -10,8 +10,7 @@ import (
 	"syscall"
 	"testing"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/vigil-sec/vigil/internal/disktest"
 	"github.com/vigil-sec/vigil/pkg/event"
 )
 
@@ -33,11 +32,7 @@ func lostExport(lines string) (n uint64) {
 // is room again the file says how many events it lost.
 func TestAgentSurvivesFullExportDisk(t *testing.T) {
 	bin := build(t)
-	disk := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", disk).CombinedOutput(); err != nil {
-		t.Fatalf("mount tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() { unix.Unmount(disk, 0) })
+	disk := disktest.Small(t, 64<<10)
 	filler := filepath.Join(disk, "filler")
 	if err := os.WriteFile(filler, make([]byte, 40<<10), 0o600); err != nil {
 		t.Fatal(err)

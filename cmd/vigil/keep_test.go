@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,19 +48,7 @@ func TestEnforcementOutlivesTheAgent(t *testing.T) {
 	}
 	cat, _ := filepath.EvalSymlinks("/bin/cat")
 	doc := filepath.Join(dir, "kill.yaml")
-	if err := os.WriteFile(doc, []byte(fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
-kind: TracingPolicy
-metadata: {name: kept-kill}
-spec:
-  kprobes:
-  - call: sys_openat
-    syscall: true
-    args: [{index: 1, type: string}]
-    selectors:
-    - matchArgs: [{index: 1, operator: Prefix, values: [%q]}]
-      matchBinaries: [{operator: In, values: [%q]}]
-      matchActions: [{action: Sigkill}]
-`, secret, cat)), 0o600); err != nil {
+	if err := os.WriteFile(doc, []byte(killSecret("kept-kill", secret, cat)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	before := vigilPrograms(t)

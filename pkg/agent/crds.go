@@ -68,6 +68,8 @@ type crdPolicies struct {
 	watching  map[schema.GroupVersionResource]bool
 	synced    []cache.InformerSynced // each handler has had its initial list
 	pruned    bool
+	// statusTimeout bounds one status write (statusTimeout)
+	statusTimeout time.Duration
 }
 
 func crdSource(ps *lifecycle.Policies, cfg *rest.Config, node string, every time.Duration) (*crdPolicies, error) {
@@ -83,7 +85,7 @@ func crdSource(ps *lifecycle.Policies, cfg *rest.Config, node string, every time
 		return nil, err
 	}
 	return &crdPolicies{node: node, applied: map[string]int64{}, loaded: map[string]*unstructured.Unstructured{},
-		every: every, ps: ps, client: client, discovery: disc,
+		every: every, ps: ps, client: client, discovery: disc, statusTimeout: statusTimeout,
 		factory:  dynamicinformer.NewDynamicSharedInformerFactory(client, 10*time.Minute),
 		watching: map[schema.GroupVersionResource]bool{}}, nil
 }
@@ -276,7 +278,7 @@ func (c *crdPolicies) report(u *unstructured.Unstructured, loadErr error) {
 		return
 	}
 	force := true
-	ctx, cancel := context.WithTimeout(context.Background(), statusTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), c.statusTimeout)
 	defer cancel()
 	_, err = c.client.Resource(resourceOf(u)).Namespace(u.GetNamespace()).Patch(ctx, u.GetName(), types.ApplyPatchType, patch,
 		metav1.PatchOptions{FieldManager: "vigil-agent/" + c.node, Force: &force}, "status")

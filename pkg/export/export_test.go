@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -13,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/vigil-sec/vigil/internal/disktest"
 	"github.com/vigil-sec/vigil/pkg/event"
 	"github.com/vigil-sec/vigil/pkg/output"
 )
@@ -22,21 +22,6 @@ func needRoot(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (tmpfs mount, chown)")
 	}
-}
-
-// smallDisk mounts a 64 KiB tmpfs on a new directory, unmounted at cleanup.
-func smallDisk(t *testing.T) string {
-	needRoot(t)
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Fatalf("mount tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if err := unix.Unmount(dir, 0); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
-	return dir
 }
 
 // collector is a Live output that keeps what it sees.
@@ -76,7 +61,7 @@ func readLines(t *testing.T, path string) []map[string]any {
 // cannot write, never leaves a torn line, and once there is room again a
 // lost_events record with the count goes to the file and to every output.
 func TestFullDiskCountedAndReported(t *testing.T) {
-	dir := smallDisk(t)
+	dir := disktest.Small(t, 64<<10)
 	filler := filepath.Join(dir, "filler")
 	if err := os.WriteFile(filler, make([]byte, 32<<10), 0o600); err != nil {
 		t.Fatal(err)

@@ -5,15 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/vigil-sec/vigil/internal/disktest"
 	"github.com/vigil-sec/vigil/pkg/event"
 	"github.com/vigil-sec/vigil/pkg/spool"
 )
@@ -69,14 +67,7 @@ func bigEvent(i int) *event.Event {
 // A full disk under the spool: the events it cannot take are dropped,
 // counted, and told in band once there is room again.
 func TestSpoolDiskFullCounted(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a tmpfs")
-	}
-	disk := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", disk).CombinedOutput(); err != nil {
-		t.Fatalf("mount: %v: %s", err, out)
-	}
-	t.Cleanup(func() { unix.Unmount(disk, 0) })
+	disk := disktest.Small(t, 64<<10)
 	tr := &memTransport{}
 	s, err := New(tr, Options{Dir: filepath.Join(disk, "spool"), MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
 	if err != nil {

@@ -5,37 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"testing"
 
-	"golang.org/x/sys/unix"
+	"github.com/vigil-sec/vigil/internal/disktest"
 )
-
-// smallDisk mounts a 64 KiB tmpfs on a new directory, unmounted at cleanup.
-func smallDisk(t *testing.T) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a tmpfs")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Fatalf("mount tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if err := unix.Unmount(dir, 0); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
-	return dir
-}
 
 // A full disk cuts appends short: each is refused with ErrWrite and
 // counted, leaves no torn record, and every record appended before and
 // after it is read back after a reopen.
 func TestFullDiskAppendAllOrNothing(t *testing.T) {
-	disk := smallDisk(t)
+	disk := disktest.Small(t, 64<<10)
 	filler := filepath.Join(disk, "filler")
 	if err := os.WriteFile(filler, make([]byte, 20<<10), 0o600); err != nil {
 		t.Fatal(err)
@@ -215,7 +196,7 @@ func TestCorruptRecordAtPeek(t *testing.T) {
 // acknowledged: the segment a write failed on is deleted then, not when
 // it is full.
 func TestFullDiskFreedByAck(t *testing.T) {
-	dir := filepath.Join(smallDisk(t), "spool")
+	dir := filepath.Join(disktest.Small(t, 64<<10), "spool")
 	s := open(t, dir, Options{MaxBytes: 64 << 20}) // 8 MiB segments: larger than the disk
 	defer s.Close()
 	rec := make([]byte, 3000)
