@@ -24,8 +24,11 @@ struct {
  * that it spans few pages. */
 struct gscratch {
 	struct msg_generic msg;
-	__u64 raw[8]; /* the raw arguments: clear_raw, then the backend's */
-	__s64 ret;    /* the return value, at exit */
+	/* the raw arguments: clear_raw, then the backend's; at a syscall's
+	 * exit raw[RAW_RET] is its return value, for a slot that reads what
+	 * it returned (a descriptor) */
+	__u64 raw[8];
+	__s64 ret; /* the return value, at exit */
 	__u8 at_exit;
 	__u8 pending; /* msg waits for its stack traces (generic.bpf.c) */
 	__u8 pad2[6];
@@ -60,6 +63,8 @@ static __always_inline struct gscratch *scratch(void)
 
 	return bpf_map_lookup_elem(&gscratch, &zero);
 }
+
+#define RAW_RET 6
 
 /* Zeroes the raw argument values at a hook's entry, before its backend
  * fills the slots it has (a raw syscall six, a kprobe or tracepoint five,

@@ -413,6 +413,7 @@ static __always_inline void run_hooks(void *ctx, struct syscall_hooks *sh,
 	s->raw[3] = regs->r10;
 	s->raw[4] = regs->r8;
 	s->raw[5] = regs->r9;
+	s->raw[RAW_RET] = ret;
 	s->at_exit = at_exit;
 	s->ret = ret;
 	for (int i = 0; i < HOOKS_PER_SYSCALL; i++) {

@@ -110,7 +110,7 @@ spec:
     - matchArgs: [{index: 0, operator: Prefix, values: ["/etc/shadow"]}]
       matchActions: [{action: Override, argError: -1}]
 `, []probe.Feature{probe.LSM, probe.Kprobe, probe.Fentry}, kernel.Has(probe.LSM) || kernel.Has(probe.FmodRet) || kernel.Has(probe.OverrideReturn),
-			[]string{"spec.lsmhooks[0].hook: LSM hook file_open (without BPF LSM", "kernel lacks kprobe", "kernel lacks fentry"}},
+			[]string{"spec.lsmhooks[0].selectors: Override on file_open needs BPF LSM", "can kill, not deny", "kernel lacks lsm"}},
 	} {
 		file := write(c.name+".yaml", c.doc)
 		out, code := check(file)

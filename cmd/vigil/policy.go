@@ -29,6 +29,7 @@ type checkResult struct {
 	Loads    bool     `json:"loads"`
 	Hooks    []string `json:"hooks,omitempty"`   // function and backend of each hook
 	Skipped  []string `json:"skipped,omitempty"` // calls ignore.callNotFound left out
+	Caveats  []string `json:"caveats,omitempty"` // hooks served by a fallback, and how it differs
 	Problems []string `json:"problems,omitempty"`
 }
 
@@ -76,7 +77,7 @@ func checkFile(file string, kernel probe.Report) []checkResult {
 			for _, h := range c.Hooks {
 				r.Hooks = append(r.Hooks, h.Function+" via "+h.Backend)
 			}
-			r.Skipped = c.Skipped
+			r.Skipped, r.Caveats = c.Skipped, c.Caveats
 		}
 		out = append(out, r)
 	}
@@ -108,6 +109,9 @@ func writeCheck(w io.Writer, output string, results []checkResult) error {
 			detail := append(r.Hooks, r.Problems...)
 			for _, s := range r.Skipped {
 				detail = append(detail, "skipped "+s)
+			}
+			for _, s := range r.Caveats {
+				detail = append(detail, "fallback "+s)
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", r.File, r.Policy, r.Loads, first(detail))
 			for _, d := range rest(detail) {

@@ -133,6 +133,8 @@ func TestMain(m *testing.M) {
 		changeThenOpen(strings.TrimPrefix(h, "change-open:"))
 	case strings.HasPrefix(h, "open-wait:"):
 		openWait(strings.TrimPrefix(h, "open-wait:"))
+	case strings.HasPrefix(h, "opener:"):
+		opener(strings.TrimPrefix(h, "opener:"))
 	}
 	if os.Geteuid() != 0 {
 		fmt.Println("BPF tests need root: loading BPF programs requires CAP_BPF and CAP_PERFMON")

@@ -25,6 +25,9 @@ type Compiled struct {
 	Hooks   []*Hook // one per Program.Hooks entry
 	// Skipped says which calls ignore.callNotFound skipped, and where.
 	Skipped []string
+	// Caveats say where a hook is served by a fallback, and how that
+	// differs from the hook the policy names.
+	Caveats []string
 	Scope   *Scope // nil: the policy applies to every process
 }
 
@@ -307,6 +310,9 @@ func (c *compiler) call(path, call string, k *policy.KProbeSpec) error {
 	case k.Syscall != nil && *k.Syscall:
 		return unsupported(path+".call", "%v", err)
 	}
+	if fileOpenHooks[call] && !c.hasFunctionHooks() {
+		return c.openFallback(path, call, k, false)
+	}
 	b, err := c.functionBackend(path+".call", "kernel function hook "+call)
 	if err == nil && atReturn(k) {
 		b, err = c.returnBackend(path+".return", b)
@@ -435,6 +441,9 @@ func (c *compiler) uprobe(path string, u *policy.UProbeSpec) error {
 func (c *compiler) lsmHook(path string, h *policy.LsmHookSpec) error {
 	k := &policy.KProbeSpec{Call: h.Hook, Args: h.Args, Selectors: h.Selectors, Tags: h.Tags, Message: h.Message}
 	fh := tracing.FuncHook{Attach: tracing.AttachLSM, Symbol: h.Hook}
+	if !c.kernel.Has(probe.LSM) && fileOpenHooks[h.Hook] && !c.hasFunctionHooks() {
+		return c.openFallback(path, h.Hook, k, true)
+	}
 	if !c.kernel.Has(probe.LSM) {
 		b, err := c.functionBackend(path+".hook", "LSM hook "+h.Hook+" (without BPF LSM: observed on security_"+h.Hook+")")
 		if err != nil {

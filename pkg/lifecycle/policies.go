@@ -208,6 +208,9 @@ func (ps *Policies) install(r *record, p policy.Policy, role string) error {
 	for _, s := range c.Skipped {
 		logrus.WithFields(logrus.Fields{"policy": c.Name, "source": r.source}).Warn("skipped: " + s)
 	}
+	for _, s := range c.Caveats {
+		logrus.WithFields(logrus.Fields{"policy": c.Name, "source": r.source}).Warn("fallback: " + s)
+	}
 	return nil
 }
 

@@ -310,7 +310,15 @@ type Program struct {
 type SyscallHook struct {
 	Syscall uint32
 	Config  HookConfig
+	// Exit runs the hook at the syscall's exit only, where a slot of
+	// index RawRet reads the return value (a hook on the object the
+	// syscall returned, such as an opened file's descriptor).
+	Exit bool
 }
+
+// RawRet is the argument index that reads a syscall's return value, in
+// hooks that run at its exit (SyscallHook.Exit); RAW_RET in hook.h.
+const RawRet = 6
 
 // Attach types of hooks with a program of their own.
 const (
@@ -518,7 +526,7 @@ func (h *Hooks) configure(in *Installed, mode int) error {
 		if err := h.objs.HookConfigs.Put(hk.Config.HookID, &hk.Config); err != nil {
 			return fmt.Errorf("writing hook config: %w", err)
 		}
-		if err := h.attachExit(hk.Config.AtExit != 0); err != nil {
+		if err := h.attachExit(hk.Config.AtExit != 0 || hk.Exit); err != nil {
 			return err
 		}
 	}
@@ -723,6 +731,9 @@ type hookPoint struct {
 // hook also its exit (its selectors run at entry, its return filters and
 // event at exit).
 func pointsOf(hk SyscallHook) []hookPoint {
+	if hk.Exit {
+		return []hookPoint{{hk.Syscall, true}}
+	}
 	if hk.Config.AtExit != 0 {
 		return []hookPoint{{hk.Syscall, false}, {hk.Syscall, true}}
 	}

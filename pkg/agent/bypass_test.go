@@ -1,0 +1,177 @@
+package agent
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/vigil-sec/vigil/pkg/event"
+)
+
+// opener opens path (how: open, openat2, dirfd) with a syscall Go's os
+// package does not use, reads it to stdout, and exits 0; it is killed
+// first when a policy catches the open.
+func opener(arg string) {
+	how, path, _ := strings.Cut(arg, ":")
+	var fd int
+	var err error
+	switch how {
+	case "open":
+		p := cString(path)
+		r, _, errno := syscall.Syscall(syscall.SYS_OPEN, uintptr(unsafe.Pointer(p)), syscall.O_RDONLY, 0)
+		fd, err = int(r), errnoErr(errno)
+	case "openat2":
+		fd, err = unix.Openat2(unix.AT_FDCWD, path, &unix.OpenHow{Flags: unix.O_RDONLY})
+	case "dirfd":
+		var dir int
+		if dir, err = unix.Open(filepath.Dir(path), unix.O_RDONLY|unix.O_DIRECTORY, 0); err == nil {
+			fd, err = unix.Openat(dir, filepath.Base(path), unix.O_RDONLY, 0)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	buf := make([]byte, 4096)
+	n, _ := unix.Read(fd, buf)
+	os.Stdout.Write(buf[:n])
+	os.Exit(0)
+}
+
+func errnoErr(e syscall.Errno) error {
+	if e == 0 {
+		return nil
+	}
+	return e
+}
+
+// cString is path as a NUL-terminated C string.
+func cString(path string) *byte {
+	p, err := syscall.BytePtrFromString(path)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+// spellings are ways to open secret (in dir) that a policy on the string
+// handed to openat misses, each a command and what it should do.
+func spellings(t *testing.T, dir, secret string) map[string]*exec.Cmd {
+	other := t.TempDir()
+	link := filepath.Join(other, "link")
+	if err := os.Symlink(secret, link); err != nil {
+		t.Fatal(err)
+	}
+	copied := filepath.Join(other, "mycat")
+	if out, err := exec.Command("cp", "/bin/cat", copied).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	base := filepath.Base(secret)
+	helper := func(how string) *exec.Cmd {
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), helperEnv+"=opener:"+how+":"+secret)
+		return cmd
+	}
+	return map[string]*exec.Cmd{
+		"absolute":          exec.Command("/bin/cat", secret),
+		"relative":          exec.Command("/bin/sh", "-c", `cd "$0" && exec /bin/cat "$1"`, dir, base),
+		"double slash":      exec.Command("/bin/cat", "/"+secret),
+		"dot":               exec.Command("/bin/cat", filepath.Join(dir, ".")+"/./"+base),
+		"dot dot":           exec.Command("/bin/cat", dir+"/../"+filepath.Base(dir)+"/"+base),
+		"symlink":           exec.Command("/bin/cat", link),
+		"proc root":         exec.Command("/bin/cat", "/proc/self/root"+secret),
+		"shell redirect":    exec.Command("/bin/sh", "-c", `exec /bin/cat < "$0"`, secret),
+		"proc fd reopen":    exec.Command("/bin/sh", "-c", `exec 3<"$0"; exec /bin/cat /proc/self/fd/3`, secret),
+		"copied cat":        exec.Command(copied, secret),
+		"open(2)":           helper("open"),
+		"openat2":           helper("openat2"),
+		"dirfd relative":    helper("dirfd"),
+		"python or sh read": exec.Command("/bin/sh", "-c", `read -r line < "$0"; echo "$line"`, secret),
+	}
+}
+
+// TestResolvedOpenCatchesEverySpelling: an lsmhooks file_open policy on
+// a file (Tetragon's resolved form) kills every way of opening it, on
+// this kernel through BPF LSM or kprobes, or without them through the
+// open syscalls' exits; the secret's bytes never reach stdout.
+func TestResolvedOpenCatchesEverySpelling(t *testing.T) {
+	dir, secret, _ := secretFiles(t)
+	if err := os.WriteFile(secret, []byte("s3cret-bytes\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	load(t, fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: resolved-open}
+spec:
+  lsmhooks:
+  - hook: file_open
+    args: [{index: 0, type: file}]
+    selectors:
+    - matchArgs: [{index: 0, operator: Equal, values: [%q]}]
+      matchActions: [{action: Sigkill}]
+`, resolved(t, secret)))
+	for name, cmd := range spellings(t, dir, secret) {
+		if !killedBeforeReading(cmd) {
+			t.Errorf("%s: read the secret", name)
+		}
+	}
+	cat := exec.Command("/bin/cat", secret)
+	_ = cat.Run()
+	ev := shared.sink.one(t, "the kill's event", func(ev *event.Event) bool {
+		l := ev.ProcessLsm
+		return l != nil && l.Process.Pid == uint32(cat.Process.Pid) && l.PolicyName == "resolved-open"
+	}).ProcessLsm
+	if ev.FunctionName != "file_open" || len(ev.Args) != 1 || ev.Args[0].FileArg == nil ||
+		ev.Args[0].FileArg.Path != resolved(t, secret) || ev.Action != event.ActionSigkill {
+		t.Errorf("event %+v: want file_open with the secret's path, SIGKILL", ev)
+	}
+	t.Logf("served by %s", ev.Backend)
+}
+
+// killedBeforeReading runs cmd and says whether it was killed with the
+// secret's bytes unread.
+func killedBeforeReading(cmd *exec.Cmd) bool {
+	var out strings.Builder
+	cmd.Stdout = &out
+	err := cmd.Run()
+	return !strings.Contains(out.String(), "s3cret") && killedBy(err) == syscall.SIGKILL
+}
+
+// TestStringPolicyMissesSpellings shows the weaker form: a policy on the
+// string handed to openat kills the absolute spelling only; the test
+// logs which spellings read the secret.
+func TestStringPolicyMissesSpellings(t *testing.T) {
+	dir, secret, _ := secretFiles(t)
+	if err := os.WriteFile(secret, []byte("s3cret-bytes\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	load(t, fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: string-open}
+spec:
+  kprobes:
+  - call: sys_openat
+    syscall: true
+    args: [{index: 1, type: string}]
+    selectors:
+    - matchArgs: [{index: 1, operator: Equal, values: [%q]}]
+      matchActions: [{action: Sigkill}]
+`, secret))
+	var through []string
+	for name, cmd := range spellings(t, dir, secret) {
+		if !killedBeforeReading(cmd) {
+			through = append(through, name)
+		}
+	}
+	t.Logf("spellings that read the secret past the string policy: %v", through)
+	if !killedBeforeReading(exec.Command("/bin/cat", secret)) || len(through) == 0 {
+		t.Errorf("the string policy: want the absolute spelling killed and others through, got through %v", through)
+	}
+}
