@@ -48,13 +48,16 @@ func TestClaimPolicyCheck(t *testing.T) {
 		}
 		return ""
 	}
-	// the first of kprobe, fentry and the raw syscall tracepoint the kernel has
-	syscallBackend := "raw_syscall_tracepoint"
+	// the first of BPF LSM, kprobe, fentry and the open syscalls' exit the
+	// kernel has
+	openBackend := "open_syscalls_exit"
 	switch {
+	case kernel.Has(probe.LSM):
+		openBackend = "lsm"
 	case kernel.Has(probe.Kprobe):
-		syscallBackend = "kprobe"
+		openBackend = "kprobe"
 	case kernel.Has(probe.Fentry):
-		syscallBackend = "fentry"
+		openBackend = "fentry"
 	}
 
 	valid, err := filepath.Abs("../../examples/policies/kill-shadow-read.yaml")
@@ -63,8 +66,8 @@ func TestClaimPolicyCheck(t *testing.T) {
 	}
 	out, code := check(valid)
 	if r := strings.Fields(row(out, valid)); code != 0 || len(r) != 6 || r[1] != "kill-shadow-read" || r[2] != "true" ||
-		r[3] != "__x64_sys_openat" || r[4] != "via" || r[5] != syscallBackend {
-		t.Errorf("valid policy: exit %d, output:\n%s\nwant exit 0 and kill-shadow-read loading via %s", code, out, syscallBackend)
+		r[3] != "file_open" || r[4] != "via" || r[5] != openBackend {
+		t.Errorf("valid policy: exit %d, output:\n%s\nwant exit 0 and kill-shadow-read loading via %s", code, out, openBackend)
 	}
 
 	for _, c := range []struct {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -75,7 +76,9 @@ func checkFile(file string, kernel probe.Report) []checkResult {
 		} else {
 			r.Loads = true
 			for _, h := range c.Hooks {
-				r.Hooks = append(r.Hooks, h.Function+" via "+h.Backend)
+				if hook := h.Function + " via " + h.Backend; !slices.Contains(r.Hooks, hook) {
+					r.Hooks = append(r.Hooks, hook) // a fallback spans several syscalls
+				}
 			}
 			r.Skipped, r.Caveats = c.Skipped, c.Caveats
 		}
