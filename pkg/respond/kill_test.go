@@ -1,10 +1,12 @@
 package respond
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vigil-sec/vigil/pkg/event"
 )
@@ -26,6 +28,12 @@ func TestNeverTouch(t *testing.T) {
 	never := append([]string{`/sleep$`}, DefaultNeverTouch...)
 	e, results := started(t, Options{NeverTouch: never}, testModules)
 	sh := startTree(t, exec.Command("/bin/sh", "-c", "while :; do sleep 1; done"), 1)
+	// the child is sh's fork until it has exec'd sleep (slow kernels)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", sh[1])); strings.HasSuffix(exe, "/sleep") {
+			break
+		}
+	}
 	busy := startTree(t, exec.Command("/bin/sh", "-c", "while :; do :; done"), 0)
 	inPod := &event.Pod{Namespace: "ns", Name: "p", Container: &event.Container{Pid: 1}}
 	for _, tc := range []struct {
