@@ -242,6 +242,8 @@ __noinline int read_arg(__u32 hook_id, __u32 i, __u32 off)
 	if (i >= MAX_ARGS)
 		return 0;
 	raw = s->raw[cfg->arg_index[i] & 7];
+	if (cfg->arg_index[i] == RAW_CONST)
+		raw = cfg->arg_const;
 	if (cfg->n_resolve[i])
 		raw = resolve(cfg, i, raw);
 	switch (cfg->arg_type[i]) {

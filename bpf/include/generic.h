@@ -223,7 +223,10 @@ struct hook_config {
 	 * event holds the first ARG_MASK, data records (struct msg_data) the
 	 * rest */
 	__u8 max_data_args;
-	__u8 pad[5];	/* conds stay 8-byte aligned without implicit padding */
+	/* what a slot of index RAW_CONST reads: a value the hook knows, such
+	 * as file_permission's mask where a syscall serves it */
+	__u8 arg_const;
+	__u8 pad[4];	/* conds stay 8-byte aligned without implicit padding */
 	__u32 max_data; /* maxData char_bufs: bytes read at most */
 	struct sel_action actions[MAX_SELECTORS];
 	struct cond conds[MAX_CONDS];

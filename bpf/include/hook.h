@@ -65,6 +65,7 @@ static __always_inline struct gscratch *scratch(void)
 }
 
 #define RAW_RET 6
+#define RAW_CONST 7 /* reads hook_config.arg_const (read_arg) */
 
 /* Zeroes the raw argument values at a hook's entry, before its backend
  * fills the slots it has (a raw syscall six, a kprobe or tracepoint five,

@@ -184,3 +184,41 @@ spec:
 		t.Errorf("the string policy: want the absolute spelling killed and others through, got through %v", through)
 	}
 }
+
+// TestResolvedReadCatchesDescriptorsOpenedElsewhere: an lsmhooks
+// file_permission policy on reads of a file kills a process reading it
+// through a descriptor another process opened (`cat < file`), on this
+// kernel through BPF LSM or kprobes, or without them at the read
+// syscalls' entry.
+func TestResolvedReadCatchesDescriptorsOpenedElsewhere(t *testing.T) {
+	_, secret, _ := secretFiles(t)
+	if err := os.WriteFile(secret, []byte("s3cret-bytes\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	load(t, fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: resolved-read}
+spec:
+  lsmhooks:
+  - hook: file_permission
+    args: [{index: 0, type: file}, {index: 1, type: int}]
+    selectors:
+    - matchArgs:
+      - {index: 0, operator: Equal, values: [%q]}
+      - {index: 1, operator: Mask, values: ["4"]}
+      matchActions: [{action: Sigkill}]
+`, resolved(t, secret)))
+	for name, cmd := range map[string]*exec.Cmd{
+		"shell redirect": exec.Command("/bin/sh", "-c", `exec /bin/cat < "$0"`, secret),
+		"absolute":       exec.Command("/bin/cat", secret),
+		"dd":             exec.Command("/bin/dd", "if="+secret, "status=none"),
+	} {
+		if !killedBeforeReading(cmd) {
+			t.Errorf("%s: read the secret", name)
+		}
+	}
+	// writing it is another access: not this policy's
+	if err := os.WriteFile(secret, []byte("s3cret-bytes\n"), 0o644); err != nil {
+		t.Errorf("writing the file under a read policy: %v", err)
+	}
+}

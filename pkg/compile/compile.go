@@ -313,6 +313,9 @@ func (c *compiler) call(path, call string, k *policy.KProbeSpec) error {
 	if fileOpenHooks[call] && !c.hasFunctionHooks() {
 		return c.openFallback(path, call, k, false)
 	}
+	if filePermissionHooks[call] && !c.hasFunctionHooks() {
+		return c.permissionFallback(path, call, k, false)
+	}
 	b, err := c.functionBackend(path+".call", "kernel function hook "+call)
 	if err == nil && atReturn(k) {
 		b, err = c.returnBackend(path+".return", b)
@@ -443,6 +446,9 @@ func (c *compiler) lsmHook(path string, h *policy.LsmHookSpec) error {
 	fh := tracing.FuncHook{Attach: tracing.AttachLSM, Symbol: h.Hook}
 	if !c.kernel.Has(probe.LSM) && fileOpenHooks[h.Hook] && !c.hasFunctionHooks() {
 		return c.openFallback(path, h.Hook, k, true)
+	}
+	if !c.kernel.Has(probe.LSM) && filePermissionHooks[h.Hook] && !c.hasFunctionHooks() {
+		return c.permissionFallback(path, h.Hook, k, true)
 	}
 	if !c.kernel.Has(probe.LSM) {
 		b, err := c.functionBackend(path+".hook", "LSM hook "+h.Hook+" (without BPF LSM: observed on security_"+h.Hook+")")

@@ -25,6 +25,37 @@ var openSyscalls = []string{"open", "openat", "openat2", "creat", "open_by_handl
 // the name policies give them (lsmhooks, kprobes).
 var fileOpenHooks = map[string]bool{"file_open": true, "security_file_open": true}
 
+// filePermissionHooks are the hooks on a file about to be read or written
+// (its mask says which), by the name policies give them.
+var filePermissionHooks = map[string]bool{"file_permission": true, "security_file_permission": true}
+
+// BackendAccessEntry names, in events, the fallback that serves a hook on
+// a file about to be read or written at the entry of the syscalls that
+// read and write descriptors.
+const BackendAccessEntry = "rw_syscalls_entry"
+
+// The kernel's MAY_ masks that file_permission gets.
+const (
+	mayWrite = 2
+	mayRead  = 4
+)
+
+// fileAccess is a descriptor a syscall reads or writes: the syscall, its
+// argument that holds the descriptor, and the access.
+type fileAccess struct {
+	syscall string
+	fdArg   uint8
+	mask    uint8
+}
+
+// fileAccesses are the syscalls that read or write a descriptor's file.
+var fileAccesses = []fileAccess{
+	{"read", 0, mayRead}, {"pread64", 0, mayRead}, {"readv", 0, mayRead}, {"preadv", 0, mayRead}, {"preadv2", 0, mayRead},
+	{"write", 0, mayWrite}, {"pwrite64", 0, mayWrite}, {"writev", 0, mayWrite}, {"pwritev", 0, mayWrite}, {"pwritev2", 0, mayWrite},
+	{"sendfile", 1, mayRead}, {"sendfile", 0, mayWrite}, {"splice", 0, mayRead}, {"splice", 2, mayWrite},
+	{"copy_file_range", 0, mayRead}, {"copy_file_range", 2, mayWrite}, {"mmap", 4, mayRead},
+}
+
 // hasFunctionHooks says whether the kernel runs kprobes or fentry.
 func (c *compiler) hasFunctionHooks() bool {
 	return c.kernel.Has(probe.Kprobe) || c.kernel.Has(probe.Fentry)
@@ -34,11 +65,8 @@ func (c *compiler) hasFunctionHooks() bool {
 // exit of every open syscall, whose slot reads the returned descriptor's
 // file, its path resolved through mounts up to the process's root.
 func (c *compiler) openFallback(path, function string, k *policy.KProbeSpec, lsm bool) error {
-	if err := c.kernel.Missing(probe.TPBTF); err != nil {
-		return kernelLacks(path, "%s needs kprobes, fentry or BPF LSM, or for its fallback the raw syscall tracepoint: %v", function, err)
-	}
-	if k.Return {
-		return unsupported(path+".return", "without kprobes, fentry or BPF LSM, %s is served at the exit of the open syscalls, which do not know its return value", function)
+	if err := c.fallbackChecks(path, function, k, "at the exit of the open syscalls"); err != nil {
+		return err
 	}
 	fk := *k
 	fk.Args = make([]policy.KProbeArg, len(k.Args))
@@ -48,9 +76,6 @@ func (c *compiler) openFallback(path, function string, k *policy.KProbeSpec, lsm
 		}
 		a.Type = "fd"
 		fk.Args[i] = a
-	}
-	if c.wantsOverride(k) {
-		return kernelLacks(path+".selectors", "Override on %s needs BPF LSM (or kprobes with bpf_override_return): its fallback at the exit of the open syscalls can kill, not deny: %v", function, c.kernel.Missing(probe.LSM))
 	}
 	cfg, meta, err := c.hook(path, function, &fk, false)
 	if err != nil {
@@ -71,5 +96,71 @@ func (c *compiler) openFallback(path, function string, k *policy.KProbeSpec, lsm
 	}
 	c.out.Caveats = append(c.out.Caveats, fmt.Sprintf("%s: %s is served at the exit of the open syscalls (the kernel has no kprobes, fentry or BPF LSM): "+
 		"the file is open when the process is killed (O_CREAT has created it, O_TRUNC truncated it), and the files an exec opens are not seen", path, function))
+	return nil
+}
+
+// permissionFallback compiles a hook on a file about to be read or written
+// as hooks at the entry of every syscall that reads or writes a
+// descriptor: the file slot reads that descriptor's file, and a mask slot
+// (index 1, int) the access, as the kernel's MAY_READ or MAY_WRITE.
+func (c *compiler) permissionFallback(path, function string, k *policy.KProbeSpec, lsm bool) error {
+	if err := c.fallbackChecks(path, function, k, "at the entry of the read and write syscalls"); err != nil {
+		return err
+	}
+	fk := *k
+	fk.Args = make([]policy.KProbeArg, len(k.Args))
+	fileSlot, maskSlot := -1, -1
+	for i, a := range k.Args {
+		switch {
+		case a.Index == 0 && a.Type == "file" && a.Resolve == "":
+			a.Type, fileSlot = "fd", i
+		case a.Index == 1 && a.Type == "int" && a.Resolve == "":
+			maskSlot = i
+		default:
+			return unsupported(fmt.Sprintf("%s.args[%d]", path, i), "without kprobes, fentry or BPF LSM, %s is served at the entry of the read and write syscalls, which know the file (index 0, type file) and the access (index 1, type int)", function)
+		}
+		fk.Args[i] = a
+	}
+	cfg, meta, err := c.hook(path, function, &fk, false)
+	if err != nil {
+		return err
+	}
+	meta.Backend, meta.LSM = BackendAccessEntry, lsm
+	if fileSlot >= 0 {
+		meta.Args[fileSlot].Type = tracing.ArgFile
+	}
+	for _, fa := range fileAccesses {
+		nr, err := syscalls.Number(fa.syscall)
+		if err != nil {
+			continue // not on this architecture
+		}
+		hc := *cfg
+		hc.ArgConst = fa.mask
+		if fileSlot >= 0 {
+			hc.ArgIndex[fileSlot] = fa.fdArg
+		}
+		if maskSlot >= 0 {
+			hc.ArgIndex[maskSlot] = tracing.RawConst
+		}
+		c.out.Program.Hooks = append(c.out.Program.Hooks, tracing.SyscallHook{Syscall: nr, Config: hc})
+		c.out.Hooks = append(c.out.Hooks, meta)
+	}
+	c.out.Caveats = append(c.out.Caveats, fmt.Sprintf("%s: %s is served at the entry of the syscalls that read and write descriptors (the kernel has no kprobes, fentry or BPF LSM): "+
+		"a file mapped with mmap is seen once, at the mmap, not at each access, and io_uring's reads and writes are not seen", path, function))
+	return nil
+}
+
+// fallbackChecks refuses what no syscall-side fallback can serve: a
+// kernel without the raw syscall tracepoint, return probes and Override.
+func (c *compiler) fallbackChecks(path, function string, k *policy.KProbeSpec, where string) error {
+	if err := c.kernel.Missing(probe.TPBTF); err != nil {
+		return kernelLacks(path, "%s needs kprobes, fentry or BPF LSM, or for its fallback the raw syscall tracepoint: %v", function, err)
+	}
+	if k.Return {
+		return unsupported(path+".return", "without kprobes, fentry or BPF LSM, %s is served %s, which do not know its return value", function, where)
+	}
+	if c.wantsOverride(k) {
+		return kernelLacks(path+".selectors", "Override on %s needs BPF LSM (or kprobes with bpf_override_return): its fallback %s can kill, not deny: %v", function, where, c.kernel.Missing(probe.LSM))
+	}
 	return nil
 }

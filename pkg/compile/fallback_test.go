@@ -60,3 +60,41 @@ func TestFileOpenFallback(t *testing.T) {
 		t.Errorf("Override on the fallback: %v", err)
 	}
 }
+
+// TestFilePermissionFallback: without kprobes, fentry and BPF LSM, a hook
+// on a file about to be read or written runs at the entry of every syscall
+// that reads or writes a descriptor, its file slot on that descriptor and
+// its mask slot reading the access as a constant of the hook.
+func TestFilePermissionFallback(t *testing.T) {
+	doc := `apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: perm}
+spec:
+  lsmhooks:
+  - hook: file_permission
+    args: [{index: 0, type: file}, {index: 1, type: int}]
+    selectors:
+    - matchArgs:
+      - {index: 0, operator: Prefix, values: ["/etc/shadow"]}
+      - {index: 1, operator: Mask, values: ["4"]}
+      matchActions: [{action: Sigkill}]
+`
+	c, err := compileDoc(t, doc, kernelWith(probe.TPBTF, probe.SendSignal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Program.Hooks) != len(fileAccesses) || len(c.Caveats) != 1 {
+		t.Fatalf("%d syscall hooks, caveats %q", len(c.Program.Hooks), c.Caveats)
+	}
+	for i, hk := range c.Program.Hooks {
+		fa := fileAccesses[i]
+		if hk.Exit || hk.Config.ArgIndex[0] != fa.fdArg || hk.Config.ArgIndex[1] != tracing.RawConst ||
+			hk.Config.ArgConst != fa.mask || c.Hooks[i].Backend != BackendAccessEntry {
+			t.Errorf("hook %d (%s) = %+v", i, fa.syscall, hk)
+		}
+	}
+	bad := strings.Replace(strings.Replace(doc, "{index: 1, type: int}", "{index: 2, type: int}", 1), "{index: 1, operator: Mask", "{index: 2, operator: Mask", 1)
+	if _, err := compileDoc(t, bad, kernelWith(probe.TPBTF, probe.SendSignal)); err == nil || !strings.Contains(err.Error(), "spec.lsmhooks[0].args[1]") {
+		t.Errorf("an argument the fallback lacks: %v", err)
+	}
+}

@@ -233,10 +233,13 @@ type HookConfig struct {
 	// bytes (at most DataMax), those after the first ArgMask in Data
 	// records; other char_bufs are cut at ArgMask.
 	MaxDataArgs uint8
-	Pad         [5]uint8
-	MaxData     uint32
-	Actions     [MaxSelectors]SelAction
-	Conds       [MaxConds]Cond
+	// ArgConst is what a slot of index RawConst reads: a value the hook
+	// knows (file_permission's mask, where a syscall serves it).
+	ArgConst uint8
+	Pad      [4]uint8
+	MaxData  uint32
+	Actions  [MaxSelectors]SelAction
+	Conds    [MaxConds]Cond
 	// NResolve and Resolve: each slot's resolve path, the members followed
 	// from the argument (see ResolveStep).
 	NResolve [MaxArgs]uint8
@@ -316,9 +319,13 @@ type SyscallHook struct {
 	Exit bool
 }
 
-// RawRet is the argument index that reads a syscall's return value, in
-// hooks that run at its exit (SyscallHook.Exit); RAW_RET in hook.h.
-const RawRet = 6
+// Argument indexes beyond the raw arguments: RawRet reads a syscall's
+// return value, in hooks that run at its exit (SyscallHook.Exit); RawConst
+// reads HookConfig.ArgConst. RAW_RET and RAW_CONST in hook.h.
+const (
+	RawRet   = 6
+	RawConst = 7
+)
 
 // Attach types of hooks with a program of their own.
 const (
