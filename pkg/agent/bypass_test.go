@@ -222,3 +222,37 @@ spec:
 		t.Errorf("writing the file under a read policy: %v", err)
 	}
 }
+
+// TestResolvedConnectKills: Tetragon's security_socket_connect policy on
+// an address kills the connecting process, through kprobes where the
+// kernel has them, or without them at connect's entry.
+func TestResolvedConnectKills(t *testing.T) {
+	port := 40000 + os.Getpid()%10000
+	load(t, fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: resolved-connect}
+spec:
+  kprobes:
+  - call: security_socket_connect
+    syscall: false
+    args: [{index: 1, type: sockaddr}, {index: 2, type: int}]
+    selectors:
+    - matchArgs:
+      - {index: 1, operator: SPort, values: ["%d"]}
+      - {index: 1, operator: SAddr, values: ["127.0.0.1"]}
+      matchActions: [{action: Sigkill}]
+`, port))
+	nc := exec.Command("/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/$0", fmt.Sprint(port))
+	if err := nc.Run(); killedBy(err) != syscall.SIGKILL {
+		t.Fatalf("connect to the watched port: %v, want killed", err)
+	}
+	other := exec.Command("/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/$0", fmt.Sprint(port+1))
+	if err := other.Run(); killedBy(err) == syscall.SIGKILL {
+		t.Fatal("a connect to another port was killed")
+	}
+	ev := shared.sink.one(t, "the kill's event", kprobeOf(nc.Process.Pid, "resolved-connect")).ProcessKprobe
+	if sa := ev.Args[0].SockaddrArg; sa == nil || sa.Port != uint32(port) || ev.Action != event.ActionSigkill {
+		t.Errorf("event %+v: want the sockaddr and SIGKILL", ev)
+	}
+	t.Logf("served by %s", ev.Backend)
+}

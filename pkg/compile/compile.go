@@ -310,11 +310,8 @@ func (c *compiler) call(path, call string, k *policy.KProbeSpec) error {
 	case k.Syscall != nil && *k.Syscall:
 		return unsupported(path+".call", "%v", err)
 	}
-	if fileOpenHooks[call] && !c.hasFunctionHooks() {
-		return c.openFallback(path, call, k, false)
-	}
-	if filePermissionHooks[call] && !c.hasFunctionHooks() {
-		return c.permissionFallback(path, call, k, false)
+	if fb := fallbackFor(call); fb != nil && !c.hasFunctionHooks() {
+		return fb(c, path, call, k, false)
 	}
 	b, err := c.functionBackend(path+".call", "kernel function hook "+call)
 	if err == nil && atReturn(k) {
@@ -444,11 +441,8 @@ func (c *compiler) uprobe(path string, u *policy.UProbeSpec) error {
 func (c *compiler) lsmHook(path string, h *policy.LsmHookSpec) error {
 	k := &policy.KProbeSpec{Call: h.Hook, Args: h.Args, Selectors: h.Selectors, Tags: h.Tags, Message: h.Message}
 	fh := tracing.FuncHook{Attach: tracing.AttachLSM, Symbol: h.Hook}
-	if !c.kernel.Has(probe.LSM) && fileOpenHooks[h.Hook] && !c.hasFunctionHooks() {
-		return c.openFallback(path, h.Hook, k, true)
-	}
-	if !c.kernel.Has(probe.LSM) && filePermissionHooks[h.Hook] && !c.hasFunctionHooks() {
-		return c.permissionFallback(path, h.Hook, k, true)
+	if fb := fallbackFor(h.Hook); fb != nil && !c.kernel.Has(probe.LSM) && !c.hasFunctionHooks() {
+		return fb(c, path, h.Hook, k, true)
 	}
 	if !c.kernel.Has(probe.LSM) {
 		b, err := c.functionBackend(path+".hook", "LSM hook "+h.Hook+" (without BPF LSM: observed on security_"+h.Hook+")")

@@ -164,3 +164,53 @@ func (c *compiler) fallbackChecks(path, function string, k *policy.KProbeSpec, w
 	}
 	return nil
 }
+
+// socketConnectHooks are the hooks on a socket being connected, by the
+// name policies give them.
+var socketConnectHooks = map[string]bool{"socket_connect": true, "security_socket_connect": true}
+
+// BackendConnectEntry names, in events, the fallback that serves a hook
+// on a socket being connected at the entry of connect.
+const BackendConnectEntry = "connect_syscall_entry"
+
+// connectFallback compiles a hook on a socket being connected as a hook
+// at the entry of connect, whose arguments 1 and 2 are the hook's
+// (address, length); the socket itself (index 0) is not read there.
+func (c *compiler) connectFallback(path, function string, k *policy.KProbeSpec, lsm bool) error {
+	if err := c.fallbackChecks(path, function, k, "at the entry of connect"); err != nil {
+		return err
+	}
+	for i, a := range k.Args {
+		if !(a.Index == 1 && a.Type == "sockaddr" || a.Index == 2 && a.Type == "int") || a.Resolve != "" {
+			return unsupported(fmt.Sprintf("%s.args[%d]", path, i), "without kprobes, fentry or BPF LSM, %s is served at the entry of connect, which has the address (index 1, type sockaddr) and its length (index 2, type int), not the socket", function)
+		}
+	}
+	nr, err := syscalls.Number("connect")
+	if err != nil {
+		return unsupported(path, "%v", err)
+	}
+	cfg, meta, err := c.hook(path, function, k, false)
+	if err != nil {
+		return err
+	}
+	meta.Backend, meta.LSM = BackendConnectEntry, lsm
+	c.out.Program.Hooks = append(c.out.Program.Hooks, tracing.SyscallHook{Syscall: nr, Config: *cfg})
+	c.out.Hooks = append(c.out.Hooks, meta)
+	c.out.Caveats = append(c.out.Caveats, fmt.Sprintf("%s: %s is served at the entry of connect (the kernel has no kprobes, fentry or BPF LSM): "+
+		"the address is read from the caller's memory as connect got it, and io_uring's connects are not seen", path, function))
+	return nil
+}
+
+// fallbackFor returns the syscall-side fallback of a hook on a resolved
+// object, nil when there is none.
+func fallbackFor(function string) func(c *compiler, path, function string, k *policy.KProbeSpec, lsm bool) error {
+	switch {
+	case fileOpenHooks[function]:
+		return (*compiler).openFallback
+	case filePermissionHooks[function]:
+		return (*compiler).permissionFallback
+	case socketConnectHooks[function]:
+		return (*compiler).connectFallback
+	}
+	return nil
+}
