@@ -256,3 +256,43 @@ spec:
 	}
 	t.Logf("served by %s", ev.Backend)
 }
+
+// TestResolvedExecKills: an lsmhooks bprm_check_security policy on a
+// binary kills it before it runs, by whatever path it is executed,
+// through BPF LSM or kprobes, or without them at sched_process_exec.
+func TestResolvedExecKills(t *testing.T) {
+	dir := t.TempDir()
+	tool := filepath.Join(dir, "tool")
+	if out, err := exec.Command("cp", "/bin/echo", tool).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	load(t, fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: resolved-exec}
+spec:
+  lsmhooks:
+  - hook: bprm_check_security
+    args: [{index: 0, type: linux_binprm}]
+    selectors:
+    - matchArgs: [{index: 0, operator: Equal, values: [%q]}]
+      matchActions: [{action: Sigkill}]
+`, resolved(t, tool)))
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(tool, link); err != nil {
+		t.Fatal(err)
+	}
+	for name, cmd := range map[string]*exec.Cmd{
+		"absolute": exec.Command(tool, "ran"),
+		"symlink":  exec.Command(link, "ran"),
+		"relative": exec.Command("/bin/sh", "-c", `cd "$0" && exec ./tool ran`, dir),
+	} {
+		var out strings.Builder
+		cmd.Stdout = &out
+		if err := cmd.Run(); killedBy(err) != syscall.SIGKILL || strings.Contains(out.String(), "ran") {
+			t.Errorf("%s: %v, output %q: want killed before it runs", name, err, out.String())
+		}
+	}
+	if out, err := exec.Command("/bin/echo", "ran").Output(); err != nil || !strings.Contains(string(out), "ran") {
+		t.Errorf("another binary: %v %q", err, out)
+	}
+}

@@ -201,6 +201,49 @@ func (c *compiler) connectFallback(path, function string, k *policy.KProbeSpec, 
 	return nil
 }
 
+// execHooks are the hooks on a binary about to run, by the name policies
+// give them.
+var execHooks = map[string]bool{"bprm_check_security": true, "security_bprm_check": true}
+
+// BackendExecTracepoint names, in events, the fallback that serves a hook
+// on a binary about to run at the sched_process_exec tracepoint.
+const BackendExecTracepoint = "sched_process_exec"
+
+// execFallback compiles a hook on a binary about to run as a raw
+// tracepoint program on sched_process_exec, whose third argument is the
+// same struct linux_binprm.
+func (c *compiler) execFallback(path, function string, k *policy.KProbeSpec, lsm bool) error {
+	if err := c.fallbackChecks(path, function, k, "at the sched_process_exec tracepoint"); err != nil {
+		return err
+	}
+	if err := c.kernel.Missing(probe.RawTracepoint); err != nil {
+		return kernelLacks(path, "%s needs kprobes, fentry or BPF LSM, or for its fallback raw tracepoints: %v", function, err)
+	}
+	for i, a := range k.Args {
+		if a.Index != 0 || a.Type != "linux_binprm" || a.Resolve != "" {
+			return unsupported(fmt.Sprintf("%s.args[%d]", path, i), "without kprobes, fentry or BPF LSM, %s is served at the sched_process_exec tracepoint, which has the binary (index 0, type linux_binprm) only", function)
+		}
+	}
+	for i, sel := range k.Selectors {
+		if len(sel.MatchBinaries) > 0 {
+			return unsupported(fmt.Sprintf("%s.selectors[%d].matchBinaries", path, i), "without kprobes, fentry or BPF LSM, %s is served at the sched_process_exec tracepoint, where the process already runs the new binary: matchBinaries would not see the one that execs (use matchParentBinaries, or the binary as the argument)", function)
+		}
+	}
+	fh := tracing.FuncHook{Attach: tracing.AttachRawTracepoint, Symbol: "sched_process_exec"}
+	if err := c.funcHook(path, fh, function, k); err != nil {
+		return err
+	}
+	in := &c.out.Program.Funcs[len(c.out.Program.Funcs)-1]
+	for i := range k.Args {
+		in.Config.ArgIndex[i] = 2 // TP_PROTO(p, old_pid, bprm)
+	}
+	meta := c.out.Hooks[len(c.out.Hooks)-1]
+	meta.Backend, meta.LSM = BackendExecTracepoint, lsm
+	c.out.Caveats = append(c.out.Caveats, fmt.Sprintf("%s: %s is served at the sched_process_exec tracepoint (the kernel has no kprobes, fentry or BPF LSM): "+
+		"the exec has succeeded when the process is killed, before it runs an instruction of the new binary, and a script's interpreter is checked, not the script", path, function))
+	return nil
+}
+
 // fallbackFor returns the syscall-side fallback of a hook on a resolved
 // object, nil when there is none.
 func fallbackFor(function string) func(c *compiler, path, function string, k *policy.KProbeSpec, lsm bool) error {
@@ -211,6 +254,8 @@ func fallbackFor(function string) func(c *compiler, path, function string, k *po
 		return (*compiler).permissionFallback
 	case socketConnectHooks[function]:
 		return (*compiler).connectFallback
+	case execHooks[function]:
+		return (*compiler).execFallback
 	}
 	return nil
 }
