@@ -296,3 +296,33 @@ spec:
 		t.Errorf("another binary: %v %q", err, out)
 	}
 }
+
+// TestResolvedFdInstallKills: Tetragon's fd_install policy form (the
+// descriptor and the file) kills an open of the watched file, through
+// kprobes where the kernel has them, or without them at the open
+// syscalls' exit.
+func TestResolvedFdInstallKills(t *testing.T) {
+	dir, secret, _ := secretFiles(t)
+	load(t, fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: resolved-fd-install}
+spec:
+  kprobes:
+  - call: fd_install
+    syscall: false
+    args: [{index: 0, type: int}, {index: 1, type: file}]
+    selectors:
+    - matchArgs: [{index: 1, operator: Prefix, values: [%q]}]
+      matchActions: [{action: Sigkill}]
+`, resolved(t, dir)))
+	if !killedBeforeReading(exec.Command("/bin/sh", "-c", `cd "$0" && exec /bin/cat ./secret`, dir)) {
+		t.Error("a relative open of the watched file read it")
+	}
+	cat := exec.Command("/bin/cat", secret)
+	_ = cat.Run()
+	ev := shared.sink.one(t, "the kill's event", kprobeOf(cat.Process.Pid, "resolved-fd-install")).ProcessKprobe
+	if len(ev.Args) != 2 || ev.Args[0].IntArg == nil || *ev.Args[0].IntArg < 0 || ev.Args[1].FileArg == nil ||
+		ev.Args[1].FileArg.Path != resolved(t, secret) {
+		t.Errorf("event args %+v: want the descriptor and the file", ev.Args)
+	}
+}

@@ -23,7 +23,16 @@ var openSyscalls = []string{"open", "openat", "openat2", "creat", "open_by_handl
 
 // fileOpenHooks are the hooks whose object is the file being opened, by
 // the name policies give them (lsmhooks, kprobes).
-var fileOpenHooks = map[string]bool{"file_open": true, "security_file_open": true}
+var fileOpenHooks = map[string]bool{"file_open": true, "security_file_open": true, "fd_install": true}
+
+// fileIndex is the argument that is the opened file: fd_install's second
+// (its first is the descriptor), the others' first.
+func fileIndex(function string) uint32 {
+	if function == "fd_install" {
+		return 1
+	}
+	return 0
+}
 
 // filePermissionHooks are the hooks on a file about to be read or written
 // (its mask says which), by the name policies give them.
@@ -70,20 +79,27 @@ func (c *compiler) openFallback(path, function string, k *policy.KProbeSpec, lsm
 	}
 	fk := *k
 	fk.Args = make([]policy.KProbeArg, len(k.Args))
+	file := fileIndex(function)
 	for i, a := range k.Args {
-		if a.Index != 0 || a.Type != "file" || a.Resolve != "" {
-			return unsupported(fmt.Sprintf("%s.args[%d]", path, i), "without kprobes, fentry or BPF LSM, %s is served at the exit of the open syscalls, which know the opened file only (index 0, type file, no resolve)", function)
+		isFile := a.Index == file && a.Type == "file"
+		isFd := function == "fd_install" && a.Index == 0 && (a.Type == "int" || a.Type == "uint32")
+		if !isFile && !isFd || a.Resolve != "" {
+			return unsupported(fmt.Sprintf("%s.args[%d]", path, i), "without kprobes, fentry or BPF LSM, %s is served at the exit of the open syscalls, which know the opened file (index %d, type file) and its descriptor", function, file)
 		}
-		a.Type = "fd"
+		if isFile {
+			a.Type = "fd"
+		}
 		fk.Args[i] = a
 	}
 	cfg, meta, err := c.hook(path, function, &fk, false)
 	if err != nil {
 		return err
 	}
-	for i := range fk.Args {
+	for i, a := range fk.Args {
 		cfg.ArgIndex[i] = tracing.RawRet
-		meta.Args[i].Type = tracing.ArgFile
+		if a.Type == "fd" {
+			meta.Args[i].Type = tracing.ArgFile
+		}
 	}
 	meta.Backend, meta.LSM = BackendOpenExit, lsm
 	for _, name := range openSyscalls {
@@ -95,7 +111,8 @@ func (c *compiler) openFallback(path, function string, k *policy.KProbeSpec, lsm
 		c.out.Hooks = append(c.out.Hooks, meta)
 	}
 	c.out.Caveats = append(c.out.Caveats, fmt.Sprintf("%s: %s is served at the exit of the open syscalls (the kernel has no kprobes, fentry or BPF LSM): "+
-		"the file is open when the process is killed (O_CREAT has created it, O_TRUNC truncated it), and the files an exec opens are not seen", path, function))
+		"the file is open when the process is killed (O_CREAT has created it, O_TRUNC truncated it), the files an exec opens are not seen, "+
+		"nor descriptors installed by other calls (sockets, pipes, accept)", path, function))
 	return nil
 }
 
