@@ -277,9 +277,15 @@ __noinline int read_arg(__u32 hook_id, __u32 i, __u32 off)
 		s->msg.arg_val[i] = (__s32)raw;
 		return put_file_path(s, off, fd_file(task, (__u32)raw), task);
 	case ARG_SOCKADDR:
-		if (bpf_probe_read_user(&s->msg.data[off], 28, (void *)raw))
-			return 0;
-		return 28;
+		/* a kernel function's (security_socket_connect) is the copy
+		 * move_addr_to_kernel made */
+		if (cfg->kernel_mem & (1 << i))
+			n = bpf_probe_read_kernel(&s->msg.data[off], 28,
+						  (void *)raw);
+		else
+			n = bpf_probe_read_user(&s->msg.data[off], 28,
+						(void *)raw);
+		return n ? 0 : 28;
 	case ARG_SOCK:
 		return put_sock(s, off, (struct sock *)raw);
 	case ARG_CRED:
