@@ -15,6 +15,9 @@
 #include "hook.h"
 #include "path.h"
 
+/* struct file's f_mode: an O_PATH file (include/linux/fs.h, 5.10 to 6.18) */
+#define FMODE_PATH 0x4000
+
 /* The open file behind fd in the current task, or NULL. */
 static __always_inline struct file *fd_file(struct task_struct *task, __u64 fd)
 {
@@ -46,12 +49,33 @@ static __always_inline __u32 put_path_of(struct gscratch *s, __u32 off,
 	return len;
 }
 
-/* Puts the path of file f into data at off; returns its length. */
-static __always_inline __u32 put_file_path(struct gscratch *s, __u32 off,
-					   struct file *f,
-					   struct task_struct *task)
+/* Puts slot i's path p into data at off, and keeps its dentry for the
+ * identity conditions; returns the path's length. */
+static __always_inline __u32 put_obj_path(struct gscratch *s, __u32 i,
+					  __u32 off, const struct path *p,
+					  struct task_struct *task)
 {
-	return f ? put_path_of(s, off, &f->f_path, task) : 0;
+	if (!p)
+		return 0;
+	s->obj[i & (MAX_ARGS - 1)] = (__u64)BPF_CORE_READ(p, dentry);
+	return put_path_of(s, off, p, task);
+}
+
+/* The path of the file an argument of type type points to, or NULL. */
+static __always_inline const struct path *file_path_of(__u8 type, __u64 raw,
+						       struct task_struct *task)
+{
+	struct file *f = NULL;
+
+	if (type == ARG_PATH)
+		return (const struct path *)raw;
+	if (type == ARG_FILE)
+		f = (struct file *)raw;
+	else if (type == ARG_BPRM)
+		f = BPF_CORE_READ((struct linux_binprm *)raw, file);
+	else if (type == ARG_FD)
+		f = fd_file(task, (__u32)raw);
+	return f ? &f->f_path : NULL;
 }
 
 /* Puts what selectors and events use of struct sock sk at data[off]. */
@@ -265,17 +289,14 @@ __noinline int read_arg(__u32 hook_id, __u32 i, __u32 off)
 			n = bpf_probe_read_user_str(&s->msg.data[off],
 						    ARG_DATA_LEN, (void *)raw);
 		return n > 0 ? (n - 1) & ARG_MASK : 0;
-	case ARG_FILE:
-		return put_file_path(s, off, (struct file *)raw, task);
-	case ARG_PATH:
-		return put_path_of(s, off, (struct path *)raw, task);
-	case ARG_BPRM:
-		return put_file_path(
-		    s, off, BPF_CORE_READ((struct linux_binprm *)raw, file),
-		    task);
 	case ARG_FD:
 		s->msg.arg_val[i] = (__s32)raw;
-		return put_file_path(s, off, fd_file(task, (__u32)raw), task);
+		/* fall through */
+	case ARG_FILE:
+	case ARG_PATH:
+	case ARG_BPRM:
+		return put_obj_path(
+		    s, i, off, file_path_of(cfg->arg_type[i], raw, task), task);
 	case ARG_SOCKADDR:
 		/* a kernel function's (security_socket_connect) is the copy
 		 * move_addr_to_kernel made */
@@ -321,6 +342,7 @@ static __always_inline void read_args(struct gscratch *s,
 		__u32 len = 0;
 
 		s->arg_off[i] = off;
+		s->obj[i] = 0;
 		s->msg.arg_val[i] = 0;
 		s->msg.data_err[i] = DATA_OK;
 		s->msg.data_len[i] = 0;

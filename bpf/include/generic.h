@@ -152,6 +152,11 @@ enum cond_op {
 	COND_DPORT_PRIV = 16,
 };
 
+/* cond.v1 of a COND_EQ or COND_PREFIX condition on a file argument: the
+ * file also matches by identity (obj_ids), for COND_PREFIX through any of
+ * its ancestors, so that another path to the same object does too. */
+#define COND_OBJ_IDENTITY 1
+
 struct cond {
 	__u8 selector;
 	__u8 subject;
@@ -226,7 +231,10 @@ struct hook_config {
 	/* what a slot of index RAW_CONST reads: a value the hook knows, such
 	 * as file_permission's mask where a syscall serves it */
 	__u8 arg_const;
-	__u8 pad[4];	/* conds stay 8-byte aligned without implicit padding */
+	/* file_open served at the open syscalls' exit: a descriptor of an
+	 * O_PATH file is no open (the LSM hook never sees those) */
+	__u8 skip_opath;
+	__u8 pad[3];	/* conds stay 8-byte aligned without implicit padding */
 	__u32 max_data; /* maxData char_bufs: bytes read at most */
 	struct sel_action actions[MAX_SELECTORS];
 	struct cond conds[MAX_CONDS];
@@ -250,6 +258,15 @@ struct str_key {
 	__u32 prefixlen; /* LPM: 32 bits of set_id, then the bytes */
 	__u32 set_id;
 	__u8 data[STR_KEY_LEN];
+};
+
+/* A key of the identity sets: an object a policy names by path, as the
+ * kernel knows it (its superblock's dev_t and inode number), in the string
+ * set of the condition that names it. */
+struct obj_key {
+	__u32 set_id;
+	__u32 dev;
+	__u64 ino;
 };
 
 struct int_key {

@@ -33,6 +33,8 @@ struct gscratch {
 	__u8 pending; /* msg waits for its stack traces (generic.bpf.c) */
 	__u8 pad2[6];
 	__u32 arg_off[MAX_ARGS];
+	/* a file argument's dentry, for identity conditions (selector.h) */
+	__u64 obj[MAX_ARGS];
 	__u32 failed;  /* selectors with a false condition */
 	__u32 bin_off; /* binary path in path.buf, once resolved */
 	__u32 bin_len;

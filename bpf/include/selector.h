@@ -43,6 +43,42 @@ struct {
 	__type(value, __u8);
 } addr_sets SEC(".maps");
 
+/* The identity sets: objects that conditions on file arguments name by
+ * path, as (device, inode), which user space keeps up to date. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct obj_key);
+	__type(value, __u8);
+} obj_ids SEC(".maps");
+
+/* Whether the object of dentry, or with walk one of its ancestors up to its
+ * file system's root (PATH_MAX_DEPTH at most), is in identity set set_id.
+ * Global, so that the walk is verified once. */
+__noinline int obj_in_set(__u64 dentry, __u32 set_id, __u32 walk)
+{
+	struct dentry *d = (struct dentry *)dentry, *parent;
+	struct obj_key k = {.set_id = set_id};
+
+	if (!d)
+		return 0;
+	k.dev = BPF_CORE_READ(d, d_sb, s_dev);
+	for (int j = 0; j < PATH_MAX_DEPTH; j++) {
+		struct inode *inode = BPF_CORE_READ(d, d_inode);
+
+		if (!inode)
+			return 0;
+		k.ino = BPF_CORE_READ(inode, i_ino);
+		if (bpf_map_lookup_elem(&obj_ids, &k))
+			return 1;
+		parent = BPF_CORE_READ(d, d_parent);
+		if (!walk || parent == d)
+			return 0;
+		d = parent;
+	}
+	return 0;
+}
+
 /* Whether value is in integer set set_id. */
 static __always_inline bool in_int_set(__u32 set_id, __s64 value)
 {
@@ -312,9 +348,14 @@ static __always_inline bool eval_arg(struct gscratch *s, struct cond *c,
 	case COND_EQ:
 	case COND_PREFIX:
 	case COND_POSTFIX:
-		if (str)
-			return in_str_set(s, c->op, c->set_id, data, len);
-		return eval_int(c, v);
+		if (!str)
+			return eval_int(c, v);
+		if (in_str_set(s, c->op, c->set_id, data, len))
+			return true;
+		/* another path to an object the condition names */
+		return (c->v1 & COND_OBJ_IDENTITY) && c->op != COND_POSTFIX &&
+		       obj_in_set(s->obj[i & (MAX_ARGS - 1)], c->set_id,
+				  c->op == COND_PREFIX);
 	}
 	return eval_int(c, v);
 }

@@ -346,6 +346,14 @@ static __always_inline void return_hook(struct gscratch *s,
 	post(s, cfg, task, nr, sel, PART_RETURN, 0);
 }
 
+/* Whether descriptor fd of task is an O_PATH file's. */
+static __always_inline bool path_only(struct task_struct *task, __s64 fd)
+{
+	struct file *f = fd < 0 ? NULL : fd_file(task, fd);
+
+	return f && (BPF_CORE_READ(f, f_mode) & FMODE_PATH);
+}
+
 /* Runs one hook on the current call: reads its arguments, evaluates its
  * selectors, acts, and posts the event. A return hook runs twice: see
  * enum select_phase. */
@@ -367,6 +375,8 @@ __noinline int run_hook(__u32 hook_id, __u32 nr)
 		return_hook(s, cfg, task, nr);
 		return 0;
 	}
+	if (cfg->skip_opath && path_only(task, s->raw[RAW_RET]))
+		return 0;
 	read_ret(s, cfg);
 	read_args(s, cfg, 0xff);
 	sel = select(s, cfg, PHASE_ALL, 0);

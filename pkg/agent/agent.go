@@ -55,6 +55,10 @@ type Config struct {
 	PolicyReload   time.Duration
 	PolicySettle   time.Duration
 	PolicyMaxBytes int64
+	// IdentityRefresh is how often the objects that policies name by path
+	// are looked up again, so that a replaced file's new inode matches
+	// (1 s when 0).
+	IdentityRefresh time.Duration
 	// SyscallBackend forces the backend of syscall hooks (compile.Target).
 	SyscallBackend string
 	// Pods, when set, adds to events the pod and container of their
@@ -140,6 +144,9 @@ func New(cfg Config, sink Sink) (*Agent, error) {
 	}
 	if cfg.PolicyReload <= 0 {
 		cfg.PolicyReload = time.Second
+	}
+	if cfg.IdentityRefresh <= 0 {
+		cfg.IdentityRefresh = time.Second
 	}
 	if cfg.PolicySettle <= 0 {
 		cfg.PolicySettle = time.Second
@@ -231,6 +238,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	go a.files.watch(a.cfg.PolicyReload, ctx.Done())
+	go refreshIdentities(a.sensor.Hooks(), a.cfg.IdentityRefresh, ctx.Done())
 	go a.scopes.Run(ctx)
 	if a.crds != nil {
 		go a.crds.run(ctx)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,13 +18,16 @@ import (
 )
 
 // opener opens path (how: open, openat2, dirfd) with a syscall Go's os
-// package does not use, reads it to stdout, and exits 0; it is killed
-// first when a policy catches the open.
+// package does not use, or (unshare, chroot) where the file has another
+// path, reads it to stdout, and exits 0; it is killed first when a policy
+// catches the open.
 func opener(arg string) {
 	how, path, _ := strings.Cut(arg, ":")
 	var fd int
 	var err error
 	switch how {
+	case "unshare", "chroot":
+		fd, err = openElsewhere(how, path)
 	case "open":
 		p := cString(path)
 		r, _, errno := syscall.Syscall(syscall.SYS_OPEN, uintptr(unsafe.Pointer(p)), syscall.O_RDONLY, 0)
@@ -44,6 +48,31 @@ func opener(arg string) {
 	n, _ := unix.Read(fd, buf)
 	os.Stdout.Write(buf[:n])
 	os.Exit(0)
+}
+
+// openElsewhere opens, for arg "DIR|OTHER|NAME", the file NAME of DIR:
+// unshare: in a private mount namespace, through a bind mount of DIR on
+// OTHER; chroot: as /NAME after a chroot into DIR.
+func openElsewhere(how, arg string) (int, error) {
+	parts := strings.SplitN(arg, "|", 3)
+	dir, other, name := parts[0], parts[1], parts[2]
+	runtime.LockOSThread() // namespaces and roots are per thread here
+	if how == "chroot" {
+		if err := unix.Chroot(dir); err != nil {
+			return -1, err
+		}
+		return unix.Open("/"+name, unix.O_RDONLY, 0)
+	}
+	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+		return -1, err
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return -1, err
+	}
+	if err := unix.Mount(dir, other, "", unix.MS_BIND, ""); err != nil {
+		return -1, err
+	}
+	return unix.Open(filepath.Join(other, name), unix.O_RDONLY, 0)
 }
 
 func errnoErr(e syscall.Errno) error {
@@ -75,9 +104,9 @@ func spellings(t *testing.T, dir, secret string) map[string]*exec.Cmd {
 		t.Fatalf("cp: %v %s", err, out)
 	}
 	base := filepath.Base(secret)
-	helper := func(how string) *exec.Cmd {
+	helper := func(how, arg string) *exec.Cmd {
 		cmd := exec.Command(os.Args[0])
-		cmd.Env = append(os.Environ(), helperEnv+"=opener:"+how+":"+secret)
+		cmd.Env = append(os.Environ(), helperEnv+"=opener:"+how+":"+arg)
 		return cmd
 	}
 	return map[string]*exec.Cmd{
@@ -91,11 +120,35 @@ func spellings(t *testing.T, dir, secret string) map[string]*exec.Cmd {
 		"shell redirect":    exec.Command("/bin/sh", "-c", `exec /bin/cat < "$0"`, secret),
 		"proc fd reopen":    exec.Command("/bin/sh", "-c", `exec 3<"$0"; exec /bin/cat /proc/self/fd/3`, secret),
 		"copied cat":        exec.Command(copied, secret),
-		"open(2)":           helper("open"),
-		"openat2":           helper("openat2"),
-		"dirfd relative":    helper("dirfd"),
+		"open(2)":           helper("open", secret),
+		"openat2":           helper("openat2", secret),
+		"dirfd relative":    helper("dirfd", secret),
 		"python or sh read": exec.Command("/bin/sh", "-c", `read -r line < "$0"; echo "$line"`, secret),
+		// another path to the same object
+		"hardlink":   exec.Command("/bin/cat", hardlink(t, secret, filepath.Join(other, "hard"))),
+		"bind mount": exec.Command("/bin/cat", filepath.Join(bindMount(t, dir), base)),
+		"unshare -m": helper("unshare", dir+"|"+t.TempDir()+"|"+base),
+		"chroot":     helper("chroot", dir+"|-|"+base),
 	}
+}
+
+// hardlink links name to file and returns name.
+func hardlink(t *testing.T, file, name string) string {
+	if err := os.Link(file, name); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+// bindMount mounts dir on a new directory, unmounted when t ends, and
+// returns that directory.
+func bindMount(t *testing.T, dir string) string {
+	mnt := t.TempDir()
+	if err := unix.Mount(dir, mnt, "", unix.MS_BIND, ""); err != nil {
+		t.Fatalf("bind mount: %v", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(mnt, unix.MNT_DETACH) })
+	return mnt
 }
 
 // TestResolvedOpenCatchesEverySpelling: an lsmhooks file_open policy on
@@ -107,17 +160,7 @@ func TestResolvedOpenCatchesEverySpelling(t *testing.T) {
 	if err := os.WriteFile(secret, []byte("s3cret-bytes\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	load(t, fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
-kind: TracingPolicy
-metadata: {name: resolved-open}
-spec:
-  lsmhooks:
-  - hook: file_open
-    args: [{index: 0, type: file}]
-    selectors:
-    - matchArgs: [{index: 0, operator: Equal, values: [%q]}]
-      matchActions: [{action: Sigkill}]
-`, resolved(t, secret)))
+	load(t, fileOpenPolicy("resolved-open", "Equal", resolved(t, secret)))
 	for name, cmd := range spellings(t, dir, secret) {
 		if !killedBeforeReading(cmd) {
 			t.Errorf("%s: read the secret", name)
@@ -142,6 +185,77 @@ spec:
 		}
 		t.Logf("served by %s", ev.Backend)
 	}
+}
+
+// TestIdentityFollowsTheObject: the file a policy names is matched by its
+// identity wherever it goes (a rename), and once the agent looked again,
+// so is the file that replaced it at the named path (a new inode), through
+// any path.
+func TestIdentityFollowsTheObject(t *testing.T) {
+	dir, secret, _ := secretFiles(t)
+	if err := os.WriteFile(secret, []byte("s3cret-bytes\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	load(t, fileOpenPolicy("identity-follows", "Equal", resolved(t, secret)))
+	moved := filepath.Join(dir, "moved")
+	if err := os.Rename(secret, moved); err != nil {
+		t.Fatal(err)
+	}
+	if !killedBeforeReading(exec.Command("/bin/cat", moved)) {
+		t.Error("the named file, renamed, was read")
+	}
+	// as passwd replaces /etc/shadow: written elsewhere, renamed in (an
+	// open of the named path would kill this test)
+	link := filepath.Join(t.TempDir(), "new")
+	if err := os.WriteFile(link, []byte("s3cret-new\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(link, secret); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for !killedBeforeReading(exec.Command("/bin/cat", link)) {
+		if time.Since(start) > 20*time.Second {
+			t.Fatal("the file that replaced the named one was read through another path 20 s after")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("the replacement matched by identity %v after it was made", time.Since(start).Round(time.Millisecond))
+}
+
+// TestIdentityOfADirectory: a Prefix naming a directory matches the files
+// below it through any path to them (a bind mount of the directory); a
+// hardlink made outside the directory to a file inside is what identity
+// cannot catch, as the README says.
+func TestIdentityOfADirectory(t *testing.T) {
+	dir, secret, _ := secretFiles(t)
+	if err := os.WriteFile(secret, []byte("s3cret-bytes\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	load(t, fileOpenPolicy("identity-dir", "Prefix", resolved(t, dir)+"/"))
+	if !killedBeforeReading(exec.Command("/bin/cat", filepath.Join(bindMount(t, dir), filepath.Base(secret)))) {
+		t.Error("a file of the named directory was read through a bind mount")
+	}
+	outside := hardlink(t, secret, filepath.Join(t.TempDir(), "outside"))
+	if killedBeforeReading(exec.Command("/bin/cat", outside)) {
+		t.Error("a hardlink outside the named directory was caught: the README says it is not")
+	}
+}
+
+// fileOpenPolicy is an lsmhooks file_open policy killing the opens of
+// files whose path matches value by operator.
+func fileOpenPolicy(name, operator, value string) string {
+	return fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: %s}
+spec:
+  lsmhooks:
+  - hook: file_open
+    args: [{index: 0, type: file}]
+    selectors:
+    - matchArgs: [{index: 0, operator: %s, values: [%q]}]
+      matchActions: [{action: Sigkill}]
+`, name, operator, value)
 }
 
 // killedBeforeReading runs cmd and says whether it was killed with the

@@ -995,7 +995,36 @@ func (c *compiler) matchArg(path string, sel uint8, m *policy.ArgSelector, slots
 	if netOp(cd.Op) != (typ == tracing.ArgSockaddr || typ == tracing.ArgSock || typ == tracing.ArgSkb) {
 		return unsupported(path+".operator", "operator %s does not apply to an argument of this type", m.Operator)
 	}
+	if isFile(typ) && (cd.Op == tracing.CondEq || cd.Op == tracing.CondPrefix) && c.objNames(cd.SetID, m.Values) {
+		cd.V1 = tracing.CondObjIdentity
+	}
 	return c.cond(cfg, path, cd)
+}
+
+// objNames names the objects at the absolute paths among values, whose
+// identities join string set set; it says whether there is one. A file
+// argument then matches another path to the same object, or for a prefix
+// to an object below it.
+func (c *compiler) objNames(set uint32, values []string) bool {
+	named := false
+	for _, v := range values {
+		v = strings.TrimSuffix(v, "\x00")
+		if strings.HasPrefix(v, "/") {
+			c.out.Program.Objs = append(c.out.Program.Objs, tracing.ObjName{SetID: set, Path: v})
+			named = true
+		}
+	}
+	return named
+}
+
+// isFile says whether an argument of type typ is an open file or path,
+// which selectors may match by identity.
+func isFile(typ int) bool {
+	switch typ {
+	case tracing.ArgFd, tracing.ArgFile, tracing.ArgPath, tracing.ArgBprm:
+		return true
+	}
+	return false
 }
 
 // netOps are the operators on network arguments.

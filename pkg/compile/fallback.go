@@ -102,6 +102,7 @@ func (c *compiler) openFallback(path, function string, k *policy.KProbeSpec, lsm
 		}
 	}
 	meta.Backend, meta.LSM = BackendOpenExit, lsm
+	cfg.SkipOpath = b2u(function != "fd_install") // fd_install sees O_PATH descriptors
 	for _, name := range openSyscalls {
 		nr, err := syscalls.Number(name)
 		if err != nil {

@@ -26,6 +26,7 @@ const (
 	genericMapHookStats              = "hook_stats"
 	genericMapHostScope              = "host_scope"
 	genericMapIntSets                = "int_sets"
+	genericMapObjIds                 = "obj_ids"
 	genericMapPodScopes              = "pod_scopes"
 	genericMapPolicyModes            = "policy_modes"
 	genericMapProcs                  = "procs"
@@ -128,6 +129,7 @@ type genericMapSpecs struct {
 	HookStats        *ebpf.MapSpec `ebpf:"hook_stats"`
 	HostScope        *ebpf.MapSpec `ebpf:"host_scope"`
 	IntSets          *ebpf.MapSpec `ebpf:"int_sets"`
+	ObjIds           *ebpf.MapSpec `ebpf:"obj_ids"`
 	PodScopes        *ebpf.MapSpec `ebpf:"pod_scopes"`
 	PolicyModes      *ebpf.MapSpec `ebpf:"policy_modes"`
 	Procs            *ebpf.MapSpec `ebpf:"procs"`
@@ -186,6 +188,7 @@ type genericMaps struct {
 	HookStats        *ebpf.Map `ebpf:"hook_stats"`
 	HostScope        *ebpf.Map `ebpf:"host_scope"`
 	IntSets          *ebpf.Map `ebpf:"int_sets"`
+	ObjIds           *ebpf.Map `ebpf:"obj_ids"`
 	PodScopes        *ebpf.Map `ebpf:"pod_scopes"`
 	PolicyModes      *ebpf.Map `ebpf:"policy_modes"`
 	Procs            *ebpf.Map `ebpf:"procs"`
@@ -209,6 +212,7 @@ func (m *genericMaps) Close() error {
 		m.HookStats,
 		m.HostScope,
 		m.IntSets,
+		m.ObjIds,
 		m.PodScopes,
 		m.PolicyModes,
 		m.Procs,

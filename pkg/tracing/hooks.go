@@ -236,10 +236,13 @@ type HookConfig struct {
 	// ArgConst is what a slot of index RawConst reads: a value the hook
 	// knows (file_permission's mask, where a syscall serves it).
 	ArgConst uint8
-	Pad      [4]uint8
-	MaxData  uint32
-	Actions  [MaxSelectors]SelAction
-	Conds    [MaxConds]Cond
+	// SkipOpath: the hook, file_open served at the open syscalls' exit,
+	// skips a returned descriptor of an O_PATH file (no open for the LSM).
+	SkipOpath uint8
+	Pad       [3]uint8
+	MaxData   uint32
+	Actions   [MaxSelectors]SelAction
+	Conds     [MaxConds]Cond
 	// NResolve and Resolve: each slot's resolve path, the members followed
 	// from the argument (see ResolveStep).
 	NResolve [MaxArgs]uint8
@@ -307,6 +310,7 @@ type Program struct {
 	Strs  []StrKey
 	Ints  []IntKey
 	Addrs []AddrKey
+	Objs  []ObjName // paths whose objects' identities join the string sets
 }
 
 // SyscallHook is one hook on one syscall number.
@@ -365,8 +369,9 @@ type TPFields struct {
 // Installed is what Install put in the kernel for one policy.
 type Installed struct {
 	PolicyID uint32
-	HookIDs  []uint32 // global ids: Program.Hooks, then Program.Funcs (prog has them too)
-	prog     Program  // with global ids
+	HookIDs  []uint32   // global ids: Program.Hooks, then Program.Funcs (prog has them too)
+	prog     Program    // with global ids
+	objs     []objEntry // prog.Objs as last found
 	links    []link.Link
 	progs    []*ebpf.Program
 }
@@ -383,7 +388,7 @@ type Hooks struct {
 	nextHook uint32
 	hookUsed map[uint32]bool
 	nextSet  uint32
-	policies map[uint32]bool
+	policies map[uint32]*Installed
 	cpus     int           // possible CPUs: the length of a per-CPU value
 	stacks   *Stacks       // the stack map's reader, once loaded
 	loads    atomic.Uint64 // programs loaded (Loads)
@@ -402,7 +407,7 @@ func (o *genericCore) Close() error {
 }
 
 func newHooks(s *Sensor) *Hooks {
-	return &Hooks{sensor: s, nextHook: 1, nextSet: 1, hookUsed: map[uint32]bool{}, policies: map[uint32]bool{},
+	return &Hooks{sensor: s, nextHook: 1, nextSet: 1, hookUsed: map[uint32]bool{}, policies: map[uint32]*Installed{},
 		cpus: ebpf.MustPossibleCPU()}
 }
 
@@ -513,7 +518,7 @@ func (h *Hooks) Install(policyID uint32, mode int, p Program, old *Installed) (*
 		h.detach(old)
 		h.removeConfigs(old)
 	}
-	h.policies[policyID] = true
+	h.policies[policyID] = in
 	return in, nil
 }
 
@@ -521,6 +526,9 @@ func (h *Hooks) Install(policyID uint32, mode int, p Program, old *Installed) (*
 // attaches its own programs; its hooks are not in any syscall list yet.
 func (h *Hooks) configure(in *Installed, mode int) error {
 	if err := h.writeSets(&in.prog); err != nil {
+		return err
+	}
+	if _, _, err := h.writeIdentities(in); err != nil {
 		return err
 	}
 	if err := h.objs.PolicyModes.Put(in.PolicyID, uint32(mode)); err != nil {
@@ -607,6 +615,10 @@ func (h *Hooks) globalize(policyID uint32, p Program) (*Installed, error) {
 	for _, k := range p.Addrs {
 		k.SetID += base
 		in.prog.Addrs = append(in.prog.Addrs, k)
+	}
+	for _, n := range p.Objs {
+		n.SetID += base
+		in.prog.Objs = append(in.prog.Objs, n)
 	}
 	h.nextSet += maxSet
 	return in, nil
@@ -975,6 +987,7 @@ func (h *Hooks) detach(in *Installed) {
 func (h *Hooks) removeConfigs(in *Installed) {
 	h.freeHooks(in)
 	h.deleteSets(&in.prog)
+	h.deleteIdentities(in)
 }
 
 // Remove takes an installed policy out of the kernel.
@@ -994,7 +1007,7 @@ func (h *Hooks) Remove(in *Installed) error {
 func (h *Hooks) SetMode(policyID uint32, mode int) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if !h.policies[policyID] {
+	if h.policies[policyID] == nil {
 		return fmt.Errorf("policy id %d is not installed", policyID)
 	}
 	return h.objs.PolicyModes.Put(policyID, uint32(mode))

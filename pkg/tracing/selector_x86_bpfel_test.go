@@ -20,6 +20,7 @@ const (
 	selectorMapGscratch      = "gscratch"
 	selectorMapHookConfigs   = "hook_configs"
 	selectorMapIntSets       = "int_sets"
+	selectorMapObjIds        = "obj_ids"
 	selectorMapProcs         = "procs"
 	selectorMapSelCases      = "sel_cases"
 	selectorMapSelResults    = "sel_results"
@@ -80,6 +81,7 @@ type selectorMapSpecs struct {
 	Gscratch    *ebpf.MapSpec `ebpf:"gscratch"`
 	HookConfigs *ebpf.MapSpec `ebpf:"hook_configs"`
 	IntSets     *ebpf.MapSpec `ebpf:"int_sets"`
+	ObjIds      *ebpf.MapSpec `ebpf:"obj_ids"`
 	Procs       *ebpf.MapSpec `ebpf:"procs"`
 	SelCases    *ebpf.MapSpec `ebpf:"sel_cases"`
 	SelResults  *ebpf.MapSpec `ebpf:"sel_results"`
@@ -116,6 +118,7 @@ type selectorMaps struct {
 	Gscratch    *ebpf.Map `ebpf:"gscratch"`
 	HookConfigs *ebpf.Map `ebpf:"hook_configs"`
 	IntSets     *ebpf.Map `ebpf:"int_sets"`
+	ObjIds      *ebpf.Map `ebpf:"obj_ids"`
 	Procs       *ebpf.Map `ebpf:"procs"`
 	SelCases    *ebpf.Map `ebpf:"sel_cases"`
 	SelResults  *ebpf.Map `ebpf:"sel_results"`
@@ -128,6 +131,7 @@ func (m *selectorMaps) Close() error {
 		m.Gscratch,
 		m.HookConfigs,
 		m.IntSets,
+		m.ObjIds,
 		m.Procs,
 		m.SelCases,
 		m.SelResults,

@@ -39,6 +39,10 @@ type Config struct {
 	// until a successor releases them.
 	PinDir string
 	Keep   bool
+	// HostRoot is where the paths that policies name are looked up to
+	// match their objects by identity ("/" when empty): an agent in a
+	// container with the host's pid namespace uses /proc/1/root.
+	HostRoot string
 }
 
 // Sensor is the loaded and attached process-tracking programs.
