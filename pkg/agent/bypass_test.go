@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vigil-sec/vigil/pkg/event"
+	"github.com/vigil-sec/vigil/pkg/probe"
 )
 
 // opener opens path (how: open, openat2, dirfd) with a syscall Go's os
@@ -123,7 +124,7 @@ func spellings(t *testing.T, dir, secret string) map[string]*exec.Cmd {
 		"open(2)":           helper("open", secret),
 		"openat2":           helper("openat2", secret),
 		"dirfd relative":    helper("dirfd", secret),
-		"python or sh read": exec.Command("/bin/sh", "-c", `read -r line < "$0"; echo "$line"`, secret),
+		"python or sh read": exec.Command("/bin/sh", "-c", `read -r line < "$0" && echo "$line"`, secret),
 		// another path to the same object
 		"hardlink":   exec.Command("/bin/cat", hardlink(t, secret, filepath.Join(other, "hard"))),
 		"bind mount": exec.Command("/bin/cat", filepath.Join(bindMount(t, dir), base)),
@@ -184,6 +185,36 @@ func TestResolvedOpenCatchesEverySpelling(t *testing.T) {
 			t.Errorf("event %+v: want file_open with the secret's path, SIGKILL", ev)
 		}
 		t.Logf("served by %s", ev.Backend)
+	}
+}
+
+// TestResolvedOverrideDeniesEverySpelling: where the kernel can deny (BPF
+// LSM), the resolved policy with Override fails every way of opening the
+// file, through every path to it, and kills nothing.
+func TestResolvedOverrideDeniesEverySpelling(t *testing.T) {
+	requires(t, probe.LSM)
+	dir, secret, _ := secretFiles(t)
+	if err := os.WriteFile(secret, []byte("s3cret-bytes\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	load(t, fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: resolved-deny}
+spec:
+  lsmhooks:
+  - hook: file_open
+    args: [{index: 0, type: file}]
+    selectors:
+    - matchArgs: [{index: 0, operator: Equal, values: [%q]}]
+      matchActions: [{action: Override, argError: -13}]
+`, resolved(t, secret)))
+	for name, cmd := range spellings(t, dir, secret) {
+		var out strings.Builder
+		cmd.Stdout = &out
+		err := cmd.Run()
+		if strings.Contains(out.String(), "s3cret") || err == nil || killedBy(err) != 0 {
+			t.Errorf("%s: %v, read %q: want the open denied", name, err, out.String())
+		}
 	}
 }
 
