@@ -218,6 +218,27 @@ spec:
 	}
 }
 
+// TestResolvedOpenSeesExecs: the binary an exec opens is a file_open too,
+// whichever path runs it; without kprobes or BPF LSM it is seen at
+// sched_process_exec, the process killed before it runs.
+func TestResolvedOpenSeesExecs(t *testing.T) {
+	dir := t.TempDir()
+	tool := filepath.Join(dir, "tool")
+	if out, err := exec.Command("cp", "/bin/true", tool).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	load(t, fileOpenPolicy("resolved-exec-open", "Equal", resolved(t, tool)))
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(tool, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{tool, link, hardlink(t, tool, filepath.Join(dir, "hard"))} {
+		if err := exec.Command(p).Run(); killedBy(err) != syscall.SIGKILL {
+			t.Errorf("exec %s: %v, want killed", p, err)
+		}
+	}
+}
+
 // TestIdentityFollowsTheObject: the file a policy names is matched by its
 // identity wherever it goes (a rename), and once the agent looked again,
 // so is the file that replaced it at the named path (a new inode), through

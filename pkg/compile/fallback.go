@@ -2,6 +2,7 @@ package compile
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/vigil-sec/vigil/pkg/policy"
 	"github.com/vigil-sec/vigil/pkg/probe"
@@ -111,10 +112,51 @@ func (c *compiler) openFallback(path, function string, k *policy.KProbeSpec, lsm
 		c.out.Program.Hooks = append(c.out.Program.Hooks, tracing.SyscallHook{Syscall: nr, Config: *cfg, Exit: true})
 		c.out.Hooks = append(c.out.Hooks, meta)
 	}
+	execs := "the binary an exec opens is seen at the sched_process_exec tracepoint, after the exec succeeded (the process dies before it runs), " +
+		"the interpreters it opens (a script's, the ELF loader) are not"
+	if function == "fd_install" {
+		execs = "the files an exec opens are not seen (they get no descriptor)"
+	} else if served, why := c.execOpens(path, function, k, lsm); !served {
+		execs = "the files an exec opens are not seen (" + why + ")"
+	}
 	c.out.Caveats = append(c.out.Caveats, fmt.Sprintf("%s: %s is served at the exit of the open syscalls (the kernel has no kprobes, fentry or BPF LSM): "+
-		"the file is open when the process is killed (O_CREAT has created it, O_TRUNC truncated it), the files an exec opens are not seen, "+
-		"nor descriptors installed by other calls (sockets, pipes, accept)", path, function))
+		"the file is open when the process is killed (O_CREAT has created it, O_TRUNC truncated it); %s; "+
+		"descriptors installed by other calls (sockets, pipes, accept) are not seen", path, function, execs))
 	return nil
+}
+
+// execOpens serves file_open's fallback for the binary an exec opens, at
+// the sched_process_exec tracepoint, where the binary is the argument;
+// it says why not when it cannot: matchBinaries would see the new binary
+// there, not the one that execs.
+func (c *compiler) execOpens(path, function string, k *policy.KProbeSpec, lsm bool) (bool, string) {
+	if err := c.kernel.Missing(probe.RawTracepoint); err != nil {
+		return false, err.Error()
+	}
+	for _, sel := range k.Selectors {
+		if len(sel.MatchBinaries) > 0 {
+			return false, "matchBinaries would see the new binary at sched_process_exec"
+		}
+	}
+	ek := *k
+	ek.Args = slices.Clone(k.Args)
+	for i := range ek.Args {
+		ek.Args[i].Type = "linux_binprm"
+	}
+	fh := tracing.FuncHook{Attach: tracing.AttachRawTracepoint, Symbol: "sched_process_exec"}
+	if err := c.funcHook(path, fh, function, &ek); err != nil {
+		return false, err.Error()
+	}
+	in := &c.out.Program.Funcs[len(c.out.Program.Funcs)-1]
+	for i := range ek.Args {
+		in.Config.ArgIndex[i] = 2 // TP_PROTO(p, old_pid, bprm)
+	}
+	meta := c.out.Hooks[len(c.out.Hooks)-1]
+	meta.Backend, meta.LSM = BackendExecTracepoint, lsm
+	for i := range meta.Args {
+		meta.Args[i].Type = tracing.ArgFile
+	}
+	return true, ""
 }
 
 // permissionFallback compiles a hook on a file about to be read or written
