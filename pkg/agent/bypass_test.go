@@ -95,7 +95,10 @@ func cString(path string) *byte {
 // spellings are ways to open secret (in dir) that a policy on the string
 // handed to openat misses, each a command and what it should do.
 func spellings(t *testing.T, dir, secret string) map[string]*exec.Cmd {
-	other := t.TempDir()
+	other := filepath.Join(filepath.Dir(dir), "other") // same file system
+	if err := os.MkdirAll(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	link := filepath.Join(other, "link")
 	if err := os.Symlink(secret, link); err != nil {
 		t.Fatal(err)
@@ -133,6 +136,26 @@ func spellings(t *testing.T, dir, secret string) map[string]*exec.Cmd {
 	}
 }
 
+// tmpfsSecret makes a secret file in a directory of a fresh tmpfs: a
+// plain file system, where a file's identity is its (device, inode) on
+// every kernel, whatever holds the test's temporary folder (an overlay in
+// the kernel matrix's guests, where identity is not used).
+func tmpfsSecret(t *testing.T) (dir, secret string) {
+	root := t.TempDir()
+	if err := unix.Mount("tmpfs", root, "tmpfs", 0, "size=16m"); err != nil {
+		t.Fatalf("mounting a tmpfs: %v", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(root, unix.MNT_DETACH) })
+	dir, secret = filepath.Join(root, "dir"), filepath.Join(root, "dir", "secret")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(secret, []byte("s3cret-bytes\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, secret
+}
+
 // hardlink links name to file and returns name.
 func hardlink(t *testing.T, file, name string) string {
 	if err := os.Link(file, name); err != nil {
@@ -157,10 +180,7 @@ func bindMount(t *testing.T, dir string) string {
 // this kernel through BPF LSM or kprobes, or without them through the
 // open syscalls' exits; the secret's bytes never reach stdout.
 func TestResolvedOpenCatchesEverySpelling(t *testing.T) {
-	dir, secret, _ := secretFiles(t)
-	if err := os.WriteFile(secret, []byte("s3cret-bytes\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir, secret := tmpfsSecret(t)
 	load(t, fileOpenPolicy("resolved-open", "Equal", resolved(t, secret)))
 	for name, cmd := range spellings(t, dir, secret) {
 		if !killedBeforeReading(cmd) {
@@ -193,10 +213,7 @@ func TestResolvedOpenCatchesEverySpelling(t *testing.T) {
 // file, through every path to it, and kills nothing.
 func TestResolvedOverrideDeniesEverySpelling(t *testing.T) {
 	requires(t, probe.LSM)
-	dir, secret, _ := secretFiles(t)
-	if err := os.WriteFile(secret, []byte("s3cret-bytes\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir, secret := tmpfsSecret(t)
 	load(t, fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
 kind: TracingPolicy
 metadata: {name: resolved-deny}
@@ -222,7 +239,7 @@ spec:
 // whichever path runs it; without kprobes or BPF LSM it is seen at
 // sched_process_exec, the process killed before it runs.
 func TestResolvedOpenSeesExecs(t *testing.T) {
-	dir := t.TempDir()
+	dir, _ := tmpfsSecret(t)
 	tool := filepath.Join(dir, "tool")
 	if out, err := exec.Command("cp", "/bin/true", tool).CombinedOutput(); err != nil {
 		t.Fatalf("cp: %v %s", err, out)
@@ -244,10 +261,7 @@ func TestResolvedOpenSeesExecs(t *testing.T) {
 // so is the file that replaced it at the named path (a new inode), through
 // any path.
 func TestIdentityFollowsTheObject(t *testing.T) {
-	dir, secret, _ := secretFiles(t)
-	if err := os.WriteFile(secret, []byte("s3cret-bytes\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir, secret := tmpfsSecret(t)
 	load(t, fileOpenPolicy("identity-follows", "Equal", resolved(t, secret)))
 	moved := filepath.Join(dir, "moved")
 	if err := os.Rename(secret, moved); err != nil {
@@ -258,7 +272,7 @@ func TestIdentityFollowsTheObject(t *testing.T) {
 	}
 	// as passwd replaces /etc/shadow: written elsewhere, renamed in (an
 	// open of the named path would kill this test)
-	link := filepath.Join(t.TempDir(), "new")
+	link := filepath.Join(filepath.Dir(dir), "new") // same file system
 	if err := os.WriteFile(link, []byte("s3cret-new\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -280,15 +294,12 @@ func TestIdentityFollowsTheObject(t *testing.T) {
 // hardlink made outside the directory to a file inside is what identity
 // cannot catch, as the README says.
 func TestIdentityOfADirectory(t *testing.T) {
-	dir, secret, _ := secretFiles(t)
-	if err := os.WriteFile(secret, []byte("s3cret-bytes\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir, secret := tmpfsSecret(t)
 	load(t, fileOpenPolicy("identity-dir", "Prefix", resolved(t, dir)+"/"))
 	if !killedBeforeReading(exec.Command("/bin/cat", filepath.Join(bindMount(t, dir), filepath.Base(secret)))) {
 		t.Error("a file of the named directory was read through a bind mount")
 	}
-	outside := hardlink(t, secret, filepath.Join(t.TempDir(), "outside"))
+	outside := hardlink(t, secret, filepath.Join(filepath.Dir(dir), "outside"))
 	if killedBeforeReading(exec.Command("/bin/cat", outside)) {
 		t.Error("a hardlink outside the named directory was caught: the README says it is not")
 	}
@@ -323,10 +334,7 @@ func killedBeforeReading(cmd *exec.Cmd) bool {
 // string handed to openat kills the absolute spelling only; the test
 // logs which spellings read the secret.
 func TestStringPolicyMissesSpellings(t *testing.T) {
-	dir, secret, _ := secretFiles(t)
-	if err := os.WriteFile(secret, []byte("s3cret-bytes\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir, secret := tmpfsSecret(t)
 	load(t, fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
 kind: TracingPolicy
 metadata: {name: string-open}

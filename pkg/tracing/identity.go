@@ -57,8 +57,9 @@ type objFinder struct {
 // find is the kernel's identity of the object at path (absolute, looked up
 // from the host's root, symlinks followed): its superblock's dev_t and its
 // inode number. It fails where the file system's stat device is not its
-// superblock's (btrfs subvolumes, overlayfs), whose inode numbers are not
-// unique within the superblock. prev is the entry's last finding.
+// superblock's (btrfs subvolumes), whose inode numbers are not unique
+// within the superblock, and on an overlay, whose inode numbers are its
+// layers'. prev is the entry's last finding.
 func (f *objFinder) find(n ObjName, prev objEntry) (objEntry, error) {
 	root, err := unix.Open(f.root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -75,6 +76,13 @@ func (f *objFinder) find(n ObjName, prev objEntry) (objEntry, error) {
 		key: ObjKey{SetID: n.SetID, Dev: st.Dev_major<<20 | st.Dev_minor, Ino: st.Ino}}
 	if prev.found && prev.key == e.key && prev.mount == e.mount || st.Mask&unix.STATX_MNT_ID == 0 {
 		return e, nil
+	}
+	var fs unix.Statfs_t
+	if err := unix.Statfs(filepath.Join(f.root, n.Path), &fs); err != nil {
+		return prev, err
+	}
+	if fs.Type == unix.OVERLAYFS_SUPER_MAGIC {
+		return prev, fmt.Errorf("%s: on an overlay, whose inode numbers are its layers' (a path to it there still matches)", n.Path)
 	}
 	sb, err := f.superblock(st.Mnt_id)
 	if err != nil {
