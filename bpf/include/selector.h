@@ -463,6 +463,46 @@ __noinline int eval_cond(__u32 hook_id, __u32 i)
 	return r != (bool)c->negate;
 }
 
+/* matchCapabilityChanges and matchNamespaceChanges report a change once,
+ * as in Tetragon: when selector sel of hook hook_id, which has one of
+ * them, matched, the process's capabilities (namespaces) at exec become
+ * its current ones. Global, so that the loop is verified once. */
+__noinline int changes_seen(__u32 hook_id, __u32 sel)
+{
+	struct hook_config *cfg = bpf_map_lookup_elem(&hook_configs, &hook_id);
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u32 seen = 0, tgid;
+	struct proc_entry *e;
+
+	if (!cfg)
+		return 0;
+	for (int i = 0; i < MAX_CONDS; i++) {
+		struct cond *c = &cfg->conds[i];
+
+		if (i >= cfg->n_conds)
+			break;
+		if (c->selector == sel && c->subject == SUBJ_CAPS_CHANGED)
+			seen |= 1;
+		if (c->selector == sel && c->subject == SUBJ_NS_CHANGED)
+			seen |= 2;
+	}
+	if (!seen)
+		return 0;
+	tgid = BPF_CORE_READ(task, tgid);
+	e = bpf_map_lookup_elem(&procs, &tgid);
+	if (!e)
+		return 0;
+	if (seen & 2)
+		read_ns(task, e->ns);
+	if (seen & 1) {
+		e->caps[CAP_SET_EFFECTIVE] = caps_of(task, CAP_SET_EFFECTIVE);
+		e->caps[CAP_SET_INHERITABLE] =
+		    caps_of(task, CAP_SET_INHERITABLE);
+		e->caps[CAP_SET_PERMITTED] = caps_of(task, CAP_SET_PERMITTED);
+	}
+	return 0;
+}
+
 /* Whether select skips condition c in phase (enum select_phase). */
 static __always_inline bool skipped(struct cond *c, int phase)
 {

@@ -287,6 +287,7 @@ static __always_inline int enter_hook(struct gscratch *s,
 	read_args(s, cfg, 0xff);
 	sel = select(s, cfg, PHASE_ENTRY, 0);
 	if (sel >= 0) {
+		changes_seen(cfg->hook_id, sel);
 		act = action_of(cfg, sel);
 		act_on(s, cfg, &act, true);
 		if (!act.post || rate_limited(s, cfg, &act, sel))
@@ -382,6 +383,7 @@ __noinline int run_hook(__u32 hook_id, __u32 nr)
 	sel = select(s, cfg, PHASE_ALL, 0);
 	if (sel < 0)
 		return 0;
+	changes_seen(cfg->hook_id, sel);
 	act = action_of(cfg, sel);
 	ret = act_on(s, cfg, &act, true);
 	if (act.post && !rate_limited(s, cfg, &act, sel))

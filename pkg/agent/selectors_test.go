@@ -6,9 +6,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // processPolicy kills whoever opens a file under prefix when the selector
@@ -86,6 +90,73 @@ func TestMatchCapabilities(t *testing.T) {
 	mustRun(t, "cat as nobody (no capabilities)", nobody, false)
 }
 
+// TestNamespaceCapability: with isNamespaceCapability, a capability
+// counts only in a process outside the host's user namespace, as in
+// Tetragon: root on the host is let through, root of a user namespace
+// is not; for changes too.
+func TestNamespaceCapability(t *testing.T) {
+	file := publicFile(t)
+	load(t, processPolicy("ns-cap", file, "      matchCapabilities:\n      - {type: Effective, operator: In, isNamespaceCapability: true, values: [CAP_SYS_ADMIN]}\n"))
+	mustRun(t, "cat as root on the host", exec.Command("/bin/cat", file), false)
+	mustRun(t, "cat as root of a user namespace", inUserNs(exec.Command("/bin/cat", file)), true)
+	if err := shared.agent.pols.Remove("ns-cap"); err != nil {
+		t.Fatal(err)
+	}
+	load(t, processPolicy("ns-cap-changed", file, "      matchCapabilityChanges:\n      - {type: Effective, operator: In, isNamespaceCapability: true, values: [CAP_SYS_ADMIN]}\n"))
+	mustRun(t, "a helper on the host that dropped CAP_SYS_ADMIN", changeHelper("drop21", file), false)
+	mustRun(t, "a helper in a user namespace that changed nothing", inUserNs(changeHelper("none", file)), false)
+	mustRun(t, "a helper in a user namespace that dropped CAP_SYS_ADMIN", inUserNs(changeHelper("drop21", file)), true)
+}
+
+// TestCapabilityChangesOnceAndOthers: as in Tetragon, a capability change
+// is reported once (the process's capabilities then count as its new
+// ones), and NotIn matches a change of other capabilities only.
+func TestCapabilityChangesOnceAndOthers(t *testing.T) {
+	file := publicFile(t)
+	load(t, fmt.Sprintf(`apiVersion: vigil.dev/v1alpha1
+kind: TracingPolicy
+metadata: {name: caps-changed-once}
+spec:
+  kprobes:
+  - call: sys_openat
+    syscall: true
+    args: [{index: 1, type: string}]
+    selectors:
+    - matchArgs: [{index: 1, operator: Equal, values: [%q]}]
+      matchCapabilityChanges: [{type: Effective, operator: In, values: [CAP_SYS_ADMIN]}]
+`, file))
+	twice := changeHelper("drop21+twice", file)
+	if out, err := twice.CombinedOutput(); err != nil {
+		t.Fatalf("helper: %v %s", err, out)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if evs := shared.sink.find(t, 0, 0, kprobeOf(twice.Process.Pid, "caps-changed-once")); len(evs) != 1 {
+		t.Errorf("two opens after one change: %d events, want 1", len(evs))
+	}
+	load(t, processPolicy("caps-changed-others", file, "      matchCapabilityChanges:\n      - {type: Effective, operator: NotIn, values: [CAP_SYS_ADMIN]}\n"))
+	mustRun(t, "a helper that dropped CAP_SYS_ADMIN", changeHelper("drop21", file), false)
+	mustRun(t, "a helper that changed nothing", changeHelper("none", file), false)
+	mustRun(t, "a helper that dropped CAP_NET_RAW", changeHelper("drop13", file), true)
+}
+
+// publicFile is a file anyone may read, in a folder of its own.
+func publicFile(t *testing.T) string {
+	file := filepath.Join(publicDir(t), "f")
+	if err := os.WriteFile(file, []byte("x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+// inUserNs makes cmd run in a new user namespace where it is root, with
+// every capability there and none on the host.
+func inUserNs(cmd *exec.Cmd) *exec.Cmd {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}}}
+	return cmd
+}
+
 // changeHelper runs the test binary as a helper that changes its mount
 // namespace ("unshare"), its credentials ("setuid") or nothing ("none")
 // after its exec, then reads file.
@@ -99,10 +170,20 @@ func changeHelper(how, file string) *exec.Cmd {
 // one OS thread, the task whose namespaces and credentials the hook sees.
 func changeThenOpen(arg string) {
 	how, file, _ := strings.Cut(arg, ":")
+	how, twice := strings.CutSuffix(how, "+twice")
 	runtime.LockOSThread()
+	if n, ok := strings.CutPrefix(how, "drop"); ok {
+		if err := dropCapability(n); err != nil {
+			os.Exit(5)
+		}
+	}
 	switch how {
 	case "unshare":
 		if err := syscall.Unshare(syscall.CLONE_NEWNS); err != nil {
+			os.Exit(2)
+		}
+	case "unshare-uts":
+		if err := syscall.Unshare(syscall.CLONE_NEWUTS); err != nil {
 			os.Exit(2)
 		}
 	case "setuid":
@@ -110,12 +191,30 @@ func changeThenOpen(arg string) {
 			os.Exit(3)
 		}
 	}
-	f, err := os.Open(file)
-	if err != nil {
-		os.Exit(4)
+	for range 1 + b2i(twice) {
+		f, err := os.Open(file)
+		if err != nil {
+			os.Exit(4)
+		}
+		f.Close()
 	}
-	f.Close()
 	os.Exit(0)
+}
+
+// dropCapability takes capability number n out of the calling thread's
+// effective set.
+func dropCapability(n string) error {
+	c, err := strconv.Atoi(n)
+	if err != nil {
+		return err
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return err
+	}
+	data[c/32].Effective &^= 1 << (c % 32)
+	return unix.Capset(&hdr, &data[0])
 }
 
 // Changes since exec: a process that unshares its mount namespace, or
@@ -133,6 +232,13 @@ func TestNamespaceAndCapabilityChanges(t *testing.T) {
 	newNs.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS} // before its exec
 	mustRun(t, "cat started in a new mount namespace", newNs, false)
 
+	// NotIn, as in Tetragon: a namespace other than those listed changed
+	if err := shared.agent.pols.Remove("mnt-changed"); err != nil {
+		t.Fatal(err)
+	}
+	load(t, processPolicy("other-ns-changed", file, "      matchNamespaceChanges:\n      - {operator: NotIn, values: [Mnt]}\n"))
+	mustRun(t, "NotIn Mnt: a helper that unshared its UTS namespace", changeHelper("unshare-uts", file), true)
+	mustRun(t, "NotIn Mnt: a helper that unshared its mount namespace", changeHelper("unshare", file), false)
 	load(t, processPolicy("caps-changed", file, "      matchCapabilityChanges:\n      - {type: Effective, operator: In, values: [CAP_SYS_ADMIN]}\n"))
 	mustRun(t, "a helper that dropped its capabilities after exec", changeHelper("setuid", file), true)
 	mustRun(t, "a helper that kept them", changeHelper("none", file), false)

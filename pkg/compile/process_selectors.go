@@ -48,9 +48,9 @@ func (c *compiler) processSelectors(path string, sel uint8, s *policy.KProbeSele
 	return nil
 }
 
-// matchNamespaceChange: one of the namespaces named differs (In) or none
-// does (NotIn) from the process's at its exec (a forked process: its
-// parent's).
+// matchNamespaceChange: one of the namespaces named (In), or one of those
+// not named (NotIn), differs from the process's at its exec (a forked
+// process: its parent's), as in Tetragon.
 func (c *compiler) matchNamespaceChange(path string, sel uint8, m *policy.NamespaceChangesSelector, cfg *tracing.HookConfig) error {
 	var mask int64
 	for i, v := range m.Values {
@@ -60,7 +60,10 @@ func (c *compiler) matchNamespaceChange(path string, sel uint8, m *policy.Namesp
 		}
 		mask |= 1 << kind
 	}
-	return c.cond(cfg, path, tracing.Cond{Selector: sel, Subject: tracing.SubjNsChanged, Negate: b2u(m.Operator == "NotIn"), V1: mask})
+	if m.Operator == "NotIn" {
+		mask ^= 1<<len(policy.NamespaceTypes) - 1
+	}
+	return c.cond(cfg, path, tracing.Cond{Selector: sel, Subject: tracing.SubjNsChanged, V1: mask})
 }
 
 // nsFiles are the /proc/PID/ns entries of policy.NamespaceTypes, in order.
@@ -114,7 +117,10 @@ var initNsInodes = map[string]uint64{
 
 // matchCapability: the process has (In) or has none (NotIn) of the
 // capabilities in its effective, inheritable or permitted set; for
-// changes, one of them differs from its set at exec (or none does).
+// changes, as in Tetragon, one of them differs from its set at exec (In),
+// or none of them does but another one does (NotIn). With
+// isNamespaceCapability, only a process outside the host's user namespace
+// matches.
 func (c *compiler) matchCapability(path string, sel, subject uint8, m *policy.CapabilitiesSelector, cfg *tracing.HookConfig) error {
 	set := map[string]int64{"": tracing.CapSetEffective, "Effective": tracing.CapSetEffective,
 		"Inheritable": tracing.CapSetInheritable, "Permitted": tracing.CapSetPermitted}[m.Type]
@@ -126,6 +132,20 @@ func (c *compiler) matchCapability(path string, sel, subject uint8, m *policy.Ca
 		}
 		mask |= 1 << n
 	}
+	if m.IsNamespaceCapability {
+		userNs := policy.NamespaceSelector{Namespace: "User", Operator: "NotIn", Values: []string{"host_ns"}}
+		if err := c.matchNamespace(path+".isNamespaceCapability", sel, &userNs, cfg); err != nil {
+			return err
+		}
+	}
+	if subject == tracing.SubjCapsChanged && m.Operator == "NotIn" {
+		// another capability changed: the complement did ...
+		others := tracing.Cond{Selector: sel, Subject: subject, V1: mask ^ (1<<len(event.CapabilityNames) - 1), V2: set}
+		if err := c.cond(cfg, path, others); err != nil {
+			return err
+		}
+	}
+	// ... and none of these (NotIn)
 	return c.cond(cfg, path, tracing.Cond{Selector: sel, Subject: subject,
 		Negate: b2u(m.Operator == "NotIn"), V1: mask, V2: set})
 }

@@ -258,11 +258,11 @@ func selectorFields(ret bool) map[string]Support {
 		"matchCapabilities[].operator":                   implemented("pkg/agent.TestMatchCapabilities"),
 		"matchCapabilities[].type":                       implemented("pkg/agent.TestMatchCapabilities"),
 		"matchCapabilities[].values":                     implemented("pkg/agent.TestMatchCapabilities"),
-		"matchCapabilities[].isNamespaceCapability":      refused("isNamespaceCapability is " + notYet),
+		"matchCapabilities[].isNamespaceCapability":      implemented("pkg/agent.TestNamespaceCapability"),
 		"matchCapabilityChanges[].operator":              implemented("pkg/agent.TestNamespaceAndCapabilityChanges"),
 		"matchCapabilityChanges[].type":                  implemented("pkg/agent.TestNamespaceAndCapabilityChanges"),
 		"matchCapabilityChanges[].values":                implemented("pkg/agent.TestNamespaceAndCapabilityChanges"),
-		"matchCapabilityChanges[].isNamespaceCapability": refused("isNamespaceCapability is " + notYet),
+		"matchCapabilityChanges[].isNamespaceCapability": implemented("pkg/agent.TestNamespaceCapability"),
 	}
 	for _, f := range []string{"index", "operator", "values", "args"} {
 		t["matchData[]."+f] = refused("matchData is " + notYet)
