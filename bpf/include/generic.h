@@ -150,6 +150,8 @@ enum cond_op {
 	COND_STATE = 14,
 	COND_SPORT_PRIV = 15, /* below 1024 */
 	COND_DPORT_PRIV = 16,
+	/* a file argument's type (its inode's S_IFMT bits) in the set */
+	COND_FILETYPE = 17,
 };
 
 /* cond.v1 of a COND_EQ or COND_PREFIX condition on a file argument: the

@@ -329,6 +329,22 @@ static __always_inline bool eval_net(struct cond *c, __u8 type, __u8 *data,
 	return false;
 }
 
+#define S_IFMT 00170000
+
+/* FileType: whether the type of slot i's file (S_IFMT of its inode's
+ * mode) is in c's set. */
+static __always_inline bool file_type_in(struct gscratch *s, struct cond *c,
+					 __u8 i)
+{
+	struct dentry *d = (struct dentry *)s->obj[i & (MAX_ARGS - 1)];
+	__u16 mode;
+
+	if (!d)
+		return false;
+	mode = BPF_CORE_READ(d, d_inode, i_mode);
+	return in_ints(c, mode & S_IFMT);
+}
+
 /* Evaluates condition c on argument slot i, of type type: strings and
  * paths against string sets, network arguments by their fields, the rest
  * as integers. */
@@ -344,6 +360,8 @@ static __always_inline bool eval_arg(struct gscratch *s, struct cond *c,
 
 	if (type == ARG_SOCKADDR || type == ARG_SOCK || type == ARG_SKB)
 		return eval_net(c, type, data, len);
+	if (c->op == COND_FILETYPE)
+		return file_type_in(s, c, i);
 	switch (c->op) {
 	case COND_EQ:
 	case COND_PREFIX:

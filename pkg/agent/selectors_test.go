@@ -269,3 +269,38 @@ func TestMatchBinariesFollowChildren(t *testing.T) {
 		t.Errorf("cat started by another bash: want it untouched, got %q", out)
 	}
 }
+
+// TestFileTypeOperator: FileType and NotFileType match the type of the
+// opened file's inode, as Tetragon's do on file and path arguments.
+func TestFileTypeOperator(t *testing.T) {
+	dir := publicDir(t)
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "f")
+	if err := os.WriteFile(file, []byte("x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	load(t, fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: file-type}
+spec:
+  lsmhooks:
+  - hook: file_open
+    args: [{index: 0, type: file}]
+    selectors:
+    - matchArgs:
+      - {index: 0, operator: Prefix, values: [%q]}
+      - {index: 0, operator: FileType, values: [dir]}
+      matchActions: [{action: Sigkill}]
+    - matchArgs:
+      - {index: 0, operator: Prefix, values: ["/dev/"]}
+      - {index: 0, operator: NotFileType, values: [regular, dir]}
+      matchBinaries: [{operator: In, values: [%q]}]
+      matchActions: [{action: Sigkill}]
+`, resolvedPath(dir), resolvedPath("/bin/head")))
+	mustRun(t, "ls of a directory", exec.Command("/bin/ls", filepath.Join(dir, "sub")), true)
+	mustRun(t, "cat of a regular file", exec.Command("/bin/cat", file), false)
+	mustRun(t, "head of /dev/zero, a character device", exec.Command("/bin/head", "-c1", "/dev/zero"), true)
+	mustRun(t, "head of a regular file", exec.Command("/bin/head", "-c1", file), false)
+}

@@ -978,6 +978,12 @@ func (c *compiler) matchArg(path string, sel uint8, m *policy.ArgSelector, slots
 		err = c.numeric(path, op, m.Values, &cd)
 	case "InRange":
 		err = c.inRange(path, m.Values, &cd)
+	case "FileType":
+		if !isFile(typ) {
+			return unsupported(path+".operator", "operator %s applies to file and path arguments", m.Operator)
+		}
+		cd.Op = tracing.CondFileType
+		err = c.ints(path, fileModes(m.Values), &cd)
 	case "SPort", "DPort", "Family", "Protocol", "State":
 		cd.Op = netOps[op]
 		err = c.ints(path, netNumbers(op, m.Values), &cd)
@@ -1015,6 +1021,15 @@ func (c *compiler) objNames(set uint32, values []string) bool {
 		}
 	}
 	return named
+}
+
+// fileModes are the S_IF* modes of FileType's values, as strings.
+func fileModes(values []string) []string {
+	out := make([]string, len(values))
+	for i, v := range values {
+		out[i] = strconv.FormatInt(policy.FileTypes[v], 10)
+	}
+	return out
 }
 
 // isFile says whether an argument of type typ is an open file or path,

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"maps"
 	"errors"
 	"fmt"
 	"math"
@@ -63,7 +64,7 @@ func (v *validator) operatorChecker(op, typ string, cls argClass) checker {
 	case "State":
 		return symbolChecker("TCP state", tcpStates, 12)
 	case "FileType", "NotFileType":
-		return enumChecker("file type", fileTypes)
+		return enumChecker("file type", slices.Sorted(maps.Keys(FileTypes)))
 	case "CapabilitiesGained":
 		return enumChecker("capability", capabilities)
 	}

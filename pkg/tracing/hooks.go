@@ -186,6 +186,7 @@ const (
 	CondState
 	CondSPortPriv // below 1024
 	CondDPortPriv
+	CondFileType // a file argument's S_IFMT bits in the set
 )
 
 // Policy modes, as in enum policy_mode.
