@@ -135,8 +135,8 @@ var (
 	FileTypes = map[string]int64{"reg": 0o100000, "regular": 0o100000, "dir": 0o40000, "lnk": 0o120000,
 		"link": 0o120000, "sock": 0o140000, "socket": 0o140000, "chr": 0o20000, "char": 0o20000,
 		"blk": 0o60000, "block": 0o60000, "fifo": 0o10000, "pipe": 0o10000}
-	optionNames      = []string{"disable-kprobe-multi", "disable-uprobe-multi", "policy-mode"}
-	postOnlyFields   = []string{"rateLimit", "rateLimitScope", "kernelStackTrace", "userStackTrace", "imaHash"}
+	optionNames    = []string{"disable-kprobe-multi", "disable-uprobe-multi", "policy-mode"}
+	postOnlyFields = []string{"rateLimit", "rateLimitScope", "kernelStackTrace", "userStackTrace", "imaHash"}
 )
 
 // Actions of matchActions and matchReturnActions.

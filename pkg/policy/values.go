@@ -1,9 +1,9 @@
 package policy
 
 import (
-	"maps"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/netip"
 	"regexp"
