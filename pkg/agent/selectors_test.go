@@ -95,6 +95,11 @@ func TestMatchCapabilities(t *testing.T) {
 // Tetragon: root on the host is let through, root of a user namespace
 // is not; for changes too.
 func TestNamespaceCapability(t *testing.T) {
+	if err := inUserNs(exec.Command("/bin/true")).Run(); err != nil {
+		// the kernel matrix's guests run the tests in a chroot, where the
+		// kernel refuses new user namespaces
+		t.Skipf("no user namespace can be made here (in a chroot?): %v", err)
+	}
 	file := publicFile(t)
 	load(t, processPolicy("ns-cap", file, "      matchCapabilities:\n      - {type: Effective, operator: In, isNamespaceCapability: true, values: [CAP_SYS_ADMIN]}\n"))
 	mustRun(t, "cat as root on the host", exec.Command("/bin/cat", file), false)
