@@ -121,6 +121,25 @@ func threads() {
 	os.Exit(0)
 }
 
+// openFromThreads opens file three times from each of two OS threads,
+// one after the other, then exits 0.
+func openFromThreads(file string) {
+	for range 2 {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			runtime.LockOSThread() // the thread ends with the goroutine
+			for range 3 {
+				if fd, err := syscall.Open(file, syscall.O_RDONLY, 0); err == nil {
+					syscall.Close(fd)
+				}
+			}
+		}()
+		<-done
+	}
+	os.Exit(0)
+}
+
 func TestMain(m *testing.M) {
 	switch h := os.Getenv(helperEnv); {
 	case h == "threads":
@@ -135,6 +154,8 @@ func TestMain(m *testing.M) {
 		openWait(strings.TrimPrefix(h, "open-wait:"))
 	case strings.HasPrefix(h, "opener:"):
 		opener(strings.TrimPrefix(h, "opener:"))
+	case strings.HasPrefix(h, "open-threads:"):
+		openFromThreads(strings.TrimPrefix(h, "open-threads:"))
 	}
 	if os.Geteuid() != 0 {
 		fmt.Println("BPF tests need root: loading BPF programs requires CAP_BPF and CAP_PERFMON")

@@ -446,6 +446,53 @@ spec:
 	}
 }
 
+// TestRateLimitScopes: rateLimitScope thread keeps one event per thread,
+// global one for every process, as in Tetragon.
+func TestRateLimitScopes(t *testing.T) {
+	threadDir, globalDir := t.TempDir(), t.TempDir()
+	for scope, dir := range map[string]string{"thread": threadDir, "global": globalDir} {
+		// before the policy: the test's own open would be the one event
+		if err := os.WriteFile(filepath.Join(dir, "f"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		load(t, fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: rate-%s}
+spec:
+  kprobes:
+  - call: sys_openat
+    args: [{index: 1, type: string}]
+    selectors:
+    - matchArgs: [{index: 1, operator: Prefix, values: [%q]}]
+      matchActions: [{action: Post, rateLimit: "1m", rateLimitScope: %s}]
+`, scope, dir, scope))
+	}
+	// one process, two threads, three identical opens each
+	threads := exec.Command(os.Args[0])
+	threads.Env = append(os.Environ(), helperEnv+"=open-threads:"+filepath.Join(threadDir, "f"))
+	// two processes, three identical opens each
+	var procs []*exec.Cmd
+	for range 2 {
+		procs = append(procs, exec.Command("/bin/sh", "-c", `for i in 1 2 3; do : < "$0"; done`, filepath.Join(globalDir, "f")))
+	}
+	for _, cmd := range append(procs, threads) {
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v %s", cmd.Args, err, out)
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	if evs := shared.sink.find(t, 0, 0, kprobeOf(threads.Process.Pid, "rate-thread")); len(evs) != 2 {
+		t.Errorf("scope thread, two threads of one process: %d events, want 2", len(evs))
+	}
+	n := 0
+	for _, p := range procs {
+		n += len(shared.sink.find(t, 0, 0, kprobeOf(p.Process.Pid, "rate-global")))
+	}
+	if n != 1 {
+		t.Errorf("scope global, two processes: %d events, want 1", n)
+	}
+}
+
 func TestMatchPIDsFollowForks(t *testing.T) {
 	_, secret, _ := secretFiles(t)
 	// a shell waits for the policy, then its child opens the secret

@@ -292,7 +292,7 @@ func actionFields() map[string]Support {
 		"argSig":           implemented("pkg/agent.TestClaimSignalAction"),
 		"argError":         implemented("pkg/agent.TestOverrideReturnsTheError"),
 		"rateLimit":        implemented("pkg/agent.TestRateLimitCollapsesRepeats"),
-		"rateLimitScope":   implemented("pkg/agent.TestRateLimitCollapsesRepeats"),
+		"rateLimitScope":   implemented("pkg/agent.TestRateLimitScopes"),
 		"kernelStackTrace": implemented(testStackTraces),
 		"userStackTrace":   implemented(testStackTraces),
 		"imaHash":          refused("imaHash is " + notYet + " (it needs a sleepable BPF LSM program)"),
