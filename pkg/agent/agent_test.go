@@ -170,15 +170,30 @@ func TestMain(m *testing.M) {
 	if err := early.Start(); err != nil {
 		panic(err)
 	}
+	restore := widePIDs()
 	shared = start(&testing.T{}, Config{Process: process.Options{
 		NodeName: "test-node", Ancestors: true, Credentials: true, Namespaces: true,
 	}})
 	code := m.Run()
+	restore()
 	_ = early.Process.Kill() // when the test that ends it did not run
 	_ = early.Wait()
 	shared.stop()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// widePIDs raises the kernel's pid_max for the run, and returns what puts
+// it back: the tests match events by pid in one shared collector, and
+// with 32,768 pids a run of this package wraps around, so an earlier
+// process's events could pass for a later one's.
+func widePIDs() func() {
+	const file, wide = "/proc/sys/kernel/pid_max", "4194304"
+	old, err := os.ReadFile(file)
+	if err != nil || os.WriteFile(file, []byte(wide), 0o644) != nil {
+		return func() {}
+	}
+	return func() { _ = os.WriteFile(file, old, 0o644) }
 }
 
 // Helpers to match events.
