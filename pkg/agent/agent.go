@@ -166,7 +166,8 @@ func New(cfg Config, sink Sink) (*Agent, error) {
 	if info.Err != nil {
 		logrus.WithError(info.Err).Warn("probe cache unusable: the next start probes the kernel again")
 	}
-	target := compile.Target{Kernel: kernel, SyscallBackend: cfg.SyscallBackend, Pods: cfg.Pods != nil}
+	target := compile.Target{Kernel: kernel, SyscallBackend: cfg.SyscallBackend, Pods: cfg.Pods != nil,
+		Nodes: cfg.Kube != nil && cfg.Process.NodeName != ""}
 	scopes, err := scope.New(s, cfg.Pods)
 	if err != nil {
 		s.Close()
@@ -240,6 +241,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	go a.files.watch(a.cfg.PolicyReload, ctx.Done())
 	go refreshIdentities(a.sensor.Hooks(), a.cfg.IdentityRefresh, ctx.Done())
 	go a.scopes.Run(ctx)
+	if a.pols.Target().Nodes {
+		if err := watchNode(ctx, a.cfg.Kube, a.cfg.Process.NodeName, a.pols.SetNodeLabels); err != nil {
+			return err
+		}
+	}
 	if a.crds != nil {
 		go a.crds.run(ctx)
 		go a.crds.reportCounts(ctx)

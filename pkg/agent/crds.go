@@ -267,6 +267,10 @@ func (c *crdPolicies) report(u *unstructured.Unstructured, loadErr error) {
 	} else {
 		p, _ := c.ps.Policy(qualifiedName(u))
 		entry["backends"], entry["events"], entry["actions"] = p.Backends, p.Events, p.Actions
+		if p.State == lifecycle.StateNotSelected {
+			entry["state"], entry["message"] = string(p.State), "this node's labels do not match spec.nodeSelector"
+			delete(entry, "backends")
+		}
 		if len(p.Skipped) > 0 {
 			entry["message"] = "skipped " + strings.Join(p.Skipped, "; ")
 		}

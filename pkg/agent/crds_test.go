@@ -12,6 +12,8 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
 
 	"github.com/vigil-sec/vigil/internal/cgrouptest"
@@ -255,5 +257,44 @@ func TestCiliumPoliciesFromTheAPIServer(t *testing.T) {
 	}
 	if !killedWithin(secret, false) {
 		t.Fatal("the deleted cilium.io policy still kills")
+	}
+}
+
+// TestNodeSelectorFollowsNodeLabels: a policy whose spec.nodeSelector does
+// not match the node's labels stays out of the kernel (its status says
+// so), loads when the node gets the label, and leaves when it loses it.
+func TestNodeSelectorFollowsNodeLabels(t *testing.T) {
+	k := kubeServer(t)
+	nodes := k.Dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "nodes"})
+	ctx := context.Background()
+	node := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Node",
+		"metadata": map[string]any{"name": "sel-node", "labels": map[string]any{"pool": "general"}}}}
+	if _, err := nodes.Create(ctx, node, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	a := start(t, Config{Process: process.Options{NodeName: "sel-node"}, Kube: k.Config, StatusInterval: time.Second})
+	defer a.stop()
+	dir, secret, _ := secretFiles(t)
+	createPolicy(t, k, strings.Replace(killReadPolicy("gpu-only", dir+"/secret", "enforce"),
+		"spec:\n", "spec:\n  nodeSelector:\n    matchLabels: {pool: gpu}\n", 1))
+	if st := waitStatus(t, k, "gpu-only", "sel-node", func(st map[string]any) bool { return st["state"] == "not_selected" }); st["state"] != "not_selected" {
+		t.Fatalf("status on a node without the label: %v, want not_selected", st)
+	}
+	if killedWithin(secret, true) {
+		t.Fatal("the policy killed on a node its nodeSelector does not select")
+	}
+	label := func(pool string) {
+		patch := []byte(`{"metadata":{"labels":{"pool":"` + pool + `"}}}`)
+		if _, err := nodes.Patch(ctx, "sel-node", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	label("gpu")
+	if !killedWithin(secret, true) {
+		t.Fatal("the node got the label: the policy never killed")
+	}
+	label("general")
+	if !killedWithin(secret, false) {
+		t.Fatal("the node lost the label: the policy still kills")
 	}
 }

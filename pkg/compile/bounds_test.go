@@ -2,6 +2,7 @@ package compile
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/vigil-sec/vigil/pkg/policy"
@@ -125,5 +126,30 @@ spec:
 			}
 		}
 		t.Logf("%s: %d hooks via %s", tc.list, len(c.Hooks), tc.backend)
+	}
+}
+
+// TestNodeSelectorNeedsTheNodeLabels: without the Kubernetes API the agent
+// cannot know its node's labels, so a policy with spec.nodeSelector is
+// refused, not loaded on every node.
+func TestNodeSelectorNeedsTheNodeLabels(t *testing.T) {
+	ps, err := policy.Parse([]byte(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: gpu-only}
+spec:
+  nodeSelector: {matchLabels: {pool: gpu}}
+  kprobes:
+  - call: sys_openat
+    args: [{index: 1, type: string}]
+`), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := kernelWith(probe.Kprobe)
+	if _, err := Compile(ps[0], Target{Kernel: k}); err == nil || !strings.Contains(err.Error(), "spec.nodeSelector") {
+		t.Errorf("without the node's labels: %v, want a refusal at spec.nodeSelector", err)
+	}
+	if _, err := Compile(ps[0], Target{Kernel: k, Nodes: true}); err != nil {
+		t.Errorf("with them: %v", err)
 	}
 }

@@ -70,6 +70,10 @@ type Target struct {
 	// Pods says whether the agent knows this node's pods (the Kubernetes
 	// API is enabled); without it, a policy that selects pods is refused.
 	Pods bool
+	// Nodes says whether the agent learns its node's labels from the
+	// Kubernetes API; without it, a policy with spec.nodeSelector is
+	// refused.
+	Nodes bool
 }
 
 // Compile turns a validated policy into a program for the generic hook,
@@ -107,6 +111,9 @@ func Compile(p policy.Policy, t Target) (*Compiled, error) {
 	}
 	if len(c.out.Hooks) == 0 {
 		return nil, unsupported("spec", "the policy has no hook Vigil can attach")
+	}
+	if p.GetSpec().NodeSelector != nil && !t.Nodes {
+		return nil, unsupported("spec.nodeSelector", "selecting nodes needs the node's labels from the Kubernetes API (vigil agent --enable-k8s-api --node-name NAME)")
 	}
 	if err := c.scope(p); err != nil {
 		return nil, err

@@ -21,6 +21,9 @@ const (
 	StateLoaded   State = "loaded"   // in the kernel
 	StateDisabled State = "disabled" // out of the kernel by request, kept
 	StateError    State = "error"    // refused; no version of it is in the kernel
+	// kept out of the kernel: the node's labels do not match its
+	// spec.nodeSelector, or are not known yet (nodes.go)
+	StateNotSelected State = "not_selected"
 )
 
 // Policies keeps the agent's policies in the kernel: it compiles them,
@@ -38,6 +41,7 @@ type Policies struct {
 
 	mu     sync.Mutex // every operation, whole
 	byName map[string]*record
+	node   map[string]string // the node's labels, nil until known (nodes.go)
 	nextID uint32
 	idUsed map[uint32]bool
 
@@ -143,6 +147,13 @@ func (ps *Policies) ApplyAs(source, role string, p policy.Policy) error {
 		r.doc, r.role = p, role
 		ps.persist(r)
 		return nil
+	}
+	var here bool
+	if err == nil {
+		here, err = ps.selected(p)
+	}
+	if err == nil && !here {
+		return ps.deselect(r, p, role)
 	}
 	if err == nil {
 		err = ps.install(r, p, role)

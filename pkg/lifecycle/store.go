@@ -172,6 +172,13 @@ func (ps *Policies) restore(st stored, counted Counts) error {
 		return nil
 	}
 	err = ps.check(docs[0], st.Source, st.Role)
+	var here bool
+	if err == nil {
+		here, err = ps.selected(docs[0])
+	}
+	if err == nil && !here {
+		return ps.deselect(r, docs[0], st.Role)
+	}
 	if err == nil {
 		err = ps.install(r, docs[0], st.Role)
 	}

@@ -33,6 +33,7 @@ const notYet = "not implemented yet"
 const (
 	testSigkill       = "pkg/agent.TestSigkillOnPrefixAndBinary"
 	testOperators     = "pkg/agent.TestStringAndIntegerOperators"
+	testNodeSelector  = "pkg/agent.TestNodeSelectorFollowsNodeLabels"
 	testReturn        = "pkg/agent.TestReturnHookActsAtEntry"
 	testReturnCopy    = "pkg/agent.TestReturnCopyReadsTheFilledBuffer"
 	testTracepoint    = "pkg/agent.TestTracepointFieldsFromTheFormat"
@@ -128,10 +129,10 @@ func specFields() map[string]Support {
 		"hostSelector.matchExpressions[].key":      refused("hostSelector must be null or {}"),
 		"hostSelector.matchExpressions[].operator": refused("hostSelector must be null or {}"),
 		"hostSelector.matchExpressions[].values":   refused("hostSelector must be null or {}"),
-		"nodeSelector.matchLabels":                 refused("selecting nodes is " + notYet + " (loaded on every node, the policy would apply where it should not)"),
-		"nodeSelector.matchExpressions[].key":      refused("selecting nodes is " + notYet),
-		"nodeSelector.matchExpressions[].operator": refused("selecting nodes is " + notYet),
-		"nodeSelector.matchExpressions[].values":   refused("selecting nodes is " + notYet),
+		"nodeSelector.matchLabels":                 implemented(testNodeSelector),
+		"nodeSelector.matchExpressions[].key":      implemented(testNodeSelector),
+		"nodeSelector.matchExpressions[].operator": implemented(testNodeSelector),
+		"nodeSelector.matchExpressions[].values":   implemented(testNodeSelector),
 	}
 	for _, s := range []string{"podSelector", "containerSelector"} {
 		for _, f := range []string{"matchLabels", "matchExpressions[].key", "matchExpressions[].operator", "matchExpressions[].values"} {

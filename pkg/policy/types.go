@@ -1,6 +1,11 @@
 package policy
 
-import "strings"
+import (
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+)
 
 // API versions and kinds accepted by Parse. Both API versions share one
 // schema.
@@ -410,4 +415,14 @@ type LabelSelectorRequirement struct {
 	// In, NotIn, Exists or DoesNotExist.
 	Operator string   `json:"operator"`
 	Values   []string `json:"values,omitempty"`
+}
+
+// Selector is the Kubernetes label selector s describes.
+func (s *LabelSelector) Selector() (labels.Selector, error) {
+	ls := &metav1.LabelSelector{MatchLabels: s.MatchLabels}
+	for _, e := range s.MatchExpressions {
+		ls.MatchExpressions = append(ls.MatchExpressions, metav1.LabelSelectorRequirement{
+			Key: e.Key, Operator: metav1.LabelSelectorOperator(e.Operator), Values: e.Values})
+	}
+	return metav1.LabelSelectorAsSelector(ls)
 }

@@ -11,13 +11,11 @@ import (
 
 	"github.com/sirupsen/logrus"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/vigil-sec/vigil/pkg/compile"
 	"github.com/vigil-sec/vigil/pkg/containerid"
 	"github.com/vigil-sec/vigil/pkg/pods"
-	"github.com/vigil-sec/vigil/pkg/policy"
 	"github.com/vigil-sec/vigil/pkg/tracing"
 )
 
@@ -37,25 +35,16 @@ func ruleOf(s *compile.Scope) (*rule, error) {
 	r := &rule{namespace: s.Namespace, host: s.Host}
 	var err error
 	if s.Pods != nil {
-		if r.pods, err = selector(s.Pods); err != nil {
+		if r.pods, err = s.Pods.Selector(); err != nil {
 			return nil, fmt.Errorf("podSelector: %w", err)
 		}
 	}
 	if s.Containers != nil {
-		if r.containers, err = selector(s.Containers); err != nil {
+		if r.containers, err = s.Containers.Selector(); err != nil {
 			return nil, fmt.Errorf("containerSelector: %w", err)
 		}
 	}
 	return r, nil
-}
-
-func selector(s *policy.LabelSelector) (labels.Selector, error) {
-	ls := &metav1.LabelSelector{MatchLabels: s.MatchLabels}
-	for _, e := range s.MatchExpressions {
-		ls.MatchExpressions = append(ls.MatchExpressions, metav1.LabelSelectorRequirement{
-			Key: e.Key, Operator: metav1.LabelSelectorOperator(e.Operator), Values: e.Values})
-	}
-	return metav1.LabelSelectorAsSelector(ls)
 }
 
 // pod says whether the rule covers some container of pod.

@@ -48,8 +48,9 @@ type PolicyStatus struct {
 // NodeStatus is one node's state of a policy.
 type NodeStatus struct {
 	Node string `json:"node"`
-	// State is loaded or error.
-	// +kubebuilder:validation:Enum=loaded;error
+	// State is loaded, error, or not_selected (the node's labels do not
+	// match spec.nodeSelector).
+	// +kubebuilder:validation:Enum=loaded;error;not_selected
 	State string `json:"state"`
 	// Message says why the policy does not load, or what serves it.
 	Message string `json:"message,omitempty"`
