@@ -574,3 +574,34 @@ func TestManyPoliciesOnOneSyscall(t *testing.T) {
 		t.Errorf("error %q does not say %q", err, want)
 	}
 }
+
+// TestRangesInValueSets: as in Tetragon, SPort and InMap values may be
+// ranges "min:max".
+func TestRangesInValueSets(t *testing.T) {
+	port := 41000 + os.Getpid()%5000
+	load(t, fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: ranges}
+spec:
+  kprobes:
+  - call: sys_connect
+    args: [{index: 1, type: sockaddr}]
+    selectors:
+    - matchArgs: [{index: 1, operator: SPort, values: ["%d:%d"]}]
+      matchActions: [{action: Sigkill}]
+  - call: sys_setpriority
+    args: [{index: 2, type: int}]
+    selectors:
+    - matchArgs: [{index: 2, operator: InMap, values: ["5:7", "12"]}]
+      matchActions: [{action: Sigkill}]
+`, port, port+10))
+	connect := func(p int) *exec.Cmd {
+		return exec.Command("/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/$0", fmt.Sprint(p))
+	}
+	mustRun(t, "connect to the first port of the range", connect(port), true)
+	mustRun(t, "connect to its last port", connect(port+10), true)
+	mustRun(t, "connect past it", connect(port+11), false)
+	for prio, want := range map[int]bool{4: false, 5: true, 7: true, 8: false, 12: true} {
+		mustRun(t, fmt.Sprintf("setpriority %d", prio), exec.Command("/usr/bin/nice", "-n", fmt.Sprint(prio), "/bin/true"), want)
+	}
+}

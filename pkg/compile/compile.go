@@ -879,13 +879,11 @@ func (c *compiler) ints(path string, values []string, cd *tracing.Cond) error {
 	if err != nil {
 		return err
 	}
-	nums := make([]int64, len(values))
+	var nums []int64
 	for i, v := range values {
-		n, err := strconv.ParseInt(v, 0, 64)
-		if err != nil {
-			return unsupported(fmt.Sprintf("%s.values[%d]", path, i), "%q is not an integer", v)
+		if nums, err = appendRange(nums, v); err != nil {
+			return unsupported(fmt.Sprintf("%s.values[%d]", path, i), "%v", err)
 		}
-		nums[i] = n
 	}
 	if len(nums) == 0 {
 		return unsupported(path+".values", "no values")
@@ -899,6 +897,33 @@ func (c *compiler) ints(path string, values []string, cd *tracing.Cond) error {
 		c.out.Program.Ints = append(c.out.Program.Ints, tracing.IntKey{SetID: cd.SetID, Value: n})
 	}
 	return nil
+}
+
+// appendRange appends to nums the integer v, or every integer of the range
+// "min:max" (InMap, ports, protocols: Tetragon fills its value map with
+// each one too), up to policy.MaxValuesPerSet in all.
+func appendRange(nums []int64, v string) ([]int64, error) {
+	lo, hi, isRange := strings.Cut(v, ":")
+	if !isRange {
+		hi = lo
+	}
+	a, errA := strconv.ParseInt(lo, 0, 64)
+	b, errB := strconv.ParseInt(hi, 0, 64)
+	if errA != nil || errB != nil {
+		return nums, fmt.Errorf("%q is not an integer or a range of integers", v)
+	}
+	if a > b {
+		a, b = b, a
+	}
+	if uint64(b-a) >= uint64(policy.MaxValuesPerSet-len(nums)) {
+		return nums, fmt.Errorf("range %q makes the set hold more than %d values", v, policy.MaxValuesPerSet)
+	}
+	for n := a; ; n++ {
+		nums = append(nums, n)
+		if n == b {
+			return nums, nil
+		}
+	}
 }
 
 // expandLists replaces each "list:NAME" value by the values of that
