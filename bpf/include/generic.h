@@ -12,6 +12,9 @@
 #define MAX_CONDS 32
 #define HOOKS_PER_SYSCALL 128
 #define MAX_SYSCALLS 512
+/* hook lists by syscall number: x86_64's, then ia32's from COMPAT_BASE */
+#define COMPAT_BASE MAX_SYSCALLS
+#define SYSCALL_LISTS (2 * MAX_SYSCALLS)
 #define MAX_POLICIES 1024
 #define MAX_HOOKS 4096	  /* hook ids are 1..MAX_HOOKS-1 */
 #define ARG_DATA_LEN 4096 /* room per argument in an event */

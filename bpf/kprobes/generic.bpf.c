@@ -48,7 +48,7 @@ struct generic_enums *unused_generic_enums __attribute__((unused));
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, MAX_SYSCALLS);
+	__uint(max_entries, SYSCALL_LISTS);
 	__type(key, __u32);
 	__type(value, struct syscall_hooks);
 } syscall_hooks SEC(".maps");
@@ -56,7 +56,7 @@ struct {
 /* Hooks that run at syscall exit, with the return value. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, MAX_SYSCALLS);
+	__uint(max_entries, SYSCALL_LISTS);
 	__type(key, __u32);
 	__type(value, struct syscall_hooks);
 } syscall_exit_hooks SEC(".maps");
@@ -419,12 +419,22 @@ static __always_inline void run_hooks(void *ctx, struct syscall_hooks *sh,
 	if (!s)
 		return;
 	clear_raw(s);
-	s->raw[0] = regs->di;
-	s->raw[1] = regs->si;
-	s->raw[2] = regs->dx;
-	s->raw[3] = regs->r10;
-	s->raw[4] = regs->r8;
-	s->raw[5] = regs->r9;
+	if (nr >= COMPAT_BASE) {
+		/* the ia32 ABI: ebx, ecx, edx, esi, edi, ebp */
+		s->raw[0] = (__u32)regs->bx;
+		s->raw[1] = (__u32)regs->cx;
+		s->raw[2] = (__u32)regs->dx;
+		s->raw[3] = (__u32)regs->si;
+		s->raw[4] = (__u32)regs->di;
+		s->raw[5] = (__u32)regs->bp;
+	} else {
+		s->raw[0] = regs->di;
+		s->raw[1] = regs->si;
+		s->raw[2] = regs->dx;
+		s->raw[3] = regs->r10;
+		s->raw[4] = regs->r8;
+		s->raw[5] = regs->r9;
+	}
 	s->raw[RAW_RET] = ret;
 	s->at_exit = at_exit;
 	s->ret = ret;
@@ -436,13 +446,41 @@ static __always_inline void run_hooks(void *ctx, struct syscall_hooks *sh,
 	}
 }
 
+#define TS_COMPAT 0x0002 /* arch/x86/include/asm/thread_info.h */
+
+/* The hook list of syscall id in lists, and its number there: an ia32
+ * syscall's (a 32-bit process's, or int 0x80's: TS_COMPAT) from
+ * COMPAT_BASE. The task's flag is read only when id has hooks in either
+ * ABI: an unhooked syscall pays two array lookups. */
+static __always_inline struct syscall_hooks *list_of(void *lists, long id,
+						     __u32 *nr)
+{
+	__u32 native = id, compat = COMPAT_BASE + (__u32)id;
+	struct syscall_hooks *sh64, *sh32;
+	struct task_struct *task;
+
+	if (id < 0 || id >= MAX_SYSCALLS)
+		return NULL;
+	sh64 = bpf_map_lookup_elem(lists, &native);
+	sh32 = bpf_map_lookup_elem(lists, &compat);
+	if ((!sh64 || !sh64->hook_ids[0]) && (!sh32 || !sh32->hook_ids[0]))
+		return NULL;
+	task = (struct task_struct *)bpf_get_current_task();
+	if (BPF_CORE_READ(task, thread_info.status) & TS_COMPAT) {
+		*nr = compat;
+		return sh32 && sh32->hook_ids[0] ? sh32 : NULL;
+	}
+	*nr = native;
+	return sh64 && sh64->hook_ids[0] ? sh64 : NULL;
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(generic_sys_enter, struct pt_regs *regs, long id)
 {
-	__u32 nr = id;
-	struct syscall_hooks *sh = bpf_map_lookup_elem(&syscall_hooks, &nr);
+	__u32 nr;
+	struct syscall_hooks *sh = list_of(&syscall_hooks, id, &nr);
 
-	if (sh && sh->hook_ids[0])
+	if (sh)
 		run_hooks(ctx, sh, regs, nr, false, 0);
 	return 0;
 }
@@ -452,11 +490,11 @@ int BPF_PROG(generic_sys_enter, struct pt_regs *regs, long id)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(generic_sys_exit, struct pt_regs *regs, long ret)
 {
-	__u32 nr = regs->orig_ax;
+	__u32 nr;
 	struct syscall_hooks *sh =
-	    bpf_map_lookup_elem(&syscall_exit_hooks, &nr);
+	    list_of(&syscall_exit_hooks, regs->orig_ax, &nr);
 
-	if (sh && sh->hook_ids[0])
+	if (sh)
 		run_hooks(ctx, sh, regs, nr, true, ret);
 	return 0;
 }

@@ -380,9 +380,31 @@ func (c *compiler) syscall(path, call string, nr uint32, k *policy.KProbeSpec) e
 		return err
 	}
 	meta.Backend = BackendRawSyscall
-	c.out.Program.Hooks = append(c.out.Program.Hooks, tracing.SyscallHook{Syscall: nr, Config: *hook})
-	c.out.Hooks = append(c.out.Hooks, meta)
+	c.syscallHook(call, tracing.SyscallHook{Syscall: nr, Config: *hook}, meta)
 	return nil
+}
+
+// syscallHook adds hk, on x86_64 syscall name, and its copy on the ia32
+// syscall that serves the same call, where there is one, as Tetragon
+// hooks the ia32 entry points beside the 64-bit ones: a 32-bit process
+// does not slip past a syscall policy. Events of a syscall hook's copy
+// name the ia32 function; a fallback's keep the hook they serve.
+func (c *compiler) syscallHook(name string, hk tracing.SyscallHook, meta *Hook) {
+	c.out.Program.Hooks = append(c.out.Program.Hooks, hk)
+	c.out.Hooks = append(c.out.Hooks, meta)
+	nr, ok := syscalls.Compat(name)
+	if !ok {
+		return
+	}
+	compat := meta
+	if meta.Function == syscalls.Symbol(name) {
+		renamed := *meta
+		renamed.Function = syscalls.CompatSymbol(name)
+		compat = &renamed
+	}
+	hk.Syscall = nr
+	c.out.Program.Hooks = append(c.out.Program.Hooks, hk)
+	c.out.Hooks = append(c.out.Hooks, compat)
 }
 
 // fentry compiles a fentries entry: like kprobes, on the fentry backend.

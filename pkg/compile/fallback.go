@@ -109,8 +109,7 @@ func (c *compiler) openFallback(path, function string, k *policy.KProbeSpec, lsm
 		if err != nil {
 			continue // not on this architecture
 		}
-		c.out.Program.Hooks = append(c.out.Program.Hooks, tracing.SyscallHook{Syscall: nr, Config: *cfg, Exit: true})
-		c.out.Hooks = append(c.out.Hooks, meta)
+		c.syscallHook(name, tracing.SyscallHook{Syscall: nr, Config: *cfg, Exit: true}, meta)
 	}
 	execs := "the binary an exec opens is seen at the sched_process_exec tracepoint, after the exec succeeded (the process dies before it runs), " +
 		"the interpreters it opens (a script's, the ELF loader) are not"
@@ -202,8 +201,7 @@ func (c *compiler) permissionFallback(path, function string, k *policy.KProbeSpe
 		if maskSlot >= 0 {
 			hc.ArgIndex[maskSlot] = tracing.RawConst
 		}
-		c.out.Program.Hooks = append(c.out.Program.Hooks, tracing.SyscallHook{Syscall: nr, Config: hc})
-		c.out.Hooks = append(c.out.Hooks, meta)
+		c.syscallHook(fa.syscall, tracing.SyscallHook{Syscall: nr, Config: hc}, meta)
 	}
 	c.out.Caveats = append(c.out.Caveats, fmt.Sprintf("%s: %s is served at the entry of the syscalls that read and write descriptors (the kernel has no kprobes, fentry or BPF LSM): "+
 		"a file mapped with mmap is seen once, at the mmap, not at each access, and io_uring's reads and writes are not seen", path, function))
@@ -254,8 +252,7 @@ func (c *compiler) connectFallback(path, function string, k *policy.KProbeSpec, 
 		return err
 	}
 	meta.Backend, meta.LSM = BackendConnectEntry, lsm
-	c.out.Program.Hooks = append(c.out.Program.Hooks, tracing.SyscallHook{Syscall: nr, Config: *cfg})
-	c.out.Hooks = append(c.out.Hooks, meta)
+	c.syscallHook("connect", tracing.SyscallHook{Syscall: nr, Config: *cfg}, meta)
 	c.out.Caveats = append(c.out.Caveats, fmt.Sprintf("%s: %s is served at the entry of connect (the kernel has no kprobes, fentry or BPF LSM): "+
 		"the address is read from the caller's memory as connect got it, and io_uring's connects are not seen", path, function))
 	return nil

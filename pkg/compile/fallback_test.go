@@ -6,6 +6,7 @@ import (
 
 	"github.com/vigil-sec/vigil/pkg/policy"
 	"github.com/vigil-sec/vigil/pkg/probe"
+	"github.com/vigil-sec/vigil/pkg/syscalls"
 	"github.com/vigil-sec/vigil/pkg/tracing"
 )
 
@@ -41,7 +42,8 @@ func TestFileOpenFallback(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", hook, err)
 		}
-		if len(c.Program.Hooks) != len(openSyscalls) || len(c.Program.Funcs) != 0 || len(c.Caveats) != 1 {
+		if len(native(c)) != len(openSyscalls) || len(c.Program.Hooks) != len(openSyscalls)+compats(openSyscalls) ||
+			len(c.Program.Funcs) != 0 || len(c.Caveats) != 1 {
 			t.Fatalf("%s: %d syscall hooks, %d function hooks, caveats %q", hook, len(c.Program.Hooks), len(c.Program.Funcs), c.Caveats)
 		}
 		for i, hk := range c.Program.Hooks {
@@ -83,11 +85,11 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Program.Hooks) != len(fileAccesses) || len(c.Caveats) != 1 {
+	if len(native(c)) != len(fileAccesses) || len(c.Caveats) != 1 {
 		t.Fatalf("%d syscall hooks, caveats %q", len(c.Program.Hooks), c.Caveats)
 	}
-	for i, hk := range c.Program.Hooks {
-		fa := fileAccesses[i]
+	for j, i := range native(c) {
+		hk, fa := c.Program.Hooks[i], fileAccesses[j]
 		if hk.Exit || hk.Config.ArgIndex[0] != fa.fdArg || hk.Config.ArgIndex[1] != tracing.RawConst ||
 			hk.Config.ArgConst != fa.mask || c.Hooks[i].Backend != BackendAccessEntry {
 			t.Errorf("hook %d (%s) = %+v", i, fa.syscall, hk)
@@ -97,4 +99,27 @@ spec:
 	if _, err := compileDoc(t, bad, kernelWith(probe.TPBTF, probe.SendSignal)); err == nil || !strings.Contains(err.Error(), "spec.lsmhooks[0].args[1]") {
 		t.Errorf("an argument the fallback lacks: %v", err)
 	}
+}
+
+// native lists the indexes of c's hooks on x86_64 syscalls, without their
+// ia32 copies.
+func native(c *Compiled) []int {
+	var out []int
+	for i, hk := range c.Program.Hooks {
+		if hk.Syscall < syscalls.CompatBase {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// compats counts the syscalls of names that ia32 has too.
+func compats(names []string) int {
+	n := 0
+	for _, name := range names {
+		if _, ok := syscalls.Compat(name); ok {
+			n++
+		}
+	}
+	return n
 }

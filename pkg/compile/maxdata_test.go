@@ -37,8 +37,8 @@ spec:
 			t.Fatalf("%s: %v", backend, err)
 		}
 		var cfgs []tracing.HookConfig
-		for _, h := range c.Program.Hooks {
-			cfgs = append(cfgs, h.Config)
+		for _, i := range native(c) {
+			cfgs = append(cfgs, c.Program.Hooks[i].Config)
 		}
 		for _, f := range c.Program.Funcs {
 			cfgs = append(cfgs, f.Config)

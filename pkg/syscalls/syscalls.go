@@ -18,6 +18,33 @@ func Number(name string) (uint32, error) {
 	return 0, fmt.Errorf("unknown syscall %q", name)
 }
 
+// CompatBase is added to an ia32 syscall number to make the number that
+// hook lists go by (MAX_SYSCALLS in generic.h): a 32-bit process's calls
+// (TS_COMPAT) are looked up there, apart from the 64-bit ones.
+const CompatBase = 512
+
+// compatNames are the ia32 syscalls that serve an x86_64 one of another
+// name with the same arguments.
+var compatNames = map[string]string{"mmap": "mmap2"}
+
+// Compat is the hook-list number of the ia32 syscall that serves the
+// same call as x86_64 syscall name, with the same arguments in the same
+// places; false when ia32 has none.
+func Compat(name string) (uint32, bool) {
+	base := strings.TrimPrefix(strings.TrimPrefix(name, "__x64_"), "sys_")
+	if n, ok := compatNames[base]; ok {
+		base = n
+	}
+	nr, ok := ia32[base]
+	return CompatBase + nr, ok
+}
+
+// CompatSymbol is the kernel function of ia32 syscall name, as events name
+// it.
+func CompatSymbol(name string) string {
+	return "__ia32_sys_" + strings.TrimPrefix(strings.TrimPrefix(name, "__x64_"), "sys_")
+}
+
 // Symbol is the kernel function that implements a syscall on x86_64, the
 // name events carry in function_name (as Tetragon reports it).
 func Symbol(name string) string {

@@ -38,6 +38,7 @@ var genericEnums = enumMirrors{
 		"COND_SADDR": CondSAddr, "COND_FAMILY": CondFamily, "COND_DPORT": CondDPort, "COND_DADDR": CondDAddr,
 		"COND_PROTOCOL": CondProtocol, "COND_STATE": CondState, "COND_SPORT_PRIV": CondSPortPriv,
 		"COND_DPORT_PRIV": CondDPortPriv,
+		"COND_FILETYPE":   CondFileType,
 	},
 	"at_exit":     {"AT_EXIT_LONG": AtExitLong, "AT_EXIT_INT": AtExitInt},
 	"msg_part":    {"PART_WHOLE": PartWhole, "PART_ENTRY": PartEntry, "PART_RETURN": PartReturn, "PART_DROPPED": PartDropped},
@@ -132,7 +133,7 @@ func TestLimitsMatchMaps(t *testing.T) {
 	}
 	for name, want := range map[string]uint32{
 		"hook_configs": MaxHooks, "hook_stats": MaxHooks, "policy_modes": MaxPolicies,
-		"syscall_hooks": MaxSyscalls, "syscall_exit_hooks": MaxSyscalls,
+		"syscall_hooks": 2 * MaxSyscalls, "syscall_exit_hooks": 2 * MaxSyscalls,
 	} {
 		m, ok := spec.Maps[name]
 		switch {
