@@ -121,11 +121,49 @@ spec:
 			t.Fatal(err)
 		}
 		for _, h := range c.Hooks {
+			if strings.HasPrefix(h.Function, "__ia32_") && h.Backend == BackendRawSyscall {
+				continue // a 32-bit process's calls, on the raw syscall tracepoint
+			}
 			if h.Backend != tc.backend {
 				t.Fatalf("%s: %s via %s, want %s", tc.list, h.Function, h.Backend, tc.backend)
 			}
 		}
 		t.Logf("%s: %d hooks via %s", tc.list, len(c.Hooks), tc.backend)
+	}
+}
+
+// TestCompatBesideKernelFunctions: a syscall hook served by a kprobe has an
+// ia32 copy on the raw syscall tracepoint, its metadata in the order of
+// hook ids (syscall hooks, then function hooks); an Override there is
+// dropped, and the caveats say so.
+func TestCompatBesideKernelFunctions(t *testing.T) {
+	ps, err := policy.Parse([]byte(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: compat}
+spec:
+  kprobes:
+  - call: sys_openat
+    syscall: true
+    args: [{index: 1, type: string}]
+    selectors:
+    - matchArgs: [{index: 1, operator: Equal, values: ["/etc/shadow"]}]
+      matchActions: [{action: Override, argError: -1}]
+`), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Compile(ps[0], Target{Kernel: kernelWith(probe.Kprobe, probe.OverrideReturn, probe.TPBTF)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Program.Hooks) != 1 || len(c.Program.Funcs) != 1 || len(c.Hooks) != 2 {
+		t.Fatalf("%d syscall hooks, %d function hooks, %d metadata: want 1, 1, 2", len(c.Program.Hooks), len(c.Program.Funcs), len(c.Hooks))
+	}
+	if h := c.Hooks[0]; h.Function != "__ia32_sys_openat" || h.Backend != BackendRawSyscall || c.Program.Hooks[0].Config.Actions[0].Override != 0 {
+		t.Errorf("first (syscall hook) metadata %+v, want the ia32 copy without Override", h)
+	}
+	if h := c.Hooks[1]; h.Function != "__x64_sys_openat" || len(c.Caveats) != 1 {
+		t.Errorf("second metadata %+v, caveats %q: want the kprobe's, one caveat", h, c.Caveats)
 	}
 }
 

@@ -109,6 +109,7 @@ func Compile(p policy.Policy, t Target) (*Compiled, error) {
 			return nil, err
 		}
 	}
+	c.out.Hooks = append(c.out.Hooks, c.funcMetas...) // the order of hook ids
 	if len(c.out.Hooks) == 0 {
 		return nil, unsupported("spec", "the policy has no hook Vigil can attach")
 	}
@@ -181,6 +182,9 @@ type compiler struct {
 	// bulk: the kprobes entry being compiled hooks many syscalls (see
 	// bulkSyscalls)
 	bulk bool
+	// funcMetas are the metadata of out.Program.Funcs, which follow those
+	// of out.Program.Hooks in out.Hooks (as hook ids do) once compiled
+	funcMetas []*Hook
 }
 
 // bulkSyscalls is how many syscalls one kprobes entry hooks before the
@@ -370,7 +374,10 @@ func (c *compiler) syscall(path, call string, nr uint32, k *policy.KProbeSpec) e
 		}
 	}
 	if b != BackendRawSyscall {
-		return c.funcHook(path, tracing.FuncHook{Attach: b, Symbol: syscalls.Symbol(call), Syscall: true}, syscalls.Symbol(call), k)
+		if err := c.funcHook(path, tracing.FuncHook{Attach: b, Symbol: syscalls.Symbol(call), Syscall: true}, syscalls.Symbol(call), k); err != nil {
+			return err
+		}
+		return c.compatOnRawSyscalls(path, call, k)
 	}
 	if err := c.kernel.Missing(probe.TPBTF); err != nil {
 		return kernelLacks(path+".call", "syscall hooks need the raw syscall tracepoint: %v", err)
@@ -381,6 +388,33 @@ func (c *compiler) syscall(path, call string, nr uint32, k *policy.KProbeSpec) e
 	}
 	meta.Backend = BackendRawSyscall
 	c.syscallHook(call, tracing.SyscallHook{Syscall: nr, Config: *hook}, meta)
+	return nil
+}
+
+// compatOnRawSyscalls serves, beside a syscall hook on a kernel function
+// (kprobe, fentry), the ia32 syscall of the same name on the raw syscall
+// tracepoint, whose ia32 entry points vary by kernel (__ia32_sys_,
+// __ia32_compat_sys_). The raw tracepoint cannot deny: a policy with
+// Override says so in its caveats.
+func (c *compiler) compatOnRawSyscalls(path, call string, k *policy.KProbeSpec) error {
+	nr, ok := syscalls.Compat(call)
+	if !ok || c.kernel.Missing(probe.TPBTF) != nil || atReturn(k) {
+		return nil
+	}
+	hook, meta, err := c.hook(path, syscalls.Symbol(call), k, false)
+	if err != nil {
+		return err
+	}
+	if c.wantsOverride(k) {
+		for i := range hook.Actions {
+			hook.Actions[i].Override = 0
+		}
+		c.out.Caveats = append(c.out.Caveats, fmt.Sprintf("%s: a 32-bit process's %s is seen on the raw syscall tracepoint, where Override cannot deny it (its other actions run)", path, call))
+	}
+	renamed := *meta
+	renamed.Function, renamed.Backend = syscalls.CompatSymbol(call), BackendRawSyscall
+	c.out.Program.Hooks = append(c.out.Program.Hooks, tracing.SyscallHook{Syscall: nr, Config: *hook})
+	c.out.Hooks = append(c.out.Hooks, &renamed)
 	return nil
 }
 
@@ -456,7 +490,7 @@ func (c *compiler) uprobe(path string, u *policy.UProbeSpec) error {
 			return err
 		}
 		c.out.Program.Funcs = append(c.out.Program.Funcs, fh)
-		c.out.Hooks = append(c.out.Hooks, meta)
+		c.funcMetas = append(c.funcMetas, meta)
 		if err := c.overrideAllowed(path, tracing.AttachUprobe, meta); err != nil {
 			return err
 		}
@@ -483,7 +517,7 @@ func (c *compiler) lsmHook(path string, h *policy.LsmHookSpec) error {
 	if err := c.funcHook(path, fh, h.Hook, k); err != nil {
 		return err
 	}
-	c.out.Hooks[len(c.out.Hooks)-1].LSM = true
+	c.funcMetas[len(c.funcMetas)-1].LSM = true
 	return nil
 }
 
@@ -534,7 +568,7 @@ func (c *compiler) funcHook(path string, fh tracing.FuncHook, function string, k
 	fh.Config = *hook
 	meta.Backend = fh.Attach
 	c.out.Program.Funcs = append(c.out.Program.Funcs, fh)
-	c.out.Hooks = append(c.out.Hooks, meta)
+	c.funcMetas = append(c.funcMetas, meta)
 	return nil
 }
 

@@ -150,7 +150,7 @@ func (c *compiler) execOpens(path, function string, k *policy.KProbeSpec, lsm bo
 	for i := range ek.Args {
 		in.Config.ArgIndex[i] = 2 // TP_PROTO(p, old_pid, bprm)
 	}
-	meta := c.out.Hooks[len(c.out.Hooks)-1]
+	meta := c.funcMetas[len(c.funcMetas)-1]
 	meta.Backend, meta.LSM = BackendExecTracepoint, lsm
 	for i := range meta.Args {
 		meta.Args[i].Type = tracing.ArgFile
@@ -294,7 +294,7 @@ func (c *compiler) execFallback(path, function string, k *policy.KProbeSpec, lsm
 	for i := range k.Args {
 		in.Config.ArgIndex[i] = 2 // TP_PROTO(p, old_pid, bprm)
 	}
-	meta := c.out.Hooks[len(c.out.Hooks)-1]
+	meta := c.funcMetas[len(c.funcMetas)-1]
 	meta.Backend, meta.LSM = BackendExecTracepoint, lsm
 	c.out.Caveats = append(c.out.Caveats, fmt.Sprintf("%s: %s is served at the sched_process_exec tracepoint (the kernel has no kprobes, fentry or BPF LSM): "+
 		"the exec has succeeded when the process is killed, before it runs an instruction of the new binary, and a script's interpreter is checked, not the script", path, function))

@@ -106,7 +106,7 @@ func (c *compiler) addFunc(path string, fh tracing.FuncHook, sels []policy.KProb
 		return err
 	}
 	c.out.Program.Funcs = append(c.out.Program.Funcs, fh)
-	c.out.Hooks = append(c.out.Hooks, meta)
+	c.funcMetas = append(c.funcMetas, meta)
 	return nil
 }
 
