@@ -15,7 +15,7 @@ import (
 // O_RDONLY) through int 0x80 and exits 0: a 32-bit process, with no
 // 32-bit toolchain, and returns its file name.
 func elf32(t *testing.T, path string) string {
-	const base, headers = 0x08048000, 52 + 32
+	const base, headers = 0x08048000, 52 + 2*32
 	code := []byte{
 		0xB8, 0x27, 0x01, 0, 0, // mov eax, 295 (openat)
 		0xBB, 0x9C, 0xFF, 0xFF, 0xFF, // mov ebx, -100 (AT_FDCWD)
@@ -34,9 +34,11 @@ func elf32(t *testing.T, path string) string {
 	for _, v := range []any{
 		uint16(2), uint16(3), uint32(1), uint32(base + headers), // ET_EXEC, EM_386, version, entry
 		uint32(52), uint32(0), uint32(0), // program headers at 52, no sections, flags
-		uint16(52), uint16(32), uint16(1), uint16(40), uint16(0), uint16(0),
+		uint16(52), uint16(32), uint16(2), uint16(40), uint16(0), uint16(0),
 		// one PT_LOAD of the whole file at base, read and execute
 		uint32(1), uint32(0), uint32(base), uint32(base), size, size, uint32(5), uint32(0x1000),
+		// PT_GNU_STACK: a stack that is not executable
+		uint32(0x6474e551), uint32(0), uint32(0), uint32(0), uint32(0), uint32(0), uint32(6), uint32(16),
 	} {
 		if err := binary.Write(&b, binary.LittleEndian, v); err != nil {
 			t.Fatal(err)
