@@ -62,7 +62,8 @@ func agentCommand() *cobra.Command {
 	fl.IntVar(&f.file.MaxBackups, "export-file-rotation-max-backups", 5, "rotated export files kept")
 	fl.BoolVar(&f.file.Compress, "export-file-compress", false, "gzip rotated export files")
 	fl.BoolVar(&f.file.AllowShared, "export-file-allow-shared", false, "accept an existing export file that another user owns, that group or others may open, or that has other hard links (refused by default; a symbolic link is always refused)")
-	fl.BoolVar(&f.cfg.Process.Ancestors, "enable-ancestors", false, "add every ancestor process to events")
+	fl.Var(ancestorsFlag{&f.cfg.Process.Ancestors}, "enable-ancestors", "add every ancestor process to events: to all (bare flag, or true), or to those of Tetragon's list of event types (base: process_exec and process_exit; kprobe, tracepoint, uprobe, lsm: need base)")
+	fl.Lookup("enable-ancestors").NoOptDefVal = "true"
 	fl.BoolVar(&f.cfg.Process.Credentials, "enable-process-cred", false, "add capabilities and credentials to processes")
 	fl.BoolVar(&f.cfg.Process.Namespaces, "enable-process-ns", false, "add namespaces to processes")
 	fl.IntVar(&f.cfg.Process.Capacity, "process-cache-size", process.DefaultCapacity, "process images kept in memory at most")
@@ -238,4 +239,16 @@ func outputs(f *agentFlags, hub *broadcast.Hub, exported []output.Exporter) (*ou
 		}
 	}
 	return o, nil
+}
+
+// ancestorsFlag is --enable-ancestors: Tetragon's list of event types, or
+// a bare flag for all of them.
+type ancestorsFlag struct{ a *process.Ancestors }
+
+func (f ancestorsFlag) String() string { return f.a.String() }
+func (f ancestorsFlag) Type() string   { return "list" }
+
+func (f ancestorsFlag) Set(s string) (err error) {
+	*f.a, err = process.ParseAncestors(s)
+	return err
 }

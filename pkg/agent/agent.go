@@ -346,7 +346,7 @@ func (a *Agent) writeHook(g *tracing.Generic) {
 	}
 	ev := h.Event(g)
 	ev.StackTraces = stacks
-	ev.Process, ev.Parent, ev.Ancestors = a.cache.Describe(g.Ident, g.Tid)
+	ev.Process, ev.Parent, ev.Ancestors = a.cache.Describe(g.Ident, g.Tid, a.ancestorsOf(h))
 	out := &event.Event{NodeName: a.cfg.Process.NodeName, Time: event.FormatTime(tracing.WallTime(g.Hdr.Ktime))}
 	switch {
 	case h.LSM:
@@ -367,6 +367,21 @@ func (a *Agent) writeHook(g *tracing.Generic) {
 		out.ProcessKprobe = ev
 	}
 	a.write(out)
+}
+
+// ancestorsOf says whether the events of hook h carry their process's
+// ancestors (--enable-ancestors).
+func (a *Agent) ancestorsOf(h *compile.Hook) bool {
+	on := a.cfg.Process.Ancestors
+	switch {
+	case h.LSM:
+		return on.LSM
+	case h.Uprobe != "":
+		return on.Uprobe
+	case h.Tracepoint != "":
+		return on.Tracepoint
+	}
+	return on.Kprobe
 }
 
 // write sends ev out, once its pod is known where it runs in a container.

@@ -172,7 +172,7 @@ func TestMain(m *testing.M) {
 	}
 	restore := widePIDs()
 	shared = start(&testing.T{}, Config{Process: process.Options{
-		NodeName: "test-node", Ancestors: true, Credentials: true, Namespaces: true,
+		NodeName: "test-node", Ancestors: process.AllAncestors, Credentials: true, Namespaces: true,
 	}})
 	code := m.Run()
 	restore()

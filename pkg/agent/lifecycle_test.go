@@ -12,6 +12,8 @@ import (
 
 	"github.com/vigil-sec/vigil/internal/cgrouptest"
 	"github.com/vigil-sec/vigil/pkg/event"
+	"github.com/vigil-sec/vigil/pkg/policy"
+	"github.com/vigil-sec/vigil/pkg/process"
 )
 
 func TestExecThroughSymlinkWithRelativePath(t *testing.T) {
@@ -211,4 +213,43 @@ func tail(s string) string {
 		return "..." + s[len(s)-40:]
 	}
 	return s
+}
+
+// TestAncestorsByEventType: with Tetragon's --enable-ancestors=base, exec
+// events carry the ancestors and hook events do not; with kprobe too,
+// both do.
+func TestAncestorsByEventType(t *testing.T) {
+	dir, secret, _ := secretFiles(t)
+	for _, kinds := range []string{"base", "base,kprobe"} {
+		anc, err := process.ParseAncestors(kinds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := start(t, Config{Process: process.Options{Ancestors: anc}})
+		docs, err := policy.Parse([]byte(killReadPolicy("ancestors", dir+"/secret", "monitor")), t.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.agent.pols.Apply(t.Name(), docs[0]); err != nil {
+			t.Fatal(err)
+		}
+		// the test, then bash, then cat: cat has ancestors
+		cmd := exec.Command("/bin/bash", "-c", "/bin/cat \"$0\"; true", secret)
+		if err := cmd.Run(); err != nil {
+			t.Fatal(err)
+		}
+		execs := r.sink.find(t, 1, 10*time.Second, func(ev *event.Event) bool {
+			return ev.ProcessExec != nil && ev.ProcessExec.Parent != nil && ev.ProcessExec.Parent.Pid == uint32(cmd.Process.Pid)
+		})
+		kp := r.sink.find(t, 1, 10*time.Second, func(ev *event.Event) bool {
+			return ev.ProcessKprobe != nil && ev.ProcessKprobe.Parent != nil && ev.ProcessKprobe.Parent.Pid == uint32(cmd.Process.Pid)
+		})
+		r.stop()
+		if len(execs) == 0 || len(kp) == 0 {
+			t.Fatalf("%s: %d exec and %d kprobe events of cat", kinds, len(execs), len(kp))
+		}
+		if len(execs[0].ProcessExec.Ancestors) == 0 || (len(kp[0].ProcessKprobe.Ancestors) > 0) != anc.Kprobe {
+			t.Errorf("%s: exec ancestors %d, kprobe ancestors %d", kinds, len(execs[0].ProcessExec.Ancestors), len(kp[0].ProcessKprobe.Ancestors))
+		}
+	}
 }

@@ -21,10 +21,10 @@ const maxAncestors = 128
 // Options configure a Cache.
 type Options struct {
 	NodeName    string
-	Capacity    int  // entries kept at most; DefaultCapacity when 0
-	Ancestors   bool // add "ancestors" to events
-	Credentials bool // add "cap" and "process_credentials" to processes
-	Namespaces  bool // add "ns" to processes
+	Capacity    int       // entries kept at most; DefaultCapacity when 0
+	Ancestors   Ancestors // which events carry "ancestors"
+	Credentials bool      // add "cap" and "process_credentials" to processes
+	Namespaces  bool      // add "ns" to processes
 }
 
 type entry struct {
@@ -84,7 +84,7 @@ func (c *Cache) Lookup(execID string) *event.Process {
 // Describe returns the process image id names, its parent and, when
 // enabled, its ancestors, for events other than exec and exit. An image the
 // cache does not know is described by its pid and exec_id alone.
-func (c *Cache) Describe(id tracing.ExecIdent, tid uint32) (proc, parent *event.Process, ancestors []*event.Process) {
+func (c *Cache) Describe(id tracing.ExecIdent, tid uint32, withAncestors bool) (proc, parent *event.Process, ancestors []*event.Process) {
 	e := c.byID[c.ExecID(id)]
 	if e == nil {
 		return &event.Process{ExecID: c.ExecID(id), Pid: id.Pid, Tid: tid}, nil, nil
@@ -92,7 +92,10 @@ func (c *Cache) Describe(id tracing.ExecIdent, tid uint32) (proc, parent *event.
 	if e.parent != nil {
 		parent = e.parent.proc
 	}
-	return e.proc, parent, c.ancestors(e)
+	if withAncestors {
+		ancestors = c.chain(e)
+	}
+	return e.proc, parent, ancestors
 }
 
 // Exec records a new program image and returns its process_exec event.
@@ -176,9 +179,18 @@ func (c *Cache) execEvent(e *entry, ktime uint64) *event.Event {
 	}
 }
 
-// ancestors lists the parent's parent and up, when enabled.
+// ancestors lists the parent's parent and up for process_exec and
+// process_exit, when enabled.
 func (c *Cache) ancestors(e *entry) []*event.Process {
-	if !c.opts.Ancestors || e.parent == nil {
+	if !c.opts.Ancestors.Base {
+		return nil
+	}
+	return c.chain(e)
+}
+
+// chain lists the parent's parent and up.
+func (c *Cache) chain(e *entry) []*event.Process {
+	if e.parent == nil {
 		return nil
 	}
 	var out []*event.Process

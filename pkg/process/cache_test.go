@@ -24,7 +24,7 @@ func exitRec(id tracing.ExecIdent, code uint32) *tracing.Exit {
 }
 
 func TestParentsAreKeptWhileChildrenNeedThem(t *testing.T) {
-	c := New(Options{NodeName: "n", Ancestors: true})
+	c := New(Options{NodeName: "n", Ancestors: AllAncestors})
 	shell, child, gchild := ident(10, 100), ident(11, 200), ident(11, 300)
 	c.Exec(execRec(shell, ident(1, 1), "/bin/sh"))
 	c.Clone(&tracing.Clone{Ident: child, Parent: shell, Tid: 11})
@@ -89,6 +89,28 @@ func TestFormatArgs(t *testing.T) {
 	} {
 		if got := formatArgs(tc.argv); got != tc.want {
 			t.Errorf("formatArgs(%q) = %s, want %s", tc.argv, got, tc.want)
+		}
+	}
+}
+
+// TestParseAncestors: --enable-ancestors reads Tetragon's list of event
+// types, and true and false; an unknown type, or a hook type without
+// base, is refused with the reason.
+func TestParseAncestors(t *testing.T) {
+	for in, want := range map[string]Ancestors{
+		"": {}, "false": {}, "true": AllAncestors, "base": {Base: true},
+		"base,kprobe": {Base: true, Kprobe: true}, "base,tracepoint,uprobe,lsm": {Base: true, Tracepoint: true, Uprobe: true, LSM: true},
+	} {
+		if got, err := ParseAncestors(in); err != nil || got != want {
+			t.Errorf("%q: %+v, %v; want %+v", in, got, err, want)
+		}
+		if in != "" && in != "false" && in != "true" && want.String() != in {
+			t.Errorf("%+v prints %q, want %q", want, want.String(), in)
+		}
+	}
+	for _, in := range []string{"kprobe", "base,exec", "base,"} {
+		if _, err := ParseAncestors(in); err == nil {
+			t.Errorf("%q: accepted", in)
 		}
 	}
 }
