@@ -163,6 +163,89 @@ static __always_inline __u32 put_cred(struct gscratch *s, __u32 off,
 	return sizeof(*ci);
 }
 
+/* Puts what events show of struct user_namespace ns at data[off]. */
+static __always_inline __u32 put_user_ns(struct gscratch *s, __u32 off,
+					 struct user_namespace *ns)
+{
+	struct user_ns_arg *u = (void *)&s->msg.data[off & 0x3fff];
+
+	if (!ns)
+		return 0;
+	u->level = BPF_CORE_READ(ns, level);
+	u->uid = BPF_CORE_READ(ns, owner.val);
+	u->gid = BPF_CORE_READ(ns, group.val);
+	u->inum = BPF_CORE_READ(ns, ns.inum);
+	return sizeof(*u);
+}
+
+/* Puts what events show of a BPF program at data[off]: one being loaded
+ * (union bpf_attr, ARG_BPF_ATTR) or loaded (struct bpf_prog). */
+static __always_inline __u32 put_bpf_prog(struct gscratch *s, __u32 off,
+					  __u8 type, __u64 raw)
+{
+	struct bpf_prog_arg *b = (void *)&s->msg.data[off & 0x3fff];
+	union bpf_attr *attr = (union bpf_attr *)raw;
+	struct bpf_prog *prog = (struct bpf_prog *)raw;
+	struct bpf_prog_aux *aux;
+
+	__builtin_memset(b, 0, sizeof(*b));
+	if (!raw)
+		return 0;
+	if (type == ARG_BPF_ATTR) {
+		b->prog_type = BPF_CORE_READ(attr, prog_type);
+		b->insn_cnt = BPF_CORE_READ(attr, insn_cnt);
+		bpf_core_read(b->name, BPF_NAME_LEN, &attr->prog_name);
+	} else {
+		b->prog_type = BPF_CORE_READ(prog, type);
+		b->insn_cnt = BPF_CORE_READ(prog, len);
+		aux = BPF_CORE_READ(prog, aux);
+		if (aux)
+			bpf_core_read(b->name, BPF_NAME_LEN, &aux->name);
+	}
+	return sizeof(*b);
+}
+
+/* Puts what events show of struct bpf_map m at data[off]. */
+static __always_inline __u32 put_bpf_map(struct gscratch *s, __u32 off,
+					 struct bpf_map *m)
+{
+	struct bpf_map_arg *b = (void *)&s->msg.data[off & 0x3fff];
+
+	__builtin_memset(b, 0, sizeof(*b));
+	if (!m)
+		return 0;
+	b->map_type = BPF_CORE_READ(m, map_type);
+	b->key_size = BPF_CORE_READ(m, key_size);
+	b->value_size = BPF_CORE_READ(m, value_size);
+	b->max_entries = BPF_CORE_READ(m, max_entries);
+	bpf_core_read(b->name, BPF_NAME_LEN, &m->name);
+	return sizeof(*b);
+}
+
+/* From what a slot's argument points to, to the object its type reads
+ * (enum arg_obj); 0 where a pointer on the way is NULL or unreadable. */
+static __always_inline __u64 arg_object(__u8 obj, __u64 raw)
+{
+	__u64 v = 0;
+
+	if (!raw)
+		return 0;
+	switch (obj) {
+	case OBJ_SOCKET:
+		return (__u64)BPF_CORE_READ((struct socket *)raw, sk);
+	case OBJ_KIOCB:
+		return (__u64)BPF_CORE_READ((struct kiocb *)raw, ki_filp);
+	case OBJ_NET_DEVICE:
+		return (__u64) & ((struct net_device *)raw)->name;
+	case OBJ_CAPS:
+		/* kernel_cap_t: a __u64 (6.3 on), or two __u32 words, the
+		 * low one first */
+		bpf_probe_read_kernel(&v, sizeof(v), (void *)raw);
+		return v;
+	}
+	return raw;
+}
+
 /* Follows slot i's resolve path (hook_config.resolve) from the kernel
  * pointer raw: the value of the member it names, or 0 where a pointer on
  * the way is NULL or unreadable. */
@@ -257,6 +340,8 @@ __noinline int read_arg(__u32 hook_id, __u32 i, __u32 off)
 	struct hook_config *cfg = bpf_map_lookup_elem(&hook_configs, &hook_id);
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct gscratch *s = scratch();
+	struct path dp = {};
+	const struct path *p;
 	__u64 raw;
 	long n;
 
@@ -270,6 +355,7 @@ __noinline int read_arg(__u32 hook_id, __u32 i, __u32 off)
 		raw = cfg->arg_const;
 	if (cfg->n_resolve[i])
 		raw = resolve(cfg, i, raw);
+	raw = arg_object(cfg->arg_obj[i], raw);
 	switch (cfg->arg_type[i]) {
 	case ARG_INT:
 		s->msg.arg_val[i] = (__s32)raw;
@@ -295,8 +381,15 @@ __noinline int read_arg(__u32 hook_id, __u32 i, __u32 off)
 	case ARG_FILE:
 	case ARG_PATH:
 	case ARG_BPRM:
-		return put_obj_path(
-		    s, i, off, file_path_of(cfg->arg_type[i], raw, task), task);
+		if (cfg->arg_obj[i] == OBJ_DENTRY) {
+			/* no mount: the walk stops at the dentry's file
+			 * system's root, as Tetragon's does */
+			dp.dentry = (struct dentry *)raw;
+			p = raw ? &dp : NULL;
+		} else {
+			p = file_path_of(cfg->arg_type[i], raw, task);
+		}
+		return put_obj_path(s, i, off, p, task);
 	case ARG_SOCKADDR:
 		/* a kernel function's (security_socket_connect) is the copy
 		 * move_addr_to_kernel made */
@@ -313,6 +406,13 @@ __noinline int read_arg(__u32 hook_id, __u32 i, __u32 off)
 		return put_cred(s, off, (const struct cred *)raw);
 	case ARG_SKB:
 		return put_skb(s, off, (struct sk_buff *)raw);
+	case ARG_USER_NS:
+		return put_user_ns(s, off, (struct user_namespace *)raw);
+	case ARG_BPF_ATTR:
+	case ARG_BPF_PROG:
+		return put_bpf_prog(s, off, cfg->arg_type[i], raw);
+	case ARG_BPF_MAP:
+		return put_bpf_map(s, off, (struct bpf_map *)raw);
 	case ARG_CHAR_BUF:
 		return read_char_buf(s, cfg, i, off, raw);
 	}

@@ -42,6 +42,52 @@ enum arg_type {
 	ARG_SOCK = 12,	  /* struct sock *: a struct sock_info */
 	ARG_CRED = 13,	  /* struct cred *: a struct cred_info */
 	ARG_SKB = 14,	  /* struct sk_buff *: a struct skb_info */
+	ARG_USER_NS = 15, /* struct user_namespace *: a struct user_ns_arg */
+	/* union bpf_attr * (BPF_PROG_LOAD's): a struct bpf_prog_arg */
+	ARG_BPF_ATTR = 16,
+	ARG_BPF_PROG = 17, /* struct bpf_prog *: a struct bpf_prog_arg */
+	ARG_BPF_MAP = 18,  /* struct bpf_map *: a struct bpf_map_arg */
+};
+
+/* What a slot's argument points to when it is not the object its type
+ * reads (hook_config.arg_obj): the reader first goes from it to that
+ * object, and selectors see the object as its type says. */
+enum arg_obj {
+	OBJ_SELF = 0,	    /* the object itself */
+	OBJ_SOCKET = 1,	    /* struct socket *: its sk (ARG_SOCK) */
+	OBJ_KIOCB = 2,	    /* struct kiocb *: its ki_filp (ARG_FILE) */
+	OBJ_NET_DEVICE = 3, /* struct net_device *: its name (ARG_STRING) */
+	/* struct dentry *: its path up to its file system's root, not
+	 * through mounts (ARG_PATH) */
+	OBJ_DENTRY = 4,
+	OBJ_CAPS = 5, /* kernel_cap_t *: its 64 bits (ARG_U64) */
+};
+
+/* A struct user_namespace argument as events see it. */
+struct user_ns_arg {
+	__s32 level; /* 0: the initial user namespace */
+	__u32 uid;   /* its owner */
+	__u32 gid;
+	__u32 inum;
+};
+
+#define BPF_NAME_LEN 16 /* the kernel's BPF_OBJ_NAME_LEN */
+
+/* A BPF program being loaded (union bpf_attr) or loaded (struct
+ * bpf_prog), as events see it. */
+struct bpf_prog_arg {
+	__u32 prog_type;
+	__u32 insn_cnt;
+	char name[BPF_NAME_LEN];
+};
+
+/* A struct bpf_map argument as events see it. */
+struct bpf_map_arg {
+	__u32 map_type;
+	__u32 key_size;
+	__u32 value_size;
+	__u32 max_entries;
+	char name[BPF_NAME_LEN];
 };
 
 /* A struct sk_buff argument as events and selectors see it: its IP and
@@ -244,7 +290,8 @@ struct hook_config {
 	struct sel_action actions[MAX_SELECTORS];
 	struct cond conds[MAX_CONDS];
 	__u8 n_resolve[MAX_ARGS]; /* steps of each slot's resolve path */
-	__u8 pad2[3];
+	__u8 arg_obj[MAX_ARGS];	  /* what each slot points to (enum arg_obj) */
+	__u8 pad2[6];
 	struct resolve_step resolve[MAX_ARGS][MAX_RESOLVE];
 };
 

@@ -24,12 +24,16 @@ char LICENSE[] SEC("license") = "GPL";
 struct sock_info *unused_sock_info __attribute__((unused));
 struct cred_info *unused_cred_info __attribute__((unused));
 struct skb_info *unused_skb_info __attribute__((unused));
+struct user_ns_arg *unused_user_ns_arg __attribute__((unused));
+struct bpf_prog_arg *unused_bpf_prog_arg __attribute__((unused));
+struct bpf_map_arg *unused_bpf_map_arg __attribute__((unused));
 struct msg_data *unused_msg_data __attribute__((unused));
 
 /* The enums pkg/tracing mirrors, in BTF for its test: a constant of an
  * enum leaves no trace there, a member of the enum's type does. */
 struct generic_enums {
 	enum arg_type arg_type;
+	enum arg_obj arg_obj;
 	enum tp_kind tp_kind;
 	enum subject subject;
 	enum bin_flag bin_flag;

@@ -18,7 +18,12 @@ var genericEnums = enumMirrors{
 		"ARG_NONE": ArgNone, "ARG_INT": ArgInt, "ARG_UINT": ArgUint, "ARG_S64": ArgS64, "ARG_U64": ArgU64,
 		"ARG_STRING": ArgString, "ARG_FD": ArgFd, "ARG_SOCKADDR": ArgSockaddr, "ARG_CHAR_BUF": ArgCharBuf,
 		"ARG_FILE": ArgFile, "ARG_PATH": ArgPath, "ARG_BPRM": ArgBprm, "ARG_SOCK": ArgSock, "ARG_CRED": ArgCred,
-		"ARG_SKB": ArgSkb,
+		"ARG_SKB": ArgSkb, "ARG_USER_NS": ArgUserNs, "ARG_BPF_ATTR": ArgBpfAttr, "ARG_BPF_PROG": ArgBpfProg,
+		"ARG_BPF_MAP": ArgBpfMap,
+	},
+	"arg_obj": {
+		"OBJ_SELF": ObjSelf, "OBJ_SOCKET": ObjSocket, "OBJ_KIOCB": ObjKiocb, "OBJ_NET_DEVICE": ObjNetDevice,
+		"OBJ_DENTRY": ObjDentry, "OBJ_CAPS": ObjCaps,
 	},
 	"tp_kind": {
 		"TP_NONE": TPNone, "TP_U8": TPU8, "TP_U16": TPU16, "TP_U32": TPU32, "TP_U64": TPU64,

@@ -53,11 +53,14 @@ const (
 	genericVarCfgSyscall             = "cfg_syscall"
 	genericVarCfgTpKind              = "cfg_tp_kind"
 	genericVarCfgTpOff               = "cfg_tp_off"
+	genericVarUnusedBpfMapArg        = "unused_bpf_map_arg"
+	genericVarUnusedBpfProgArg       = "unused_bpf_prog_arg"
 	genericVarUnusedCredInfo         = "unused_cred_info"
 	genericVarUnusedGenericEnums     = "unused_generic_enums"
 	genericVarUnusedMsgData          = "unused_msg_data"
 	genericVarUnusedSkbInfo          = "unused_skb_info"
 	genericVarUnusedSockInfo         = "unused_sock_info"
+	genericVarUnusedUserNsArg        = "unused_user_ns_arg"
 )
 
 // loadGeneric returns the embedded CollectionSpec for generic.
@@ -151,11 +154,14 @@ type genericVariableSpecs struct {
 	CfgSyscall         *ebpf.VariableSpec `ebpf:"cfg_syscall"`
 	CfgTpKind          *ebpf.VariableSpec `ebpf:"cfg_tp_kind"`
 	CfgTpOff           *ebpf.VariableSpec `ebpf:"cfg_tp_off"`
+	UnusedBpfMapArg    *ebpf.VariableSpec `ebpf:"unused_bpf_map_arg"`
+	UnusedBpfProgArg   *ebpf.VariableSpec `ebpf:"unused_bpf_prog_arg"`
 	UnusedCredInfo     *ebpf.VariableSpec `ebpf:"unused_cred_info"`
 	UnusedGenericEnums *ebpf.VariableSpec `ebpf:"unused_generic_enums"`
 	UnusedMsgData      *ebpf.VariableSpec `ebpf:"unused_msg_data"`
 	UnusedSkbInfo      *ebpf.VariableSpec `ebpf:"unused_skb_info"`
 	UnusedSockInfo     *ebpf.VariableSpec `ebpf:"unused_sock_info"`
+	UnusedUserNsArg    *ebpf.VariableSpec `ebpf:"unused_user_ns_arg"`
 }
 
 // genericObjects contains all objects after they have been loaded into the kernel.
@@ -235,11 +241,14 @@ type genericVariables struct {
 	CfgSyscall         *ebpf.Variable `ebpf:"cfg_syscall"`
 	CfgTpKind          *ebpf.Variable `ebpf:"cfg_tp_kind"`
 	CfgTpOff           *ebpf.Variable `ebpf:"cfg_tp_off"`
+	UnusedBpfMapArg    *ebpf.Variable `ebpf:"unused_bpf_map_arg"`
+	UnusedBpfProgArg   *ebpf.Variable `ebpf:"unused_bpf_prog_arg"`
 	UnusedCredInfo     *ebpf.Variable `ebpf:"unused_cred_info"`
 	UnusedGenericEnums *ebpf.Variable `ebpf:"unused_generic_enums"`
 	UnusedMsgData      *ebpf.Variable `ebpf:"unused_msg_data"`
 	UnusedSkbInfo      *ebpf.Variable `ebpf:"unused_skb_info"`
 	UnusedSockInfo     *ebpf.Variable `ebpf:"unused_sock_info"`
+	UnusedUserNsArg    *ebpf.Variable `ebpf:"unused_user_ns_arg"`
 }
 
 // genericPrograms contains all programs after they have been loaded into the kernel.

@@ -74,7 +74,45 @@ const (
 	ArgSock
 	ArgCred
 	ArgSkb
+	ArgUserNs
+	ArgBpfAttr
+	ArgBpfProg
+	ArgBpfMap
 )
+
+// What a slot's argument points to when it is not the object its type
+// reads (HookConfig.ArgObj), as in enum arg_obj: the kernel goes from it to
+// that object first.
+const (
+	ObjSelf      = iota
+	ObjSocket    // struct socket *: its sk, read as ArgSock
+	ObjKiocb     // struct kiocb *: its ki_filp, read as ArgFile
+	ObjNetDevice // struct net_device *: its name, read as ArgString
+	// ObjDentry is a struct dentry *, read as ArgPath: its path up to its
+	// file system's root, not through mounts (as Tetragon's dentry).
+	ObjDentry
+	ObjCaps // a kernel_cap_t *: its 64 bits, read as ArgU64
+)
+
+// UserNsArg is a struct user_namespace argument as the kernel reports it.
+type UserNsArg struct {
+	Level    int32
+	UID, GID uint32
+	Inum     uint32
+}
+
+// BpfProgArg is a BPF program (union bpf_attr or struct bpf_prog) as the
+// kernel reports it.
+type BpfProgArg struct {
+	ProgType, InsnCnt uint32
+	Name              [16]byte
+}
+
+// BpfMapArg is a struct bpf_map argument as the kernel reports it.
+type BpfMapArg struct {
+	MapType, KeySize, ValueSize, MaxEntries uint32
+	Name                                    [16]byte
+}
 
 // SkbInfo is a struct sk_buff argument as the kernel reports it.
 type SkbInfo struct {
@@ -247,7 +285,8 @@ type HookConfig struct {
 	// NResolve and Resolve: each slot's resolve path, the members followed
 	// from the argument (see ResolveStep).
 	NResolve [MaxArgs]uint8
-	Pad2     [3]uint8
+	ArgObj   [MaxArgs]uint8 // what each slot points to (Obj*)
+	Pad2     [6]uint8
 	Resolve  [MaxArgs][MaxResolve]ResolveStep
 }
 

@@ -51,6 +51,9 @@ func TestMirrorsMatchBTF(t *testing.T) {
 		"sock_info":     SockInfo{},
 		"cred_info":     CredInfo{},
 		"skb_info":      SkbInfo{},
+		"user_ns_arg":   UserNsArg{},
+		"bpf_prog_arg":  BpfProgArg{},
+		"bpf_map_arg":   BpfMapArg{},
 		"hook_stat":     HookStat{},
 	}
 	for name, mirror := range genericMirrors {
