@@ -709,6 +709,21 @@ var shownAs = map[string]string{"syscall64": "syscall64", "capability": "capabil
 var funcArgTypes = map[string]int{
 	"file": tracing.ArgFile, "path": tracing.ArgPath, "linux_binprm": tracing.ArgBprm, "sock": tracing.ArgSock,
 	"cred": tracing.ArgCred, "skb": tracing.ArgSkb,
+	"user_namespace": tracing.ArgUserNs, "bpf_attr": tracing.ArgBpfAttr, "bpf_prog": tracing.ArgBpfProg,
+	"bpf_map": tracing.ArgBpfMap,
+	// pointers to an object another type reads (funcArgObjs)
+	"socket": tracing.ArgSock, "kiocb": tracing.ArgFile, "net_device": tracing.ArgString,
+	"dentry": tracing.ArgPath, "kernel_cap_t": tracing.ArgU64, "cap_effective": tracing.ArgU64,
+	"cap_permitted": tracing.ArgU64, "cap_inheritable": tracing.ArgU64,
+}
+
+// funcArgObjs are the types of funcArgTypes whose argument points to
+// something else than the object their type reads: the kernel goes from
+// it to that object first (tracing.Obj*).
+var funcArgObjs = map[string]uint8{
+	"socket": tracing.ObjSocket, "kiocb": tracing.ObjKiocb, "net_device": tracing.ObjNetDevice,
+	"dentry": tracing.ObjDentry, "kernel_cap_t": tracing.ObjCaps, "cap_effective": tracing.ObjCaps,
+	"cap_permitted": tracing.ObjCaps, "cap_inheritable": tracing.ObjCaps,
 }
 
 // args fills the argument slots; it returns the slot of each arg index.
@@ -721,7 +736,7 @@ func (c *compiler) args(path, function string, k *policy.KProbeSpec, cfg *tracin
 			t, ok = ft, true
 		}
 		if !ok && cfg.KernelMem != 0 {
-			return nil, unsupported(ap+".type", "type %q cannot be read from a kernel function's argument yet (types that can: the integers, string, fd, sockaddr, char_buf, file, path, linux_binprm, sock, skb, cred, capability, nop)", a.Type)
+			return nil, unsupported(ap+".type", "type %q cannot be read from a kernel function's argument yet (types that can: the integers, string, fd, sockaddr, char_buf, file, path, dentry, kiocb, linux_binprm, sock, socket, skb, net_device, cred, user_namespace, kernel_cap_t, cap_effective, cap_permitted, cap_inheritable, bpf_attr, bpf_prog, bpf_map, capability, nop)", a.Type)
 		}
 		if !ok {
 			return nil, unsupported(ap+".type", "type %q cannot be read from a syscall argument (types that can: the integers, string, fd, sockaddr, char_buf, capability, nop)", a.Type)
@@ -737,7 +752,12 @@ func (c *compiler) args(path, function string, k *policy.KProbeSpec, cfg *tracin
 		}
 		cfg.ArgType[i], cfg.ArgIndex[i] = uint8(t), uint8(a.Index)
 		slots[a.Index] = uint8(i)
-		meta.Args = append(meta.Args, HookArg{Type: t, Label: a.Label, As: shownAs[a.Type]})
+		as := shownAs[a.Type]
+		if obj, ok := funcArgObjs[a.Type]; ok && cfg.KernelMem != 0 {
+			cfg.ArgObj[i] = obj
+			as = a.Type
+		}
+		meta.Args = append(meta.Args, HookArg{Type: t, Label: a.Label, As: as})
 	}
 	cfg.NArgs = uint8(len(k.Args))
 	return slots, c.charBufSizes(path, k, cfg, slots)
@@ -1046,12 +1066,20 @@ func (c *compiler) matchArg(path string, sel uint8, m *policy.ArgSelector, slots
 		return unsupported(path+".index", "no args entry has index %d", m.Index)
 	}
 	typ := int(cfg.ArgType[slot])
-	if typ == tracing.ArgCred {
-		return unsupported(path+".index", "matchArgs on a cred argument is not implemented yet")
+	obj := cfg.ArgObj[slot]
+	if name, ok := unfiltered(typ, obj); ok {
+		return unsupported(path+".index", "matchArgs on a %s argument: Tetragon does not filter on one in the kernel, and Vigil refuses the condition rather than ignore it", name)
 	}
 	cd := tracing.Cond{Selector: sel, Subject: slot, Negate: b2u(strings.HasPrefix(m.Operator, "Not"))}
+	op := strings.TrimPrefix(m.Operator, "Not")
+	if obj == tracing.ObjCaps {
+		return c.matchCaps(path, m.Operator, m.Values, cd, cfg)
+	}
+	if obj == tracing.ObjNetDevice && op != "Equal" && op != "Prefix" && op != "Postfix" {
+		return unsupported(path+".operator", "operator %s does not apply to a net_device argument (its name: Equal, NotEqual, Prefix, NotPrefix, Postfix, NotPostfix)", m.Operator)
+	}
 	var err error
-	switch op := strings.TrimPrefix(m.Operator, "Not"); op {
+	switch op {
 	case "Equal", "InMap":
 		cd.Op = tracing.CondEq
 		if isString(typ) {
@@ -1093,6 +1121,63 @@ func (c *compiler) matchArg(path string, sel uint8, m *policy.ArgSelector, slots
 		cd.V1 = tracing.CondObjIdentity
 	}
 	return c.cond(cfg, path, cd)
+}
+
+// unfiltered names the argument types Tetragon never filters on in the
+// kernel, from a slot's type and object: a matchArgs condition on one is
+// refused, never accepted and ignored.
+func unfiltered(typ int, obj uint8) (string, bool) {
+	name, ok := map[int]string{tracing.ArgCred: "cred", tracing.ArgUserNs: "user_namespace",
+		tracing.ArgBpfAttr: "bpf_attr", tracing.ArgBpfProg: "bpf_prog", tracing.ArgBpfMap: "bpf_map"}[typ]
+	if obj == tracing.ObjKiocb {
+		return "kiocb", true
+	}
+	return name, ok
+}
+
+// matchCaps filters a capability set argument as Tetragon does: Equal,
+// GT, LT and Mask (and their Not forms) on the 64-bit set, values being
+// masks: a number, or capability names joined by commas.
+func (c *compiler) matchCaps(path, operator string, values []string, cd tracing.Cond, cfg *tracing.HookConfig) error {
+	masks := make([]string, len(values))
+	for i, v := range values {
+		mask, err := capsMask(v)
+		if err != nil {
+			return unsupported(fmt.Sprintf("%s.values[%d]", path, i), "%v", err)
+		}
+		masks[i] = strconv.FormatUint(mask, 10)
+	}
+	var err error
+	switch op := strings.TrimPrefix(operator, "Not"); op {
+	case "Equal":
+		cd.Op = tracing.CondEq
+		err = c.ints(path, masks, &cd)
+	case "GT", "GreaterThan", "LT", "LessThan", "Mask":
+		err = c.numeric(path, op, masks, &cd)
+	default:
+		return unsupported(path+".operator", "operator %s does not apply to a capability set (Equal, NotEqual, GT, LT, Mask)", operator)
+	}
+	if err != nil {
+		return err
+	}
+	return c.cond(cfg, path, cd)
+}
+
+// capsMask parses a capability mask: a number, or capability names
+// joined by commas.
+func capsMask(v string) (uint64, error) {
+	if n, err := strconv.ParseUint(v, 0, 64); err == nil {
+		return n, nil
+	}
+	var mask uint64
+	for _, name := range strings.Split(v, ",") {
+		n := slices.Index(event.CapabilityNames, strings.ToUpper(strings.TrimSpace(name)))
+		if n < 0 {
+			return 0, fmt.Errorf("%q is neither a number nor capability names joined by commas", v)
+		}
+		mask |= 1 << n
+	}
+	return mask, nil
 }
 
 // objNames names the objects at the absolute paths among values, whose

@@ -1,9 +1,12 @@
 package compile
 
 import (
+	"bytes"
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/vigil-sec/vigil/pkg/event"
@@ -80,6 +83,8 @@ func (h *Hook) Event(g *tracing.Generic) *event.ProcessKprobe {
 			arg = &event.Argument{SyscallID: &event.SyscallID{ID: uint32(g.ArgVal[i]), ABI: "x64"}}
 		case "capability":
 			arg = &event.Argument{CapabilityArg: &event.Capability{Value: int32(g.ArgVal[i]), Name: event.CapabilityName(int(g.ArgVal[i]))}}
+		case "kernel_cap_t", "cap_effective", "cap_permitted", "cap_inheritable":
+			arg = capSet(a.As, uint64(g.ArgVal[i]))
 		}
 		arg.Label = a.Label
 		ev.Args = append(ev.Args, arg)
@@ -117,6 +122,14 @@ func renderArg(typ int, val int64, data []byte) *event.Argument {
 		return &event.Argument{ProcessCredentialsArg: cred(data)}
 	case tracing.ArgSkb:
 		return &event.Argument{SkbArg: skb(data)}
+	case tracing.ArgUserNs:
+		return &event.Argument{UserNsArg: userNs(data)}
+	case tracing.ArgBpfAttr:
+		return &event.Argument{BpfAttrArg: bpfProg(data)}
+	case tracing.ArgBpfProg:
+		return &event.Argument{BpfProgArg: bpfProg(data)}
+	case tracing.ArgBpfMap:
+		return &event.Argument{BpfMapArg: bpfMap(data)}
 	}
 	return &event.Argument{BytesArg: data}
 }
@@ -233,3 +246,78 @@ func cred(b []byte) *event.CredentialsArg {
 			Inheritable: event.CapabilityList(ci.CapInheritable)},
 	}
 }
+
+// capSet shows a capability set of type typ as Tetragon does: 16
+// hexadecimal digits.
+func capSet(typ string, set uint64) *event.Argument {
+	v := fmt.Sprintf("%016x", set)
+	switch typ {
+	case "cap_effective":
+		return &event.Argument{CapEffectiveArg: &v}
+	case "cap_permitted":
+		return &event.Argument{CapPermittedArg: &v}
+	case "cap_inheritable":
+		return &event.Argument{CapInheritableArg: &v}
+	}
+	return &event.Argument{KernelCapTArg: &v}
+}
+
+// userNs decodes a struct user_ns_arg; level 0 is the host's.
+func userNs(b []byte) *event.UserNamespace {
+	var u tracing.UserNsArg
+	if _, err := binary.Decode(b, binary.NativeEndian, &u); err != nil {
+		return &event.UserNamespace{}
+	}
+	return &event.UserNamespace{Level: u.Level, UID: u.UID, GID: u.GID, Ns: event.Namespace{Inum: u.Inum, IsHost: u.Level == 0}}
+}
+
+// bpfProg decodes a struct bpf_prog_arg.
+func bpfProg(b []byte) *event.BpfProgArg {
+	var p tracing.BpfProgArg
+	if _, err := binary.Decode(b, binary.NativeEndian, &p); err != nil {
+		return &event.BpfProgArg{}
+	}
+	return &event.BpfProgArg{ProgType: bpfName(bpfProgTypes, "BPF_PROG_TYPE_", p.ProgType), InsnCnt: p.InsnCnt,
+		ProgName: cString(p.Name[:])}
+}
+
+// bpfMap decodes a struct bpf_map_arg.
+func bpfMap(b []byte) *event.BpfMapArg {
+	var m tracing.BpfMapArg
+	if _, err := binary.Decode(b, binary.NativeEndian, &m); err != nil {
+		return &event.BpfMapArg{}
+	}
+	return &event.BpfMapArg{MapType: bpfName(bpfMapTypes, "BPF_MAP_TYPE_", m.MapType), KeySize: m.KeySize,
+		ValueSize: m.ValueSize, MaxEntries: m.MaxEntries, MapName: cString(m.Name[:])}
+}
+
+// cString is b up to its first NUL.
+func cString(b []byte) string {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	return string(b)
+}
+
+// bpfName names BPF program or map type n from the kernel's enum (uapi
+// linux/bpf.h) as Tetragon does: the types its table knows by name, the
+// later ones by number.
+func bpfName(names []string, prefix string, n uint32) string {
+	if int(n) < len(names) {
+		return prefix + names[n]
+	}
+	return strconv.FormatUint(uint64(n), 10)
+}
+
+// The kernel's enum bpf_prog_type and enum bpf_map_type, without their
+// prefixes, as far as Tetragon names them.
+var (
+	bpfProgTypes = strings.Fields(`UNSPEC SOCKET_FILTER KPROBE SCHED_CLS SCHED_ACT TRACEPOINT XDP PERF_EVENT
+		CGROUP_SKB CGROUP_SOCK LWT_IN LWT_OUT LWT_XMIT SOCK_OPS SK_SKB CGROUP_DEVICE SK_MSG RAW_TRACEPOINT
+		CGROUP_SOCK_ADDR LWT_SEG6LOCAL LIRC_MODE2 SK_REUSEPORT FLOW_DISSECTOR CGROUP_SYSCTL
+		RAW_TRACEPOINT_WRITABLE CGROUP_SOCKOPT TRACING STRUCT_OPS EXT LSM SK_LOOKUP SYSCALL`)
+	bpfMapTypes = strings.Fields(`UNSPEC HASH ARRAY PROG_ARRAY PERF_EVENT_ARRAY PERCPU_HASH PERCPU_ARRAY
+		STACK_TRACE CGROUP_ARRAY LRU_HASH LRU_PERCPU_HASH LPM_TRIE ARRAY_OF_MAPS HASH_OF_MAPS DEVMAP SOCKMAP
+		CPUMAP XSKMAP SOCKHASH CGROUP_STORAGE REUSEPORT_SOCKARRAY PERCPU_CGROUP_STORAGE QUEUE STACK
+		SK_STORAGE DEVMAP_HASH STRUCT_OPS RINGBUF INODE_STORAGE TASK_STORAGE BLOOM_FILTER`)
+)

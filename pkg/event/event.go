@@ -164,7 +164,45 @@ type Argument struct {
 	// ProcessCredentialsArg is a struct cred: ids and capabilities.
 	ProcessCredentialsArg *CredentialsArg `json:"process_credentials_arg,omitempty"`
 	CapabilityArg         *Capability     `json:"capability_arg,omitempty"`
-	Label                 string          `json:"label,omitempty"`
+	UserNsArg             *UserNamespace  `json:"user_ns_arg,omitempty"`
+	// Capability sets (kernel_cap_t and the cap_* types), as Tetragon shows
+	// them: 16 hexadecimal digits.
+	KernelCapTArg     *string `json:"kernel_cap_t_arg,omitempty"`
+	CapInheritableArg *string `json:"cap_inheritable_arg,omitempty"`
+	CapPermittedArg   *string `json:"cap_permitted_arg,omitempty"`
+	CapEffectiveArg   *string `json:"cap_effective_arg,omitempty"`
+	// BpfAttrArg is a BPF program being loaded (bpf_attr).
+	BpfAttrArg *BpfProgArg `json:"bpf_attr_arg,omitempty"`
+	// BpfProgArg is a loaded BPF program (bpf_prog).
+	BpfProgArg *BpfProgArg `json:"bpf_prog_arg,omitempty"`
+	BpfMapArg  *BpfMapArg  `json:"bpf_map_arg,omitempty"`
+	Label      string      `json:"label,omitempty"`
+}
+
+// UserNamespace is a user namespace: its nesting level (0: the initial
+// one), its owner's ids, and its inode number.
+type UserNamespace struct {
+	Level int32     `json:"level"`
+	UID   uint32    `json:"uid"`
+	GID   uint32    `json:"gid"`
+	Ns    Namespace `json:"ns"`
+}
+
+// BpfProgArg is a BPF program: its type, instructions and name, with
+// Tetragon's field names.
+type BpfProgArg struct {
+	ProgType string `json:"ProgType,omitempty"`
+	InsnCnt  uint32 `json:"InsnCnt,omitempty"`
+	ProgName string `json:"ProgName,omitempty"`
+}
+
+// BpfMapArg is a BPF map, with Tetragon's field names.
+type BpfMapArg struct {
+	MapType    string `json:"MapType,omitempty"`
+	KeySize    uint32 `json:"KeySize,omitempty"`
+	ValueSize  uint32 `json:"ValueSize,omitempty"`
+	MaxEntries uint32 `json:"MaxEntries,omitempty"`
+	MapName    string `json:"MapName,omitempty"`
 }
 
 // TruncatedBytes is a buffer cut short: the bytes read, and its size.

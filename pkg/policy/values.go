@@ -44,6 +44,12 @@ func stringValue(op string, c checker) checker {
 }
 
 func (v *validator) operatorChecker(op, typ string, cls argClass) checker {
+	if capSets[typ] {
+		switch op {
+		case "Equal", "NotEqual", "GT", "LT", "GreaterThan", "LessThan", "Mask":
+			return capMaskChecker
+		}
+	}
 	switch op {
 	case "Equal", "NotEqual":
 		return v.equalChecker(typ, cls)
@@ -233,6 +239,23 @@ func enumChecker(what string, valid []string) checker {
 func syscallChecker(s string) string {
 	if _, err := strconv.ParseUint(s, 0, 32); err != nil && !identifier.MatchString(s) {
 		return fmt.Sprintf("%q is not a syscall number or name", s)
+	}
+	return ""
+}
+
+// capSets are the capability set types, whose values are masks as
+// Tetragon reads them: a number, or capability names joined by commas.
+var capSets = map[string]bool{"kernel_cap_t": true, "cap_inheritable": true, "cap_permitted": true,
+	"cap_effective": true}
+
+func capMaskChecker(s string) string {
+	if _, err := strconv.ParseUint(s, 0, 64); err == nil {
+		return ""
+	}
+	for _, name := range strings.Split(s, ",") {
+		if !slices.Contains(capabilities, strings.ToUpper(strings.TrimSpace(name))) {
+			return fmt.Sprintf("%q is neither a 64-bit mask nor capability names joined by commas", s)
+		}
 	}
 	return ""
 }
