@@ -129,6 +129,7 @@ spec:
 	evs = argsOf(t, 1, "argtypes-dentry", func(k *event.ProcessKprobe) bool { return true })
 	for _, k := range evs {
 		p := k.Args[0].PathArg
+		t.Logf("path_arg %+v of %s", p, link)
 		// the link's path from its file system's root: a suffix of the
 		// path from the process's root
 		if p == nil || !strings.HasSuffix(link, p.Path) || !strings.HasSuffix(p.Path, "/"+filepath.Base(dir)+"/argtypes-link") {
@@ -257,6 +258,7 @@ spec:
 		t.Fatalf("want the capset that keeps CAP_SYS_ADMIN only, got %d events", len(evs))
 	}
 	a := evs[0].Args
+	t.Logf("effective %v inheritable %v permitted %v", *a[0].CapEffectiveArg, *a[1].CapInheritableArg, *a[2].CapPermittedArg)
 	if len(a) != 3 || a[0].CapEffectiveArg == nil || *a[0].CapEffectiveArg != hex(perm&^raw) ||
 		a[1].CapInheritableArg == nil || *a[1].CapInheritableArg != hex(0) ||
 		a[2].CapPermittedArg == nil || *a[2].CapPermittedArg != hex(perm) {
