@@ -296,6 +296,27 @@ static __always_inline long read_buf(void *dst, __u32 n, const void *src,
 	return bpf_probe_read_user(dst, n, src);
 }
 
+/* read_buf for at most ARG_MASK bytes, the size bounded again right before
+ * each read: 5.10's verifier forgets the bounds of a register the compiler
+ * spilled to the stack. */
+static __always_inline long read_arg_buf(void *dst, __u32 n, const void *src,
+					 bool kernel)
+{
+	__u64 len = n;
+
+	if (kernel) {
+		asm volatile("%[len] &= %[mask]"
+			     : [len] "+r"(len)
+			     : [mask] "i"(ARG_MASK));
+		if (!bpf_probe_read_kernel(dst, len, src))
+			return 1;
+	}
+	asm volatile("%[len] &= %[mask]"
+		     : [len] "+r"(len)
+		     : [mask] "i"(ARG_MASK));
+	return bpf_probe_read_user(dst, len, src);
+}
+
 /* Reads char_buf slot i at address raw: its first ARG_MASK bytes into the
  * event at data offset off (where selectors see them); for a maxData slot,
  * what follows, up to cfg->max_data bytes in all, is left to send_data
@@ -315,8 +336,8 @@ static __always_inline __u32 read_char_buf(struct gscratch *s,
 		size = s->ret < 0 ? 0 : (__u64)s->ret < size ? s->ret : size;
 	s->msg.arg_val[i] = size;
 	n = (size < ARG_MASK ? size : ARG_MASK) & ARG_MASK;
-	err = read_buf(&s->msg.data[off], n, (void *)raw,
-		       cfg->kernel_mem & (1 << i));
+	err = read_arg_buf(&s->msg.data[off], n, (void *)raw,
+			   cfg->kernel_mem & (1 << i));
 	if (err < 0) {
 		s->msg.data_err[i] = DATA_FAULT;
 		return 0;

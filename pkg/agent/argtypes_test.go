@@ -302,7 +302,7 @@ spec:
 }
 
 // bpf_attr, bpf_prog and bpf_map: a program and a map this process loads,
-// at bpf_check (the attributes of BPF_PROG_LOAD), bpf_prog_new_fd (the
+// at bpf_check (the attributes of BPF_PROG_LOAD), security_bpf_prog (the
 // loaded program) and security_bpf_map_alloc or, from 6.9,
 // security_bpf_map_create (the map).
 func TestArgTypesBPFObjects(t *testing.T) {
@@ -317,7 +317,7 @@ spec:
     syscall: false
     args:
     - {index: 1, type: bpf_attr}
-  - call: bpf_prog_new_fd
+  - call: security_bpf_prog
     syscall: false
     args:
     - {index: 0, type: bpf_prog}
@@ -350,7 +350,7 @@ spec:
 		t.Errorf("bpf_attr_arg = %+v", attr)
 	}
 	loaded := argsOf(t, 1, "argtypes-bpf", func(k *event.ProcessKprobe) bool {
-		return k.FunctionName == "bpf_prog_new_fd" && k.Args[0].BpfProgArg != nil && k.Args[0].BpfProgArg.ProgName == "vigil_argtest"
+		return k.FunctionName == "security_bpf_prog" && k.Args[0].BpfProgArg != nil && k.Args[0].BpfProgArg.ProgName == "vigil_argtest"
 	})[0].Args[0].BpfProgArg
 	if loaded.ProgType != "BPF_PROG_TYPE_SOCKET_FILTER" || loaded.InsnCnt == 0 {
 		t.Errorf("bpf_prog_arg = %+v", loaded)

@@ -78,7 +78,7 @@ func TestArgTypeSlots(t *testing.T) {
 		{"security_capset", "kernel_cap_t", 4, tracing.ArgU64, tracing.ObjCaps},
 		{"cap_capable", "user_namespace", 1, tracing.ArgUserNs, tracing.ObjSelf},
 		{"bpf_check", "bpf_attr", 1, tracing.ArgBpfAttr, tracing.ObjSelf},
-		{"security_bpf_prog_load", "bpf_prog", 0, tracing.ArgBpfProg, tracing.ObjSelf},
+		{"security_bpf_prog", "bpf_prog", 0, tracing.ArgBpfProg, tracing.ObjSelf},
 		{"security_bpf_map_create", "bpf_map", 0, tracing.ArgBpfMap, tracing.ObjSelf},
 	} {
 		out, err := compileOn(t, `apiVersion: cilium.io/v1alpha1
