@@ -105,6 +105,21 @@ func TestArgTypesDentry(t *testing.T) {
 	if err := os.Symlink("target", other); err != nil {
 		t.Fatal(err)
 	}
+	// a link on a file system of its own: its path starts at that root
+	mnt := filepath.Join(dir, "mnt")
+	if err := os.Mkdir(mnt, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Unmount(mnt, syscall.MNT_DETACH)
+	if err := os.WriteFile(filepath.Join(mnt, "target"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("target", filepath.Join(mnt, "mounted-link")); err != nil {
+		t.Fatal(err)
+	}
 	load(t, `apiVersion: cilium.io/v1alpha1
 kind: TracingPolicy
 metadata:
@@ -117,24 +132,33 @@ spec:
     - {index: 0, type: dentry}
     selectors:
     - matchArgs:
-      - {index: 0, operator: Postfix, values: ["/`+filepath.Base(dir)+`/argtypes-link"]}
+      - {index: 0, operator: Postfix, values: ["/`+filepath.Base(dir)+`/argtypes-link", "/mounted-link"]}
 `)
-	for _, p := range []string{link, other} {
+	for _, p := range []string{link, other, filepath.Join(mnt, "mounted-link")} {
 		if _, err := os.ReadFile(p); err != nil {
 			t.Fatal(err)
 		}
 	}
-	evs := argsOf(t, 1, "argtypes-dentry", func(k *event.ProcessKprobe) bool { return true })
+	argsOf(t, 2, "argtypes-dentry", func(k *event.ProcessKprobe) bool { return true })
 	time.Sleep(200 * time.Millisecond)
-	evs = argsOf(t, 1, "argtypes-dentry", func(k *event.ProcessKprobe) bool { return true })
+	evs := argsOf(t, 2, "argtypes-dentry", func(k *event.ProcessKprobe) bool { return true })
+	mounted := 0
 	for _, k := range evs {
 		p := k.Args[0].PathArg
-		t.Logf("path_arg %+v of %s", p, link)
+		t.Logf("path_arg %+v", p)
+		switch {
+		case p == nil:
+			t.Error("no path_arg")
+		case p.Path == "/mounted-link":
+			mounted++
 		// the link's path from its file system's root: a suffix of the
 		// path from the process's root
-		if p == nil || !strings.HasSuffix(link, p.Path) || !strings.HasSuffix(p.Path, "/"+filepath.Base(dir)+"/argtypes-link") {
-			t.Errorf("path_arg = %+v, want a suffix of %s", p, link)
+		case !strings.HasSuffix(link, p.Path) || !strings.HasSuffix(p.Path, "/"+filepath.Base(dir)+"/argtypes-link"):
+			t.Errorf("path_arg = %+v, want a suffix of %s or /mounted-link", p, link)
 		}
+	}
+	if mounted == 0 {
+		t.Error("no event with the path of the link on the tmpfs from that file system's root, /mounted-link")
 	}
 }
 
