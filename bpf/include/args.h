@@ -222,6 +222,27 @@ static __always_inline __u32 put_bpf_map(struct gscratch *s, __u32 off,
 	return sizeof(*b);
 }
 
+/* Puts what events show of struct perf_event e at data[off]: its
+ * attributes, and the kprobe function name their caller gave (config1, a
+ * user pointer while the event is created). */
+static __always_inline __u32 put_perf_event(struct gscratch *s, __u32 off,
+					    struct perf_event *e)
+{
+	struct perf_event_arg *p = (void *)&s->msg.data[off & 0x3fff];
+	__u64 func;
+
+	__builtin_memset(p, 0, sizeof(*p));
+	if (!e)
+		return 0;
+	func = BPF_CORE_READ(e, attr.kprobe_func);
+	if (func)
+		bpf_probe_read_user_str(p->kprobe_func, KSYM_LEN, (void *)func);
+	p->type = BPF_CORE_READ(e, attr.type);
+	p->config = BPF_CORE_READ(e, attr.config);
+	p->probe_offset = BPF_CORE_READ(e, attr.probe_offset);
+	return sizeof(*p);
+}
+
 /* From what a slot's argument points to, to the object its type reads
  * (enum arg_obj); 0 where a pointer on the way is NULL or unreadable. */
 static __always_inline __u64 arg_object(__u8 obj, __u64 raw)
@@ -434,6 +455,8 @@ __noinline int read_arg(__u32 hook_id, __u32 i, __u32 off)
 		return put_bpf_prog(s, off, cfg->arg_type[i], raw);
 	case ARG_BPF_MAP:
 		return put_bpf_map(s, off, (struct bpf_map *)raw);
+	case ARG_PERF_EVENT:
+		return put_perf_event(s, off, (struct perf_event *)raw);
 	case ARG_CHAR_BUF:
 		return read_char_buf(s, cfg, i, off, raw);
 	}

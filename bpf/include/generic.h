@@ -45,8 +45,9 @@ enum arg_type {
 	ARG_USER_NS = 15, /* struct user_namespace *: a struct user_ns_arg */
 	/* union bpf_attr * (BPF_PROG_LOAD's): a struct bpf_prog_arg */
 	ARG_BPF_ATTR = 16,
-	ARG_BPF_PROG = 17, /* struct bpf_prog *: a struct bpf_prog_arg */
-	ARG_BPF_MAP = 18,  /* struct bpf_map *: a struct bpf_map_arg */
+	ARG_BPF_PROG = 17,   /* struct bpf_prog *: a struct bpf_prog_arg */
+	ARG_BPF_MAP = 18,    /* struct bpf_map *: a struct bpf_map_arg */
+	ARG_PERF_EVENT = 19, /* struct perf_event *: a struct perf_event_arg */
 };
 
 /* What a slot's argument points to when it is not the object its type
@@ -79,6 +80,18 @@ struct bpf_prog_arg {
 	__u32 prog_type;
 	__u32 insn_cnt;
 	char name[BPF_NAME_LEN];
+};
+
+#define KSYM_LEN 128 /* bytes of a kprobe's function name, as Tetragon's */
+
+/* A struct perf_event argument as events see it: its attributes' type,
+ * config, and for a kprobe its function and offset. */
+struct perf_event_arg {
+	char kprobe_func[KSYM_LEN];
+	__u32 type;
+	__u32 pad;
+	__u64 config;
+	__u64 probe_offset;
 };
 
 /* A struct bpf_map argument as events see it. */

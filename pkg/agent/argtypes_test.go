@@ -10,9 +10,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 
 	"github.com/vigil-sec/vigil/pkg/event"
@@ -384,5 +386,56 @@ spec:
 	})[0].Args[0].BpfMapArg
 	if *bm != (event.BpfMapArg{MapType: "BPF_MAP_TYPE_HASH", KeySize: 4, ValueSize: 8, MaxEntries: 16, MapName: "vigil_argmap"}) {
 		t.Errorf("bpf_map_arg = %+v", bm)
+	}
+}
+
+// perf_event: security_perf_event_alloc's event, for a software event and
+// for a kprobe this process creates through the kprobe PMU (the function
+// name it passes in config1).
+func TestArgTypesPerfEvent(t *testing.T) {
+	requires(t, probe.Kprobe)
+	load(t, `apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: argtypes-perf
+spec:
+  kprobes:
+  - call: security_perf_event_alloc
+    syscall: false
+    args:
+    - {index: 0, type: perf_event}
+`)
+	attr := unix.PerfEventAttr{Type: unix.PERF_TYPE_SOFTWARE, Config: unix.PERF_COUNT_SW_DUMMY,
+		Size: uint32(unsafe.Sizeof(unix.PerfEventAttr{}))}
+	fd, err := unix.PerfEventOpen(&attr, 0, -1, -1, unix.PERF_FLAG_FD_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(fd)
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: "vigil_argkp", Type: ebpf.Kprobe, License: "GPL",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prog.Close()
+	kp, err := link.Kprobe("vfs_getattr", prog, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp.Close()
+	sw := argsOf(t, 1, "argtypes-perf", func(k *event.ProcessKprobe) bool {
+		p := k.Args[0].PerfEventArg
+		return p != nil && p.Type == "PERF_TYPE_SOFTWARE" && p.Config == unix.PERF_COUNT_SW_DUMMY
+	})[0].Args[0].PerfEventArg
+	if sw.KprobeFunc != "" || sw.ProbeOffset != 0 {
+		t.Errorf("software event: perf_event_arg = %+v", sw)
+	}
+	k := argsOf(t, 1, "argtypes-perf", func(k *event.ProcessKprobe) bool {
+		p := k.Args[0].PerfEventArg
+		return p != nil && p.KprobeFunc == "vfs_getattr"
+	})[0].Args[0].PerfEventArg
+	t.Logf("kprobe: perf_event_arg %+v", k)
+	if k.Type == "" || k.Type == "PERF_TYPE_SOFTWARE" {
+		t.Errorf("kprobe: perf_event_arg = %+v, want the kprobe PMU's type", k)
 	}
 }

@@ -33,6 +33,8 @@ func TestArgTypesCorpusDocuments(t *testing.T) {
 		"tracingpolicy/security-socket-connect-block-others.yaml",
 		"tracingpolicy/security_inode_follow_link.yaml",
 		"tracingpolicy/dev_hard_start_xmit.yaml",
+		"tracingpolicy/bpf.yaml",
+		"policylibrary/bpf.yaml",
 	} {
 		ps, err := policy.ParseFile(dir + f)
 		if err != nil {
@@ -43,8 +45,6 @@ func TestArgTypesCorpusDocuments(t *testing.T) {
 		}
 	}
 	for f, refused := range map[string]string{
-		"tracingpolicy/bpf.yaml": `"perf_event"`,
-		"policylibrary/bpf.yaml": `"perf_event"`,
 		"tracingpolicy/tty.yaml": `"iov_iter"`,
 	} {
 		ps, err := policy.ParseFile(dir + f)
@@ -80,6 +80,7 @@ func TestArgTypeSlots(t *testing.T) {
 		{"bpf_check", "bpf_attr", 1, tracing.ArgBpfAttr, tracing.ObjSelf},
 		{"security_bpf_prog", "bpf_prog", 0, tracing.ArgBpfProg, tracing.ObjSelf},
 		{"security_bpf_map_create", "bpf_map", 0, tracing.ArgBpfMap, tracing.ObjSelf},
+		{"security_perf_event_alloc", "perf_event", 0, tracing.ArgPerfEvent, tracing.ObjSelf},
 	} {
 		out, err := compileOn(t, `apiVersion: cilium.io/v1alpha1
 kind: TracingPolicy
@@ -212,6 +213,16 @@ func TestArgTypesRender(t *testing.T) {
 		`{"kernel_cap_t_arg":"000001ffffffffff"}]`
 	if string(b) != want {
 		t.Errorf("args\n got %s\nwant %s", b, want)
+	}
+	pe := tracing.PerfEventArg{Type: 1, Config: 9, ProbeOffset: 16}
+	copy(pe.KprobeFunc[:], "vfs_read")
+	b, err = json.Marshal(renderArg(tracing.ArgPerfEvent, 0, enc(pe)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = `{"perf_event_arg":{"KprobeFunc":"vfs_read","Type":"PERF_TYPE_SOFTWARE","Config":"9","ProbeOffset":"16"}}`
+	if string(b) != want {
+		t.Errorf("perf event\n got %s\nwant %s", b, want)
 	}
 	host := userNs(enc(tracing.UserNsArg{Inum: 4026531837}))
 	if !host.Ns.IsHost {

@@ -710,7 +710,7 @@ var funcArgTypes = map[string]int{
 	"file": tracing.ArgFile, "path": tracing.ArgPath, "linux_binprm": tracing.ArgBprm, "sock": tracing.ArgSock,
 	"cred": tracing.ArgCred, "skb": tracing.ArgSkb,
 	"user_namespace": tracing.ArgUserNs, "bpf_attr": tracing.ArgBpfAttr, "bpf_prog": tracing.ArgBpfProg,
-	"bpf_map": tracing.ArgBpfMap,
+	"bpf_map": tracing.ArgBpfMap, "perf_event": tracing.ArgPerfEvent,
 	// pointers to an object another type reads (funcArgObjs)
 	"socket": tracing.ArgSock, "kiocb": tracing.ArgFile, "net_device": tracing.ArgString,
 	"dentry": tracing.ArgPath, "kernel_cap_t": tracing.ArgU64, "cap_effective": tracing.ArgU64,
@@ -736,7 +736,7 @@ func (c *compiler) args(path, function string, k *policy.KProbeSpec, cfg *tracin
 			t, ok = ft, true
 		}
 		if !ok && cfg.KernelMem != 0 {
-			return nil, unsupported(ap+".type", "type %q cannot be read from a kernel function's argument yet (types that can: the integers, string, fd, sockaddr, char_buf, file, path, dentry, kiocb, linux_binprm, sock, socket, skb, net_device, cred, user_namespace, kernel_cap_t, cap_effective, cap_permitted, cap_inheritable, bpf_attr, bpf_prog, bpf_map, capability, nop)", a.Type)
+			return nil, unsupported(ap+".type", "type %q cannot be read from a kernel function's argument yet (types that can: the integers, string, fd, sockaddr, char_buf, file, path, dentry, kiocb, linux_binprm, sock, socket, skb, net_device, cred, user_namespace, kernel_cap_t, cap_effective, cap_permitted, cap_inheritable, bpf_attr, bpf_prog, bpf_map, perf_event, capability, nop)", a.Type)
 		}
 		if !ok {
 			return nil, unsupported(ap+".type", "type %q cannot be read from a syscall argument (types that can: the integers, string, fd, sockaddr, char_buf, capability, nop)", a.Type)
@@ -1128,7 +1128,8 @@ func (c *compiler) matchArg(path string, sel uint8, m *policy.ArgSelector, slots
 // refused, never accepted and ignored.
 func unfiltered(typ int, obj uint8) (string, bool) {
 	name, ok := map[int]string{tracing.ArgCred: "cred", tracing.ArgUserNs: "user_namespace",
-		tracing.ArgBpfAttr: "bpf_attr", tracing.ArgBpfProg: "bpf_prog", tracing.ArgBpfMap: "bpf_map"}[typ]
+		tracing.ArgBpfAttr: "bpf_attr", tracing.ArgBpfProg: "bpf_prog", tracing.ArgBpfMap: "bpf_map",
+		tracing.ArgPerfEvent: "perf_event"}[typ]
 	if obj == tracing.ObjKiocb {
 		return "kiocb", true
 	}

@@ -130,6 +130,8 @@ func renderArg(typ int, val int64, data []byte) *event.Argument {
 		return &event.Argument{BpfProgArg: bpfProg(data)}
 	case tracing.ArgBpfMap:
 		return &event.Argument{BpfMapArg: bpfMap(data)}
+	case tracing.ArgPerfEvent:
+		return &event.Argument{PerfEventArg: perfEvent(data)}
 	}
 	return &event.Argument{BytesArg: data}
 }
@@ -291,6 +293,16 @@ func bpfMap(b []byte) *event.BpfMapArg {
 		ValueSize: m.ValueSize, MaxEntries: m.MaxEntries, MapName: cString(m.Name[:])}
 }
 
+// perfEvent decodes a struct perf_event_arg.
+func perfEvent(b []byte) *event.PerfEventArg {
+	var p tracing.PerfEventArg
+	if _, err := binary.Decode(b, binary.NativeEndian, &p); err != nil {
+		return &event.PerfEventArg{}
+	}
+	return &event.PerfEventArg{KprobeFunc: cString(p.KprobeFunc[:]), Type: bpfName(perfTypes, "PERF_TYPE_", p.Type),
+		Config: p.Config, ProbeOffset: p.ProbeOffset}
+}
+
 // cString is b up to its first NUL.
 func cString(b []byte) string {
 	if i := bytes.IndexByte(b, 0); i >= 0 {
@@ -299,8 +311,8 @@ func cString(b []byte) string {
 	return string(b)
 }
 
-// bpfName names BPF program or map type n from the kernel's enum (uapi
-// linux/bpf.h) as Tetragon does: the types its table knows by name, the
+// bpfName names BPF program, map or perf event type n from the kernel's
+// enum (uapi linux/bpf.h, linux/perf_event.h) as Tetragon does: the types its table knows by name, the
 // later ones by number.
 func bpfName(names []string, prefix string, n uint32) string {
 	if int(n) < len(names) {
@@ -309,9 +321,10 @@ func bpfName(names []string, prefix string, n uint32) string {
 	return strconv.FormatUint(uint64(n), 10)
 }
 
-// The kernel's enum bpf_prog_type and enum bpf_map_type, without their
-// prefixes, as far as Tetragon names them.
+// The kernel's enum bpf_prog_type, enum bpf_map_type and enum
+// perf_type_id, without their prefixes, as far as Tetragon names them.
 var (
+	perfTypes    = strings.Fields(`HARDWARE SOFTWARE TRACEPOINT HW_CACHE RAW BREAKPOINT MAX`)
 	bpfProgTypes = strings.Fields(`UNSPEC SOCKET_FILTER KPROBE SCHED_CLS SCHED_ACT TRACEPOINT XDP PERF_EVENT
 		CGROUP_SKB CGROUP_SOCK LWT_IN LWT_OUT LWT_XMIT SOCK_OPS SK_SKB CGROUP_DEVICE SK_MSG RAW_TRACEPOINT
 		CGROUP_SOCK_ADDR LWT_SEG6LOCAL LIRC_MODE2 SK_REUSEPORT FLOW_DISSECTOR CGROUP_SYSCTL

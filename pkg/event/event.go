@@ -176,7 +176,18 @@ type Argument struct {
 	// BpfProgArg is a loaded BPF program (bpf_prog).
 	BpfProgArg *BpfProgArg `json:"bpf_prog_arg,omitempty"`
 	BpfMapArg  *BpfMapArg  `json:"bpf_map_arg,omitempty"`
-	Label      string      `json:"label,omitempty"`
+	// PerfEventArg is a perf event being created (perf_event).
+	PerfEventArg *PerfEventArg `json:"perf_event_arg,omitempty"`
+	Label        string        `json:"label,omitempty"`
+}
+
+// PerfEventArg is a perf event: for a kprobe its function and offset, its
+// type and config, with Tetragon's field names.
+type PerfEventArg struct {
+	KprobeFunc  string `json:"KprobeFunc,omitempty"`
+	Type        string `json:"Type,omitempty"`
+	Config      uint64 `json:"Config,omitempty,string"`
+	ProbeOffset uint64 `json:"ProbeOffset,omitempty,string"`
 }
 
 // UserNamespace is a user namespace: its nesting level (0: the initial

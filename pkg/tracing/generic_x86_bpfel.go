@@ -58,6 +58,7 @@ const (
 	genericVarUnusedCredInfo         = "unused_cred_info"
 	genericVarUnusedGenericEnums     = "unused_generic_enums"
 	genericVarUnusedMsgData          = "unused_msg_data"
+	genericVarUnusedPerfEventArg     = "unused_perf_event_arg"
 	genericVarUnusedSkbInfo          = "unused_skb_info"
 	genericVarUnusedSockInfo         = "unused_sock_info"
 	genericVarUnusedUserNsArg        = "unused_user_ns_arg"
@@ -159,6 +160,7 @@ type genericVariableSpecs struct {
 	UnusedCredInfo     *ebpf.VariableSpec `ebpf:"unused_cred_info"`
 	UnusedGenericEnums *ebpf.VariableSpec `ebpf:"unused_generic_enums"`
 	UnusedMsgData      *ebpf.VariableSpec `ebpf:"unused_msg_data"`
+	UnusedPerfEventArg *ebpf.VariableSpec `ebpf:"unused_perf_event_arg"`
 	UnusedSkbInfo      *ebpf.VariableSpec `ebpf:"unused_skb_info"`
 	UnusedSockInfo     *ebpf.VariableSpec `ebpf:"unused_sock_info"`
 	UnusedUserNsArg    *ebpf.VariableSpec `ebpf:"unused_user_ns_arg"`
@@ -246,6 +248,7 @@ type genericVariables struct {
 	UnusedCredInfo     *ebpf.Variable `ebpf:"unused_cred_info"`
 	UnusedGenericEnums *ebpf.Variable `ebpf:"unused_generic_enums"`
 	UnusedMsgData      *ebpf.Variable `ebpf:"unused_msg_data"`
+	UnusedPerfEventArg *ebpf.Variable `ebpf:"unused_perf_event_arg"`
 	UnusedSkbInfo      *ebpf.Variable `ebpf:"unused_skb_info"`
 	UnusedSockInfo     *ebpf.Variable `ebpf:"unused_sock_info"`
 	UnusedUserNsArg    *ebpf.Variable `ebpf:"unused_user_ns_arg"`

@@ -78,6 +78,7 @@ const (
 	ArgBpfAttr
 	ArgBpfProg
 	ArgBpfMap
+	ArgPerfEvent
 )
 
 // What a slot's argument points to when it is not the object its type
@@ -106,6 +107,14 @@ type UserNsArg struct {
 type BpfProgArg struct {
 	ProgType, InsnCnt uint32
 	Name              [16]byte
+}
+
+// PerfEventArg is a struct perf_event argument as the kernel reports it.
+type PerfEventArg struct {
+	KprobeFunc          [128]byte
+	Type                uint32
+	Pad                 uint32
+	Config, ProbeOffset uint64
 }
 
 // BpfMapArg is a struct bpf_map argument as the kernel reports it.

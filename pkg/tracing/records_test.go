@@ -40,21 +40,22 @@ func TestMirrorsMatchBTF(t *testing.T) {
 		t.Fatal(err)
 	}
 	genericMirrors := map[string]any{
-		"hook_config":   HookConfig{},
-		"cond":          Cond{},
-		"sel_action":    SelAction{},
-		"syscall_hooks": syscallHooks{},
-		"str_key":       StrKey{},
-		"int_key":       IntKey{},
-		"addr_key":      AddrKey{},
-		"rate_key":      rateKey{},
-		"sock_info":     SockInfo{},
-		"cred_info":     CredInfo{},
-		"skb_info":      SkbInfo{},
-		"user_ns_arg":   UserNsArg{},
-		"bpf_prog_arg":  BpfProgArg{},
-		"bpf_map_arg":   BpfMapArg{},
-		"hook_stat":     HookStat{},
+		"hook_config":    HookConfig{},
+		"cond":           Cond{},
+		"sel_action":     SelAction{},
+		"syscall_hooks":  syscallHooks{},
+		"str_key":        StrKey{},
+		"int_key":        IntKey{},
+		"addr_key":       AddrKey{},
+		"rate_key":       rateKey{},
+		"sock_info":      SockInfo{},
+		"cred_info":      CredInfo{},
+		"skb_info":       SkbInfo{},
+		"user_ns_arg":    UserNsArg{},
+		"bpf_prog_arg":   BpfProgArg{},
+		"bpf_map_arg":    BpfMapArg{},
+		"perf_event_arg": PerfEventArg{},
+		"hook_stat":      HookStat{},
 	}
 	for name, mirror := range genericMirrors {
 		var st *btf.Struct
