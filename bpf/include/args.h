@@ -243,6 +243,35 @@ static __always_inline __u32 put_perf_event(struct gscratch *s, __u32 off,
 	return sizeof(*p);
 }
 
+/* The user buffer of struct iov_iter raw, as Tetragon reads it, its size
+ * put in slot i's integer value (which a char_buf's is): a ubuf's, or the
+ * first of an iovec array; none before 5.14, whose iov_iter has no
+ * iter_type. */
+static __always_inline __u64 iov_iter_buf(struct gscratch *s, __u32 i,
+					  __u64 raw)
+{
+	struct iov_iter *it = (struct iov_iter *)raw;
+	const struct kvec *kv;
+	__u8 type;
+
+	s->msg.arg_val[i & (MAX_ARGS - 1)] = 0;
+	if (!raw || !bpf_core_field_exists(it->iter_type))
+		return 0;
+	type = BPF_CORE_READ(it, iter_type);
+	if (bpf_core_enum_value_exists(enum iter_type, ITER_UBUF) &&
+	    type == bpf_core_enum_value(enum iter_type, ITER_UBUF)) {
+		s->msg.arg_val[i & (MAX_ARGS - 1)] = BPF_CORE_READ(it, count);
+		return (__u64)BPF_CORE_READ(it, ubuf);
+	}
+	if (bpf_core_enum_value_exists(enum iter_type, ITER_IOVEC) &&
+	    type == bpf_core_enum_value(enum iter_type, ITER_IOVEC)) {
+		kv = BPF_CORE_READ(it, kvec);
+		s->msg.arg_val[i & (MAX_ARGS - 1)] = BPF_CORE_READ(kv, iov_len);
+		return (__u64)BPF_CORE_READ(kv, iov_base);
+	}
+	return 0;
+}
+
 /* From what a slot's argument points to, to the object its type reads
  * (enum arg_obj); 0 where a pointer on the way is NULL or unreadable. */
 static __always_inline __u64 arg_object(__u8 obj, __u64 raw)
@@ -353,6 +382,9 @@ static __always_inline __u32 read_char_buf(struct gscratch *s,
 	__u64 n, all;
 	long err;
 
+	/* an iov_iter's size is its own (iov_iter_buf) */
+	if (cfg->arg_obj[i & (MAX_ARGS - 1)] == OBJ_IOV_ITER)
+		size = s->msg.arg_val[i & (MAX_ARGS - 1)];
 	if (cfg->ret_copy & (1 << i))
 		size = s->ret < 0 ? 0 : (__u64)s->ret < size ? s->ret : size;
 	s->msg.arg_val[i] = size;
@@ -397,6 +429,8 @@ __noinline int read_arg(__u32 hook_id, __u32 i, __u32 off)
 		raw = cfg->arg_const;
 	if (cfg->n_resolve[i])
 		raw = resolve(cfg, i, raw);
+	if (cfg->arg_obj[i] == OBJ_IOV_ITER)
+		raw = iov_iter_buf(s, i, raw);
 	raw = arg_object(cfg->arg_obj[i], raw);
 	switch (cfg->arg_type[i]) {
 	case ARG_INT:

@@ -62,6 +62,10 @@ enum arg_obj {
 	 * through mounts (ARG_PATH) */
 	OBJ_DENTRY = 4,
 	OBJ_CAPS = 5, /* kernel_cap_t *: its 64 bits (ARG_U64) */
+	/* struct iov_iter *: its user buffer (ARG_CHAR_BUF), as Tetragon
+	 * reads it: a ubuf's, or an iovec array's first; none where the
+	 * kernel has no iter_type (before 5.14) */
+	OBJ_IOV_ITER = 6,
 };
 
 /* A struct user_namespace argument as events see it. */

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 
@@ -194,9 +196,11 @@ spec:
 	}
 }
 
-// kiocb: the file of a write's struct kiocb, at generic_write_checks
-// (which every kernel from 5.10 has, where tty_write takes a kiocb only
-// from 5.11), as a file_arg.
+// kiocb and iov_iter: the file of a write's struct kiocb, at
+// generic_write_checks (which every kernel from 5.10 has, where tty_write
+// takes a kiocb only from 5.11), as a file_arg, and the bytes of its
+// iov_iter with maxData: all 10,000 of them, where the kernel's iov_iter
+// has an iter_type (5.14 on); before, none, as Tetragon reads it.
 func TestArgTypesKiocb(t *testing.T) {
 	requires(t, probe.Kprobe)
 	load(t, `apiVersion: cilium.io/v1alpha1
@@ -209,14 +213,37 @@ spec:
     syscall: false
     args:
     - {index: 0, type: kiocb}
+    - {index: 1, type: iov_iter, maxData: true}
 `)
 	f := filepath.Join(t.TempDir(), "written")
-	if err := os.WriteFile(f, []byte("x"), 0o600); err != nil {
+	data := []byte(strings.Repeat("0123456789", 1000))
+	if err := os.WriteFile(f, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	argsOf(t, 1, "argtypes-kiocb", func(k *event.ProcessKprobe) bool {
+	k := argsOf(t, 1, "argtypes-kiocb", func(k *event.ProcessKprobe) bool {
 		return k.Args[0].FileArg != nil && k.Args[0].FileArg.Path == resolvedPath(f)
-	})
+	})[0]
+	got := k.Args[1].BytesArg
+	if k.Args[1].TruncatedBytesArg != nil {
+		t.Fatalf("iov_iter: truncated_bytes_arg %d bytes of %d (%s)", len(k.Args[1].TruncatedBytesArg.BytesArg),
+			k.Args[1].TruncatedBytesArg.OrigSize, k.Args[1].TruncatedBytesArg.Incomplete)
+	}
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var it *btf.Struct
+	if err := spec.TypeByName("iov_iter", &it); err != nil {
+		t.Fatal(err)
+	}
+	hasType := slices.ContainsFunc(it.Members, func(m btf.Member) bool { return m.Name == "iter_type" })
+	t.Logf("iov_iter: %d bytes (iter_type in this kernel: %v)", len(got), hasType)
+	switch {
+	case hasType && string(got) != string(data):
+		t.Errorf("iov_iter: %d bytes, want the %d written", len(got), len(data))
+	case !hasType && len(got) != 0:
+		t.Errorf("iov_iter: %d bytes on a kernel without iter_type, want none as Tetragon", len(got))
+	}
 }
 
 // cap_effective, cap_inheritable and cap_permitted: security_capset's

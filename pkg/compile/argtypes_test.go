@@ -3,7 +3,6 @@ package compile
 import (
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
 
@@ -35,6 +34,7 @@ func TestArgTypesCorpusDocuments(t *testing.T) {
 		"tracingpolicy/dev_hard_start_xmit.yaml",
 		"tracingpolicy/bpf.yaml",
 		"policylibrary/bpf.yaml",
+		"tracingpolicy/tty.yaml",
 	} {
 		ps, err := policy.ParseFile(dir + f)
 		if err != nil {
@@ -42,19 +42,6 @@ func TestArgTypesCorpusDocuments(t *testing.T) {
 		}
 		if _, err := Compile(ps[0], Target{Kernel: kernelWith(probe.Kprobe, probe.Kretprobe, probe.OverrideReturn)}); err != nil {
 			t.Errorf("%s: %v", f, err)
-		}
-	}
-	for f, refused := range map[string]string{
-		"tracingpolicy/tty.yaml": `"iov_iter"`,
-	} {
-		ps, err := policy.ParseFile(dir + f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = Compile(ps[0], Target{Kernel: kernelWith(probe.Features()...)})
-		var u *UnsupportedError
-		if !errors.As(err, &u) || !strings.Contains(u.Reason, refused) {
-			t.Errorf("%s: got %v, want type %s refused", f, err, refused)
 		}
 	}
 }
@@ -81,6 +68,7 @@ func TestArgTypeSlots(t *testing.T) {
 		{"security_bpf_prog", "bpf_prog", 0, tracing.ArgBpfProg, tracing.ObjSelf},
 		{"security_bpf_map_create", "bpf_map", 0, tracing.ArgBpfMap, tracing.ObjSelf},
 		{"security_perf_event_alloc", "perf_event", 0, tracing.ArgPerfEvent, tracing.ObjSelf},
+		{"generic_write_checks", "iov_iter", 1, tracing.ArgCharBuf, tracing.ObjIovIter},
 	} {
 		out, err := compileOn(t, `apiVersion: cilium.io/v1alpha1
 kind: TracingPolicy
@@ -154,6 +142,8 @@ spec:
 		{"bpf_map", hook("security_bpf_map_create", "bpf_map", "Equal", `"1"`),
 			"spec.kprobes[0].selectors[0].matchArgs[0].operator", tracing.Cond{}},
 		{"kiocb", hook("tty_write", "kiocb", "Prefix", `"/dev"`),
+			"spec.kprobes[0].selectors[0].matchArgs[0].operator", tracing.Cond{}},
+		{"iov_iter", hook("tty_write", "iov_iter", "Prefix", `"x"`),
 			"spec.kprobes[0].selectors[0].matchArgs[0].operator", tracing.Cond{}},
 	} {
 		out, err := compileOn(t, c.doc)

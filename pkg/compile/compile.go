@@ -714,7 +714,7 @@ var funcArgTypes = map[string]int{
 	// pointers to an object another type reads (funcArgObjs)
 	"socket": tracing.ArgSock, "kiocb": tracing.ArgFile, "net_device": tracing.ArgString,
 	"dentry": tracing.ArgPath, "kernel_cap_t": tracing.ArgU64, "cap_effective": tracing.ArgU64,
-	"cap_permitted": tracing.ArgU64, "cap_inheritable": tracing.ArgU64,
+	"cap_permitted": tracing.ArgU64, "cap_inheritable": tracing.ArgU64, "iov_iter": tracing.ArgCharBuf,
 }
 
 // funcArgObjs are the types of funcArgTypes whose argument points to
@@ -723,7 +723,7 @@ var funcArgTypes = map[string]int{
 var funcArgObjs = map[string]uint8{
 	"socket": tracing.ObjSocket, "kiocb": tracing.ObjKiocb, "net_device": tracing.ObjNetDevice,
 	"dentry": tracing.ObjDentry, "kernel_cap_t": tracing.ObjCaps, "cap_effective": tracing.ObjCaps,
-	"cap_permitted": tracing.ObjCaps, "cap_inheritable": tracing.ObjCaps,
+	"cap_permitted": tracing.ObjCaps, "cap_inheritable": tracing.ObjCaps, "iov_iter": tracing.ObjIovIter,
 }
 
 // args fills the argument slots; it returns the slot of each arg index.
@@ -736,10 +736,13 @@ func (c *compiler) args(path, function string, k *policy.KProbeSpec, cfg *tracin
 			t, ok = ft, true
 		}
 		if !ok && cfg.KernelMem != 0 {
-			return nil, unsupported(ap+".type", "type %q cannot be read from a kernel function's argument yet (types that can: the integers, string, fd, sockaddr, char_buf, file, path, dentry, kiocb, linux_binprm, sock, socket, skb, net_device, cred, user_namespace, kernel_cap_t, cap_effective, cap_permitted, cap_inheritable, bpf_attr, bpf_prog, bpf_map, perf_event, capability, nop)", a.Type)
+			return nil, unsupported(ap+".type", "type %q cannot be read from a kernel function's argument yet (types that can: the integers, string, fd, sockaddr, char_buf, file, path, dentry, kiocb, linux_binprm, sock, socket, skb, net_device, cred, user_namespace, kernel_cap_t, cap_effective, cap_permitted, cap_inheritable, bpf_attr, bpf_prog, bpf_map, perf_event, iov_iter, capability, nop)", a.Type)
 		}
 		if !ok {
 			return nil, unsupported(ap+".type", "type %q cannot be read from a syscall argument (types that can: the integers, string, fd, sockaddr, char_buf, capability, nop)", a.Type)
+		}
+		if a.ReturnCopy && a.Type == "iov_iter" {
+			return nil, unsupported(ap+".returnCopy", "returnCopy on an iov_iter is not implemented yet")
 		}
 		if a.ReturnCopy {
 			// the hook runs at return, where the buffer is filled
@@ -787,6 +790,14 @@ func resolveArg(path, function string, a policy.KProbeArg, i int, cfg *tracing.H
 // limits), its bytes beyond the first ArgMask in data records.
 func (c *compiler) charBufSizes(path string, k *policy.KProbeSpec, cfg *tracing.HookConfig, slots map[uint32]uint8) error {
 	for i, a := range k.Args {
+		if a.Type == "iov_iter" && cfg.KernelMem != 0 {
+			// its size is its own
+			if a.MaxData {
+				cfg.MaxDataArgs |= 1 << i
+				cfg.MaxData = tracing.DataMax
+			}
+			continue
+		}
 		if a.Type != "char_buf" {
 			continue
 		}
@@ -1130,8 +1141,11 @@ func unfiltered(typ int, obj uint8) (string, bool) {
 	name, ok := map[int]string{tracing.ArgCred: "cred", tracing.ArgUserNs: "user_namespace",
 		tracing.ArgBpfAttr: "bpf_attr", tracing.ArgBpfProg: "bpf_prog", tracing.ArgBpfMap: "bpf_map",
 		tracing.ArgPerfEvent: "perf_event"}[typ]
-	if obj == tracing.ObjKiocb {
+	switch obj {
+	case tracing.ObjKiocb:
 		return "kiocb", true
+	case tracing.ObjIovIter:
+		return "iov_iter", true
 	}
 	return name, ok
 }

@@ -23,7 +23,7 @@ var genericEnums = enumMirrors{
 	},
 	"arg_obj": {
 		"OBJ_SELF": ObjSelf, "OBJ_SOCKET": ObjSocket, "OBJ_KIOCB": ObjKiocb, "OBJ_NET_DEVICE": ObjNetDevice,
-		"OBJ_DENTRY": ObjDentry, "OBJ_CAPS": ObjCaps,
+		"OBJ_DENTRY": ObjDentry, "OBJ_CAPS": ObjCaps, "OBJ_IOV_ITER": ObjIovIter,
 	},
 	"tp_kind": {
 		"TP_NONE": TPNone, "TP_U8": TPU8, "TP_U16": TPU16, "TP_U32": TPU32, "TP_U64": TPU64,

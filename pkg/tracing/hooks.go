@@ -93,6 +93,10 @@ const (
 	// file system's root, not through mounts (as Tetragon's dentry).
 	ObjDentry
 	ObjCaps // a kernel_cap_t *: its 64 bits, read as ArgU64
+	// ObjIovIter is a struct iov_iter *, read as ArgCharBuf of its own
+	// size: a ubuf's, or an iovec array's first (as Tetragon's; none on
+	// kernels before 5.14, whose iov_iter has no iter_type).
+	ObjIovIter
 )
 
 // UserNsArg is a struct user_namespace argument as the kernel reports it.
