@@ -254,19 +254,19 @@ static __always_inline __u64 iov_iter_buf(struct gscratch *s, __u32 i,
 	const struct kvec *kv;
 	__u8 type;
 
-	s->msg.arg_val[i & (MAX_ARGS - 1)] = 0;
+	s->msg.arg_val[i] = 0;
 	if (!raw || !bpf_core_field_exists(it->iter_type))
 		return 0;
 	type = BPF_CORE_READ(it, iter_type);
 	if (bpf_core_enum_value_exists(enum iter_type, ITER_UBUF) &&
 	    type == bpf_core_enum_value(enum iter_type, ITER_UBUF)) {
-		s->msg.arg_val[i & (MAX_ARGS - 1)] = BPF_CORE_READ(it, count);
+		s->msg.arg_val[i] = BPF_CORE_READ(it, count);
 		return (__u64)BPF_CORE_READ(it, ubuf);
 	}
 	if (bpf_core_enum_value_exists(enum iter_type, ITER_IOVEC) &&
 	    type == bpf_core_enum_value(enum iter_type, ITER_IOVEC)) {
 		kv = BPF_CORE_READ(it, kvec);
-		s->msg.arg_val[i & (MAX_ARGS - 1)] = BPF_CORE_READ(kv, iov_len);
+		s->msg.arg_val[i] = BPF_CORE_READ(kv, iov_len);
 		return (__u64)BPF_CORE_READ(kv, iov_base);
 	}
 	return 0;
@@ -383,8 +383,8 @@ static __always_inline __u32 read_char_buf(struct gscratch *s,
 	long err;
 
 	/* an iov_iter's size is its own (iov_iter_buf) */
-	if (cfg->arg_obj[i & (MAX_ARGS - 1)] == OBJ_IOV_ITER)
-		size = s->msg.arg_val[i & (MAX_ARGS - 1)];
+	if (cfg->arg_obj[i] == OBJ_IOV_ITER)
+		size = s->msg.arg_val[i];
 	if (cfg->ret_copy & (1 << i))
 		size = s->ret < 0 ? 0 : (__u64)s->ret < size ? s->ret : size;
 	s->msg.arg_val[i] = size;
