@@ -107,6 +107,20 @@ struct msg_process {
 	__u16 args_len;
 	__u16 cwd_len;
 	__u16 cgroup_len;
+	__u64 ino;	 /* the binary's inode */
+	__u32 nlink;	 /* its links: 0 for a deleted or memory-only file */
+	__u32 exec_priv; /* enum exec_priv: how the exec raised privileges */
+};
+
+/* How an exec raised privileges (msg_process.exec_priv), as Tetragon's
+ * binary_properties tell: set-user-ID or set-group-ID (to root), file
+ * capabilities. */
+enum exec_priv {
+	EXEC_SETUID = 1 << 0,
+	EXEC_SETGID = 1 << 1,
+	EXEC_SETUID_ROOT = 1 << 2,
+	EXEC_SETGID_ROOT = 1 << 3,
+	EXEC_FILE_CAPS = 1 << 4,
 };
 
 /* Exec and snapshot records: the process, then its strings back to back

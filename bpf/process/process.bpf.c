@@ -50,6 +50,7 @@ struct msg_enums {
 	enum counter counter;
 	enum ns_index ns_index;
 	enum cap_set cap_set;
+	enum exec_priv exec_priv;
 };
 struct msg_enums *unused_msg_enums __attribute__((unused));
 
@@ -94,6 +95,41 @@ static __always_inline void fill_process(struct msg_process *p,
 		p->auid = BPF_CORE_READ(task, loginuid.val);
 	read_ns(task, p->ns);
 	p->nspid = pid_of(task, true);
+}
+
+/* The binary's inode and links; no privilege change known. */
+static __always_inline void binary_of(struct msg_process *p, struct file *f)
+{
+	struct inode *inode = BPF_CORE_READ(f, f_inode);
+
+	p->ino = BPF_CORE_READ(inode, i_ino);
+	p->nlink = BPF_CORE_READ(inode, __i_nlink);
+	p->exec_priv = 0;
+}
+
+/* How the exec of bprm raised privileges, from the credentials it gave p
+ * (committed by now): a privileged exec clears personality flags
+ * (per_clear); then an effective id that differs from the real one came
+ * from the set-user-ID or set-group-ID bit, and permitted capabilities
+ * gained over the process's before (had) from file capabilities. */
+static __always_inline void exec_privileges(struct msg_process *p,
+					    struct linux_binprm *bprm,
+					    __u64 had, bool known)
+{
+	if (!BPF_CORE_READ(bprm, per_clear))
+		return;
+	if (p->euid != p->uid) {
+		p->exec_priv |= EXEC_SETUID;
+		if (p->uid != 0 && p->euid == 0)
+			p->exec_priv |= EXEC_SETUID_ROOT;
+	}
+	if (p->egid != p->gid) {
+		p->exec_priv |= EXEC_SETGID;
+		if (p->gid != 0 && p->egid == 0)
+			p->exec_priv |= EXEC_SETGID_ROOT;
+	}
+	if (known && p->euid == p->uid && (p->cap_permitted & ~had))
+		p->exec_priv |= EXEC_FILE_CAPS;
 }
 
 /* Resolves path into data at pos; returns its length. */
@@ -186,8 +222,10 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid,
 {
 	struct scratch *s = scratch_slot(SLOT_TRACEPOINT);
 	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct file *file = BPF_CORE_READ(bprm, file);
 	struct proc_entry e = {}, *old;
 	__u32 size, clone = 0;
+	__u64 had = 0;
 
 	if (!s)
 		return 0;
@@ -198,6 +236,7 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid,
 	if (old) {
 		e.parent = old->parent;
 		clone = old->flags & PROC_CLONE;
+		had = old->caps[CAP_SET_PERMITTED];
 	} else {
 		ident_of(BPF_CORE_READ(task, real_parent), &e.parent);
 	}
@@ -207,9 +246,11 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid,
 	s->msg.proc.parent = e.parent;
 	s->msg.proc.flags = e.flags | clone;
 	fill_process(&s->msg.proc, task);
+	binary_of(&s->msg.proc, file);
+	exec_privileges(&s->msg.proc, bprm, had, old != NULL);
 	keep_exec_state(&e, &s->msg.proc);
 	put_entry(tgid, &e, BPF_ANY);
-	size = put_strings(s, task, BPF_CORE_READ(bprm, file), true);
+	size = put_strings(s, task, file, true);
 	s->msg.hdr.size = size;
 	output(&s->msg, size);
 	return 0;
@@ -329,6 +370,7 @@ int snapshot(struct bpf_iter__task *ctx)
 	s->msg.proc.parent = e.parent;
 	s->msg.proc.flags = e.flags;
 	fill_process(&s->msg.proc, task);
+	binary_of(&s->msg.proc, BPF_CORE_READ(task, mm, exe_file));
 	keep_exec_state(&e, &s->msg.proc);
 	put_entry(tgid, &e, BPF_NOEXIST);
 	size = put_strings(s, task, BPF_CORE_READ(task, mm, exe_file), false);

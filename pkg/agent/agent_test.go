@@ -154,6 +154,8 @@ func TestMain(m *testing.M) {
 		openWait(strings.TrimPrefix(h, "open-wait:"))
 	case strings.HasPrefix(h, "opener:"):
 		opener(strings.TrimPrefix(h, "opener:"))
+	case h == "memfd-exec":
+		memfdExec()
 	case strings.HasPrefix(h, "open-threads:"):
 		openFromThreads(strings.TrimPrefix(h, "open-threads:"))
 	}

@@ -371,6 +371,10 @@ type Process struct {
 	Ns           *Namespaces   `json:"ns,omitempty"`
 	Credentials  *Credentials  `json:"process_credentials,omitempty"`
 	Cgroup       *Cgroup       `json:"cgroup,omitempty"`
+	// BinaryProperties, on process_exec with process credentials: how
+	// the exec raised privileges, and the inode of a binary that is
+	// deleted or only in memory.
+	BinaryProperties *BinaryProperties `json:"binary_properties,omitempty"`
 	// Pod is the Kubernetes pod and container the process runs in.
 	Pod *Pod `json:"pod,omitempty"`
 	// Docker is the start of the container id.
@@ -457,3 +461,30 @@ type Cgroup struct {
 func FormatTime(t time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
+
+// BinaryProperties is Tetragon's binary_properties of a process_exec.
+type BinaryProperties struct {
+	Setuid            *uint32         `json:"setuid,omitempty"` // the effective uid a set-user-ID bit gave
+	Setgid            *uint32         `json:"setgid,omitempty"`
+	PrivilegesChanged []string        `json:"privileges_changed,omitempty"`
+	File              *FileProperties `json:"file,omitempty"` // a deleted or memory-only binary
+}
+
+// FileProperties is a binary's file, as binary_properties shows it.
+type FileProperties struct {
+	Inode *InodeProperties `json:"inode,omitempty"`
+}
+
+// InodeProperties is an inode's number (a string, as protojson writes a
+// uint64) and links.
+type InodeProperties struct {
+	Number uint64  `json:"number,string"`
+	Links  *uint32 `json:"links,omitempty"`
+}
+
+// Tetragon's ProcessPrivilegesChanged names.
+const (
+	PrivilegesFileCap = "PRIVILEGES_RAISED_EXEC_FILE_CAP"
+	PrivilegesSetuid  = "PRIVILEGES_RAISED_EXEC_FILE_SETUID"
+	PrivilegesSetgid  = "PRIVILEGES_RAISED_EXEC_FILE_SETGID"
+)

@@ -132,3 +132,39 @@ func signalName(sig uint32) string {
 	}
 	return "SIG" + strconv.FormatUint(uint64(sig), 10)
 }
+
+// privileges are the exec's privilege raises that Tetragon names.
+var privileges = []struct {
+	bit  uint32
+	name string
+}{
+	{tracing.ExecFileCaps, event.PrivilegesFileCap},
+	{tracing.ExecSetuidRoot, event.PrivilegesSetuid},
+	{tracing.ExecSetgidRoot, event.PrivilegesSetgid},
+}
+
+// binaryProperties is what Tetragon's process_exec tells of its binary:
+// the ids that set-user-ID and set-group-ID bits gave, the privileges
+// raised, and the inode of a binary that is deleted or only in memory;
+// nil when none of these stands out.
+func binaryProperties(k *tracing.Process) *event.BinaryProperties {
+	b := &event.BinaryProperties{}
+	if k.ExecPriv&tracing.ExecSetuid != 0 {
+		b.Setuid = &k.Euid
+	}
+	if k.ExecPriv&tracing.ExecSetgid != 0 {
+		b.Setgid = &k.Egid
+	}
+	for _, p := range privileges {
+		if k.ExecPriv&p.bit != 0 {
+			b.PrivilegesChanged = append(b.PrivilegesChanged, p.name)
+		}
+	}
+	if k.Ino != 0 && k.Nlink == 0 {
+		b.File = &event.FileProperties{Inode: &event.InodeProperties{Number: k.Ino, Links: &k.Nlink}}
+	}
+	if b.Setuid == nil && b.Setgid == nil && b.PrivilegesChanged == nil && b.File == nil {
+		return nil
+	}
+	return b
+}

@@ -102,7 +102,14 @@ func (c *Cache) Describe(id tracing.ExecIdent, tid uint32, withAncestors bool) (
 func (c *Cache) Exec(r *tracing.Exec) *event.Event {
 	parent := c.byID[c.ExecID(r.Process.Parent)]
 	e := c.insert(c.build(r), parent)
-	return c.execEvent(e, r.Hdr.Ktime)
+	ev := c.execEvent(e, r.Hdr.Ktime)
+	if bp := binaryProperties(&r.Process); bp != nil && c.opts.Credentials {
+		// as Tetragon: on the process_exec event only
+		p := *ev.ProcessExec.Process
+		p.BinaryProperties = bp
+		ev.ProcessExec.Process = &p
+	}
+	return ev
 }
 
 // Snapshot records the processes found running at start, reading their

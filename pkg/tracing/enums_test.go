@@ -68,6 +68,10 @@ var msgEnums = enumMirrors{
 		"PROC_TRUNC_ARGS": FlagTruncArgs, "PROC_TRUNC_BINARY": FlagTruncBinary, "PROC_TRUNC_CWD": FlagTruncCwd,
 		"PROC_NO_CWD": FlagNoCwd, "PROC_ERROR_ARGS": FlagErrorArgs,
 	},
+	"exec_priv": {
+		"EXEC_SETUID": ExecSetuid, "EXEC_SETGID": ExecSetgid, "EXEC_SETUID_ROOT": ExecSetuidRoot,
+		"EXEC_SETGID_ROOT": ExecSetgidRoot, "EXEC_FILE_CAPS": ExecFileCaps,
+	},
 	"counter": {
 		"COUNTER_RINGBUF_FULL": counterRingbufFull, "COUNTER_PROCMAP_FULL": counterProcmapFull,
 		"COUNTER_SCOPE_FULL": counterScopeFull, "COUNTER_RETURN_FULL": counterReturnFull,

@@ -98,7 +98,19 @@ type Process struct {
 	ArgsLen        uint16
 	CwdLen         uint16
 	CgroupLen      uint16
+	Ino            uint64 // the binary's inode
+	Nlink          uint32 // its links: 0 for a deleted or memory-only file
+	ExecPriv       uint32 // Exec*: how the exec raised privileges
 }
+
+// How an exec raised privileges (Process.ExecPriv), as in enum exec_priv.
+const (
+	ExecSetuid = 1 << iota
+	ExecSetgid
+	ExecSetuidRoot
+	ExecSetgidRoot
+	ExecFileCaps
+)
 
 // msgExecHead is struct msg_exec without its variable data.
 type msgExecHead struct {
