@@ -57,7 +57,7 @@ static __always_inline __u32 put_obj_path(struct gscratch *s, __u32 i,
 {
 	if (!p)
 		return 0;
-	s->obj[i & (MAX_ARGS - 1)] = (__u64)BPF_CORE_READ(p, dentry);
+	s->obj[i & SLOT_MASK] = (__u64)BPF_CORE_READ(p, dentry);
 	return put_path_of(s, off, p, task);
 }
 

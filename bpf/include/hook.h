@@ -9,6 +9,8 @@
 #include "msg.h"
 #include "path.h"
 
+#define SLOT_MASK 7 /* bounds a slot index for the verifier: 8 > MAX_ARGS */
+
 /* An array: its lookups are inlined, where a hash lookup cost a cache miss
  * per call. User space hands ids out round the array, so a slot is not
  * rewritten while a program may still run the hook that used it. */
@@ -34,9 +36,9 @@ struct gscratch {
 	__u8 pad2[6];
 	__u32 arg_off[MAX_ARGS];
 	/* a file argument's dentry, for identity conditions (selector.h) */
-	__u64 obj[MAX_ARGS];
-	__u32 failed;  /* selectors with a false condition */
-	__u32 bin_off; /* binary path in path.buf, once resolved */
+	__u64 obj[SLOT_MASK + 1]; /* by slot; 8 so that slot & SLOT_MASK fits */
+	__u32 failed;		  /* selectors with a false condition */
+	__u32 bin_off;		  /* binary path in path.buf, once resolved */
 	__u32 bin_len;
 	__u32 bin_subj; /* whose binary that is: SUBJ_BINARY or _PARENT_ */
 	__u32 ns[NS_MAX];

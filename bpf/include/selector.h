@@ -336,7 +336,7 @@ static __always_inline bool eval_net(struct cond *c, __u8 type, __u8 *data,
 static __always_inline bool file_type_in(struct gscratch *s, struct cond *c,
 					 __u8 i)
 {
-	struct dentry *d = (struct dentry *)s->obj[i & (MAX_ARGS - 1)];
+	struct dentry *d = (struct dentry *)s->obj[i & SLOT_MASK];
 	__u16 mode;
 
 	if (!d)
@@ -372,7 +372,7 @@ static __always_inline bool eval_arg(struct gscratch *s, struct cond *c,
 			return true;
 		/* another path to an object the condition names */
 		return (c->v1 & COND_OBJ_IDENTITY) && c->op != COND_POSTFIX &&
-		       obj_in_set(s->obj[i & (MAX_ARGS - 1)], c->set_id,
+		       obj_in_set(s->obj[i & SLOT_MASK], c->set_id,
 				  c->op == COND_PREFIX);
 	}
 	return eval_int(c, v);

@@ -500,3 +500,28 @@ spec:
 		t.Errorf("event args %+v: want the descriptor and the file", ev.Args)
 	}
 }
+
+// TestIdentityOfEachFileArgument: a hook with two file arguments matches
+// each by its own object: cp copies from another path to the named file
+// (a hardlink, so only its identity names it) into a second file, and
+// the condition on the first argument sees the first file.
+func TestIdentityOfEachFileArgument(t *testing.T) {
+	dir, secret := tmpfsSecret(t)
+	link := hardlink(t, secret, filepath.Join(filepath.Dir(dir), "other-name"))
+	load(t, fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: two-files}
+spec:
+  kprobes:
+  - call: sys_copy_file_range
+    syscall: true
+    args: [{index: 0, type: fd}, {index: 2, type: fd}]
+    selectors:
+    - matchArgs: [{index: 0, operator: Equal, values: [%q]}]
+      matchActions: [{action: Sigkill}]
+`, resolved(t, secret)))
+	cmd := exec.Command("/bin/cp", link, filepath.Join(filepath.Dir(dir), "copy"))
+	if err := cmd.Run(); killedBy(err) != syscall.SIGKILL {
+		t.Fatalf("cp from another path to the named file: %v, want killed at copy_file_range", err)
+	}
+}
