@@ -23,7 +23,7 @@ if [ "${1:-}" = --guest ]; then
   for spec in "$@"; do
     name=${spec%%=*} dir=${spec#*=}
     start=$(date +%s%N)
-    args=(-test.v -test.count=1 -test.timeout=10m)
+    args=(-test.v -test.count=1 -test.timeout=25m)
     [ -z "$run" ] || args+=(-test.run "$run")
     set +e
     if [ "$verbose" = 1 ]; then
