@@ -66,7 +66,7 @@ func TestArgTypeSlots(t *testing.T) {
 		{"cap_capable", "user_namespace", 1, tracing.ArgUserNs, tracing.ObjSelf},
 		{"bpf_check", "bpf_attr", 1, tracing.ArgBpfAttr, tracing.ObjSelf},
 		{"security_bpf_prog", "bpf_prog", 0, tracing.ArgBpfProg, tracing.ObjSelf},
-		{"security_bpf_map_create", "bpf_map", 0, tracing.ArgBpfMap, tracing.ObjSelf},
+		{"security_bpf_map", "bpf_map", 0, tracing.ArgBpfMap, tracing.ObjSelf}, // on 5.10 too
 		{"security_perf_event_alloc", "perf_event", 0, tracing.ArgPerfEvent, tracing.ObjSelf},
 		{"generic_write_checks", "iov_iter", 1, tracing.ArgCharBuf, tracing.ObjIovIter},
 	} {
@@ -139,7 +139,7 @@ spec:
 			"spec.kprobes[0].selectors[0].matchArgs[0].operator", tracing.Cond{}},
 		{"bpf_attr", hook("bpf_check", "bpf_attr", "Prefix", `"x"`),
 			"spec.kprobes[0].selectors[0].matchArgs[0].operator", tracing.Cond{}},
-		{"bpf_map", hook("security_bpf_map_create", "bpf_map", "Equal", `"1"`),
+		{"bpf_map", hook("security_bpf_map", "bpf_map", "Equal", `"1"`),
 			"spec.kprobes[0].selectors[0].matchArgs[0].operator", tracing.Cond{}},
 		{"kiocb", hook("tty_write", "kiocb", "Prefix", `"/dev"`),
 			"spec.kprobes[0].selectors[0].matchArgs[0].operator", tracing.Cond{}},
