@@ -50,6 +50,7 @@ const maxMountinfo = 16 << 20
 // most once per finder, and only for an object not seen before.
 type objFinder struct {
 	root   string            // where paths are looked up (Config.HostRoot)
+	rootFd int               // root, opened O_PATH for the finder's lookups
 	mounts map[uint64]string // mount id: its superblock's "major:minor"
 	err    error
 }
@@ -61,15 +62,10 @@ type objFinder struct {
 // within the superblock, and on an overlay, whose inode numbers are its
 // layers'. prev is the entry's last finding.
 func (f *objFinder) find(n ObjName, prev objEntry) (objEntry, error) {
-	root, err := unix.Open(f.root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return prev, fmt.Errorf("opening the host's root %s: %w", f.root, err)
-	}
-	defer unix.Close(root)
 	// a stat, not an open: a policy on opens of the file must not see the
 	// agent (an absolute symlink resolves in the agent's root)
 	var st unix.Statx_t
-	if err := unix.Statx(root, "./"+strings.TrimPrefix(n.Path, "/"), 0, unix.STATX_INO|unix.STATX_MNT_ID, &st); err != nil {
+	if err := unix.Statx(f.rootFd, "./"+strings.TrimPrefix(n.Path, "/"), 0, unix.STATX_INO|unix.STATX_MNT_ID, &st); err != nil {
 		return prev, err
 	}
 	e := objEntry{name: n, found: true, mount: st.Mnt_id,
@@ -149,7 +145,15 @@ func readMounts(table string) (map[uint64]string, error) {
 // last identity (prev, by index), so an object renamed away still matches.
 // The errors are those of objects that exist but cannot be matched.
 func findObjects(root string, names []ObjName, prev []objEntry) ([]objEntry, error) {
-	f := objFinder{root: root}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	fd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return prev, fmt.Errorf("opening the host's root %s: %w", root, err)
+	}
+	defer unix.Close(fd)
+	f := objFinder{root: root, rootFd: fd}
 	var errs []error
 	out := make([]objEntry, len(names))
 	for i, n := range names {
