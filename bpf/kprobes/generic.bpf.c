@@ -90,12 +90,16 @@ struct {
 	__type(value, __u32);
 } policy_modes SEC(".maps");
 
-/* FNV-1a over the event's integer arguments and the start of its data:
- * events that hash alike are "the same" for rate limiting. */
+/* Bytes of the arguments' data that the rate limit compares. */
+#define RATE_DATA_LEN 256
+
+/* FNV-1a over the event's integer arguments, their lengths and the start
+ * of the data they hold (never the scratch bytes after it, which earlier
+ * events left): events that hash alike are "the same" for rate limiting. */
 __noinline int args_hash(void)
 {
 	struct gscratch *s = scratch();
-	__u32 h = 2166136261u;
+	__u32 h = 2166136261u, used;
 	__u8 *p;
 
 	if (!s)
@@ -103,7 +107,11 @@ __noinline int args_hash(void)
 	p = (__u8 *)s->msg.arg_val;
 	for (int i = 0; i < sizeof(s->msg.arg_val); i++)
 		h = (h ^ p[i]) * 16777619u;
-	for (int i = 0; i < 64; i++)
+	p = (__u8 *)s->msg.arg_len;
+	for (int i = 0; i < sizeof(s->msg.arg_len); i++)
+		h = (h ^ p[i]) * 16777619u;
+	used = s->arg_off[MAX_ARGS - 1] + s->msg.arg_len[MAX_ARGS - 1];
+	for (int i = 0; i < RATE_DATA_LEN && i < used; i++)
 		h = (h ^ (__u8)s->msg.data[i]) * 16777619u;
 	return h;
 }
