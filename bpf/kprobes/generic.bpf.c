@@ -421,6 +421,22 @@ static __always_inline void syscall_regs(struct gscratch *s,
 	s->raw[5] = r[1];
 }
 
+/* Runs the hooks of a syscall list, its arguments in s->raw. */
+static __always_inline void run_list(void *ctx, struct gscratch *s,
+				     struct syscall_hooks *sh, __u32 nr,
+				     bool at_exit, __s64 ret)
+{
+	s->raw[RAW_RET] = ret;
+	s->at_exit = at_exit;
+	s->ret = ret;
+	for (int i = 0; i < HOOKS_PER_SYSCALL; i++) {
+		if (!sh->hook_ids[i])
+			break;
+		run_hook(sh->hook_ids[i], nr);
+		post_stacks(ctx);
+	}
+}
+
 /* Runs the hooks of a syscall list. regs is the tracepoint's trusted
  * pointer to the user's saved registers: plain loads, no helper calls. */
 static __always_inline void run_hooks(void *ctx, struct syscall_hooks *sh,
@@ -448,34 +464,44 @@ static __always_inline void run_hooks(void *ctx, struct syscall_hooks *sh,
 		s->raw[4] = regs->r8;
 		s->raw[5] = regs->r9;
 	}
-	s->raw[RAW_RET] = ret;
-	s->at_exit = at_exit;
-	s->ret = ret;
-	for (int i = 0; i < HOOKS_PER_SYSCALL; i++) {
-		if (!sh->hook_ids[i])
-			break;
-		run_hook(sh->hook_ids[i], nr);
-		post_stacks(ctx);
-	}
+	run_list(ctx, s, sh, nr, at_exit, ret);
 }
 
 #define TS_COMPAT 0x0002 /* arch/x86/include/asm/thread_info.h */
 
+/* Which x86_64 syscalls' hooks their own syscalls/sys_{enter,exit}_NAME
+ * tracepoints run (the programs below): the raw tracepoint's programs
+ * leave those lists alone. The kernel's per-syscall tracepoints skip ia32
+ * syscalls, whose lists only the raw tracepoint serves. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_SYSCALLS);
+	__type(key, __u32);
+	__type(value, __u32); /* SERVED_ENTER | SERVED_EXIT */
+} per_syscall SEC(".maps");
+
+#define SERVED_ENTER 1
+#define SERVED_EXIT 2
+
 /* The hook list of syscall id in lists, and its number there: an ia32
  * syscall's (a 32-bit process's, or int 0x80's: TS_COMPAT) from
  * COMPAT_BASE. The task's flag is read only when id has hooks in either
- * ABI: an unhooked syscall pays two array lookups. */
-static __always_inline struct syscall_hooks *list_of(void *lists, long id,
-						     __u32 *nr)
+ * ABI: an unhooked syscall pays three array lookups. */
+static __always_inline struct syscall_hooks *
+list_of(void *lists, long id, __u32 served_bit, __u32 *nr)
 {
 	__u32 native = id, compat = COMPAT_BASE + (__u32)id;
 	struct syscall_hooks *sh64, *sh32;
 	struct task_struct *task;
+	__u32 *served;
 
 	if (id < 0 || id >= MAX_SYSCALLS)
 		return NULL;
 	sh64 = bpf_map_lookup_elem(lists, &native);
 	sh32 = bpf_map_lookup_elem(lists, &compat);
+	served = bpf_map_lookup_elem(&per_syscall, &native);
+	if (served && (*served & served_bit))
+		sh64 = NULL; /* its own tracepoint runs it */
 	if ((!sh64 || !sh64->hook_ids[0]) && (!sh32 || !sh32->hook_ids[0]))
 		return NULL;
 	task = (struct task_struct *)bpf_get_current_task();
@@ -491,7 +517,8 @@ SEC("tp_btf/sys_enter")
 int BPF_PROG(generic_sys_enter, struct pt_regs *regs, long id)
 {
 	__u32 nr;
-	struct syscall_hooks *sh = list_of(&syscall_hooks, id, &nr);
+	struct syscall_hooks *sh =
+	    list_of(&syscall_hooks, id, SERVED_ENTER, &nr);
 
 	if (sh)
 		run_hooks(ctx, sh, regs, nr, false, 0);
@@ -505,10 +532,60 @@ int BPF_PROG(generic_sys_exit, struct pt_regs *regs, long ret)
 {
 	__u32 nr;
 	struct syscall_hooks *sh =
-	    list_of(&syscall_exit_hooks, regs->orig_ax, &nr);
+	    list_of(&syscall_exit_hooks, regs->orig_ax, SERVED_EXIT, &nr);
 
 	if (sh)
 		run_hooks(ctx, sh, regs, nr, true, ret);
+	return 0;
+}
+
+/* The record of a syscalls/sys_enter_NAME or sys_exit_NAME tracepoint:
+ * the common fields, then the syscall's number (then its arguments, or
+ * its return value, which sys_exit_NAME's program reads). */
+struct syscall_record {
+	__u64 common;
+	__s32 nr;
+	__u32 pad;
+	__s64 ret;
+};
+
+/* Runs the hook list of the x86_64 syscall whose own tracepoint fired,
+ * its arguments from the task's saved registers (at exit they still hold
+ * them). The record of sys_enter_NAME is read only up to the number: a
+ * syscall without arguments has no more. */
+static __always_inline void run_own(void *ctx, void *lists, __s64 ret,
+				    bool at_exit)
+{
+	struct syscall_record *rec = ctx;
+	__u32 nr = rec->nr;
+	struct syscall_hooks *sh;
+	struct gscratch *s;
+
+	if (nr >= MAX_SYSCALLS)
+		return;
+	sh = bpf_map_lookup_elem(lists, &nr);
+	if (!sh || !sh->hook_ids[0])
+		return;
+	s = scratch();
+	if (!s)
+		return;
+	clear_raw(s);
+	syscall_regs(
+	    s, (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf()));
+	run_list(ctx, s, sh, nr, at_exit, ret);
+}
+
+SEC("tracepoint")
+int generic_syscall_enter(void *ctx)
+{
+	run_own(ctx, &syscall_hooks, 0, false);
+	return 0;
+}
+
+SEC("tracepoint")
+int generic_syscall_exit(struct syscall_record *ctx)
+{
+	run_own(ctx, &syscall_exit_hooks, ctx->ret, true);
 	return 0;
 }
 

@@ -32,6 +32,7 @@ type agentFlags struct {
 	logLevel   string
 	file       export.FileOptions
 	k8s        bool
+	ia32       bool
 	kubeconfig string
 	stateDir   string
 	api        server.Config
@@ -75,7 +76,8 @@ func agentCommand() *cobra.Command {
 	fl.DurationVar(&f.cfg.IdentityRefresh, "identity-refresh", time.Second, "look up the files and directories that policies name this often, so that a replaced file is matched by its new inode")
 	fl.DurationVar(&f.cfg.PolicySettle, "tracing-policy-settle", time.Second, "load a changed policy file once it has not changed for this long (write files elsewhere and rename them in to load at once)")
 	fl.Int64Var(&f.cfg.PolicyMaxBytes, "policy-max-bytes", policy.DefaultMaxBytes, "the size a policy file or API request may have")
-	fl.StringVar(&f.cfg.SyscallBackend, "syscall-backend", "auto", "backend of syscall hooks: auto (kprobe, fentry, then the raw syscall tracepoint, the first the kernel has), kprobe, fentry or raw_syscall_tracepoint")
+	fl.BoolVar(&f.ia32, "ia32-syscalls", true, "hook ia32 syscalls (32-bit processes, int 0x80) beside the x86_64 ones where the kernel runs ia32 code; false leaves them unwatched, and on kernels without kprobes and fentry spares every unhooked syscall the raw syscall tracepoint")
+	fl.StringVar(&f.cfg.SyscallBackend, "syscall-backend", "auto", "backend of syscall hooks: auto (kprobe, fentry, then the syscall's own tracepoint or else the raw syscall tracepoint, the first the kernel has), kprobe, fentry, syscall_tracepoint or raw_syscall_tracepoint")
 	fl.IntVar(&f.cfg.Tracing.RingBufferSize, "rb-size", tracing.DefaultRingBufferSize, "kernel ring buffer size in bytes (power of two)")
 	fl.StringVar(&f.cfg.Tracing.HostRoot, "host-root", "/", "where the files and directories that policies name are looked up, to match them by identity too (in a container with the host's pid namespace: /proc/1/root)")
 	fl.IntVar(&f.cfg.Tracing.StackTraces, "stack-trace-map-entries", tracing.DefaultStackTraces, "stack traces (kernelStackTrace, userStackTrace) the kernel holds until the agent reads them; about 1 KiB of kernel memory each")
@@ -189,6 +191,7 @@ func runAgent(f *agentFlags) error {
 	if f.cfg.Tracing.Keep {
 		f.cfg.StateDir = f.stateDir
 	}
+	f.cfg.NoIA32 = !f.ia32
 	// a request carries a policy of --policy-max-bytes, with room to spare
 	f.api.Limits.PolicyBytes = int(f.cfg.PolicyMaxBytes)
 	if f.api.Limits.RequestBytes == 0 && f.cfg.PolicyMaxBytes > policy.DefaultMaxBytes {

@@ -70,7 +70,7 @@ func checkFile(file string, kernel probe.Report) []checkResult {
 	var out []checkResult
 	for _, p := range docs {
 		r := checkResult{File: file, Policy: p.GetName()}
-		c, err := compile.Compile(p, compile.Target{Kernel: kernel})
+		c, err := compile.Compile(p, compile.Target{Kernel: kernel, NoIA32: compile.KernelRunsNoIA32(kernel)})
 		if err != nil {
 			r.Problems = problems(err)
 		} else {

@@ -61,6 +61,9 @@ type Config struct {
 	IdentityRefresh time.Duration
 	// SyscallBackend forces the backend of syscall hooks (compile.Target).
 	SyscallBackend string
+	// NoIA32 leaves ia32 syscalls unhooked even where the kernel runs ia32
+	// code (compile.Target.NoIA32); where it runs none they are anyway.
+	NoIA32 bool
 	// Pods, when set, adds to events the pod and container of their
 	// processes; an event waits for its pod at most PodHold.
 	Pods *pods.Index
@@ -154,10 +157,6 @@ func New(cfg Config, sink Sink) (*Agent, error) {
 	if cfg.PolicyMaxBytes <= 0 {
 		cfg.PolicyMaxBytes = policy.DefaultMaxBytes
 	}
-	s, err := tracing.Load(cfg.Tracing)
-	if err != nil {
-		return nil, err
-	}
 	kernel, info := probe.Cached()
 	logrus.WithFields(logrus.Fields{"available": kernel.Available(), "cached": info.Hit}).Info("kernel features probed")
 	if info.Ignored != nil {
@@ -168,6 +167,15 @@ func New(cfg Config, sink Sink) (*Agent, error) {
 	}
 	target := compile.Target{Kernel: kernel, SyscallBackend: cfg.SyscallBackend, Pods: cfg.Pods != nil,
 		Nodes: cfg.Kube != nil && cfg.Process.NodeName != ""}
+	target.NoIA32 = cfg.NoIA32 || compile.KernelRunsNoIA32(kernel)
+	if cfg.NoIA32 && !compile.KernelRunsNoIA32(kernel) {
+		logrus.Warn("--ia32-syscalls=false: this kernel runs ia32 code, and 32-bit processes and int 0x80 slip past syscall policies")
+	}
+	cfg.Tracing.SyscallTracepoints = target.SyscallTracepoints()
+	s, err := tracing.Load(cfg.Tracing)
+	if err != nil {
+		return nil, err
+	}
 	scopes, err := scope.New(s, cfg.Pods)
 	if err != nil {
 		s.Close()

@@ -55,6 +55,7 @@ func policyFile(t *testing.T, doc string) string {
 func TestSyscallBackendsAgree(t *testing.T) {
 	backends := map[string]probe.Feature{
 		tracing.AttachKprobe: probe.Kprobe, tracing.AttachFentry: probe.Fentry, compile.BackendRawSyscall: probe.TPBTF,
+		compile.BackendSyscallTracepoint: probe.SyscallTracepoint,
 	}
 	for backend, feature := range backends {
 		t.Run(backend, func(t *testing.T) {

@@ -419,9 +419,9 @@ spec:
 	if len(k.UserStackTrace) == 0 || !strings.HasSuffix(k.UserStackTrace[0].Module, "/libc.so.6") {
 		t.Errorf("return hook: user stack %+v (%q)", k.UserStackTrace, k.UserStackTraceError)
 	}
-	if k.Backend == compile.BackendRawSyscall && !hasFrame(k.KernelStackTrace, func(f *event.StackTraceEntry) bool {
+	if (k.Backend == compile.BackendRawSyscall || k.Backend == compile.BackendSyscallTracepoint) && !hasFrame(k.KernelStackTrace, func(f *event.StackTraceEntry) bool {
 		return strings.HasPrefix(f.Symbol, "syscall_trace_enter") // .constprop.0 on some builds
 	}) {
-		t.Error("return hook on the raw syscall tracepoint: no syscall_trace_enter frame: not the entry's stack")
+		t.Errorf("return hook on %s: no syscall_trace_enter frame: not the entry's stack", k.Backend)
 	}
 }

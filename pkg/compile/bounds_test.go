@@ -191,3 +191,44 @@ spec:
 		t.Errorf("with them: %v", err)
 	}
 }
+
+// TestSyscallTracepointBackend: where the kernel has per-syscall
+// tracepoints a syscall hook's events name them, its ia32 copy the raw
+// syscall tracepoint (per-syscall tracepoints skip ia32 calls); forcing
+// the raw backend names it; NoIA32 leaves the copy out.
+func TestSyscallTracepointBackend(t *testing.T) {
+	ps, err := policy.Parse([]byte(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: own}
+spec:
+  kprobes:
+  - call: sys_openat
+    args: [{index: 1, type: string}]
+`), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kernel := kernelWith(probe.TPBTF, probe.SyscallTracepoint)
+	for _, tc := range []struct {
+		name   string
+		target Target
+		want   []string // function/backend of each hook
+	}{
+		{"auto", Target{Kernel: kernel}, []string{"__x64_sys_openat/syscall_tracepoint", "__ia32_sys_openat/raw_syscall_tracepoint"}},
+		{"forced raw", Target{Kernel: kernel, SyscallBackend: BackendRawSyscall}, []string{"__x64_sys_openat/raw_syscall_tracepoint", "__ia32_sys_openat/raw_syscall_tracepoint"}},
+		{"no ia32", Target{Kernel: kernel, NoIA32: true}, []string{"__x64_sys_openat/syscall_tracepoint"}},
+		{"no per-syscall tracepoints", Target{Kernel: kernelWith(probe.TPBTF)}, []string{"__x64_sys_openat/raw_syscall_tracepoint", "__ia32_sys_openat/raw_syscall_tracepoint"}},
+	} {
+		c, err := Compile(ps[0], tc.target)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		var got []string
+		for _, h := range c.Hooks {
+			got = append(got, h.Function+"/"+h.Backend)
+		}
+		if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("%s: hooks %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}

@@ -64,9 +64,13 @@ func kernelLacks(path, format string, args ...any) error {
 type Target struct {
 	Kernel probe.Report
 	// SyscallBackend forces the backend of syscall hooks: BackendAuto (the
-	// default: kprobe, fentry, then the raw syscall tracepoint, the first
-	// the kernel has), "kprobe", "fentry" or BackendRawSyscall.
+	// default: kprobe, fentry, then the syscall's own tracepoint or the raw
+	// syscall tracepoint, the first the kernel has), "kprobe", "fentry",
+	// BackendSyscallTracepoint or BackendRawSyscall.
 	SyscallBackend string
+	// NoIA32 leaves ia32 syscalls (32-bit processes, int 0x80) unhooked:
+	// the kernel runs no ia32 code, or the operator said so.
+	NoIA32 bool
 	// Pods says whether the agent knows this node's pods (the Kubernetes
 	// API is enabled); without it, a policy that selects pods is refused.
 	Pods bool
@@ -74,6 +78,23 @@ type Target struct {
 	// Kubernetes API; without it, a policy with spec.nodeSelector is
 	// refused.
 	Nodes bool
+}
+
+// KernelRunsNoIA32 says whether the probe found that the kernel runs no
+// ia32 code (Target.NoIA32): a report without the check counts as running
+// it.
+func KernelRunsNoIA32(kernel probe.Report) bool {
+	res, ok := kernel.Result(probe.IA32)
+	return ok && !res.Available
+}
+
+// SyscallTracepoints says whether the hooks that the raw syscall
+// tracepoint would serve are served by each syscall's own tracepoints
+// (tracing.Config.SyscallTracepoints): the kernel has them, and the
+// backend is not forced to the raw syscall tracepoint.
+func (t Target) SyscallTracepoints() bool {
+	b := t.SyscallBackend
+	return t.Kernel.Has(probe.SyscallTracepoint) && (b == "" || b == BackendAuto || b == BackendSyscallTracepoint)
 }
 
 // Compile turns a validated policy into a program for the generic hook,
@@ -357,6 +378,9 @@ func (c *compiler) returnBackend(path, entry string) (string, error) {
 // hooks use the raw syscall exit, where the arguments are still at hand.
 func (c *compiler) syscall(path, call string, nr uint32, k *policy.KProbeSpec) error {
 	b := c.target.SyscallBackend
+	if b == BackendSyscallTracepoint {
+		b = BackendRawSyscall // the same hook lists, run by other programs
+	}
 	if b == "" || b == BackendAuto {
 		b = c.bestSyscallBackend()
 		if c.bulk {
@@ -387,6 +411,9 @@ func (c *compiler) syscall(path, call string, nr uint32, k *policy.KProbeSpec) e
 		return err
 	}
 	meta.Backend = BackendRawSyscall
+	if c.target.SyscallTracepoints() {
+		meta.Backend = BackendSyscallTracepoint
+	}
 	c.syscallHook(call, tracing.SyscallHook{Syscall: nr, Config: *hook}, meta)
 	return nil
 }
@@ -398,7 +425,7 @@ func (c *compiler) syscall(path, call string, nr uint32, k *policy.KProbeSpec) e
 // Override says so in its caveats.
 func (c *compiler) compatOnRawSyscalls(path, call string, k *policy.KProbeSpec) error {
 	nr, ok := syscalls.Compat(call)
-	if !ok || c.kernel.Missing(probe.TPBTF) != nil || atReturn(k) {
+	if !ok || c.target.NoIA32 || c.kernel.Missing(probe.TPBTF) != nil || atReturn(k) {
 		return nil
 	}
 	hook, meta, err := c.hook(path, syscalls.Symbol(call), k, false)
@@ -427,13 +454,14 @@ func (c *compiler) syscallHook(name string, hk tracing.SyscallHook, meta *Hook) 
 	c.out.Program.Hooks = append(c.out.Program.Hooks, hk)
 	c.out.Hooks = append(c.out.Hooks, meta)
 	nr, ok := syscalls.Compat(name)
-	if !ok {
+	if !ok || c.target.NoIA32 {
 		return
 	}
 	compat := meta
 	if meta.Function == syscalls.Symbol(name) {
 		renamed := *meta
 		renamed.Function = syscalls.CompatSymbol(name)
+		renamed.Backend = BackendRawSyscall // per-syscall tracepoints skip ia32 calls
 		compat = &renamed
 	}
 	hk.Syscall = nr

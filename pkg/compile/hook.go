@@ -43,7 +43,10 @@ type HookArg struct {
 // Backends, as events name them: these and tracing.Attach*.
 const (
 	BackendRawSyscall = "raw_syscall_tracepoint"
-	BackendAuto       = "auto"
+	// BackendSyscallTracepoint: the syscall's own tracepoints
+	// (syscalls/sys_enter_NAME, sys_exit_NAME), where the kernel has them.
+	BackendSyscallTracepoint = "syscall_tracepoint"
+	BackendAuto              = "auto"
 )
 
 // Event renders a hook record, without its process, which the caller adds

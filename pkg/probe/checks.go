@@ -46,6 +46,8 @@ var checks = []check{
 	{Tracepoint, (*prober).tracepoint},
 	{RawTracepoint, (*prober).rawTracepoint},
 	{TPBTF, (*prober).tpBTF},
+	{SyscallTracepoint, (*prober).syscallTracepoint},
+	{IA32, (*prober).ia32},
 	{TaskIter, (*prober).taskIter},
 	{Kprobe, (*prober).kprobe},
 	{Kretprobe, (*prober).kretprobe},
@@ -248,37 +250,116 @@ func (p *prober) ringBuf() error {
 // remember the failure for the whole process).
 func (p *prober) tracepoint() error {
 	const event = "events/raw_syscalls/sys_enter/id"
-	files, mounted, err := readPseudoFS("tracefs", traceFS, unix.TRACEFS_MAGIC, event)
+	_, mounted, err := readPseudoFS("tracefs", traceFS, unix.TRACEFS_MAGIC, event)
 	if err != nil {
 		return err
 	}
 	if !mounted {
 		p.note = "tracefs is not mounted at " + traceFS + ": attaching tracepoints needs it"
 	}
-	id, err := strconv.ParseUint(strings.TrimSpace(files[event]), 10, 64)
-	if err != nil {
-		return fmt.Errorf("tracepoint id: %w", err)
-	}
 	c, err := program{spec: ebpf.ProgramSpec{Type: ebpf.TracePoint}, thisTgid: true}.load()
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	fd, err := p.perfTracepoint("raw_syscalls/sys_enter", c.prog)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return c.ran(openFile)
+}
+
+// perfTracepoint attaches prog to tracepoint event ("group/name") through
+// perf_event_open and returns the event's descriptor.
+func (p *prober) perfTracepoint(event string, prog *ebpf.Program) (int, error) {
+	file := "events/" + event + "/id"
+	files, _, err := readPseudoFS("tracefs", traceFS, unix.TRACEFS_MAGIC, file)
+	if err != nil {
+		return -1, err
+	}
+	id, err := strconv.ParseUint(strings.TrimSpace(files[file]), 10, 64)
+	if err != nil {
+		return -1, fmt.Errorf("tracepoint %s id: %w", event, err)
+	}
 	attr := unix.PerfEventAttr{Type: unix.PERF_TYPE_TRACEPOINT, Config: id, Sample_type: unix.PERF_SAMPLE_RAW, Sample: 1, Wakeup: 1}
 	attr.Size = uint32(unsafe.Sizeof(attr))
 	// A BPF program on a tracepoint runs on every CPU, whatever the event's CPU.
 	fd, err := unix.PerfEventOpen(&attr, -1, 0, -1, unix.PERF_FLAG_FD_CLOEXEC)
 	if err != nil {
-		return fmt.Errorf("perf_event_open raw_syscalls:sys_enter: %w", err)
+		return -1, fmt.Errorf("perf_event_open %s: %w", event, err)
 	}
-	defer unix.Close(fd)
-	if err := unix.IoctlSetInt(fd, unix.PERF_EVENT_IOC_SET_BPF, c.prog.FD()); err != nil {
-		return fmt.Errorf("attach (PERF_EVENT_IOC_SET_BPF): %w", err)
+	if err := unix.IoctlSetInt(fd, unix.PERF_EVENT_IOC_SET_BPF, prog.FD()); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("attach (PERF_EVENT_IOC_SET_BPF): %w", err)
 	}
 	if err := unix.IoctlSetInt(fd, unix.PERF_EVENT_IOC_ENABLE, 0); err != nil {
-		return fmt.Errorf("enable perf event: %w", err)
+		unix.Close(fd)
+		return -1, fmt.Errorf("enable perf event: %w", err)
 	}
-	return c.ran(openFile)
+	return fd, nil
+}
+
+// syscallTracepoint runs a program on getppid's own tracepoint
+// (syscalls/sys_enter_getppid) that reads the task's saved registers, as
+// the generic object's per-syscall programs do (bpf_task_pt_regs, 5.15).
+func (p *prober) syscallTracepoint() error {
+	pr := program{
+		spec:     ebpf.ProgramSpec{Type: ebpf.TracePoint},
+		thisTgid: true,
+		beforeCnt: asm.Instructions{
+			asm.FnGetCurrentTaskBtf.Call(),
+			asm.Mov.Reg(asm.R1, asm.R0),
+			asm.FnTaskPtRegs.Call(),
+		},
+	}
+	c, err := pr.load()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	fd, err := p.perfTracepoint("syscalls/sys_enter_getppid", c.prog)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return c.ran(func() { unix.Getppid() })
+}
+
+// ia32 says whether the kernel runs ia32 code (32-bit processes and int
+// 0x80): its BTF has the ia32 syscall entry points and the command line
+// does not turn the emulation off. A kernel built with the emulation off
+// by default (IA32_EMULATION_DEFAULT_DISABLED) and no ia32_emulation= on
+// its command line counts as running it: hooking it costs, missing it
+// would be a hole.
+func (p *prober) ia32() error {
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		return fmt.Errorf("kernel BTF: %w", err)
+	}
+	var fn *btf.Func
+	if err := spec.TypeByName("__ia32_sys_read", &fn); err != nil {
+		return errors.New("the kernel has no ia32 syscall entry points (IA32_EMULATION is off)")
+	}
+	cmdline, err := os.ReadFile("/proc/cmdline")
+	if err != nil {
+		return nil
+	}
+	for _, f := range strings.Fields(string(cmdline)) {
+		if v, ok := strings.CutPrefix(f, "ia32_emulation="); ok && isOff(v) {
+			return fmt.Errorf("%s on the kernel command line", f)
+		}
+	}
+	return nil
+}
+
+// isOff says whether a kernel boolean parameter's value (kstrtobool) is off.
+func isOff(v string) bool {
+	switch strings.ToLower(v) {
+	case "0", "n", "no", "off", "false":
+		return true
+	}
+	return false
 }
 
 func (p *prober) rawTracepoint() error {

@@ -26,25 +26,29 @@ type Feature string
 
 // The features Vigil uses, in the order Run reports them.
 const (
-	BTF            Feature = "btf"                 // kernel BTF readable, BTF blobs load
-	RingBuf        Feature = "ringbuf"             // BPF ring buffer map, written and read
-	Tracepoint     Feature = "tracepoint"          // perf-event tracepoint (raw_syscalls:sys_enter)
-	RawTracepoint  Feature = "raw_tp"              // raw tracepoint (sys_enter)
-	TPBTF          Feature = "tp_btf"              // BTF-typed raw tracepoint (sys_enter)
-	TaskIter       Feature = "iter/task"           // task iterator
-	Kprobe         Feature = "kprobe"              // kprobe on a kernel function
-	Kretprobe      Feature = "kretprobe"           // kretprobe on a kernel function
-	KprobeMulti    Feature = "kprobe.multi"        // kprobe_multi link
-	Fentry         Feature = "fentry"              // BPF trampoline at function entry
-	Fexit          Feature = "fexit"               // BPF trampoline at function exit
-	FmodRet        Feature = "fmod_ret"            // BPF trampoline that may change a return value
-	FmodRetSyscall Feature = "fmod_ret.syscall"    // fmod_ret on a syscall's function (on the error-injection list)
-	LSM            Feature = "lsm"                 // BPF LSM program that runs (bpf in the active LSM list)
-	SendSignal     Feature = "bpf_send_signal"     // signal the current task from a BPF program
-	OverrideReturn Feature = "bpf_override_return" // make a kernel function return early, from a kprobe
-	Uprobe         Feature = "uprobe"              // uprobe on a user-space function
-	UprobeMulti    Feature = "uprobe.multi"        // uprobe_multi link
-	CgroupSockAddr Feature = "cgroup_sock_addr"    // cgroup socket address hooks (cgroup/connect4)
+	BTF           Feature = "btf"        // kernel BTF readable, BTF blobs load
+	RingBuf       Feature = "ringbuf"    // BPF ring buffer map, written and read
+	Tracepoint    Feature = "tracepoint" // perf-event tracepoint (raw_syscalls:sys_enter)
+	RawTracepoint Feature = "raw_tp"     // raw tracepoint (sys_enter)
+	TPBTF         Feature = "tp_btf"     // BTF-typed raw tracepoint (sys_enter)
+	// SyscallTracepoint: a syscall's own tracepoint (syscalls/sys_enter_NAME)
+	// runs a program that reads the task's saved registers.
+	SyscallTracepoint Feature = "syscall_tracepoint"
+	IA32              Feature = "ia32"                // the kernel runs ia32 code (32-bit processes, int 0x80)
+	TaskIter          Feature = "iter/task"           // task iterator
+	Kprobe            Feature = "kprobe"              // kprobe on a kernel function
+	Kretprobe         Feature = "kretprobe"           // kretprobe on a kernel function
+	KprobeMulti       Feature = "kprobe.multi"        // kprobe_multi link
+	Fentry            Feature = "fentry"              // BPF trampoline at function entry
+	Fexit             Feature = "fexit"               // BPF trampoline at function exit
+	FmodRet           Feature = "fmod_ret"            // BPF trampoline that may change a return value
+	FmodRetSyscall    Feature = "fmod_ret.syscall"    // fmod_ret on a syscall's function (on the error-injection list)
+	LSM               Feature = "lsm"                 // BPF LSM program that runs (bpf in the active LSM list)
+	SendSignal        Feature = "bpf_send_signal"     // signal the current task from a BPF program
+	OverrideReturn    Feature = "bpf_override_return" // make a kernel function return early, from a kprobe
+	Uprobe            Feature = "uprobe"              // uprobe on a user-space function
+	UprobeMulti       Feature = "uprobe.multi"        // uprobe_multi link
+	CgroupSockAddr    Feature = "cgroup_sock_addr"    // cgroup socket address hooks (cgroup/connect4)
 )
 
 // Features lists every Feature in report order.

@@ -60,3 +60,27 @@ func Names() []string {
 	sort.Strings(out)
 	return out
 }
+
+// entryNames are the x86_64 syscalls whose entry point has another name
+// (arch/x86/entry/syscalls/syscall_64.tbl): the kernel names a syscall's
+// tracepoints after its entry point.
+var entryNames = map[string]string{
+	"stat": "newstat", "fstat": "newfstat", "lstat": "newlstat", "uname": "newuname",
+	"umount2": "umount", "sendfile": "sendfile64",
+}
+
+// Event is the name of x86_64 syscall nr in its own tracepoints
+// (syscalls/sys_enter_NAME, syscalls/sys_exit_NAME); false when nr is not
+// a known syscall.
+func Event(nr uint32) (string, bool) {
+	for name, n := range amd64 {
+		if n != nr {
+			continue
+		}
+		if e, ok := entryNames[name]; ok {
+			return e, true
+		}
+		return name, true
+	}
+	return "", false
+}

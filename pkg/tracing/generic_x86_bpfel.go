@@ -27,6 +27,7 @@ const (
 	genericMapHostScope              = "host_scope"
 	genericMapIntSets                = "int_sets"
 	genericMapObjIds                 = "obj_ids"
+	genericMapPerSyscall             = "per_syscall"
 	genericMapPodScopes              = "pod_scopes"
 	genericMapPolicyModes            = "policy_modes"
 	genericMapProcs                  = "procs"
@@ -46,6 +47,8 @@ const (
 	genericProgGenericRawTp          = "generic_raw_tp"
 	genericProgGenericSysEnter       = "generic_sys_enter"
 	genericProgGenericSysExit        = "generic_sys_exit"
+	genericProgGenericSyscallEnter   = "generic_syscall_enter"
+	genericProgGenericSyscallExit    = "generic_syscall_exit"
 	genericProgGenericTracepoint     = "generic_tracepoint"
 	genericVarCfgHookId              = "cfg_hook_id"
 	genericVarCfgNargs               = "cfg_nargs"
@@ -116,6 +119,8 @@ type genericProgramSpecs struct {
 	GenericRawTp          *ebpf.ProgramSpec `ebpf:"generic_raw_tp"`
 	GenericSysEnter       *ebpf.ProgramSpec `ebpf:"generic_sys_enter"`
 	GenericSysExit        *ebpf.ProgramSpec `ebpf:"generic_sys_exit"`
+	GenericSyscallEnter   *ebpf.ProgramSpec `ebpf:"generic_syscall_enter"`
+	GenericSyscallExit    *ebpf.ProgramSpec `ebpf:"generic_syscall_exit"`
 	GenericTracepoint     *ebpf.ProgramSpec `ebpf:"generic_tracepoint"`
 }
 
@@ -134,6 +139,7 @@ type genericMapSpecs struct {
 	HostScope        *ebpf.MapSpec `ebpf:"host_scope"`
 	IntSets          *ebpf.MapSpec `ebpf:"int_sets"`
 	ObjIds           *ebpf.MapSpec `ebpf:"obj_ids"`
+	PerSyscall       *ebpf.MapSpec `ebpf:"per_syscall"`
 	PodScopes        *ebpf.MapSpec `ebpf:"pod_scopes"`
 	PolicyModes      *ebpf.MapSpec `ebpf:"policy_modes"`
 	Procs            *ebpf.MapSpec `ebpf:"procs"`
@@ -197,6 +203,7 @@ type genericMaps struct {
 	HostScope        *ebpf.Map `ebpf:"host_scope"`
 	IntSets          *ebpf.Map `ebpf:"int_sets"`
 	ObjIds           *ebpf.Map `ebpf:"obj_ids"`
+	PerSyscall       *ebpf.Map `ebpf:"per_syscall"`
 	PodScopes        *ebpf.Map `ebpf:"pod_scopes"`
 	PolicyModes      *ebpf.Map `ebpf:"policy_modes"`
 	Procs            *ebpf.Map `ebpf:"procs"`
@@ -221,6 +228,7 @@ func (m *genericMaps) Close() error {
 		m.HostScope,
 		m.IntSets,
 		m.ObjIds,
+		m.PerSyscall,
 		m.PodScopes,
 		m.PolicyModes,
 		m.Procs,
@@ -268,6 +276,8 @@ type genericPrograms struct {
 	GenericRawTp          *ebpf.Program `ebpf:"generic_raw_tp"`
 	GenericSysEnter       *ebpf.Program `ebpf:"generic_sys_enter"`
 	GenericSysExit        *ebpf.Program `ebpf:"generic_sys_exit"`
+	GenericSyscallEnter   *ebpf.Program `ebpf:"generic_syscall_enter"`
+	GenericSyscallExit    *ebpf.Program `ebpf:"generic_syscall_exit"`
 	GenericTracepoint     *ebpf.Program `ebpf:"generic_tracepoint"`
 }
 
@@ -283,6 +293,8 @@ func (p *genericPrograms) Close() error {
 		p.GenericRawTp,
 		p.GenericSysEnter,
 		p.GenericSysExit,
+		p.GenericSyscallEnter,
+		p.GenericSyscallExit,
 		p.GenericTracepoint,
 	)
 }

@@ -435,9 +435,10 @@ type Hooks struct {
 	mu       sync.Mutex
 	sensor   *Sensor
 	objs     genericCore
-	links    []link.Link
 	loaded   bool
-	exitLink link.Link
+	own      *ownPrograms            // nil without Config.SyscallTracepoints
+	ownLinks map[hookPoint]link.Link // the syscalls' own tracepoints in use
+	raw      [2]link.Link            // the raw syscall entry and exit, once needed
 	nextHook uint32
 	hookUsed map[uint32]bool
 	nextSet  uint32
@@ -461,7 +462,7 @@ func (o *genericCore) Close() error {
 
 func newHooks(s *Sensor) *Hooks {
 	return &Hooks{sensor: s, nextHook: 1, nextSet: 1, hookUsed: map[uint32]bool{}, policies: map[uint32]*Installed{},
-		cpus: ebpf.MustPossibleCPU()}
+		ownLinks: map[hookPoint]link.Link{}, cpus: ebpf.MustPossibleCPU()}
 }
 
 // genericSpec is the generic object, its ring buffer sized as the
@@ -478,7 +479,8 @@ func (h *Hooks) genericSpec() (*ebpf.CollectionSpec, error) {
 }
 
 // load loads the generic object, sharing the process sensor's ring buffer,
-// counters and process map, and attaches it to the raw syscall entry.
+// counters and process map; its syscall programs attach once a hook list
+// needs them (dispatch.go).
 func (h *Hooks) load() error {
 	if h.loaded {
 		return nil
@@ -500,15 +502,11 @@ func (h *Hooks) load() error {
 		h.objs.Close()
 		return fmt.Errorf("pinning: %w", err)
 	}
-	l, err := link.AttachTracing(link.TracingOptions{Program: h.objs.GenericSysEnter})
-	if err != nil {
+	if err := h.loadOwn(spec); err != nil {
 		h.objs.Close()
-		return fmt.Errorf("attaching tp_btf/sys_enter: %w", err)
-	}
-	h.links, h.loaded = []link.Link{l}, true
-	if err := h.sensor.pins.link(l, "tp_btf/sys_enter"); err != nil {
 		return err
 	}
+	h.loaded = true
 	h.stacks = newStacks(h.objs.StackTraces)
 	return nil
 }
@@ -524,21 +522,6 @@ func (h *Hooks) Stacks() *Stacks {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.stacks
-}
-
-// attachExit attaches the syscall exit program the first time a hook
-// needs it: until then no syscall pays for it.
-func (h *Hooks) attachExit(needed bool) error {
-	if !needed || h.exitLink != nil {
-		return nil
-	}
-	l, err := link.AttachTracing(link.TracingOptions{Program: h.objs.GenericSysExit})
-	if err != nil {
-		return fmt.Errorf("attaching tp_btf/sys_exit: %w", err)
-	}
-	h.exitLink = l
-	h.links = append(h.links, l)
-	return h.sensor.pins.link(l, "tp_btf/sys_exit")
 }
 
 // Install puts a compiled policy in the kernel. When old is not nil, the
@@ -593,9 +576,6 @@ func (h *Hooks) configure(in *Installed, mode int) error {
 	for _, hk := range in.prog.Hooks {
 		if err := h.objs.HookConfigs.Put(hk.Config.HookID, &hk.Config); err != nil {
 			return fmt.Errorf("writing hook config: %w", err)
-		}
-		if err := h.attachExit(hk.Config.AtExit != 0 || hk.Exit); err != nil {
-			return err
 		}
 	}
 	for _, fh := range in.prog.Funcs {
@@ -774,7 +754,16 @@ func (h *Hooks) relink(in, old *Installed) error {
 		}
 		saved[p], next[p] = cur, nxt
 	}
-	return h.writeLists(next, saved)
+	if err := h.serve(next); err != nil {
+		h.unserve(saved)
+		return err
+	}
+	if err := h.writeLists(next, saved); err != nil {
+		h.unserve(saved)
+		return err
+	}
+	h.unserve(next)
+	return nil
 }
 
 // writeLists writes every list of next; on failure, those written go back
@@ -1070,10 +1059,5 @@ func (h *Hooks) close() error {
 	if !h.loaded {
 		return nil
 	}
-	var errs []error
-	for _, l := range h.links {
-		errs = append(errs, l.Close())
-	}
-	errs = append(errs, h.objs.Close())
-	return errors.Join(errs...)
+	return errors.Join(h.closeDispatch(), h.objs.Close())
 }

@@ -43,6 +43,10 @@ type Config struct {
 	// match their objects by identity ("/" when empty): an agent in a
 	// container with the host's pid namespace uses /proc/1/root.
 	HostRoot string
+	// SyscallTracepoints serves x86_64 syscall hooks from each syscall's
+	// own tracepoints (probe.SyscallTracepoint), so that unhooked syscalls
+	// pay no BPF program; else the raw syscall tracepoints serve them all.
+	SyscallTracepoints bool
 }
 
 // Sensor is the loaded and attached process-tracking programs.
