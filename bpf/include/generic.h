@@ -218,6 +218,9 @@ enum cond_op {
 	COND_DPORT_PRIV = 16,
 	/* a file argument's type (its inode's S_IFMT bits) in the set */
 	COND_FILETYPE = 17,
+	/* capabilities in slot v1's set that are not in this slot's: the
+	 * second argument of CapabilitiesGained gained some over the first */
+	COND_CAPS_GAINED = 18,
 };
 
 /* cond.v1 of a COND_EQ or COND_PREFIX condition on a file argument: the

@@ -362,6 +362,11 @@ static __always_inline bool eval_arg(struct gscratch *s, struct cond *c,
 		return eval_net(c, type, data, len);
 	if (c->op == COND_FILETYPE)
 		return file_type_in(s, c, i);
+	if (c->op == COND_CAPS_GAINED) {
+		if (c->v1 < 0 || c->v1 >= MAX_ARGS)
+			return false;
+		return (s->msg.arg_val[c->v1 & SLOT_MASK] & ~v) != 0;
+	}
 	switch (c->op) {
 	case COND_EQ:
 	case COND_PREFIX:

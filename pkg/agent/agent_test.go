@@ -158,6 +158,8 @@ func TestMain(m *testing.M) {
 		memfdExec()
 	case strings.HasPrefix(h, "open-threads:"):
 		openFromThreads(strings.TrimPrefix(h, "open-threads:"))
+	case h == "caps-gained":
+		capsGained()
 	}
 	if os.Geteuid() != 0 {
 		fmt.Println("BPF tests need root: loading BPF programs requires CAP_BPF and CAP_PERFMON")

@@ -232,3 +232,45 @@ spec:
 		}
 	}
 }
+
+// TestArgsPositions: matchArgs' args names arguments by their position in
+// args (Tetragon's semantics): one position for most operators, the old
+// and the new capability set for CapabilitiesGained.
+func TestArgsPositions(t *testing.T) {
+	ps, err := policy.Parse([]byte(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: positions}
+spec:
+  kprobes:
+  - call: security_capset
+    syscall: false
+    args:
+    - {index: 1, type: cap_effective, resolve: cap_effective}
+    - {index: 2, type: cap_effective}
+    selectors:
+    - matchArgs:
+      - {args: [0, 1], operator: CapabilitiesGained}
+  - call: sys_openat
+    args:
+    - {index: 0, type: int}
+    - {index: 1, type: string}
+    selectors:
+    - matchArgs:
+      - {args: [1], operator: Prefix, values: [/etc/]}
+`), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Compile(ps[0], Target{Kernel: kernelWith(probe.Kprobe, probe.TPBTF), NoIA32: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caps := c.Program.Funcs[0].Config.Conds[0]
+	if caps.Op != tracing.CondCapsGained || caps.Subject != 0 || caps.V1 != 1 {
+		t.Errorf("CapabilitiesGained compiled to %+v, want CondCapsGained on slot 0 against slot 1", caps)
+	}
+	open := c.Program.Funcs[1].Config.Conds[0]
+	if open.Op != tracing.CondPrefix || open.Subject != 1 {
+		t.Errorf("args: [1] Prefix compiled to %+v, want CondPrefix on slot 1", open)
+	}
+}

@@ -1101,8 +1101,15 @@ func (c *compiler) matchReturn(path string, sel uint8, m *policy.ArgSelector, cf
 
 func (c *compiler) matchArg(path string, sel uint8, m *policy.ArgSelector, slots map[uint32]uint8, cfg *tracing.HookConfig) error {
 	slot, ok := slots[m.Index]
+	if len(m.Args) > 0 {
+		// positions in args, which are the slots
+		slot, ok = uint8(m.Args[0]), m.Args[0] < uint32(cfg.NArgs)
+	}
 	if !ok {
 		return unsupported(path+".index", "no args entry has index %d", m.Index)
+	}
+	if m.Operator == "CapabilitiesGained" {
+		return c.capsGained(path, sel, m, cfg)
 	}
 	typ := int(cfg.ArgType[slot])
 	obj := cfg.ArgObj[slot]
@@ -1203,6 +1210,21 @@ func (c *compiler) matchCaps(path, operator string, values []string, cd tracing.
 	if err != nil {
 		return err
 	}
+	return c.cond(cfg, path, cd)
+}
+
+// capsGained compiles CapabilitiesGained: args[1]'s capability set has
+// some that args[0]'s lacks (the policy validated both positions).
+func (c *compiler) capsGained(path string, sel uint8, m *policy.ArgSelector, cfg *tracing.HookConfig) error {
+	if len(m.Args) != 2 || m.Args[1] >= uint32(cfg.NArgs) {
+		return unsupported(path+".args", "CapabilitiesGained needs two positions in args")
+	}
+	for j, pos := range m.Args {
+		if cfg.ArgObj[pos] != tracing.ObjCaps {
+			return unsupported(fmt.Sprintf("%s.args[%d]", path, j), "CapabilitiesGained compares capability sets read from the kernel (kernel_cap_t, cap_effective, cap_permitted, cap_inheritable)")
+		}
+	}
+	cd := tracing.Cond{Selector: sel, Subject: uint8(m.Args[0]), Op: tracing.CondCapsGained, V1: int64(m.Args[1])}
 	return c.cond(cfg, path, cd)
 }
 

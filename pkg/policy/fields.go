@@ -49,6 +49,7 @@ const (
 	testResolve       = "pkg/agent.TestResolveFollowsMembers"
 	testMaxData       = "pkg/agent.TestMaxDataReadsUpToTetragonsLimit"
 	testStackTraces   = "pkg/agent.TestStackTraces"
+	testCapsGained    = "pkg/agent.TestCapabilitiesGained"
 )
 
 // refusedActions are the actions of matchActions Vigil does not run yet.
@@ -236,7 +237,7 @@ func selectorFields(ret bool) map[string]Support {
 		"matchArgs[].index":                              implemented(testOperators),
 		"matchArgs[].operator":                           implemented(testOperators),
 		"matchArgs[].values":                             implemented(testOperators),
-		"matchArgs[].args":                               refused("several arguments in one matchArgs entry are " + notYet),
+		"matchArgs[].args":                               implemented(testCapsGained),
 		"matchReturnArgs[].operator":                     implemented(testReturn),
 		"matchReturnArgs[].values":                       implemented(testReturn),
 		"matchReturnArgs[].index":                        refused("matchReturnArgs filters the return value: index does not apply"),

@@ -205,6 +205,61 @@ var specCases = []struct {
 		want: `t.yaml:15: spec.kprobes[0].selectors[0].matchArgs[0].operator: operator DAddr does not apply to argument type file (valid: Equal, NotEqual, Prefix, NotPrefix, Postfix, NotPostfix, FileType, NotFileType)`,
 	},
 	{
+		name: "CapabilitiesGained without args",
+		spec: `  kprobes:
+  - call: security_capset
+    syscall: false
+    args:
+    - {index: 1, type: cap_effective, resolve: cap_effective}
+    - {index: 2, type: cap_effective}
+    selectors:
+    - matchArgs:
+      - {index: 1, operator: CapabilitiesGained}
+`,
+		want: `t.yaml:14: spec.kprobes[0].selectors[0].matchArgs[0].args: operator CapabilitiesGained compares two capability sets: give their positions in args, the old set then the new (for example [0, 1])`,
+	},
+	{
+		name: "CapabilitiesGained on a cred",
+		spec: `  kprobes:
+  - call: commit_creds
+    syscall: false
+    args:
+    - {index: 0, type: cred}
+    - {index: 0, type: cap_effective}
+    selectors:
+    - matchArgs:
+      - {args: [0, 1], operator: CapabilitiesGained}
+`,
+		want: `t.yaml:14: spec.kprobes[0].selectors[0].matchArgs[0].args[0]: args[0] is of type "cred": CapabilitiesGained compares capability sets (kernel_cap_t, cap_inheritable, cap_permitted, cap_effective)`,
+	},
+	{
+		name: "CapabilitiesGained with values",
+		spec: `  kprobes:
+  - call: security_capset
+    syscall: false
+    args:
+    - {index: 1, type: cap_effective, resolve: cap_effective}
+    - {index: 2, type: cap_effective}
+    selectors:
+    - matchArgs:
+      - {args: [0, 1], operator: CapabilitiesGained, values: [CAP_SYS_ADMIN]}
+`,
+		want: `t.yaml:14: spec.kprobes[0].selectors[0].matchArgs[0].values: operator CapabilitiesGained takes no values: it matches when the second set has a capability the first lacks`,
+	},
+	{
+		name: "two positions for Equal",
+		spec: `  kprobes:
+  - call: sys_openat
+    args:
+    - {index: 0, type: int}
+    - {index: 1, type: string}
+    selectors:
+    - matchArgs:
+      - {args: [1, 0], operator: Equal, values: [/etc/shadow]}
+`,
+		want: `t.yaml:13: spec.kprobes[0].selectors[0].matchArgs[0].args: operator Equal applies to one argument, got 2 positions (only CapabilitiesGained compares two)`,
+	},
+	{
 		name: "DAddr on sockaddr",
 		spec: `  lsmhooks:
   - hook: socket_connect

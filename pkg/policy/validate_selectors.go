@@ -61,6 +61,10 @@ func (v *validator) filterTarget(h *hook, f *ArgSelector, p path) (string, bool)
 	if len(f.Args) > 0 {
 		return v.filterPositions(h, f, p)
 	}
+	if f.Operator == "CapabilitiesGained" {
+		v.errorf(p.child("args"), "operator CapabilitiesGained compares two capability sets: give their positions in args, the old set then the new (for example [0, 1])")
+		return "", false
+	}
 	a := h.lookup(f.Index)
 	if a == nil {
 		v.errorf(p.child("index"), "%s", h.undeclared(f.Index))
@@ -81,7 +85,34 @@ func (v *validator) filterPositions(h *hook, f *ArgSelector, p path) (string, bo
 	if !ok {
 		return "", false
 	}
+	if f.Operator == "CapabilitiesGained" {
+		return v.capsGainedTarget(h, f, p)
+	}
+	if len(f.Args) > 1 {
+		v.errorf(p.child("args"), "operator %s applies to one argument, got %d positions (only CapabilitiesGained compares two)", f.Operator, len(f.Args))
+		return "", false
+	}
 	return argType(&h.args[f.Args[0]]), true
+}
+
+// capabilitySets are the argument types CapabilitiesGained compares.
+var capabilitySets = []string{"kernel_cap_t", "cap_inheritable", "cap_permitted", "cap_effective"}
+
+// capsGainedTarget checks the two positions of CapabilitiesGained: the old
+// capability set, then the new.
+func (v *validator) capsGainedTarget(h *hook, f *ArgSelector, p path) (string, bool) {
+	if len(f.Args) != 2 {
+		v.errorf(p.child("args"), "operator CapabilitiesGained compares two capability sets: give their positions in args, the old set then the new (for example [0, 1]), got %d", len(f.Args))
+		return "", false
+	}
+	ok := true
+	for j, pos := range f.Args {
+		if typ := h.args[pos].Type; !slices.Contains(capabilitySets, typ) {
+			v.errorf(p.child("args").at(j), "args[%d] is of type %q: CapabilitiesGained compares capability sets (%s)", pos, typ, strings.Join(capabilitySets, ", "))
+			ok = false
+		}
+	}
+	return h.args[f.Args[0]].Type, ok
 }
 
 // argType is an argument's type, "auto" when unset or unknown (an unknown
@@ -126,6 +157,11 @@ func (v *validator) filterValueCount(f *ArgSelector, p path) bool {
 	case slices.Contains(privPortOperators, f.Operator):
 		if len(f.Values) > 0 {
 			v.errorf(p.child("values"), "operator %s takes no values: it matches the privileged ports (below 1024)", f.Operator)
+		}
+		return false
+	case f.Operator == "CapabilitiesGained":
+		if len(f.Values) > 0 {
+			v.errorf(p.child("values"), "operator CapabilitiesGained takes no values: it matches when the second set has a capability the first lacks")
 		}
 		return false
 	case slices.Contains([]string{"GT", "LT", "GreaterThan", "LessThan"}, f.Operator) && len(f.Values) > 1:

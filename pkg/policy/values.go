@@ -71,8 +71,6 @@ func (v *validator) operatorChecker(op, typ string, cls argClass) checker {
 		return symbolChecker("TCP state", tcpStates, 12)
 	case "FileType", "NotFileType":
 		return enumChecker("file type", slices.Sorted(maps.Keys(FileTypes)))
-	case "CapabilitiesGained":
-		return enumChecker("capability", capabilities)
 	}
 	return nonEmpty
 }

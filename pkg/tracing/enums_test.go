@@ -43,7 +43,7 @@ var genericEnums = enumMirrors{
 		"COND_SADDR": CondSAddr, "COND_FAMILY": CondFamily, "COND_DPORT": CondDPort, "COND_DADDR": CondDAddr,
 		"COND_PROTOCOL": CondProtocol, "COND_STATE": CondState, "COND_SPORT_PRIV": CondSPortPriv,
 		"COND_DPORT_PRIV": CondDPortPriv,
-		"COND_FILETYPE":   CondFileType,
+		"COND_FILETYPE":   CondFileType, "COND_CAPS_GAINED": CondCapsGained,
 	},
 	"at_exit":     {"AT_EXIT_LONG": AtExitLong, "AT_EXIT_INT": AtExitInt},
 	"msg_part":    {"PART_WHOLE": PartWhole, "PART_ENTRY": PartEntry, "PART_RETURN": PartReturn, "PART_DROPPED": PartDropped},

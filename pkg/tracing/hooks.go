@@ -238,6 +238,9 @@ const (
 	CondSPortPriv // below 1024
 	CondDPortPriv
 	CondFileType // a file argument's S_IFMT bits in the set
+	// CondCapsGained: slot V1's capability set has some that the subject's
+	// lacks (CapabilitiesGained: the subject the old set, V1 the new).
+	CondCapsGained
 )
 
 // Policy modes, as in enum policy_mode.

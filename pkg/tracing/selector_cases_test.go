@@ -57,7 +57,22 @@ func intSpecs() []selSpec {
 			specs = append(specs, yesNo(typ.name+"/"+c.name, v(c.yes), v(c.no), c.c)...)
 		}
 	}
-	return append(specs, signSpecs()...)
+	return append(append(specs, signSpecs()...), capsGainedSpecs()...)
+}
+
+// capsGainedSpecs: CondCapsGained matches when slot V1's set has a bit the
+// subject's lacks (the old set in slot 0, the new in slot 1).
+func capsGainedSpecs() []selSpec {
+	gained := func(name string, old, new uint64, want int32) selSpec {
+		return selSpec{name: "caps gained/" + name, slots: []slot{{typ: ArgU64, raw: old}, {typ: ArgU64, raw: new}},
+			conds: []cnd{{subj: 0, op: CondCapsGained, v1: 1}}, want: want}
+	}
+	return []selSpec{
+		gained("one gained", 0b0011, 0b0111, 0),
+		gained("one dropped", 0b0111, 0b0011, -1),
+		gained("same set", 0b0101, 0b0101, -1),
+		gained("one dropped, another gained", 0b0011, 0b0110, 0),
+	}
 }
 
 // signSpecs check how each type reads a register whose value has its
