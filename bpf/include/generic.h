@@ -313,6 +313,11 @@ struct hook_config {
 	__u8 arg_obj[MAX_ARGS];	  /* what each slot points to (enum arg_obj) */
 	__u8 pad2[6];
 	struct resolve_step resolve[MAX_ARGS][MAX_RESOLVE];
+	/* bit s: selector s has matchReturnActions, in ret_actions, which
+	 * run at the return once its matchReturnArgs hold */
+	__u32 ret_acts;
+	struct sel_action ret_actions[MAX_SELECTORS];
+	__u32 pad3;
 };
 
 /* Per hook and CPU: selector matches, and enforcement actions taken. */

@@ -140,13 +140,14 @@ static __always_inline bool rate_limited(struct gscratch *s,
 	return false;
 }
 
-static __always_inline void count_hit(__u32 hook_id, bool acted)
+static __always_inline void count_hit(__u32 hook_id, bool hit, bool acted)
 {
 	struct hook_stat *st = bpf_map_lookup_elem(&hook_stats, &hook_id);
 
 	if (!st)
 		return;
-	st->hits++;
+	if (hit)
+		st->hits++;
 	if (acted)
 		st->actions++;
 }
@@ -202,8 +203,23 @@ static __always_inline int act_on(struct gscratch *s, struct hook_config *cfg,
 		bpf_send_signal(act->sig);
 	if (!s->msg.monitor)
 		ret = act->override;
-	count_hit(cfg->hook_id, ret || (act->sig && !s->msg.monitor));
+	count_hit(cfg->hook_id, true, ret || (act->sig && !s->msg.monitor));
 	return ret;
+}
+
+/* A return hook's matchReturnActions, once its matchReturnArgs held: the
+ * signal (not in monitor mode), and whether to post. */
+static __always_inline bool act_at_return(struct gscratch *s,
+					  struct hook_config *cfg, int sel)
+{
+	struct sel_action act = cfg->ret_actions[sel & (MAX_SELECTORS - 1)];
+
+	act_on(s, cfg, &act, false);
+	if (act.sig && !s->msg.monitor) {
+		bpf_send_signal(act.sig);
+		count_hit(cfg->hook_id, false, true);
+	}
+	return act.post && !rate_limited(s, cfg, &act, sel);
 }
 
 static __always_inline struct sel_action action_of(struct hook_config *cfg,
@@ -355,8 +371,16 @@ static __always_inline void return_hook(struct gscratch *s,
 		post(s, cfg, task, nr, only, PART_DROPPED, 0);
 		return;
 	}
-	act = action_of(cfg, sel);
-	act_on(s, cfg, &act, false);
+	if (cfg->ret_acts & (1 << (sel & (MAX_SELECTORS - 1)))) {
+		if (!act_at_return(s, cfg, sel)) {
+			read_args(s, cfg, 0);
+			post(s, cfg, task, nr, sel, PART_DROPPED, 0);
+			return;
+		}
+	} else {
+		act = action_of(cfg, sel);
+		act_on(s, cfg, &act, false);
+	}
 	post(s, cfg, task, nr, sel, PART_RETURN, 0);
 }
 

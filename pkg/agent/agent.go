@@ -157,6 +157,9 @@ func New(cfg Config, sink Sink) (*Agent, error) {
 	if cfg.PolicyMaxBytes <= 0 {
 		cfg.PolicyMaxBytes = policy.DefaultMaxBytes
 	}
+	if err := tracing.CheckPrerequisites(); err != nil {
+		return nil, err
+	}
 	kernel, info := probe.Cached()
 	logrus.WithFields(logrus.Fields{"available": kernel.Available(), "cached": info.Hit}).Info("kernel features probed")
 	if info.Ignored != nil {

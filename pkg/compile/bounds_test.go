@@ -274,3 +274,35 @@ spec:
 		t.Errorf("args: [1] Prefix compiled to %+v, want CondPrefix on slot 1", open)
 	}
 }
+
+// TestReturnActionsRefusals: matchReturnActions that cannot do what
+// Tetragon does are refused with their path.
+func TestReturnActionsRefusals(t *testing.T) {
+	for _, tc := range []struct{ name, sel, want string }{
+		{"override", `matchReturnActions: [{action: Override, argError: -1}]`,
+			"spec.kprobes[0].selectors[0].matchReturnActions[0].action: Override: matchReturnActions run after the call returned"},
+		{"after NoPost", `{matchActions: [{action: NoPost}], matchReturnActions: [{action: Sigkill}]}`,
+			"spec.kprobes[0].selectors[0].matchReturnActions: matchReturnActions after a matchActions NoPost"},
+	} {
+		sel := tc.sel
+		if sel[0] != '{' {
+			sel = "{" + sel + "}"
+		}
+		ps, err := policy.Parse([]byte(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: ret}
+spec:
+  kprobes:
+  - call: sys_openat
+    return: true
+    returnArg: {index: 0, type: int}
+    selectors: [`+sel+`]
+`), "t.yaml")
+		if err == nil {
+			_, err = Compile(ps[0], Target{Kernel: kernelWith(probe.TPBTF, probe.SendSignal)})
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error containing %q", tc.name, err, tc.want)
+		}
+	}
+}

@@ -883,7 +883,10 @@ func (c *compiler) selector(path string, idx uint8, sel *policy.KProbeSelector, 
 	if err := c.processSelectors(path, idx, s, cfg); err != nil {
 		return err
 	}
-	return c.actions(path, idx, s.MatchActions, cfg, meta)
+	if err := c.actions(path, idx, s.MatchActions, cfg, meta); err != nil {
+		return err
+	}
+	return c.returnActions(path, idx, s.MatchReturnActions, cfg, meta)
 }
 
 // withMacros returns sel with the selectors macros it names merged in: their
@@ -1366,12 +1369,47 @@ func (c *compiler) addrSet(path string, values []string) (uint32, error) {
 }
 
 func (c *compiler) actions(path string, sel uint8, acts []policy.ActionSelector, cfg *tracing.HookConfig, meta *Hook) error {
-	a := tracing.SelAction{Post: 1}
-	meta.Actions[sel] = event.ActionPost
+	a, action, err := c.actionList(path+".matchActions", acts)
+	if err != nil {
+		return err
+	}
+	cfg.Actions[sel], meta.Actions[sel] = a, action
+	return nil
+}
+
+// returnActions compiles matchReturnActions: at the return, once the
+// selector's matchReturnArgs hold, they signal and decide whether the
+// event is posted (as Tetragon's return probe runs them); the event then
+// names their action.
+func (c *compiler) returnActions(path string, sel uint8, acts []policy.ActionSelector, cfg *tracing.HookConfig, meta *Hook) error {
+	if len(acts) == 0 {
+		return nil
+	}
+	p := path + ".matchReturnActions"
+	if cfg.AtExit == 0 {
+		return unsupported(p, "matchReturnActions needs return: true on the hook")
+	}
+	if cfg.Actions[sel].Post == 0 || cfg.Actions[sel].RateLimitMs != 0 {
+		return unsupported(p, "matchReturnActions after a matchActions NoPost or rateLimit is %s: the entry then keeps nothing for the return", "not implemented yet")
+	}
+	a, action, err := c.actionList(p, acts)
+	if err != nil {
+		return err
+	}
+	cfg.RetActs |= 1 << sel
+	cfg.RetActions[sel], meta.Actions[sel] = a, action
+	return nil
+}
+
+// actionList compiles a list of actions, at the call's entry or at its
+// return (where the policy refuses Override and stack traces), and says
+// which the event reports.
+func (c *compiler) actionList(path string, acts []policy.ActionSelector) (tracing.SelAction, string, error) {
+	a, action := tracing.SelAction{Post: 1}, event.ActionPost
 	for i, act := range acts {
-		ap := fmt.Sprintf("%s.matchActions[%d]", path, i)
+		ap := fmt.Sprintf("%s[%d]", path, i)
 		if err := rateLimit(ap, &act, &a); err != nil {
-			return err
+			return a, "", err
 		}
 		switch act.Action {
 		case "Post":
@@ -1380,20 +1418,19 @@ func (c *compiler) actions(path string, sel uint8, acts []policy.ActionSelector,
 			a.Post = 0
 		case "Sigkill", "Signal":
 			if err := c.kernel.Missing(probe.SendSignal); err != nil {
-				return kernelLacks(ap+".action", "%s: %v", act.Action, err)
+				return a, "", kernelLacks(ap+".action", "%s: %v", act.Action, err)
 			}
-			a.Sig, meta.Actions[sel] = 9, event.ActionSigkill
+			a.Sig, action = 9, event.ActionSigkill
 			if act.Action == "Signal" {
-				a.Sig, meta.Actions[sel] = uint8(act.ArgSig), event.ActionSignal
+				a.Sig, action = uint8(act.ArgSig), event.ActionSignal
 			}
 		case "Override":
-			a.Override, meta.Actions[sel] = act.ArgError, event.ActionOverride
+			a.Override, action = act.ArgError, event.ActionOverride
 		default:
-			return unsupported(ap+".action", "action %s is not implemented yet", act.Action)
+			return a, "", unsupported(ap+".action", "action %s is not implemented yet", act.Action)
 		}
 	}
-	cfg.Actions[sel] = a
-	return nil
+	return a, action, nil
 }
 
 // stacks are the stack traces a Post action asks for (validation keeps

@@ -50,6 +50,7 @@ const (
 	testMaxData       = "pkg/agent.TestMaxDataReadsUpToTetragonsLimit"
 	testStackTraces   = "pkg/agent.TestStackTraces"
 	testCapsGained    = "pkg/agent.TestCapabilitiesGained"
+	testReturnActions = "pkg/agent.TestReturnActionsKillAfterTheCall"
 )
 
 // refusedActions are the actions of matchActions Vigil does not run yet.
@@ -276,7 +277,15 @@ func selectorFields(ret bool) map[string]Support {
 	}
 	for k, v := range actionFields() {
 		t["matchActions[]."+k] = v
-		t["matchReturnActions[]."+k] = refused("matchReturnActions is " + notYet)
+		t["matchReturnActions[]."+k] = v
+	}
+	t["matchReturnActions[].action"] = Support{Test: testReturnActions, RefusedValues: returnRefusedActions()}
+	for _, f := range []string{"argSig", "rateLimit", "rateLimitScope"} {
+		t["matchReturnActions[]."+f] = implemented(testReturnActions)
+	}
+	t["matchReturnActions[].argError"] = refused("Override at the return: the call has returned, there is nothing to override")
+	for _, f := range []string{"kernelStackTrace", "userStackTrace"} {
+		t["matchReturnActions[]."+f] = refused("stack traces from matchReturnActions are " + notYet + " (matchActions can take them at the entry)")
 	}
 	if !ret {
 		for k := range t {
@@ -303,6 +312,16 @@ func actionFields() map[string]Support {
 		t[f] = refused("the action this argument belongs to is " + notYet)
 	}
 	return t
+}
+
+// returnRefusedActions are the actions matchReturnActions refuses: those
+// matchActions refuses, and Override.
+func returnRefusedActions() map[string]string {
+	out := map[string]string{"Override": "matchReturnActions run after the call returned: there is nothing to override"}
+	for k, v := range refusedActions {
+		out[k] = v
+	}
+	return out
 }
 
 // Refusal is a field a policy sets that Vigil refuses.

@@ -304,6 +304,12 @@ type HookConfig struct {
 	ArgObj   [MaxArgs]uint8 // what each slot points to (Obj*)
 	Pad2     [6]uint8
 	Resolve  [MaxArgs][MaxResolve]ResolveStep
+	// RetActs bit s: selector s has matchReturnActions, in RetActions,
+	// which run at the return once its matchReturnArgs hold (they decide
+	// whether the event is posted).
+	RetActs    uint32
+	RetActions [MaxSelectors]SelAction
+	Pad3       uint32
 }
 
 // ResolveStep is one member of a resolve path: the value so far plus Off,

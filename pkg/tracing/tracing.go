@@ -76,7 +76,7 @@ type Counters struct {
 // Load checks what the kernel must offer, loads the programs and attaches
 // the exec, fork and exit tracepoints. Every error names what is missing.
 func Load(cfg Config) (*Sensor, error) {
-	if err := checkPrerequisites(); err != nil {
+	if err := CheckPrerequisites(); err != nil {
 		return nil, err
 	}
 	// tracefs before anything looks for it: the BPF library remembers the
@@ -127,7 +127,9 @@ func Load(cfg Config) (*Sensor, error) {
 	return s, nil
 }
 
-func checkPrerequisites() error {
+// CheckPrerequisites says what the kernel or the process lacks to load
+// BPF programs at all (Load checks it first).
+func CheckPrerequisites() error {
 	if os.Geteuid() != 0 {
 		return errors.New("not running as root: loading BPF programs needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_RESOURCE)")
 	}
