@@ -302,15 +302,15 @@ static __always_inline void post_stacks(void *ctx)
 /* A return hook's entry: its selectors without the return-value
  * conditions, its actions, its rate limit, and for an event to post, its
  * arguments posted now (PART_ENTRY) and the selector kept for the return
- * (enum select_phase). */
+ * (enum select_phase). Returns the Override error, or 0. */
 static __always_inline int enter_hook(struct gscratch *s,
 				      struct hook_config *cfg,
 				      struct task_struct *task, __u32 nr)
 {
 	struct stash_key k = stash_key_of(cfg->hook_id);
 	struct sel_action act;
+	int sel, ret = 0;
 	__u32 kept;
-	int sel;
 
 	s->ret = 0; /* a returnCopy buffer is read at the return */
 	read_args(s, cfg, 0xff);
@@ -318,21 +318,21 @@ static __always_inline int enter_hook(struct gscratch *s,
 	if (sel >= 0) {
 		changes_seen(cfg->hook_id, sel);
 		act = action_of(cfg, sel);
-		act_on(s, cfg, &act, true);
+		ret = act_on(s, cfg, &act, true);
 		if (!act.post || rate_limited(s, cfg, &act, sel))
 			sel = -1;
 	}
 	if (sel < 0) {
 		bpf_map_delete_elem(&entry_sels, &k);
-		return 0;
+		return ret;
 	}
 	kept = sel;
 	if (bpf_map_update_elem(&entry_sels, &k, &kept, BPF_ANY)) {
 		count(COUNTER_RETURN_FULL);
-		return 0;
+		return ret;
 	}
 	post(s, cfg, task, nr, sel, PART_ENTRY, act.stacks);
-	return 0;
+	return ret;
 }
 
 /* At a return hook's return: the selector that matched at its entry, or
@@ -693,12 +693,14 @@ struct {
 
 volatile const __u32 cfg_stash = 0; /* kprobe: keep the args for kretprobe */
 
-SEC("kprobe")
-int generic_kprobe(struct pt_regs *ctx)
+/* A kprobe's hook at the function's entry, the arguments kept for a
+ * kretprobe where cfg_stash says; returns the Override error, or 0. */
+static __always_inline int kprobe_entry(struct pt_regs *ctx)
 {
 	struct stash_key k = {.tid = (__u32)bpf_get_current_pid_tgid(),
 			      .hook_id = cfg_hook_id};
 	struct gscratch *s = scratch();
+	int ret;
 
 	if (!s)
 		return 0;
@@ -706,8 +708,15 @@ int generic_kprobe(struct pt_regs *ctx)
 	if (cfg_stash && bpf_map_update_elem(&ret_stash, &k, s->raw, BPF_ANY))
 		count(COUNTER_RETURN_FULL);
 	s->at_exit = 0;
-	run_hook(cfg_hook_id, 0);
+	ret = run_hook(cfg_hook_id, 0);
 	post_stacks(ctx);
+	return ret;
+}
+
+SEC("kprobe")
+int generic_kprobe(struct pt_regs *ctx)
+{
+	kprobe_entry(ctx);
 	return 0;
 }
 
@@ -733,20 +742,14 @@ int generic_kretprobe(struct pt_regs *ctx)
 }
 
 /* Override on the kprobe backend: the function returns the error without
- * running. A program of its own: bpf_override_return is refused at load
- * where the kernel lacks it. */
+ * running (a return hook's kretprobe still sees it return). A program of
+ * its own: bpf_override_return is refused at load where the kernel lacks
+ * it. */
 SEC("kprobe")
 int generic_kprobe_override(struct pt_regs *ctx)
 {
-	struct gscratch *s = scratch();
-	int ret;
+	int ret = kprobe_entry(ctx);
 
-	if (!s)
-		return 0;
-	kprobe_args(s, ctx);
-	s->at_exit = 0;
-	ret = run_hook(cfg_hook_id, 0);
-	post_stacks(ctx);
 	if (ret)
 		bpf_override_return(ctx, ret);
 	return 0;

@@ -104,6 +104,43 @@ spec:
 	}
 }
 
+// TestOverrideOnAReturnHook: a return hook's Override runs at the entry
+// (fmod_ret or a kprobe with bpf_override_return): the open fails with the
+// error, and the return program reports it as the return value, as the
+// corpus's CVE-2023-2640 policy needs.
+func TestOverrideOnAReturnHook(t *testing.T) {
+	if !(kernel().Has(probe.FmodRet) && kernel().Has(probe.Fexit)) && !(kernel().Has(probe.OverrideReturn) && kernel().Has(probe.Kretprobe)) {
+		t.Skipf("needs fmod_ret and fexit, or bpf_override_return and kretprobe: %v; %v", kernel().Missing(probe.FmodRet), kernel().Missing(probe.OverrideReturn))
+	}
+	dir, secret, other := secretFiles(t)
+	load(t, fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: override-at-return}
+spec:
+  kprobes:
+  - call: security_file_open
+    syscall: false
+    return: true
+    args: [{index: 0, type: file}]
+    returnArg: {index: 0, type: int}
+    selectors:
+    - matchArgs: [{index: 0, operator: Equal, values: [%q]}]
+      matchActions: [{action: Override, argError: -13}]
+`, dir+"/secret"))
+	cat := exec.Command("/bin/cat", secret)
+	out, err := cat.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "Permission denied") {
+		t.Fatalf("cat of the secret: %v %s, want EACCES", err, out)
+	}
+	k := shared.sink.one(t, "the overridden open", kprobeOf(cat.Process.Pid, "override-at-return")).ProcessKprobe
+	if k.Action != event.ActionOverride || k.Return == nil || k.Return.IntArg == nil || *k.Return.IntArg != -13 {
+		t.Errorf("event action %s, return %+v: want Override and -13", k.Action, k.Return)
+	}
+	if err := exec.Command("/bin/cat", other).Run(); err != nil {
+		t.Errorf("cat of another file: %v", err)
+	}
+}
+
 // cred and capability arguments: setuid(65534) as root passes a
 // CAP_SETUID check, then commits the new credentials.
 func TestCredAndCapabilityArgs(t *testing.T) {

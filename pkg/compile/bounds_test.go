@@ -306,3 +306,52 @@ spec:
 		}
 	}
 }
+
+// TestOverrideOnAReturnHook: a return hook's matchActions run at the
+// entry, so Override there runs on fmod_ret before fexit, or on a kprobe
+// with bpf_override_return before kretprobe; a syscall's return hook,
+// which would otherwise run on the raw syscall tracepoint, moves there
+// too, and is refused where the kernel has neither.
+func TestOverrideOnAReturnHook(t *testing.T) {
+	doc := func(call string) policy.Policy {
+		ps, err := policy.Parse([]byte(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: ret-override}
+spec:
+  kprobes:
+  - call: `+call+`
+    return: true
+    returnArg: {index: 0, type: int}
+    selectors:
+    - matchActions: [{action: Override, argError: -13}]
+`), "t.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ps[0]
+	}
+	for _, tc := range []struct {
+		name, call string
+		kernel     probe.Report
+		want       string // the return program's attach type, "" when refused
+	}{
+		{"fmod_ret", "security_file_open", kernelWith(probe.Fentry, probe.Fexit, probe.FmodRet, probe.SendSignal), tracing.AttachFexit},
+		{"kprobe override", "security_file_open", kernelWith(probe.Kprobe, probe.Kretprobe, probe.OverrideReturn), tracing.AttachKretprobe},
+		{"syscall, kprobe override", "sys_openat", kernelWith(probe.Kprobe, probe.Kretprobe, probe.OverrideReturn, probe.TPBTF), tracing.AttachKretprobe},
+		{"syscall, raw tracepoint only", "sys_openat", kernelWith(probe.TPBTF, probe.SyscallTracepoint), ""},
+	} {
+		c, err := Compile(doc(tc.call), Target{Kernel: tc.kernel, NoIA32: true})
+		if tc.want == "" {
+			if err == nil || !strings.Contains(err.Error(), "Override needs fmod_ret or bpf_override_return") {
+				t.Errorf("%s: %v, want Override refused", tc.name, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if fh := c.Program.Funcs[0]; fh.Attach != tc.want || !fh.Override {
+			t.Errorf("%s: %s with Override %v, want %s with Override", tc.name, fh.Attach, fh.Override, tc.want)
+		}
+	}
+}

@@ -390,8 +390,10 @@ func (c *compiler) syscall(path, call string, nr uint32, k *policy.KProbeSpec) e
 	if atReturn(k) {
 		b = BackendRawSyscall
 	}
-	if b == BackendRawSyscall && c.wantsOverride(k) && !atReturn(k) {
-		b = tracing.AttachKprobe // funcHook picks the Override backend
+	if b == BackendRawSyscall && c.wantsOverride(k) {
+		// the raw syscall tracepoint cannot change a return value:
+		// funcHook picks the Override backend (and its return's)
+		b = tracing.AttachKprobe
 	} else if b != BackendRawSyscall {
 		if err := c.kernel.Missing(backendFeature[b]); err != nil {
 			return kernelLacks(path+".call", "syscall backend %s: %v", b, err)
@@ -583,12 +585,18 @@ func (c *compiler) funcHook(path string, fh tracing.FuncHook, function string, k
 	}
 	if i := overrideAt(meta); i >= 0 && fh.Attach != tracing.AttachLSM {
 		ap := fmt.Sprintf("%s.selectors[%d].matchActions", path, i)
-		if hook.AtExit != 0 {
-			return unsupported(ap, "Override on a return hook: the function has already run")
-		}
-		if fh.Attach, err = c.overrideBackend(ap, fh.Syscall); err != nil {
+		b, err := c.overrideBackend(ap, fh.Syscall)
+		if err != nil {
 			return err
 		}
+		if hook.AtExit != 0 {
+			b, err = c.returnWithOverride(ap, b)
+			if err != nil {
+				return err
+			}
+			fh.Override = true
+		}
+		fh.Attach = b
 	}
 	if err := argsFilled(path, fh, k); err != nil {
 		return err
@@ -1479,6 +1487,20 @@ func rateLimit(path string, act *policy.ActionSelector, a *tracing.SelAction) er
 // BPF LSM hooks deny in Vigil so far.
 // overrideBackend is how this kernel can Override a function's return
 // (a syscall's needs fmod_ret on syscall functions).
+// returnWithOverride is the return backend that pairs with override
+// backend b: a return hook's matchActions run at the entry, so an Override
+// there skips the function, and the return program sees the error.
+func (c *compiler) returnWithOverride(path, b string) (string, error) {
+	ret, feature := tracing.AttachFexit, probe.Fexit
+	if b == tracing.AttachKprobeOverride {
+		ret, feature = tracing.AttachKretprobe, probe.Kretprobe
+	}
+	if err := c.kernel.Missing(feature); err != nil {
+		return "", kernelLacks(path, "Override on a return hook runs on %s with %s: %v", b, ret, err)
+	}
+	return ret, nil
+}
+
 func (c *compiler) overrideBackend(path string, syscall bool) (string, error) {
 	fmodRet := probe.FmodRet
 	if syscall {

@@ -417,8 +417,12 @@ type FuncHook struct {
 	Symbol  string // function, or LSM hook name (file_open)
 	Path    string // uprobe: the executable or library
 	Syscall bool   // a syscall wrapper: the arguments are in its pt_regs
-	Fields  TPFields
-	Config  HookConfig
+	// Override: a return hook whose selectors may Override at the entry,
+	// which then runs where the return value can be changed (fmod_ret
+	// before fexit, a kprobe with bpf_override_return before kretprobe).
+	Override bool
+	Fields   TPFields
+	Config   HookConfig
 }
 
 // TPFields says where a tracepoint hook finds each slot's field in the
@@ -870,10 +874,14 @@ func (h *Hooks) attachFuncs(in *Installed) error {
 // actions run (the kprobe also keeps the arguments for the kretprobe).
 func entryOf(fh FuncHook) (FuncHook, bool) {
 	entry := fh
-	switch fh.Attach {
-	case AttachKretprobe:
+	switch {
+	case fh.Attach == AttachKretprobe && fh.Override:
+		entry.Attach = AttachKprobeOverride
+	case fh.Attach == AttachKretprobe:
 		entry.Attach = AttachKprobe
-	case AttachFexit:
+	case fh.Attach == AttachFexit && fh.Override:
+		entry.Attach = AttachFmodRet
+	case fh.Attach == AttachFexit:
 		entry.Attach = AttachFentry
 	default:
 		return fh, false
