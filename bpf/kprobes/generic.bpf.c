@@ -429,20 +429,30 @@ __noinline int run_hook(__u32 hook_id, __u32 nr)
 }
 
 /* The syscall's arguments, from the user's saved registers: r10 to di are
- * adjacent in pt_regs (the ptrace ABI), so one read copies all six. */
+ * adjacent in pt_regs (the ptrace ABI), so one read copies all six, into
+ * s->raw itself (no stack: the per-syscall tracepoint programs have little
+ * left), then put in order. */
 static __always_inline void syscall_regs(struct gscratch *s,
 					 struct pt_regs *regs)
 {
-	__u64 r[8]; /* r10 r9 r8 ax cx dx si di */
+	__u64 *r = s->raw; /* read as r10 r9 r8 ax cx dx si di */
+	__u64 r10, r9, r8;
 
-	if (bpf_probe_read_kernel(r, sizeof(r), &regs->r10))
-		__builtin_memset(r, 0, sizeof(r));
-	s->raw[0] = r[7];
-	s->raw[1] = r[6];
-	s->raw[2] = r[5];
-	s->raw[3] = r[0];
-	s->raw[4] = r[2];
-	s->raw[5] = r[1];
+	if (bpf_probe_read_kernel(r, sizeof(s->raw), &regs->r10)) {
+		clear_raw(s);
+		return;
+	}
+	r10 = r[0];
+	r9 = r[1];
+	r8 = r[2];
+	r[0] = r[7];
+	r[1] = r[6];
+	r[2] = r[5];
+	r[3] = r10;
+	r[4] = r8;
+	r[5] = r9;
+	r[RAW_RET] = 0;
+	r[RAW_CONST] = 0;
 }
 
 /* Runs the hooks of a syscall list, its arguments in s->raw. */

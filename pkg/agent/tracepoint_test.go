@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/vigil-sec/vigil/pkg/event"
 )
 
@@ -179,5 +181,39 @@ spec:
 		return ev.ProcessTracepoint != nil && ev.ProcessTracepoint.PolicyName == "rawtp"
 	}); len(evs) != 1 {
 		t.Errorf("want only the listed program's exec, got %d events", len(evs))
+	}
+}
+
+// TestTracepointAutoTypes: type auto types a field from the tracepoint's
+// format, as Tetragon does (its example tracepoint-lseek-pid): whence and
+// fd of sys_enter_lseek, 8-byte unsigned fields, are read as uint64.
+func TestTracepointAutoTypes(t *testing.T) {
+	load(t, `apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: tp-auto}
+spec:
+  tracepoints:
+  - subsystem: syscalls
+    event: sys_enter_lseek
+    args:
+    - {index: 7, type: auto}
+    - {index: 5, type: auto}
+    selectors:
+    - matchArgs:
+      - {index: 7, operator: Equal, values: ["4444"]}
+`)
+	f, err := os.Open("/dev/null")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := unix.Seek(int(f.Fd()), 0, 4444); err == nil {
+		t.Fatal("lseek with whence 4444 succeeded")
+	}
+	_, _ = unix.Seek(int(f.Fd()), 0, 0) // whence 0: not matched
+	ev := shared.sink.one(t, "the lseek with whence 4444", tracepointOf(os.Getpid(), "tp-auto")).ProcessTracepoint
+	if len(ev.Args) != 2 || ev.Args[0].SizeArg == nil || *ev.Args[0].SizeArg != 4444 ||
+		ev.Args[1].SizeArg == nil || *ev.Args[1].SizeArg != uint64(f.Fd()) {
+		t.Errorf("args = %+v, want whence 4444 and the descriptor as uint64", ev.Args)
 	}
 }

@@ -32,7 +32,7 @@ func (c *compiler) tracepoint(path string, t *policy.TracepointSpec) error {
 	fh := tracing.FuncHook{Attach: tracing.AttachTracepoint, Symbol: t.Subsystem + "/" + t.Event}
 	meta := c.meta(t.Event, t.Message, t.Tags)
 	meta.Backend, meta.Tracepoint = tracing.AttachTracepoint, t.Subsystem
-	slots := map[uint32]uint8{}
+	slots := tracepointSlots(t.Args)
 	for i, a := range t.Args {
 		ap := fmt.Sprintf("%s.args[%d]", path, i)
 		if int(a.Index) >= len(fields) {
@@ -47,7 +47,6 @@ func (c *compiler) tracepoint(path string, t *policy.TracepointSpec) error {
 		if arg.kernel {
 			fh.Config.KernelMem |= 1 << i
 		}
-		slots[uint32(i)] = uint8(i)
 		meta.Args = append(meta.Args, HookArg{Type: arg.typ, Label: a.Label, As: shownAs[a.Type]})
 	}
 	fh.Config.NArgs = uint8(len(t.Args))
@@ -76,7 +75,7 @@ func (c *compiler) rawTracepoint(path string, t *policy.TracepointSpec) error {
 	fh.Config.KernelMem = 1<<tracing.MaxArgs - 1
 	meta := c.meta(t.Event, t.Message, t.Tags)
 	meta.Backend, meta.Tracepoint = tracing.AttachRawTracepoint, t.Subsystem
-	slots := map[uint32]uint8{}
+	slots := tracepointSlots(t.Args)
 	for i, a := range t.Args {
 		ap := fmt.Sprintf("%s.args[%d]", path, i)
 		if a.Index >= n {
@@ -90,7 +89,6 @@ func (c *compiler) rawTracepoint(path string, t *policy.TracepointSpec) error {
 			return unsupported(ap+".type", "type %q cannot be read from a raw tracepoint argument", a.Type)
 		}
 		fh.Config.ArgType[i], fh.Config.ArgIndex[i] = uint8(typ), uint8(a.Index)
-		slots[uint32(i)] = uint8(i)
 		meta.Args = append(meta.Args, HookArg{Type: typ, Label: a.Label, As: shownAs[a.Type]})
 	}
 	fh.Config.NArgs = uint8(len(t.Args))
@@ -124,8 +122,49 @@ var tpIntTypes = map[string]int{
 	"uint64": tracing.ArgU64, "size_t": tracing.ArgU64,
 }
 
+// tracepointSlots maps a tracepoint filter's index to its slot: the args
+// entry whose index it is, else the entry at that position, as Tetragon
+// rewrites the indexes of tracepoint filters.
+func tracepointSlots(args []policy.KProbeArg) map[uint32]uint8 {
+	slots := map[uint32]uint8{}
+	for i := range args {
+		slots[uint32(i)] = uint8(i)
+	}
+	for i, a := range args {
+		slots[a.Index] = uint8(i)
+	}
+	return slots
+}
+
+// autoType is the type Tetragon gives a tracepoint field of type auto:
+// an integer's, by its size and sign, or size_t; it types nothing else.
+func autoType(path string, f tracefs.Field) (string, error) {
+	if !f.Pointer() && !f.Array && !f.DataLoc {
+		switch {
+		case f.Type == "size_t":
+			return "size_t", nil
+		case f.Size == 4 && f.Signed:
+			return "int32", nil
+		case f.Size == 4:
+			return "uint32", nil
+		case f.Size == 8 && f.Signed:
+			return "int64", nil
+		case f.Size == 8:
+			return "uint64", nil
+		}
+	}
+	return "", unsupported(path+".type", "type auto gives a type only to 4- and 8-byte integer fields, as Tetragon's does: field %s is %s (%d bytes); name its type", f.Name, f.Type, f.Size)
+}
+
 // tpArg says how to read field f as an argument of type typ.
 func tpArg(path, subsys string, f tracefs.Field, typ string) (tpSlot, error) {
+	if typ == "auto" {
+		t, err := autoType(path, f)
+		if err != nil {
+			return tpSlot{}, err
+		}
+		typ = t
+	}
 	if t, ok := tpIntTypes[typ]; ok {
 		kind := map[uint32]uint8{1: tracing.TPU8, 2: tracing.TPU16, 4: tracing.TPU32, 8: tracing.TPU64}[f.Size]
 		if kind == 0 || f.Array || f.DataLoc {
@@ -134,7 +173,7 @@ func tpArg(path, subsys string, f tracefs.Field, typ string) (tpSlot, error) {
 		return tpSlot{kind: kind, typ: t}, nil
 	}
 	if typ != "string" && typ != "filename" {
-		return tpSlot{}, unsupported(path+".type", "type %q is not implemented for tracepoint fields (types that are: integers, syscall64, string)", typ)
+		return tpSlot{}, unsupported(path+".type", "type %q is not implemented for tracepoint fields (types that are: integers, syscall64, string, auto)", typ)
 	}
 	switch {
 	case f.DataLoc:

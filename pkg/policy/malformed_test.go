@@ -167,11 +167,11 @@ var specCases = []struct {
       type: uint64
     selectors:
     - matchArgs:
-      - index: 4
+      - index: 5
         operator: Equal
         values: ["59"]
 `,
-		want: `t.yaml:14: spec.tracepoints[0].selectors[0].matchArgs[0].index: 4 is not a position in args: tracepoint filters count positions in args, and 1 are declared`,
+		want: `t.yaml:14: spec.tracepoints[0].selectors[0].matchArgs[0].index: 5 is neither the index of an args entry nor a position in args: a tracepoint filter names the args entry of that field index, else the entry at that position, and 1 are declared`,
 	},
 	{
 		name: "Prefix on int",

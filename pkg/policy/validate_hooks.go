@@ -14,8 +14,9 @@ type hook struct {
 	data      []KProbeArg
 	ret       bool // the hook reads the return value (return: true)
 	returnArg *KProbeArg
-	// positional is true where filters name args by position in args
-	// (tracepoints) rather than by args[].index.
+	// positional is true where a filter's index that no args[].index
+	// equals names the args entry at that position (tracepoints, as
+	// Tetragon rewrites their filters' indexes).
 	positional bool
 	// maxIndex bounds args[].index (0: unbounded); maxWhy says why.
 	maxIndex int
@@ -32,16 +33,13 @@ func (h *hook) phrase() string { return hookPhrases[h.kind] }
 
 // lookup returns the declared argument that filters and actions call idx.
 func (h *hook) lookup(idx uint32) *KProbeArg {
-	if h.positional {
-		if int(idx) < len(h.args) {
-			return &h.args[idx]
-		}
-		return nil
-	}
 	for i := range h.args {
 		if h.args[i].Index == idx {
 			return &h.args[i]
 		}
+	}
+	if h.positional && int(idx) < len(h.args) {
+		return &h.args[idx]
 	}
 	return nil
 }
@@ -49,7 +47,7 @@ func (h *hook) lookup(idx uint32) *KProbeArg {
 // undeclared explains why idx names no argument of h.
 func (h *hook) undeclared(idx uint32) string {
 	if h.positional {
-		return fmt.Sprintf("%d is not a position in args: tracepoint filters count positions in args, and %d are declared", idx, len(h.args))
+		return fmt.Sprintf("%d is neither the index of an args entry nor a position in args: a tracepoint filter names the args entry of that field index, else the entry at that position, and %d are declared", idx, len(h.args))
 	}
 	if len(h.args) == 0 {
 		return fmt.Sprintf("%d does not refer to a declared argument: the hook declares no args", idx)
