@@ -47,7 +47,7 @@ func (h *Hooks) loadOwn(spec *ebpf.CollectionSpec) error {
 	}
 	var own ownPrograms
 	if err := spec.LoadAndAssign(&own, &ebpf.CollectionOptions{MapReplacements: h.sharedMaps()}); err != nil {
-		return fmt.Errorf("loading the per-syscall tracepoint programs: %w", describe(err))
+		return fmt.Errorf("loading the per-syscall tracepoint programs (--syscall-backend raw_syscall_tracepoint does without them): %w", describe(err))
 	}
 	h.loads.Add(2)
 	h.own = &own
