@@ -302,7 +302,10 @@ func (p *prober) perfTracepoint(event string, prog *ebpf.Program) (int, error) {
 
 // syscallTracepoint runs a program on getppid's own tracepoint
 // (syscalls/sys_enter_getppid) that reads the task's saved registers, as
-// the generic object's per-syscall programs do (bpf_task_pt_regs, 5.15).
+// the generic object's per-syscall programs do (bpf_task_pt_regs, 5.15),
+// and that sees a kernel stack there: before 6.12 or so the kernel gives
+// these programs the user's registers, from which no kernel stack trace
+// can be taken (kernelStackTrace would always come back empty).
 func (p *prober) syscallTracepoint() error {
 	pr := program{
 		spec:     ebpf.ProgramSpec{Type: ebpf.TracePoint},
@@ -311,6 +314,13 @@ func (p *prober) syscallTracepoint() error {
 			asm.FnGetCurrentTaskBtf.Call(),
 			asm.Mov.Reg(asm.R1, asm.R0),
 			asm.FnTaskPtRegs.Call(),
+			asm.Mov.Reg(asm.R1, asm.R6),
+			asm.Mov.Reg(asm.R2, asm.RFP),
+			asm.Add.Imm(asm.R2, -64),
+			asm.Mov.Imm(asm.R3, 64),
+			asm.Mov.Imm(asm.R4, 0),
+			asm.FnGetStack.Call(),
+			asm.JSLE.Imm(asm.R0, 0, "out"),
 		},
 	}
 	c, err := pr.load()
@@ -323,7 +333,11 @@ func (p *prober) syscallTracepoint() error {
 		return err
 	}
 	defer unix.Close(fd)
-	return c.ran(func() { unix.Getppid() })
+	err = c.ran(func() { unix.Getppid() })
+	if err != nil && strings.Contains(err.Error(), "never ran") {
+		err = errors.New("attached, but its program sees no kernel stack there (the kernel passes it the user's registers)")
+	}
+	return err
 }
 
 // ia32 says whether the kernel runs ia32 code (32-bit processes and int
