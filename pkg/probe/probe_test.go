@@ -33,8 +33,11 @@ var known = func() map[string]map[probe.Feature]bool {
 		}
 		return m
 	}
-	// Debian's kernels do not list syscall functions for error injection
-	debian := map[probe.Feature]bool{probe.KprobeMulti: false, probe.UprobeMulti: false, probe.OverrideReturn: false, probe.FmodRetSyscall: false}
+	// Debian's kernels do not list syscall functions for error injection;
+	// before 6.12 a program on a syscall's own tracepoint has no
+	// bpf_task_pt_regs (5.10) or gets the user's registers (6.1)
+	debian := map[probe.Feature]bool{probe.KprobeMulti: false, probe.UprobeMulti: false, probe.OverrideReturn: false,
+		probe.FmodRetSyscall: false, probe.SyscallTracepoint: false}
 	return map[string]map[probe.Feature]bool{
 		"": all(map[probe.Feature]bool{
 			probe.Kprobe: false, probe.Kretprobe: false, probe.KprobeMulti: false,
