@@ -170,8 +170,9 @@ func New(cfg Config, sink Sink) (*Agent, error) {
 	}
 	target := compile.Target{Kernel: kernel, SyscallBackend: cfg.SyscallBackend, Pods: cfg.Pods != nil,
 		Nodes: cfg.Kube != nil && cfg.Process.NodeName != ""}
-	target.NoIA32 = cfg.NoIA32 || compile.KernelRunsNoIA32(kernel)
-	if cfg.NoIA32 && !compile.KernelRunsNoIA32(kernel) {
+	noIA32 := compile.KernelRunsNoIA32(kernel)
+	target.NoIA32 = cfg.NoIA32 || noIA32
+	if cfg.NoIA32 && !noIA32 {
 		logrus.Warn("--ia32-syscalls=false: this kernel runs ia32 code, and 32-bit processes and int 0x80 slip past syscall policies")
 	}
 	cfg.Tracing.SyscallTracepoints = target.SyscallTracepoints()

@@ -1225,16 +1225,9 @@ func (c *compiler) matchCaps(path, operator string, values []string, cd tracing.
 }
 
 // capsGained compiles CapabilitiesGained: args[1]'s capability set has
-// some that args[0]'s lacks (the policy validated both positions).
+// some that args[0]'s lacks (the policy validated two positions of
+// capability sets).
 func (c *compiler) capsGained(path string, sel uint8, m *policy.ArgSelector, cfg *tracing.HookConfig) error {
-	if len(m.Args) != 2 || m.Args[1] >= uint32(cfg.NArgs) {
-		return unsupported(path+".args", "CapabilitiesGained needs two positions in args")
-	}
-	for j, pos := range m.Args {
-		if cfg.ArgObj[pos] != tracing.ObjCaps {
-			return unsupported(fmt.Sprintf("%s.args[%d]", path, j), "CapabilitiesGained compares capability sets read from the kernel (kernel_cap_t, cap_effective, cap_permitted, cap_inheritable)")
-		}
-	}
 	cd := tracing.Cond{Selector: sel, Subject: uint8(m.Args[0]), Op: tracing.CondCapsGained, V1: int64(m.Args[1])}
 	return c.cond(cfg, path, cd)
 }

@@ -249,14 +249,6 @@ func (p *prober) ringBuf() error {
 // privately where it is not mounted (the library would fail there, and
 // remember the failure for the whole process).
 func (p *prober) tracepoint() error {
-	const event = "events/raw_syscalls/sys_enter/id"
-	_, mounted, err := readPseudoFS("tracefs", traceFS, unix.TRACEFS_MAGIC, event)
-	if err != nil {
-		return err
-	}
-	if !mounted {
-		p.note = "tracefs is not mounted at " + traceFS + ": attaching tracepoints needs it"
-	}
 	c, err := program{spec: ebpf.ProgramSpec{Type: ebpf.TracePoint}, thisTgid: true}.load()
 	if err != nil {
 		return err
@@ -274,9 +266,12 @@ func (p *prober) tracepoint() error {
 // perf_event_open and returns the event's descriptor.
 func (p *prober) perfTracepoint(event string, prog *ebpf.Program) (int, error) {
 	file := "events/" + event + "/id"
-	files, _, err := readPseudoFS("tracefs", traceFS, unix.TRACEFS_MAGIC, file)
+	files, mounted, err := readPseudoFS("tracefs", traceFS, unix.TRACEFS_MAGIC, file)
 	if err != nil {
 		return -1, err
+	}
+	if !mounted {
+		p.note = "tracefs is not mounted at " + traceFS + ": attaching tracepoints needs it"
 	}
 	id, err := strconv.ParseUint(strings.TrimSpace(files[file]), 10, 64)
 	if err != nil {
