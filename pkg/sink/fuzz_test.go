@@ -25,7 +25,10 @@ func FuzzSinkSpec(f *testing.F) {
 	f.Fuzz(func(t *testing.T, spec string) {
 		tr, err := ParseSpec(spec, "node")
 		if err != nil {
-			if strings.Contains(spec, "token=s3cr3t") && strings.Contains(err.Error(), "s3cr3t") {
+			// the spec's other text may spell s3cr3t too ("s3cr3token=..."):
+			// the error may show those, never the token's value
+			rest := strings.Count(strings.ReplaceAll(spec, "token=s3cr3t", "token="), "s3cr3t")
+			if strings.Contains(spec, "token=s3cr3t") && strings.Count(err.Error(), "s3cr3t") > rest {
 				t.Fatalf("error shows the token: %v", err)
 			}
 			return
