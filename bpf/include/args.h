@@ -14,6 +14,7 @@
 #include "generic.h"
 #include "hook.h"
 #include "path.h"
+#include "socktrack.h"
 
 /* struct file's f_mode: an O_PATH file (include/linux/fs.h, 5.10 to 6.18) */
 #define FMODE_PATH 0x4000
@@ -477,6 +478,8 @@ __noinline int read_arg(__u32 hook_id, __u32 i, __u32 off)
 						(void *)raw);
 		return n ? 0 : 28;
 	case ARG_SOCK:
+		s->obj[i & SLOT_MASK] = raw; /* for TrackSock and UntrackSock */
+		sock_owned(s, raw);
 		return put_sock(s, off, (struct sock *)raw);
 	case ARG_CRED:
 		return put_cred(s, off, (const struct cred *)raw);
@@ -516,6 +519,7 @@ static __always_inline void read_args(struct gscratch *s,
 	__u32 off = 0;
 
 	s->data_kmem = 0;
+	s->owned = 0;
 	for (int i = 0; i < MAX_ARGS; i++) {
 		__u32 len = 0;
 

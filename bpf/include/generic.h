@@ -245,6 +245,22 @@ enum stack_flag {
 	STACK_USER = 2,
 };
 
+/* TrackSock and UntrackSock (sel_action.sock_act,
+ * hook_config.ret_sock_act): a tracked socket's events are its owner's, the
+ * process that tracked it (socktrack.h). */
+enum sock_act {
+	SOCK_TRACK = 1,
+	SOCK_UNTRACK = 2,
+};
+
+/* The process (and thread) a tracked socket belongs to. */
+struct sock_owner {
+	struct exec_ident ident;
+	struct exec_ident parent;
+	__u32 tid;
+	__u32 pad;
+};
+
 struct sel_action {
 	__u8 post;   /* send an event */
 	__u8 sig;    /* signal to send the process, 0 for none */
@@ -252,6 +268,9 @@ struct sel_action {
 	__u8 stacks; /* enum stack_flag: stack traces the event carries */
 	__u32 rate_limit_ms; /* post the same event at most once per this */
 	__s32 override;	     /* error to return instead (LSM), 0 for none */
+	__u8 sock_act;	     /* enum sock_act on the socket of slot sock_slot */
+	__u8 sock_slot;
+	__u8 pad[2];
 };
 
 /* hook_config.at_exit: the hook runs at return; for AT_EXIT_INT the
@@ -305,7 +324,10 @@ struct hook_config {
 	/* file_open served at the open syscalls' exit: a descriptor of an
 	 * O_PATH file is no open (the LSM hook never sees those) */
 	__u8 skip_opath;
-	__u8 pad[3];	/* conds stay 8-byte aligned without implicit padding */
+	/* returnArgAction: enum sock_act on the returned socket, once the
+	 * entry's selectors matched (even with NoPost) */
+	__u8 ret_sock_act;
+	__u8 pad[2];	/* conds stay 8-byte aligned without implicit padding */
 	__u32 max_data; /* maxData char_bufs: bytes read at most */
 	struct sel_action actions[MAX_SELECTORS];
 	struct cond conds[MAX_CONDS];
@@ -411,7 +433,9 @@ struct msg_generic {
 	/* bytes of each maxData char_buf sent in data records (struct
 	 * msg_data), after its arg_len bytes in data */
 	__u32 data_len[MAX_ARGS];
-	__u32 pad4;
+	/* a tracked socket's owner thread (socktrack.h): ident and parent
+	 * are then its owner's; 0 for none */
+	__u32 owner_tid;
 	char data[MAX_ARGS * ARG_DATA_LEN];
 };
 

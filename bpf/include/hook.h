@@ -33,7 +33,8 @@ struct gscratch {
 	__s64 ret; /* the return value, at exit */
 	__u8 at_exit;
 	__u8 pending; /* msg waits for its stack traces (generic.bpf.c) */
-	__u8 pad2[6];
+	__u8 owned;   /* a sock argument is tracked: owner is its owner */
+	__u8 pad2[5];
 	__u32 arg_off[MAX_ARGS];
 	/* a file argument's dentry, for identity conditions (selector.h) */
 	__u64 obj[SLOT_MASK + 1]; /* by slot; 8 so that slot & SLOT_MASK fits */
@@ -52,6 +53,7 @@ struct gscratch {
 	struct str_key key;
 	__u8 tmp[STR_KEY_MASK + 1];
 	struct path_buf path;
+	struct sock_owner owner;
 };
 
 struct {

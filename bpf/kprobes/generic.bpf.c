@@ -48,6 +48,7 @@ struct generic_enums {
 	enum data_err data_err;
 	enum data_limit data_limit;
 	enum stack_flag stack_flag;
+	enum sock_act sock_act;
 };
 struct generic_enums *unused_generic_enums __attribute__((unused));
 
@@ -179,6 +180,10 @@ struct {
 	__type(value, __u32);
 } entry_sels SEC(".maps");
 
+/* In entry_sels beside the selector: the entry posted no event, and the
+ * return only runs the hook's returnArgAction. */
+#define KEPT_QUIET 0x100
+
 static __always_inline struct stash_key stash_key_of(__u32 hook_id)
 {
 	struct stash_key k = {.tid = (__u32)bpf_get_current_pid_tgid(),
@@ -199,6 +204,9 @@ static __always_inline int act_on(struct gscratch *s, struct hook_config *cfg,
 	s->msg.sig = act->sig;
 	if (!run)
 		return 0;
+	/* no enforcement: monitor mode tracks sockets too */
+	if (act->sock_act)
+		track_sock(s->obj[act->sock_slot & SLOT_MASK], act->sock_act);
 	if (act->sig && !s->msg.monitor)
 		bpf_send_signal(act->sig);
 	if (!s->msg.monitor)
@@ -248,6 +256,12 @@ static __always_inline void post(struct gscratch *s, struct hook_config *cfg,
 	s->msg.hdr.ktime = bpf_ktime_get_ns();
 	ident_of(task, &s->msg.ident);
 	ident_of(BPF_CORE_READ(task, real_parent), &s->msg.parent);
+	s->msg.owner_tid = 0;
+	if (s->owned) {
+		s->msg.ident = s->owner.ident;
+		s->msg.parent = s->owner.parent;
+		s->msg.owner_tid = s->owner.tid;
+	}
 	s->msg.hook_id = cfg->hook_id;
 	s->msg.policy_id = cfg->policy_id;
 	s->msg.tid = (__u32)bpf_get_current_pid_tgid();
@@ -308,7 +322,8 @@ static __always_inline int enter_hook(struct gscratch *s,
 				      struct task_struct *task, __u32 nr)
 {
 	struct stash_key k = stash_key_of(cfg->hook_id);
-	struct sel_action act;
+	struct sel_action act = {};
+	bool quiet = false;
 	int sel, ret = 0;
 	__u32 kept;
 
@@ -319,19 +334,20 @@ static __always_inline int enter_hook(struct gscratch *s,
 		changes_seen(cfg->hook_id, sel);
 		act = action_of(cfg, sel);
 		ret = act_on(s, cfg, &act, true);
-		if (!act.post || rate_limited(s, cfg, &act, sel))
-			sel = -1;
+		quiet = !act.post || rate_limited(s, cfg, &act, sel);
 	}
-	if (sel < 0) {
+	/* a returnArgAction runs at the return even with no event */
+	if (sel < 0 || (quiet && !cfg->ret_sock_act)) {
 		bpf_map_delete_elem(&entry_sels, &k);
 		return ret;
 	}
-	kept = sel;
+	kept = sel | (quiet ? KEPT_QUIET : 0);
 	if (bpf_map_update_elem(&entry_sels, &k, &kept, BPF_ANY)) {
 		count(COUNTER_RETURN_FULL);
 		return ret;
 	}
-	post(s, cfg, task, nr, sel, PART_ENTRY, act.stacks);
+	if (!quiet)
+		post(s, cfg, task, nr, sel, PART_ENTRY, act.stacks);
 	return ret;
 }
 
@@ -364,6 +380,10 @@ static __always_inline void return_hook(struct gscratch *s,
 	if (only < 0)
 		return;
 	read_ret(s, cfg);
+	if (cfg->ret_sock_act)
+		track_sock(s->ret, cfg->ret_sock_act);
+	if (only & KEPT_QUIET)
+		return; /* no event: NoPost, or rate limited */
 	read_args(s, cfg, cfg->ret_copy);
 	sel = select(s, cfg, PHASE_EXIT, only);
 	if (sel < 0) {
@@ -746,6 +766,7 @@ int generic_kretprobe(struct pt_regs *ctx)
 	bpf_map_delete_elem(&ret_stash, &k);
 	s->at_exit = 1;
 	s->ret = PT_REGS_RC_CORE(ctx);
+	s->raw[RAW_RET] = s->ret; /* for a returnArg object */
 	run_hook(cfg_hook_id, 0);
 	post_stacks(ctx);
 	return 0;
@@ -839,6 +860,7 @@ int generic_fexit(__u64 *ctx)
 	ctx_args(s, ctx);
 	s->at_exit = 1;
 	s->ret = ctx_ret(ctx);
+	s->raw[RAW_RET] = s->ret; /* for a returnArg object */
 	run_hook(cfg_hook_id, 0);
 	post_stacks(ctx);
 	return 0;

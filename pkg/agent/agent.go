@@ -358,7 +358,11 @@ func (a *Agent) writeHook(g *tracing.Generic) {
 	}
 	ev := h.Event(g)
 	ev.StackTraces = stacks
-	ev.Process, ev.Parent, ev.Ancestors = a.cache.Describe(g.Ident, g.Tid, a.ancestorsOf(h))
+	tid := g.Tid
+	if g.OwnerTid != 0 {
+		tid = g.OwnerTid // a tracked socket's owner (TrackSock)
+	}
+	ev.Process, ev.Parent, ev.Ancestors = a.cache.Describe(g.Ident, tid, a.ancestorsOf(h))
 	out := &event.Event{NodeName: a.cfg.Process.NodeName, Time: event.FormatTime(tracing.WallTime(g.Hdr.Ktime))}
 	switch {
 	case h.LSM:
@@ -366,6 +370,7 @@ func (a *Agent) writeHook(g *tracing.Generic) {
 	case h.Uprobe != "":
 		out.ProcessUprobe = &event.ProcessUprobe{
 			Process: ev.Process, Parent: ev.Parent, Ancestors: ev.Ancestors, Path: h.Uprobe, Symbol: ev.FunctionName,
+			Offset: h.UprobeOffset, RefCtrOffset: h.UprobeRefCtr,
 			Args: ev.Args, Action: ev.Action, PolicyName: ev.PolicyName, Message: ev.Message, Tags: ev.Tags, Mode: ev.Mode,
 			StackTraces: ev.StackTraces,
 		}

@@ -160,6 +160,8 @@ func TestMain(m *testing.M) {
 		openFromThreads(strings.TrimPrefix(h, "open-threads:"))
 	case h == "caps-gained":
 		capsGained()
+	case strings.HasPrefix(h, "listen-fd3:"):
+		listenOn(strings.TrimPrefix(h, "listen-fd3:"))
 	}
 	if os.Geteuid() != 0 {
 		fmt.Println("BPF tests need root: loading BPF programs requires CAP_BPF and CAP_PERFMON")

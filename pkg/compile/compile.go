@@ -1,6 +1,7 @@
 package compile
 
 import (
+	"debug/elf"
 	"fmt"
 	"math"
 	"net/netip"
@@ -508,14 +509,20 @@ func (c *compiler) uprobe(path string, u *policy.UProbeSpec) error {
 	if err := c.kernel.Missing(probe.Uprobe); err != nil {
 		return kernelLacks(path, "uprobe hooks: %v", err)
 	}
-	for _, sym := range u.Symbols {
-		k := &policy.KProbeSpec{Call: sym, Args: u.Args, Selectors: u.Selectors, Tags: u.Tags, Message: u.Message}
-		hook, meta, err := c.hook(path, sym, k, false)
+	places, err := uprobePlaces(path, u)
+	if err != nil {
+		return err
+	}
+	for _, pl := range places {
+		k := &policy.KProbeSpec{Call: pl.Symbol, Args: u.Args, Selectors: u.Selectors, Tags: u.Tags, Message: u.Message}
+		hook, meta, err := c.hook(path, pl.Symbol, k, false)
 		if err != nil {
 			return err
 		}
 		meta.Backend, meta.Uprobe = tracing.AttachUprobe, u.Path
-		fh := tracing.FuncHook{Attach: tracing.AttachUprobe, Symbol: sym, Path: u.Path, Config: *hook}
+		meta.UprobeOffset, meta.UprobeRefCtr = pl.Offset, pl.RefCtrOffset
+		fh := pl
+		fh.Config = *hook
 		if err := argsFilled(path, fh, k); err != nil {
 			return err
 		}
@@ -526,6 +533,59 @@ func (c *compiler) uprobe(path string, u *policy.UProbeSpec) error {
 		}
 	}
 	return nil
+}
+
+// uprobePlaces are the places a uprobes entry hooks, as Tetragon reads
+// them: its symbols, file offsets, or virtual addresses (converted to file
+// offsets through the binary's program headers), each with its reference
+// counter's file offset when refCtrOffsets gives them.
+func uprobePlaces(path string, u *policy.UProbeSpec) ([]tracing.FuncHook, error) {
+	var out []tracing.FuncHook
+	place := func(i int, fh tracing.FuncHook) {
+		fh.Attach, fh.Path = tracing.AttachUprobe, u.Path
+		if i < len(u.RefCtrOffsets) {
+			fh.RefCtrOffset = u.RefCtrOffsets[i]
+		}
+		out = append(out, fh)
+	}
+	for i, sym := range u.Symbols {
+		place(i, tracing.FuncHook{Symbol: sym})
+	}
+	for i, off := range u.Offsets {
+		place(i, tracing.FuncHook{Offset: off})
+	}
+	if len(u.Addrs) == 0 {
+		return out, nil
+	}
+	offs, err := fileOffsets(u.Path, u.Addrs)
+	if err != nil {
+		return nil, fmt.Errorf("%s.addrs: %w", path, err)
+	}
+	for i, off := range offs {
+		place(i, tracing.FuncHook{Offset: off})
+	}
+	return out, nil
+}
+
+// fileOffsets converts virtual addresses of an ELF binary to offsets in
+// its file, through the loadable segment that holds each.
+func fileOffsets(binary string, addrs []uint64) ([]uint64, error) {
+	f, err := elf.Open(binary)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out := make([]uint64, len(addrs))
+	for i, a := range addrs {
+		j := slices.IndexFunc(f.Progs, func(p *elf.Prog) bool {
+			return p.Type == elf.PT_LOAD && a >= p.Vaddr && a-p.Vaddr < p.Filesz
+		})
+		if j < 0 {
+			return nil, fmt.Errorf("address %#x is in no loadable segment of %s", a, binary)
+		}
+		out[i] = a - f.Progs[j].Vaddr + f.Progs[j].Off
+	}
+	return out, nil
 }
 
 // lsmHook compiles an lsmhooks entry: a BPF LSM program, which can deny,
@@ -716,9 +776,53 @@ func (c *compiler) returnArg(path string, k *policy.KProbeSpec, cfg *tracing.Hoo
 		cfg.AtExit = tracing.AtExitInt
 	case "int64", "long", "":
 	default:
-		return unsupported(path+".returnArg.type", "return values are read as integers: type %q cannot describe one", k.ReturnArg.Type)
+		if err := returnObject(path, k, cfg, meta); err != nil {
+			return err
+		}
 	}
 	meta.Return.Label = k.ReturnArg.Label
+	return returnSockAction(path, k, cfg)
+}
+
+// returnObject reads the object a kernel function returns (a sock, a
+// file, ...) at the return, into the last argument slot.
+func returnObject(path string, k *policy.KProbeSpec, cfg *tracing.HookConfig, meta *Hook) error {
+	p := path + ".returnArg.type"
+	t, ok := funcArgTypes[k.ReturnArg.Type]
+	if cfg.KernelMem == 0 || !ok || t == tracing.ArgCharBuf || funcArgObjs[k.ReturnArg.Type] == tracing.ObjCaps {
+		return unsupported(p, "a syscall's return value is an integer, and an object returned can be read only from a kernel function, of type %s: type %q cannot describe one", retObjectTypes, k.ReturnArg.Type)
+	}
+	const slot = tracing.MaxArgs - 1
+	if len(k.Args) > slot {
+		return unsupported(p, "the generic hook reads %d values: %d arguments leave none for the object returned", tracing.MaxArgs, len(k.Args))
+	}
+	if s := slices.IndexFunc(k.Selectors, func(s policy.KProbeSelector) bool { return len(s.MatchReturnArgs) > 0 }); s >= 0 {
+		return unsupported(fmt.Sprintf("%s.selectors[%d].matchReturnArgs", path, s), "matchReturnArgs on a returned %s is not implemented yet", k.ReturnArg.Type)
+	}
+	cfg.ArgType[slot], cfg.ArgIndex[slot], cfg.ArgObj[slot] = uint8(t), tracing.RawRet, funcArgObjs[k.ReturnArg.Type]
+	cfg.RetCopy |= 1 << slot
+	cfg.NArgs = tracing.MaxArgs
+	meta.RetCopy |= 1 << slot
+	meta.Return.Type, meta.RetObj = t, true
+	return nil
+}
+
+// retObjectTypes are the types returnObject reads.
+const retObjectTypes = "file, path, dentry, kiocb, linux_binprm, sock, socket, skb, net_device, cred, user_namespace, bpf_attr, bpf_prog, bpf_map or perf_event"
+
+// returnSockAction compiles returnArgAction: TrackSock or UntrackSock on
+// the socket a kernel function returns, at its return, once the entry's
+// selectors matched (their actions may say NoPost), as Tetragon does.
+func returnSockAction(path string, k *policy.KProbeSpec, cfg *tracing.HookConfig) error {
+	acts := map[string]uint8{"TrackSock": tracing.SockTrack, "UntrackSock": tracing.SockUntrack}
+	act, ok := acts[k.ReturnArgAction]
+	if !ok {
+		return nil // Post, or none: the event
+	}
+	if k.ReturnArg.Type != "sock" || cfg.KernelMem == 0 {
+		return unsupported(path+".returnArgAction", "%s needs a kernel function that returns a struct sock (returnArg type sock)", k.ReturnArgAction)
+	}
+	cfg.RetSockAct = act
 	return nil
 }
 
@@ -1374,6 +1478,9 @@ func (c *compiler) actions(path string, sel uint8, acts []policy.ActionSelector,
 	if err != nil {
 		return err
 	}
+	if a.SockAct != 0 && (int(a.SockSlot) >= len(meta.Args) || cfg.ArgType[a.SockSlot] != tracing.ArgSock) {
+		return unsupported(path+".matchActions", "argSock %d: this hook reads no sock or socket at that position of args", a.SockSlot)
+	}
 	cfg.Actions[sel], meta.Actions[sel] = a, action
 	return nil
 }
@@ -1396,6 +1503,9 @@ func (c *compiler) returnActions(path string, sel uint8, acts []policy.ActionSel
 	a, action, err := c.actionList(p, acts)
 	if err != nil {
 		return err
+	}
+	if a.SockAct != 0 {
+		return unsupported(p, "TrackSock and UntrackSock in matchReturnActions are %s: returnArgAction tracks a returned socket", "not implemented yet")
 	}
 	cfg.RetActs |= 1 << sel
 	cfg.RetActions[sel], meta.Actions[sel] = a, action
@@ -1427,6 +1537,10 @@ func (c *compiler) actionList(path string, acts []policy.ActionSelector) (tracin
 			}
 		case "Override":
 			a.Override, action = act.ArgError, event.ActionOverride
+		case "TrackSock":
+			a.SockAct, a.SockSlot = tracing.SockTrack, uint8(act.ArgSock)
+		case "UntrackSock":
+			a.SockAct, a.SockSlot = tracing.SockUntrack, uint8(act.ArgSock)
 		default:
 			return a, "", unsupported(ap+".action", "action %s is not implemented yet", act.Action)
 		}

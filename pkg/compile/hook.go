@@ -23,10 +23,16 @@ type Hook struct {
 	Tags     []string
 	Args     []HookArg
 	Return   *HookArg // for hooks at syscall exit
-	Actions  []string // event action of each selector
-	RetCopy  uint8    // bit i: slot i is read at return (returnCopy)
-	LSM      bool     // an lsmhooks hook: its events are process_lsm
-	Uprobe   string   // a uprobe's binary: its events are process_uprobe
+	// RetObj: Return is an object (a sock, a file, ...) read into the
+	// last argument slot at the return.
+	RetObj  bool
+	Actions []string // event action of each selector
+	RetCopy uint8    // bit i: slot i is read at return (returnCopy)
+	LSM     bool     // an lsmhooks hook: its events are process_lsm
+	Uprobe  string   // a uprobe's binary: its events are process_uprobe
+	// UprobeOffset: a uprobe's place in the binary's file where it has no
+	// symbol; UprobeRefCtr: its reference counter's (0: none).
+	UprobeOffset, UprobeRefCtr uint64
 	// Tracepoint is a tracepoint's subsystem (Function is its event): its
 	// events are process_tracepoint.
 	Tracepoint string
@@ -68,6 +74,10 @@ func (h *Hook) Event(g *tracing.Generic) *event.ProcessKprobe {
 	}
 	if h.Return != nil && g.HasRet != 0 {
 		ev.Return = renderArg(h.Return.Type, g.Ret, nil)
+		if h.RetObj {
+			const slot = tracing.MaxArgs - 1
+			ev.Return = renderArg(h.Return.Type, g.ArgVal[slot], g.Args[slot])
+		}
 		ev.Return.Label = h.Return.Label
 	}
 	for i, a := range h.Args {

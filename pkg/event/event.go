@@ -120,17 +120,21 @@ type ProcessTracepoint struct {
 // ProcessUprobe reports that a uprobe hook fired and its selectors matched:
 // the binary and symbol, arguments, action and policy.
 type ProcessUprobe struct {
-	Process    *Process    `json:"process"`
-	Parent     *Process    `json:"parent,omitempty"`
-	Ancestors  []*Process  `json:"ancestors,omitempty"`
-	Path       string      `json:"path"`
-	Symbol     string      `json:"symbol"`
-	Args       []*Argument `json:"args,omitempty"`
-	Action     string      `json:"action"`
-	PolicyName string      `json:"policy_name,omitempty"`
-	Message    string      `json:"message,omitempty"`
-	Tags       []string    `json:"tags,omitempty"`
-	Mode       string      `json:"mode,omitempty"`
+	Process   *Process   `json:"process"`
+	Parent    *Process   `json:"parent,omitempty"`
+	Ancestors []*Process `json:"ancestors,omitempty"`
+	Path      string     `json:"path"`
+	Symbol    string     `json:"symbol"`
+	// Offset: the probe's place in Path's file, where it has no symbol;
+	// RefCtrOffset: its reference counter's (a USDT semaphore).
+	Offset       uint64      `json:"offset,omitempty,string"`
+	RefCtrOffset uint64      `json:"ref_ctr_offset,omitempty,string"`
+	Args         []*Argument `json:"args,omitempty"`
+	Action       string      `json:"action"`
+	PolicyName   string      `json:"policy_name,omitempty"`
+	Message      string      `json:"message,omitempty"`
+	Tags         []string    `json:"tags,omitempty"`
+	Mode         string      `json:"mode,omitempty"`
 	StackTraces
 }
 

@@ -40,6 +40,7 @@ const (
 	testRawTracepoint = "pkg/agent.TestRawTracepointReadsTPProtoArguments"
 	testLists         = "pkg/agent.TestTracepointKillsListedSyscalls"
 	testUprobe        = "pkg/agent.TestUprobeOnBash"
+	testUprobePlaces  = "pkg/agent.TestUprobeByOffsetAndAddress"
 	testLSM           = "pkg/agent.TestLSMFileOpenOverrideDenies"
 	testFunction      = "pkg/agent.TestKernelFunctionHookResolvesTheFile"
 	testScope         = "pkg/agent.TestPodContainerAndHostSelectors"
@@ -51,14 +52,13 @@ const (
 	testStackTraces   = "pkg/agent.TestStackTraces"
 	testCapsGained    = "pkg/agent.TestCapabilitiesGained"
 	testReturnActions = "pkg/agent.TestReturnActionsKillAfterTheCall"
+	testSockTracking  = "pkg/agent.TestSockTrackingNamesTheOwner"
 )
 
 // refusedActions are the actions of matchActions Vigil does not run yet.
 var refusedActions = map[string]string{
 	"GetUrl":                      notYet,
 	"DnsLookup":                   notYet,
-	"TrackSock":                   notYet,
-	"UntrackSock":                 notYet,
 	"NotifyEnforcer":              notYet,
 	"CleanupEnforcerNotification": notYet,
 	"Set":                         notYet,
@@ -152,7 +152,7 @@ func kprobeFields() map[string]Support {
 		"message":             implemented(testTagsMessage),
 		"tags":                implemented(testTagsMessage),
 		"ignore.callNotFound": implemented("pkg/agent.TestIgnoreCallNotFound"),
-		"returnArgAction":     {Test: testReturn, RefusedValues: map[string]string{"TrackSock": notYet, "UntrackSock": notYet}},
+		"returnArgAction":     implemented(testSockTracking),
 	}
 }
 
@@ -172,9 +172,9 @@ func uprobeFields() map[string]Support {
 		"symbols":                          implemented(testUprobe),
 		"message":                          implemented(testUprobe),
 		"tags":                             implemented(testUprobe),
-		"offsets":                          refused("uprobes by offset are " + notYet),
-		"refCtrOffsets":                    refused("uprobe reference counters are " + notYet),
-		"addrs":                            refused("uprobes by address are " + notYet),
+		"offsets":                          implemented(testUprobePlaces),
+		"refCtrOffsets":                    implemented(testUprobePlaces),
+		"addrs":                            implemented(testUprobePlaces),
 		"binaryDigests":                    refused("binary digests are " + notYet),
 		"btfPath":                          refused("BTF files for uprobes are " + notYet),
 		"ignore.digestVerificationFailure": refused("binary digests are " + notYet),
@@ -284,6 +284,7 @@ func selectorFields(ret bool) map[string]Support {
 		t["matchReturnActions[]."+f] = implemented(testReturnActions)
 	}
 	t["matchReturnActions[].argError"] = refused("Override at the return: the call has returned, there is nothing to override")
+	t["matchReturnActions[].argSock"] = refused("TrackSock and UntrackSock in matchReturnActions are " + notYet)
 	for _, f := range []string{"kernelStackTrace", "userStackTrace"} {
 		t["matchReturnActions[]."+f] = refused("stack traces from matchReturnActions are " + notYet + " (matchActions can take them at the entry)")
 	}
@@ -302,13 +303,14 @@ func actionFields() map[string]Support {
 		"action":           {Test: testSigkill, RefusedValues: refusedActions},
 		"argSig":           implemented("pkg/agent.TestClaimSignalAction"),
 		"argError":         implemented("pkg/agent.TestOverrideReturnsTheError"),
+		"argSock":          implemented(testSockTracking),
 		"rateLimit":        implemented("pkg/agent.TestRateLimitCollapsesRepeats"),
 		"rateLimitScope":   implemented("pkg/agent.TestRateLimitScopes"),
 		"kernelStackTrace": implemented(testStackTraces),
 		"userStackTrace":   implemented(testStackTraces),
 		"imaHash":          refused("imaHash is " + notYet + " (it needs a sleepable BPF LSM program)"),
 	}
-	for _, f := range []string{"argFqdn", "argUrl", "argSock", "argIndex", "argValue", "argRegs", "argNewSymbol", "argNewAddr", "argNewOffset"} {
+	for _, f := range []string{"argFqdn", "argUrl", "argIndex", "argValue", "argRegs", "argNewSymbol", "argNewAddr", "argNewOffset"} {
 		t[f] = refused("the action this argument belongs to is " + notYet)
 	}
 	return t
@@ -317,7 +319,9 @@ func actionFields() map[string]Support {
 // returnRefusedActions are the actions matchReturnActions refuses: those
 // matchActions refuses, and Override.
 func returnRefusedActions() map[string]string {
-	out := map[string]string{"Override": "matchReturnActions run after the call returned: there is nothing to override"}
+	out := map[string]string{"Override": "matchReturnActions run after the call returned: there is nothing to override",
+		"TrackSock":   "TrackSock in matchReturnActions is " + notYet + ": returnArgAction tracks a returned socket",
+		"UntrackSock": "UntrackSock in matchReturnActions is " + notYet + ": returnArgAction untracks a returned socket"}
 	for k, v := range refusedActions {
 		out[k] = v
 	}

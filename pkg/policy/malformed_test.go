@@ -636,7 +636,21 @@ t.yaml:13: spec.kprobes[0].selectors[0].matchNamespaces[0].namespace: unknown na
       - action: TrackSock
         argSock: 0
 `,
-		want: `t.yaml:14: spec.kprobes[0].selectors[0].matchActions[0].argSock: argument 0 has type int, not sock`,
+		want: `t.yaml:14: spec.kprobes[0].selectors[0].matchActions[0].argSock: args[0] has type int, not sock or socket`,
+	},
+	{
+		name: "argSock past the arguments",
+		spec: `  kprobes:
+  - call: tcp_close
+    args:
+    - index: 1
+      type: sock
+    selectors:
+    - matchActions:
+      - action: UntrackSock
+        argSock: 1
+`,
+		want: `t.yaml:14: spec.kprobes[0].selectors[0].matchActions[0].argSock: 1 is past the hook's args (1 of them): argSock is a position in args, counted from 0`,
 	},
 	{
 		name: "unexpanded template variable",
@@ -701,7 +715,7 @@ t.yaml:15: spec.fentries[0].args[1].returnCopy: returnCopy applies only to char_
   - path: "bin/bash"
 `,
 		want: `t.yaml:7: spec.uprobes[0].path: "bin/bash" is not an absolute path
-t.yaml:7: spec.uprobes[0]: a uprobe needs symbols or offsets`,
+t.yaml:7: spec.uprobes[0]: a uprobe needs exactly one of symbols, offsets (in the file) or addrs (virtual addresses)`,
 	},
 	{
 		name: "usdt with bad provider and Set on arg 3",

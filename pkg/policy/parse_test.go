@@ -113,7 +113,7 @@ spec:
   uprobes:
   - path: /usr/lib/libc.so.6
     symbols: [malloc, free]
-    offsets: [0, 4]
+    refCtrOffsets: [0, 4]
     args: [{index: 0, type: size_t}]
     selectors: [{matchPIDs: [{operator: NotIn, values: [1], isNamespacePID: true, followForks: true}]}]
   usdts:
@@ -138,7 +138,7 @@ spec:
 		t.Fatal(err)
 	}
 	s := policies[0].GetSpec()
-	if *s.Lists[1].Pattern != "^ksys_" || s.UProbes[0].Offsets[1] != 4 || s.Usdts[0].Selectors[0].MatchActions[0].ArgValue != 32 {
+	if *s.Lists[1].Pattern != "^ksys_" || s.UProbes[0].RefCtrOffsets[1] != 4 || s.Usdts[0].Selectors[0].MatchActions[0].ArgValue != 32 {
 		t.Errorf("spec = %+v", s)
 	}
 	if s.KProbes[0].Selectors[0].MatchActions[0].ArgError != -1 || !s.KProbes[0].Ignore.CallNotFound {

@@ -104,9 +104,18 @@ func (v *validator) override(h *hook, a *ActionSelector, p path) {
 	}
 }
 
+// sockArg checks TrackSock's and UntrackSock's argSock: as in Tetragon, a
+// position in args (counted from 0), not an argument's index.
 func (v *validator) sockArg(h *hook, a *ActionSelector, p path) {
-	if arg := v.declared(h, a.ArgSock, p.child("argSock")); arg != nil && arg.Type != "sock" && arg.Type != "socket" {
-		v.errorf(p.child("argSock"), "argument %d has type %s, not sock", a.ArgSock, arg.Type)
+	if h.generic {
+		return
+	}
+	if int(a.ArgSock) >= len(h.args) {
+		v.errorf(p.child("argSock"), "%d is past the hook's args (%d of them): argSock is a position in args, counted from 0", a.ArgSock, len(h.args))
+		return
+	}
+	if t := h.args[a.ArgSock].Type; t != "sock" && t != "socket" {
+		v.errorf(p.child("argSock"), "args[%d] has type %s, not sock or socket", a.ArgSock, t)
 	}
 }
 

@@ -122,13 +122,18 @@ func (v *validator) tracepoint(t *TracepointSpec, p path) {
 
 func (v *validator) uprobe(u *UProbeSpec, p path) {
 	v.absolute(p.child("path"), u.Path)
-	switch {
-	case len(u.Symbols) == 0 && len(u.Offsets) == 0:
-		v.errorf(p, "a uprobe needs symbols or offsets")
-	case len(u.Symbols) > 0 && len(u.Offsets) > 0 && len(u.Offsets) != len(u.Symbols):
-		v.errorf(p.child("offsets"), "%d offsets for %d symbols: give one offset per symbol", len(u.Offsets), len(u.Symbols))
+	// as in Tetragon: one way to place the probes, and a reference
+	// counter for each or none
+	lists := 0
+	for _, n := range []int{len(u.Symbols), len(u.Offsets), len(u.Addrs)} {
+		if n > 0 {
+			lists++
+		}
 	}
-	if n := max(len(u.Symbols), len(u.Offsets)); len(u.RefCtrOffsets) > 0 && len(u.RefCtrOffsets) != n {
+	if lists != 1 {
+		v.errorf(p, "a uprobe needs exactly one of symbols, offsets (in the file) or addrs (virtual addresses)")
+	}
+	if n := len(u.Symbols) + len(u.Offsets) + len(u.Addrs); lists == 1 && len(u.RefCtrOffsets) > 0 && len(u.RefCtrOffsets) != n {
 		v.errorf(p.child("refCtrOffsets"), "%d refCtrOffsets for %d probes: give one per probe", len(u.RefCtrOffsets), n)
 	}
 	for i, s := range u.Symbols {

@@ -33,6 +33,7 @@ const (
 	genericMapProcs                  = "procs"
 	genericMapRateLimits             = "rate_limits"
 	genericMapRetStash               = "ret_stash"
+	genericMapSocktrack              = "socktrack"
 	genericMapStackTraces            = "stack_traces"
 	genericMapStrSets                = "str_sets"
 	genericMapSyscallExitHooks       = "syscall_exit_hooks"
@@ -145,6 +146,7 @@ type genericMapSpecs struct {
 	Procs            *ebpf.MapSpec `ebpf:"procs"`
 	RateLimits       *ebpf.MapSpec `ebpf:"rate_limits"`
 	RetStash         *ebpf.MapSpec `ebpf:"ret_stash"`
+	Socktrack        *ebpf.MapSpec `ebpf:"socktrack"`
 	StackTraces      *ebpf.MapSpec `ebpf:"stack_traces"`
 	StrSets          *ebpf.MapSpec `ebpf:"str_sets"`
 	SyscallExitHooks *ebpf.MapSpec `ebpf:"syscall_exit_hooks"`
@@ -209,6 +211,7 @@ type genericMaps struct {
 	Procs            *ebpf.Map `ebpf:"procs"`
 	RateLimits       *ebpf.Map `ebpf:"rate_limits"`
 	RetStash         *ebpf.Map `ebpf:"ret_stash"`
+	Socktrack        *ebpf.Map `ebpf:"socktrack"`
 	StackTraces      *ebpf.Map `ebpf:"stack_traces"`
 	StrSets          *ebpf.Map `ebpf:"str_sets"`
 	SyscallExitHooks *ebpf.Map `ebpf:"syscall_exit_hooks"`
@@ -234,6 +237,7 @@ func (m *genericMaps) Close() error {
 		m.Procs,
 		m.RateLimits,
 		m.RetStash,
+		m.Socktrack,
 		m.StackTraces,
 		m.StrSets,
 		m.SyscallExitHooks,

@@ -268,7 +268,19 @@ type SelAction struct {
 	Stacks      uint8 // Stack*: the stack traces the event carries
 	RateLimitMs uint32
 	Override    int32 // error an LSM hook returns instead, 0 for none
+	// SockAct (SockTrack, SockUntrack) on the socket read in slot
+	// SockSlot: TrackSock and UntrackSock.
+	SockAct  uint8
+	SockSlot uint8
+	Pad      [2]uint8
 }
+
+// Socket tracking actions, as in enum sock_act: a tracked socket's events
+// are the process's that tracked it.
+const (
+	SockTrack   = 1
+	SockUntrack = 2
+)
 
 // HookConfig configures one hook of the generic program.
 type HookConfig struct {
@@ -294,10 +306,13 @@ type HookConfig struct {
 	// SkipOpath: the hook, file_open served at the open syscalls' exit,
 	// skips a returned descriptor of an O_PATH file (no open for the LSM).
 	SkipOpath uint8
-	Pad       [3]uint8
-	MaxData   uint32
-	Actions   [MaxSelectors]SelAction
-	Conds     [MaxConds]Cond
+	// RetSockAct (SockTrack, SockUntrack) on the returned socket, once the
+	// entry's selectors matched: returnArgAction.
+	RetSockAct uint8
+	Pad        [2]uint8
+	MaxData    uint32
+	Actions    [MaxSelectors]SelAction
+	Conds      [MaxConds]Cond
 	// NResolve and Resolve: each slot's resolve path, the members followed
 	// from the argument (see ResolveStep).
 	NResolve [MaxArgs]uint8
@@ -413,10 +428,15 @@ const (
 // FuncHook is a hook with a program of its own: a kprobe or fentry on a
 // kernel function (or a syscall's wrapper), or a BPF LSM hook.
 type FuncHook struct {
-	Attach  string // AttachKprobe, AttachFentry or AttachLSM
-	Symbol  string // function, or LSM hook name (file_open)
-	Path    string // uprobe: the executable or library
-	Syscall bool   // a syscall wrapper: the arguments are in its pt_regs
+	Attach string // AttachKprobe, AttachFentry or AttachLSM
+	Symbol string // function, or LSM hook name (file_open)
+	Path   string // uprobe: the executable or library
+	// Offset: a uprobe's place in Path's file, without a Symbol (from
+	// offsets, or addrs converted); RefCtrOffset: the file offset of its
+	// reference counter (a USDT semaphore), which the kernel raises in
+	// every process that maps Path while the probe is attached; 0: none.
+	Offset, RefCtrOffset uint64
+	Syscall              bool // a syscall wrapper: the arguments are in its pt_regs
 	// Override: a return hook whose selectors may Override at the entry,
 	// which then runs where the return value can be changed (fmod_ret
 	// before fexit, a kprobe with bpf_override_return before kretprobe).
@@ -1026,7 +1046,7 @@ func attach(fh FuncHook, prog *ebpf.Program) (link.Link, error) {
 		if err != nil {
 			return nil, err
 		}
-		return ex.Uprobe(fh.Symbol, prog, nil)
+		return ex.Uprobe(fh.Symbol, prog, &link.UprobeOptions{Address: fh.Offset, RefCtrOffset: fh.RefCtrOffset})
 	}
 	return nil, fmt.Errorf("unknown attach type %q", fh.Attach)
 }

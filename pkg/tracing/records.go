@@ -249,7 +249,9 @@ type msgGenericHead struct {
 	DataErr     [MaxArgs]uint8 // DataErr*: a char_buf's bytes are short
 	Pad3        uint8
 	DataLen     [MaxArgs]uint32 // bytes of a maxData char_buf in Data records
-	Pad4        uint32
+	// OwnerTid: a tracked socket's owner thread (TrackSock), whose
+	// process Ident and Parent then are; 0 for none.
+	OwnerTid uint32
 }
 
 // Generic.Part values, as in enum msg_part: a return hook's event comes as

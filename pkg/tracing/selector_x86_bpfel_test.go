@@ -24,6 +24,7 @@ const (
 	selectorMapProcs         = "procs"
 	selectorMapSelCases      = "sel_cases"
 	selectorMapSelResults    = "sel_results"
+	selectorMapSocktrack     = "socktrack"
 	selectorMapStrSets       = "str_sets"
 	selectorProgSelectorTest = "selector_test"
 )
@@ -85,6 +86,7 @@ type selectorMapSpecs struct {
 	Procs       *ebpf.MapSpec `ebpf:"procs"`
 	SelCases    *ebpf.MapSpec `ebpf:"sel_cases"`
 	SelResults  *ebpf.MapSpec `ebpf:"sel_results"`
+	Socktrack   *ebpf.MapSpec `ebpf:"socktrack"`
 	StrSets     *ebpf.MapSpec `ebpf:"str_sets"`
 }
 
@@ -122,6 +124,7 @@ type selectorMaps struct {
 	Procs       *ebpf.Map `ebpf:"procs"`
 	SelCases    *ebpf.Map `ebpf:"sel_cases"`
 	SelResults  *ebpf.Map `ebpf:"sel_results"`
+	Socktrack   *ebpf.Map `ebpf:"socktrack"`
 	StrSets     *ebpf.Map `ebpf:"str_sets"`
 }
 
@@ -135,6 +138,7 @@ func (m *selectorMaps) Close() error {
 		m.Procs,
 		m.SelCases,
 		m.SelResults,
+		m.Socktrack,
 		m.StrSets,
 	)
 }

@@ -1,0 +1,131 @@
+package compile
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/vigil-sec/vigil/pkg/policy"
+	"github.com/vigil-sec/vigil/pkg/probe"
+	"github.com/vigil-sec/vigil/pkg/tracing"
+)
+
+func compileWithReturns(doc string) (*Compiled, error) {
+	ps, err := policy.Parse([]byte(doc), "t.yaml")
+	if err != nil {
+		return nil, err
+	}
+	return Compile(ps[0], Target{Kernel: kernelWith(probe.Kprobe, probe.Kretprobe, probe.TPBTF)})
+}
+
+// TestSockTrackingCompiles: returnArgAction on a returned sock, read into
+// the last slot at the return, and TrackSock and UntrackSock on the
+// socket at a position of args.
+func TestSockTrackingCompiles(t *testing.T) {
+	c, err := compileWithReturns(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: track}
+spec:
+  kprobes:
+  - call: sk_alloc
+    syscall: false
+    return: true
+    args: [{index: 1, type: int}]
+    returnArg: {index: 0, type: sock}
+    returnArgAction: TrackSock
+  - call: inet_listen
+    syscall: false
+    args: [{index: 1, type: int}, {index: 0, type: socket}]
+    selectors:
+    - matchActions: [{action: UntrackSock, argSock: 1}]
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alloc, listen := c.Program.Funcs[0].Config, c.Program.Funcs[1].Config
+	const last = tracing.MaxArgs - 1
+	if alloc.RetSockAct != tracing.SockTrack || alloc.ArgType[last] != tracing.ArgSock ||
+		alloc.ArgIndex[last] != tracing.RawRet || alloc.RetCopy != 1<<last || alloc.NArgs != tracing.MaxArgs {
+		t.Errorf("sk_alloc: return action %d, last slot type %d index %d, retCopy %b, %d slots",
+			alloc.RetSockAct, alloc.ArgType[last], alloc.ArgIndex[last], alloc.RetCopy, alloc.NArgs)
+	}
+	if a := listen.Actions[0]; a.SockAct != tracing.SockUntrack || a.SockSlot != 1 || a.Post != 1 {
+		t.Errorf("inet_listen: action %+v, want UntrackSock of slot 1, posting", a)
+	}
+	if h := c.Hooks[0]; !h.RetObj || h.Return.Type != tracing.ArgSock || len(h.Args) != 1 {
+		t.Errorf("sk_alloc's metadata: %+v, want the return a sock object and one argument", h)
+	}
+}
+
+// TestSockTrackingRefusals: what socket tracking and returned objects
+// refuse, each with its YAML path.
+func TestSockTrackingRefusals(t *testing.T) {
+	for _, tc := range []struct{ name, hook, want string }{
+		{"returnArgAction on an int", `call: sk_alloc
+    syscall: false
+    return: true
+    returnArg: {index: 0, type: int}
+    returnArgAction: TrackSock`, "spec.kprobes[0].returnArgAction: TrackSock needs a kernel function that returns a struct sock"},
+		{"an object from a syscall", `call: sys_openat
+    return: true
+    returnArg: {index: 0, type: file}`, "spec.kprobes[0].returnArg.type: a syscall's return value is an integer"},
+		{"no slot left", `call: sk_alloc
+    syscall: false
+    return: true
+    args: [{index: 0, type: int}, {index: 1, type: int}, {index: 2, type: int}, {index: 3, type: int}, {index: 4, type: int}]
+    returnArg: {index: 0, type: sock}`, "spec.kprobes[0].returnArg.type: the generic hook reads 5 values"},
+		{"matchReturnArgs on a sock", `call: sk_alloc
+    syscall: false
+    return: true
+    returnArg: {index: 0, type: sock}
+    selectors:
+    - matchReturnArgs: [{operator: Family, values: [AF_INET]}]`, "spec.kprobes[0].selectors[0].matchReturnArgs: matchReturnArgs on a returned sock is not implemented yet"},
+		{"TrackSock at the return", `call: tcp_close
+    syscall: false
+    return: true
+    args: [{index: 0, type: sock}]
+    returnArg: {index: 0, type: int}
+    selectors:
+    - matchReturnActions: [{action: TrackSock, argSock: 0}]`, "spec.kprobes[0].selectors[0].matchReturnActions[0].action: TrackSock: TrackSock in matchReturnActions is not implemented yet"},
+	} {
+		_, err := compileWithReturns(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: track}
+spec:
+  kprobes:
+  - ` + tc.hook + "\n")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error containing %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// TestUprobePlaces: uprobes by file offset keep the offset and reference
+// counter; addresses are converted through the binary's segments, and one
+// that is in none, or a binary that cannot be read, is refused naming
+// addrs.
+func TestUprobePlaces(t *testing.T) {
+	doc := func(place string) (*Compiled, error) {
+		ps, err := policy.Parse([]byte(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: places}
+spec:
+  uprobes:
+  - path: /proc/self/exe
+    `+place+"\n"), "t.yaml")
+		if err != nil {
+			return nil, err
+		}
+		return Compile(ps[0], Target{Kernel: kernelWith(probe.Uprobe)})
+	}
+	c, err := doc("offsets: [16, 32]\n    refCtrOffsets: [100, 200]")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := c.Program.Funcs; len(f) != 2 || f[1].Offset != 32 || f[1].RefCtrOffset != 200 || f[1].Symbol != "" ||
+		c.Hooks[1].UprobeOffset != 32 || c.Hooks[1].UprobeRefCtr != 200 {
+		t.Errorf("hooks %+v, metadata %+v: want the second at offset 32 with counter 200", f, c.Hooks)
+	}
+	if _, err := doc("addrs: [1]"); err == nil || !strings.Contains(err.Error(), "spec.uprobes[0].addrs: address 0x1 is in no loadable segment") {
+		t.Errorf("an address outside the binary: %v", err)
+	}
+}
