@@ -301,6 +301,28 @@ struct resolve_step {
 	__u8 pad[3];
 };
 
+/* Where a USDT argument is at the probe (hook_config.usdt), as its SDT
+ * note says: libbpf's and Tetragon's reading of the x86-64 argument specs. */
+enum usdt_kind {
+	USDT_NONE = 0,
+	USDT_CONST = 1, /* "4@$5": val */
+	USDT_REG = 2,	/* "8@%rdi": the register at pt_regs offset reg */
+	USDT_DEREF = 3, /* "-4@-8(%rbp)": memory at the register + val */
+	USDT_SIB = 4,	/* "8@4(%rax,%rbx,8)": reg + (index << scale) + val */
+};
+
+#define MAX_USDT_ARGS 6 /* raw[0] to raw[5] */
+
+struct usdt_arg {
+	__s64 val;
+	__u16 reg;   /* offsetof(struct pt_regs, the register) */
+	__u16 index; /* USDT_SIB: the index register's */
+	__u8 kind;   /* enum usdt_kind */
+	__u8 scale;  /* USDT_SIB: log2 of the scale */
+	__u8 shift;  /* 64 - 8 * its size in bytes */
+	__u8 sig;    /* signed: sign-extended from its size */
+};
+
 struct hook_config {
 	__u32 hook_id;
 	__u32 policy_id;
@@ -340,6 +362,8 @@ struct hook_config {
 	__u32 ret_acts;
 	struct sel_action ret_actions[MAX_SELECTORS];
 	__u32 pad3;
+	/* a USDT hook's arguments: where raw[i] comes from (generic_usdt) */
+	struct usdt_arg usdt[MAX_USDT_ARGS];
 };
 
 /* Per hook and CPU: selector matches, and enforcement actions taken. */

@@ -54,6 +54,7 @@ struct gscratch {
 	__u8 tmp[STR_KEY_MASK + 1];
 	struct path_buf path;
 	struct sock_owner owner;
+	struct sock_owner tracked; /* the owner TrackSock records */
 };
 
 struct {

@@ -24,11 +24,12 @@ struct {
 	__type(value, struct sock_owner);
 } socktrack SEC(".maps");
 
-/* Tracks (the current process owns it) or untracks socket sk. */
-static __always_inline void track_sock(__u64 sk, __u8 act)
+/* Tracks (the current process owns it) or untracks socket sk. The owner
+ * is put together in the scratch: the stack of the programs that get here
+ * is near the verifier's limit on older kernels. */
+static __always_inline void track_sock(struct gscratch *s, __u64 sk, __u8 act)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct sock_owner o = {.tid = (__u32)bpf_get_current_pid_tgid()};
 
 	if (!sk)
 		return;
@@ -38,9 +39,10 @@ static __always_inline void track_sock(__u64 sk, __u8 act)
 	}
 	if (act != SOCK_TRACK)
 		return;
-	ident_of(task, &o.ident);
-	ident_of(BPF_CORE_READ(task, real_parent), &o.parent);
-	bpf_map_update_elem(&socktrack, &sk, &o, BPF_ANY);
+	s->tracked.tid = (__u32)bpf_get_current_pid_tgid();
+	ident_of(task, &s->tracked.ident);
+	ident_of(BPF_CORE_READ(task, real_parent), &s->tracked.parent);
+	bpf_map_update_elem(&socktrack, &sk, &s->tracked, BPF_ANY);
 }
 
 /* Makes the event being read its owner's where socket sk is tracked. */

@@ -49,6 +49,7 @@ struct generic_enums {
 	enum data_limit data_limit;
 	enum stack_flag stack_flag;
 	enum sock_act sock_act;
+	enum usdt_kind usdt_kind;
 };
 struct generic_enums *unused_generic_enums __attribute__((unused));
 
@@ -206,7 +207,8 @@ static __always_inline int act_on(struct gscratch *s, struct hook_config *cfg,
 		return 0;
 	/* no enforcement: monitor mode tracks sockets too */
 	if (act->sock_act)
-		track_sock(s->obj[act->sock_slot & SLOT_MASK], act->sock_act);
+		track_sock(s, s->obj[act->sock_slot & SLOT_MASK],
+			   act->sock_act);
 	if (act->sig && !s->msg.monitor)
 		bpf_send_signal(act->sig);
 	if (!s->msg.monitor)
@@ -381,7 +383,7 @@ static __always_inline void return_hook(struct gscratch *s,
 		return;
 	read_ret(s, cfg);
 	if (cfg->ret_sock_act)
-		track_sock(s->ret, cfg->ret_sock_act);
+		track_sock(s, s->ret, cfg->ret_sock_act);
 	if (only & KEPT_QUIET)
 		return; /* no event: NoPost, or rate limited */
 	read_args(s, cfg, cfg->ret_copy);
@@ -783,6 +785,60 @@ int generic_kprobe_override(struct pt_regs *ctx)
 
 	if (ret)
 		bpf_override_return(ctx, ret);
+	return 0;
+}
+
+/* A USDT argument, read where its SDT note says it is at the probe. */
+static __always_inline __u64 usdt_arg(struct pt_regs *ctx, struct usdt_arg *a)
+{
+	__u64 v = 0, idx = 0;
+
+	switch (a->kind) {
+	case USDT_CONST:
+		v = a->val;
+		break;
+	case USDT_REG:
+		bpf_probe_read_kernel(&v, sizeof(v),
+				      (void *)ctx + (a->reg & 0xff));
+		break;
+	case USDT_DEREF:
+	case USDT_SIB:
+		bpf_probe_read_kernel(&v, sizeof(v),
+				      (void *)ctx + (a->reg & 0xff));
+		if (a->kind == USDT_SIB) {
+			bpf_probe_read_kernel(&idx, sizeof(idx),
+					      (void *)ctx + (a->index & 0xff));
+			v += idx << (a->scale & 3);
+		}
+		if (bpf_probe_read_user(&v, sizeof(v), (void *)(v + a->val)))
+			return 0;
+		break;
+	default:
+		return 0;
+	}
+	v <<= a->shift & 63;
+	if (a->sig)
+		return (__s64)v >> (a->shift & 63);
+	return v >> (a->shift & 63);
+}
+
+/* A USDT probe (a uprobe at an SDT note's place): its arguments where the
+ * note says they are, then the hook. */
+SEC("uprobe")
+int generic_usdt(struct pt_regs *ctx)
+{
+	__u32 id = cfg_hook_id;
+	struct hook_config *cfg = bpf_map_lookup_elem(&hook_configs, &id);
+	struct gscratch *s = scratch();
+
+	if (!s || !cfg)
+		return 0;
+	clear_raw(s);
+	for (int i = 0; i < MAX_USDT_ARGS; i++)
+		s->raw[i] = usdt_arg(ctx, &cfg->usdt[i]);
+	s->at_exit = 0;
+	run_hook(id, 0);
+	post_stacks(ctx);
 	return 0;
 }
 

@@ -63,7 +63,7 @@ func agentCommand() *cobra.Command {
 	fl.IntVar(&f.file.MaxBackups, "export-file-rotation-max-backups", 5, "rotated export files kept")
 	fl.BoolVar(&f.file.Compress, "export-file-compress", false, "gzip rotated export files")
 	fl.BoolVar(&f.file.AllowShared, "export-file-allow-shared", false, "accept an existing export file that another user owns, that group or others may open, or that has other hard links (refused by default; a symbolic link is always refused)")
-	fl.Var(ancestorsFlag{&f.cfg.Process.Ancestors}, "enable-ancestors", "add every ancestor process to events: to all (bare flag, or true), or to those of Tetragon's list of event types (base: process_exec and process_exit; kprobe, tracepoint, uprobe, lsm: need base)")
+	fl.Var(ancestorsFlag{&f.cfg.Process.Ancestors}, "enable-ancestors", "add every ancestor process to events: to all (bare flag, or true), or to those of Tetragon's list of event types (base: process_exec and process_exit; kprobe, tracepoint, uprobe, lsm, usdt: need base)")
 	fl.Lookup("enable-ancestors").NoOptDefVal = "true"
 	fl.BoolVar(&f.cfg.Process.Credentials, "enable-process-cred", false, "add capabilities and credentials to processes")
 	fl.BoolVar(&f.cfg.Process.Namespaces, "enable-process-ns", false, "add namespaces to processes")

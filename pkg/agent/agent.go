@@ -374,6 +374,12 @@ func (a *Agent) writeHook(g *tracing.Generic) {
 			Args: ev.Args, Action: ev.Action, PolicyName: ev.PolicyName, Message: ev.Message, Tags: ev.Tags, Mode: ev.Mode,
 			StackTraces: ev.StackTraces,
 		}
+	case h.USDT != nil:
+		out.ProcessUsdt = &event.ProcessUsdt{
+			Process: ev.Process, Parent: ev.Parent, Ancestors: ev.Ancestors, Path: h.USDT.Path, Provider: h.USDT.Provider,
+			Name: h.USDT.Name, Args: ev.Args, Action: ev.Action, PolicyName: ev.PolicyName, Message: ev.Message, Tags: ev.Tags,
+			Mode: ev.Mode, StackTraces: ev.StackTraces,
+		}
 	case h.Tracepoint != "":
 		out.ProcessTracepoint = &event.ProcessTracepoint{
 			Process: ev.Process, Parent: ev.Parent, Ancestors: ev.Ancestors, Subsys: h.Tracepoint, Event: ev.FunctionName,
@@ -395,6 +401,8 @@ func (a *Agent) ancestorsOf(h *compile.Hook) bool {
 		return on.LSM
 	case h.Uprobe != "":
 		return on.Uprobe
+	case h.USDT != nil:
+		return on.USDT
 	case h.Tracepoint != "":
 		return on.Tracepoint
 	}

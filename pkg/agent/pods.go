@@ -107,6 +107,8 @@ func processes(ev *event.Event) []*event.Process {
 		proc, parent, ancestors = ev.ProcessLsm.Process, ev.ProcessLsm.Parent, ev.ProcessLsm.Ancestors
 	case ev.ProcessUprobe != nil:
 		proc, parent, ancestors = ev.ProcessUprobe.Process, ev.ProcessUprobe.Parent, ev.ProcessUprobe.Ancestors
+	case ev.ProcessUsdt != nil:
+		proc, parent, ancestors = ev.ProcessUsdt.Process, ev.ProcessUsdt.Parent, ev.ProcessUsdt.Ancestors
 	case ev.ProcessTracepoint != nil:
 		proc, parent, ancestors = ev.ProcessTracepoint.Process, ev.ProcessTracepoint.Parent, ev.ProcessTracepoint.Ancestors
 	default:

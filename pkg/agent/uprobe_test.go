@@ -1,61 +1,26 @@
 package agent
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/vigil-sec/vigil/pkg/event"
 	"github.com/vigil-sec/vigil/pkg/probe"
+	"github.com/vigil-sec/vigil/pkg/usdt/usdttest"
 )
 
-// semaphoreELF writes a static x86-64 program that reads a 16-bit counter
-// in its writable data segment, passes a nop (where a probe goes), and
-// exits with the counter's value: 0, or 1 while a uprobe with that counter
-// as its reference counter (a USDT semaphore) is attached. It returns the
-// file's name, the nop's file offset and virtual address, and the
-// counter's file offset.
-func semaphoreELF(t *testing.T) (name string, probeOff, probeAddr, semOff uint64) {
-	const base, headers, data = 0x400000, 64 + 3*56, 0x1000
-	probeOff = headers + 7
-	code := []byte{
-		0x0F, 0xB7, 0x3D, 0, 0, 0, 0, // movzx edi, word [rip + counter]
-		0x90,              // nop: the probe's place
-		0xB8, 60, 0, 0, 0, // mov eax, 60 (exit)
-		0x0F, 0x05, // syscall
-	}
-	binary.LittleEndian.PutUint32(code[3:], uint32(data-probeOff))
-	text := uint64(headers + len(code))
-	var b bytes.Buffer
-	b.Write([]byte{0x7f, 'E', 'L', 'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0}) // 64-bit, little endian
-	for _, v := range []any{
-		uint16(2), uint16(62), uint32(1), uint64(base + headers), // ET_EXEC, EM_X86_64, version, entry
-		uint64(64), uint64(0), uint32(0), // program headers at 64, no sections, flags
-		uint16(64), uint16(56), uint16(3), uint16(64), uint16(0), uint16(0),
-		// the code: read and execute, which uprobes need (not writable)
-		uint32(1), uint32(5), uint64(0), uint64(base), uint64(base), text, text, uint64(0x1000),
-		// the counter: a private writable mapping of the file, as the
-		// kernel needs to raise a reference counter
-		uint32(1), uint32(6), uint64(data), uint64(base + data), uint64(base + data), uint64(2), uint64(2), uint64(0x1000),
-		// PT_GNU_STACK: a stack that is not executable
-		uint32(0x6474e551), uint32(6), uint64(0), uint64(0), uint64(0), uint64(0), uint64(0), uint64(16),
-	} {
-		if err := binary.Write(&b, binary.LittleEndian, v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b.Write(code)
-	b.Write(make([]byte, data-b.Len()+2)) // up to the counter, and the counter: 0
-	name = filepath.Join(t.TempDir(), "semaphore")
-	if err := os.WriteFile(name, b.Bytes(), 0o755); err != nil {
+// program writes usdttest's program, which exits with its semaphore's
+// value, and returns it with its path as the kernel resolves it.
+func program(t *testing.T) usdttest.Program {
+	t.Helper()
+	p, err := usdttest.Write(t.TempDir())
+	if err != nil {
 		t.Fatal(err)
 	}
-	return resolved(t, name), probeOff, base + probeOff, data
+	p.Path = resolved(t, p.Path)
+	return p
 }
 
 // runSemaphore runs the program and returns its pid and exit code.
@@ -76,7 +41,8 @@ func runSemaphore(t *testing.T, bin string) (pid, code int) {
 // counter in the process while the probe is attached.
 func TestUprobeByOffsetAndAddress(t *testing.T) {
 	requires(t, probe.Uprobe)
-	bin, off, addr, sem := semaphoreELF(t)
+	prog := program(t)
+	bin, off, addr, sem := prog.Path, prog.Probe, usdttest.Base+prog.Probe, prog.Semaphore
 	if _, code := runSemaphore(t, bin); code != 0 {
 		t.Fatalf("with no probe the program exits %d, want 0 (its counter)", code)
 	}
@@ -121,4 +87,44 @@ spec:
 			t.Errorf("event %+v, want the address's file offset %d", u, off)
 		}
 	})
+}
+
+// TestUSDTReadsItsArguments: a USDT hook on usdttest's probe reads its
+// three arguments where the SDT note says they are (a register, memory at
+// a register plus 8, a constant), filters on them in the kernel, raises
+// the probe's semaphore while attached, and posts process_usdt.
+func TestUSDTReadsItsArguments(t *testing.T) {
+	requires(t, probe.Uprobe)
+	prog := program(t)
+	load(t, fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: usdt-args}
+spec:
+  usdts:
+  - path: %q
+    provider: %s
+    name: %s
+    args:
+    - {index: 0, type: int32}
+    - {index: 1, type: int64}
+    - {index: 2, type: int32}
+    selectors:
+    - matchArgs:
+      - {index: 0, operator: Equal, values: ["%d"]}
+      - {index: 2, operator: Equal, values: ["%d"]}
+`, prog.Path, usdttest.Provider, usdttest.Name, usdttest.Arg0, usdttest.Arg2))
+	pid, code := runSemaphore(t, prog.Path)
+	if code != 1 {
+		t.Errorf("exit %d, want 1: the semaphore the USDT hook raises", code)
+	}
+	u := shared.sink.one(t, "process_usdt event", func(ev *event.Event) bool {
+		return ev.ProcessUsdt != nil && ev.ProcessUsdt.Process.Pid == uint32(pid)
+	}).ProcessUsdt
+	if u.Path != prog.Path || u.Provider != usdttest.Provider || u.Name != usdttest.Name || u.PolicyName != "usdt-args" || len(u.Args) != 3 {
+		t.Fatalf("event %+v", u)
+	}
+	if a := u.Args; a[0].IntArg == nil || *a[0].IntArg != usdttest.Arg0 || a[1].LongArg == nil || *a[1].LongArg != usdttest.Arg1 ||
+		a[2].IntArg == nil || *a[2].IntArg != usdttest.Arg2 {
+		t.Errorf("args %+v %+v %+v, want %d %d %d", a[0], a[1], a[2], usdttest.Arg0, usdttest.Arg1, usdttest.Arg2)
+	}
 }

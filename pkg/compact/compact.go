@@ -51,6 +51,9 @@ func (p *Printer) Line(ev *event.Event) string {
 	case ev.ProcessUprobe != nil:
 		u := ev.ProcessUprobe
 		return p.policy("uprobe", u.Process, u.Path+":"+u.Symbol, u.Args, u.Action, u.Mode, u.PolicyName)
+	case ev.ProcessUsdt != nil:
+		u := ev.ProcessUsdt
+		return p.policy("usdt", u.Process, u.Path+":"+u.Provider+":"+u.Name, u.Args, u.Action, u.Mode, u.PolicyName)
 	case ev.LostEvents != nil:
 		l := ev.LostEvents
 		return p.join("❗", "lost", p.alert.Sprintf("%d events: %s", l.Count, l.Reason))

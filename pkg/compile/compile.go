@@ -1,7 +1,6 @@
 package compile
 
 import (
-	"debug/elf"
 	"fmt"
 	"math"
 	"net/netip"
@@ -123,6 +122,11 @@ func Compile(p policy.Policy, t Target) (*Compiled, error) {
 	}
 	for i := range spec.UProbes {
 		if err := c.uprobe(fmt.Sprintf("spec.uprobes[%d]", i), &spec.UProbes[i]); err != nil {
+			return nil, err
+		}
+	}
+	for i := range spec.Usdts {
+		if err := c.usdt(fmt.Sprintf("spec.usdts[%d]", i), &spec.Usdts[i]); err != nil {
 			return nil, err
 		}
 	}
@@ -501,91 +505,6 @@ func (c *compiler) fentry(path string, k *policy.KProbeSpec) error {
 		}
 	}
 	return nil
-}
-
-// uprobe compiles a uprobes entry: one hook per symbol of the binary.
-// Pointer arguments point to the process's own memory.
-func (c *compiler) uprobe(path string, u *policy.UProbeSpec) error {
-	if err := c.kernel.Missing(probe.Uprobe); err != nil {
-		return kernelLacks(path, "uprobe hooks: %v", err)
-	}
-	places, err := uprobePlaces(path, u)
-	if err != nil {
-		return err
-	}
-	for _, pl := range places {
-		k := &policy.KProbeSpec{Call: pl.Symbol, Args: u.Args, Selectors: u.Selectors, Tags: u.Tags, Message: u.Message}
-		hook, meta, err := c.hook(path, pl.Symbol, k, false)
-		if err != nil {
-			return err
-		}
-		meta.Backend, meta.Uprobe = tracing.AttachUprobe, u.Path
-		meta.UprobeOffset, meta.UprobeRefCtr = pl.Offset, pl.RefCtrOffset
-		fh := pl
-		fh.Config = *hook
-		if err := argsFilled(path, fh, k); err != nil {
-			return err
-		}
-		c.out.Program.Funcs = append(c.out.Program.Funcs, fh)
-		c.funcMetas = append(c.funcMetas, meta)
-		if err := c.overrideAllowed(path, tracing.AttachUprobe, meta); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// uprobePlaces are the places a uprobes entry hooks, as Tetragon reads
-// them: its symbols, file offsets, or virtual addresses (converted to file
-// offsets through the binary's program headers), each with its reference
-// counter's file offset when refCtrOffsets gives them.
-func uprobePlaces(path string, u *policy.UProbeSpec) ([]tracing.FuncHook, error) {
-	var out []tracing.FuncHook
-	place := func(i int, fh tracing.FuncHook) {
-		fh.Attach, fh.Path = tracing.AttachUprobe, u.Path
-		if i < len(u.RefCtrOffsets) {
-			fh.RefCtrOffset = u.RefCtrOffsets[i]
-		}
-		out = append(out, fh)
-	}
-	for i, sym := range u.Symbols {
-		place(i, tracing.FuncHook{Symbol: sym})
-	}
-	for i, off := range u.Offsets {
-		place(i, tracing.FuncHook{Offset: off})
-	}
-	if len(u.Addrs) == 0 {
-		return out, nil
-	}
-	offs, err := fileOffsets(u.Path, u.Addrs)
-	if err != nil {
-		return nil, fmt.Errorf("%s.addrs: %w", path, err)
-	}
-	for i, off := range offs {
-		place(i, tracing.FuncHook{Offset: off})
-	}
-	return out, nil
-}
-
-// fileOffsets converts virtual addresses of an ELF binary to offsets in
-// its file, through the loadable segment that holds each.
-func fileOffsets(binary string, addrs []uint64) ([]uint64, error) {
-	f, err := elf.Open(binary)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	out := make([]uint64, len(addrs))
-	for i, a := range addrs {
-		j := slices.IndexFunc(f.Progs, func(p *elf.Prog) bool {
-			return p.Type == elf.PT_LOAD && a >= p.Vaddr && a-p.Vaddr < p.Filesz
-		})
-		if j < 0 {
-			return nil, fmt.Errorf("address %#x is in no loadable segment of %s", a, binary)
-		}
-		out[i] = a - f.Progs[j].Vaddr + f.Progs[j].Off
-	}
-	return out, nil
 }
 
 // lsmHook compiles an lsmhooks entry: a BPF LSM program, which can deny,

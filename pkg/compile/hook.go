@@ -26,10 +26,11 @@ type Hook struct {
 	// RetObj: Return is an object (a sock, a file, ...) read into the
 	// last argument slot at the return.
 	RetObj  bool
-	Actions []string // event action of each selector
-	RetCopy uint8    // bit i: slot i is read at return (returnCopy)
-	LSM     bool     // an lsmhooks hook: its events are process_lsm
-	Uprobe  string   // a uprobe's binary: its events are process_uprobe
+	Actions []string  // event action of each selector
+	RetCopy uint8     // bit i: slot i is read at return (returnCopy)
+	LSM     bool      // an lsmhooks hook: its events are process_lsm
+	Uprobe  string    // a uprobe's binary: its events are process_uprobe
+	USDT    *USDTHook // a USDT's: its events are process_usdt
 	// UprobeOffset: a uprobe's place in the binary's file where it has no
 	// symbol; UprobeRefCtr: its reference counter's (0: none).
 	UprobeOffset, UprobeRefCtr uint64
@@ -37,6 +38,9 @@ type Hook struct {
 	// events are process_tracepoint.
 	Tracepoint string
 }
+
+// USDTHook names a USDT hook's probe.
+type USDTHook struct{ Path, Provider, Name string }
 
 // HookArg is one argument slot of a hook.
 type HookArg struct {

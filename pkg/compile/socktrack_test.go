@@ -125,7 +125,7 @@ spec:
 		c.Hooks[1].UprobeOffset != 32 || c.Hooks[1].UprobeRefCtr != 200 {
 		t.Errorf("hooks %+v, metadata %+v: want the second at offset 32 with counter 200", f, c.Hooks)
 	}
-	if _, err := doc("addrs: [1]"); err == nil || !strings.Contains(err.Error(), "spec.uprobes[0].addrs: address 0x1 is in no loadable segment") {
+	if _, err := doc("addrs: [1]"); err == nil || !strings.Contains(err.Error(), "spec.uprobes[0].addrs: /proc/self/exe: address 0x1 is in no loadable segment") {
 		t.Errorf("an address outside the binary: %v", err)
 	}
 }

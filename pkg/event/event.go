@@ -17,6 +17,8 @@ type Event struct {
 	ProcessLsm *ProcessKprobe `json:"process_lsm,omitempty"`
 	// ProcessUprobe reports a policy's uprobes hook.
 	ProcessUprobe *ProcessUprobe `json:"process_uprobe,omitempty"`
+	// ProcessUsdt reports a policy's usdts hook.
+	ProcessUsdt *ProcessUsdt `json:"process_usdt,omitempty"`
 	// ProcessTracepoint reports a policy's tracepoints hook.
 	ProcessTracepoint *ProcessTracepoint `json:"process_tracepoint,omitempty"`
 	LostEvents        *LostEvents        `json:"lost_events,omitempty"`
@@ -135,6 +137,24 @@ type ProcessUprobe struct {
 	Message      string      `json:"message,omitempty"`
 	Tags         []string    `json:"tags,omitempty"`
 	Mode         string      `json:"mode,omitempty"`
+	StackTraces
+}
+
+// ProcessUsdt reports that a USDT hook fired and its selectors matched:
+// the binary, provider and probe name, arguments, action and policy.
+type ProcessUsdt struct {
+	Process    *Process    `json:"process"`
+	Parent     *Process    `json:"parent,omitempty"`
+	Ancestors  []*Process  `json:"ancestors,omitempty"`
+	Path       string      `json:"path"`
+	Provider   string      `json:"provider"`
+	Name       string      `json:"name"`
+	Args       []*Argument `json:"args,omitempty"`
+	Action     string      `json:"action"`
+	PolicyName string      `json:"policy_name,omitempty"`
+	Message    string      `json:"message,omitempty"`
+	Tags       []string    `json:"tags,omitempty"`
+	Mode       string      `json:"mode,omitempty"`
 	StackTraces
 }
 

@@ -22,6 +22,8 @@ func (ev *Event) Kind() Kind {
 		return Kind{"process_tracepoint", ev.ProcessTracepoint.Process, ev.ProcessTracepoint.PolicyName}
 	case ev.ProcessUprobe != nil:
 		return Kind{"process_uprobe", ev.ProcessUprobe.Process, ev.ProcessUprobe.PolicyName}
+	case ev.ProcessUsdt != nil:
+		return Kind{"process_usdt", ev.ProcessUsdt.Process, ev.ProcessUsdt.PolicyName}
 	case ev.LostEvents != nil:
 		return Kind{Type: "lost_events"}
 	case ev.RateLimitInfo != nil:

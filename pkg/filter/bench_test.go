@@ -9,7 +9,7 @@ import (
 
 // typical is an allowlist and redaction as a cluster would set them.
 var typical = Options{
-	Allow: `{"event_set":["PROCESS_EXEC","PROCESS_EXIT","PROCESS_KPROBE","PROCESS_TRACEPOINT","PROCESS_UPROBE","PROCESS_LSM"]}`,
+	Allow: `{"event_set":["PROCESS_EXEC","PROCESS_EXIT","PROCESS_KPROBE","PROCESS_TRACEPOINT","PROCESS_UPROBE","PROCESS_LSM","PROCESS_USDT"]}`,
 	Deny: `{"namespace":["kube-system","cilium"]}
 {"binary_regex":["^/usr/bin/(?:true|sleep)$"],"namespace":[""]}`,
 	Redactions: `{"redact":["--password(?:\\s+|=)(\\S*)"]}

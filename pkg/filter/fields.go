@@ -193,6 +193,7 @@ var bodyTypes = map[kind]reflect.Type{
 	kindLsm:        reflect.TypeFor[event.ProcessKprobe](),
 	kindTracepoint: reflect.TypeFor[event.ProcessTracepoint](),
 	kindUprobe:     reflect.TypeFor[event.ProcessUprobe](),
+	kindUsdt:       reflect.TypeFor[event.ProcessUsdt](),
 }
 
 func resolvesIn(kinds kindSet, path []string) bool {

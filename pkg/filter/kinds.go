@@ -17,6 +17,7 @@ const (
 	kindTracepoint
 	kindUprobe
 	kindLsm
+	kindUsdt
 	kindLost
 	kindRateLimit
 	numKinds
@@ -30,7 +31,7 @@ func (s kindSet) has(k kind) bool { return s&(1<<k) != 0 }
 // processKinds are the events about a process: the ones filters, field
 // filters, the rate limit and redaction apply to.
 const processKinds kindSet = 1<<kindExec | 1<<kindExit | 1<<kindKprobe |
-	1<<kindTracepoint | 1<<kindUprobe | 1<<kindLsm
+	1<<kindTracepoint | 1<<kindUprobe | 1<<kindLsm | 1<<kindUsdt
 
 // kindNames are Tetragon's event type names, as event_set takes them.
 var kindNames = map[string]kind{
@@ -40,6 +41,7 @@ var kindNames = map[string]kind{
 	"PROCESS_TRACEPOINT": kindTracepoint,
 	"PROCESS_UPROBE":     kindUprobe,
 	"PROCESS_LSM":        kindLsm,
+	"PROCESS_USDT":       kindUsdt,
 	// Vigil's lost_events has no Tetragon name; RATE_LIMIT_INFO is
 	// Tetragon's.
 	"LOST_EVENTS":     kindLost,
@@ -89,6 +91,10 @@ func subjectOf(ev *event.Event) subject {
 		b := ev.ProcessUprobe
 		return subject{kind: kindUprobe, proc: b.Process, parent: b.Parent,
 			ancestors: b.Ancestors, args: b.Args, policy: b.PolicyName}
+	case ev.ProcessUsdt != nil:
+		b := ev.ProcessUsdt
+		return subject{kind: kindUsdt, proc: b.Process, parent: b.Parent,
+			ancestors: b.Ancestors, args: b.Args, policy: b.PolicyName}
 	case ev.LostEvents != nil:
 		return subject{kind: kindLost}
 	case ev.RateLimitInfo != nil:
@@ -127,6 +133,10 @@ func withProcesses(ev *event.Event, s subject) *event.Event {
 		b := *ev.ProcessUprobe
 		b.Process, b.Parent, b.Ancestors, b.Args = s.proc, s.parent, s.ancestors, s.args
 		out.ProcessUprobe = &b
+	case kindUsdt:
+		b := *ev.ProcessUsdt
+		b.Process, b.Parent, b.Ancestors, b.Args = s.proc, s.parent, s.ancestors, s.args
+		out.ProcessUsdt = &b
 	}
 	return &out
 }
@@ -152,6 +162,8 @@ func body(ev *event.Event, k kind) (string, any) {
 		return "process_tracepoint", ev.ProcessTracepoint
 	case kindUprobe:
 		return "process_uprobe", ev.ProcessUprobe
+	case kindUsdt:
+		return "process_usdt", ev.ProcessUsdt
 	}
 	return "", nil
 }

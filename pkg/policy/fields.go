@@ -41,6 +41,7 @@ const (
 	testLists         = "pkg/agent.TestTracepointKillsListedSyscalls"
 	testUprobe        = "pkg/agent.TestUprobeOnBash"
 	testUprobePlaces  = "pkg/agent.TestUprobeByOffsetAndAddress"
+	testUSDT          = "pkg/agent.TestUSDTReadsItsArguments"
 	testLSM           = "pkg/agent.TestLSMFileOpenOverrideDenies"
 	testFunction      = "pkg/agent.TestKernelFunctionHookResolvesTheFile"
 	testScope         = "pkg/agent.TestPodContainerAndHostSelectors"
@@ -94,11 +95,6 @@ func fieldTable() map[string]Support {
 	t["spec.tracepoints[].args[].maxData"] = refused("maxData applies to char_buf arguments, which tracepoint hooks do not read yet")
 	add("spec.uprobes[].data[].", refusedTree(argFields(false), "data is "+notYet))
 	add("spec.uprobes[].returnArg.", refusedTree(returnArgFields(), "uprobe return probes are "+notYet))
-	for k := range t {
-		if strings.HasPrefix(k, "spec.usdts[].") {
-			t[k] = refused("USDT hooks are " + notYet)
-		}
-	}
 	return t
 }
 
@@ -183,9 +179,9 @@ func uprobeFields() map[string]Support {
 }
 
 func usdtFields() map[string]Support {
-	fields := map[string]Support{}
-	for _, f := range []string{"path", "provider", "name", "btfPath", "message", "tags"} {
-		fields[f] = refused("USDT hooks are " + notYet)
+	fields := map[string]Support{"btfPath": refused("BTF files for USDTs are " + notYet)}
+	for _, f := range []string{"path", "provider", "name", "message", "tags"} {
+		fields[f] = implemented(testUSDT)
 	}
 	return fields
 }

@@ -16,7 +16,7 @@ import (
 const anyPolicy = "*"
 
 // alertTypes are the event types a match entry may name.
-var alertTypes = []string{"process_kprobe", "process_lsm", "process_uprobe", "process_tracepoint",
+var alertTypes = []string{"process_kprobe", "process_lsm", "process_uprobe", "process_usdt", "process_tracepoint",
 	"process_exec", "process_exit"}
 
 // prefilter holds, per event type, the policies some rule wants.

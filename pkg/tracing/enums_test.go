@@ -55,6 +55,7 @@ var genericEnums = enumMirrors{
 	"data_err":   {"DATA_OK": DataOK, "DATA_RINGBUF_FULL": DataRingbufFull, "DATA_FAULT": DataFault},
 	"data_limit": {"DATA_MAX": DataMax, "DATA_CHUNK_LEN": DataChunkLen},
 	"stack_flag": {"STACK_KERNEL": StackKernel, "STACK_USER": StackUser},
+	"usdt_kind":  {"USDT_NONE": USDTNone, "USDT_CONST": USDTConst, "USDT_REG": USDTReg, "USDT_DEREF": USDTDeref, "USDT_SIB": USDTSIB},
 	"sock_act":   {"SOCK_TRACK": SockTrack, "SOCK_UNTRACK": SockUntrack},
 }
 

@@ -51,6 +51,7 @@ const (
 	genericProgGenericSyscallEnter   = "generic_syscall_enter"
 	genericProgGenericSyscallExit    = "generic_syscall_exit"
 	genericProgGenericTracepoint     = "generic_tracepoint"
+	genericProgGenericUsdt           = "generic_usdt"
 	genericVarCfgHookId              = "cfg_hook_id"
 	genericVarCfgNargs               = "cfg_nargs"
 	genericVarCfgStash               = "cfg_stash"
@@ -123,6 +124,7 @@ type genericProgramSpecs struct {
 	GenericSyscallEnter   *ebpf.ProgramSpec `ebpf:"generic_syscall_enter"`
 	GenericSyscallExit    *ebpf.ProgramSpec `ebpf:"generic_syscall_exit"`
 	GenericTracepoint     *ebpf.ProgramSpec `ebpf:"generic_tracepoint"`
+	GenericUsdt           *ebpf.ProgramSpec `ebpf:"generic_usdt"`
 }
 
 // genericMapSpecs contains maps before they are loaded into the kernel.
@@ -283,6 +285,7 @@ type genericPrograms struct {
 	GenericSyscallEnter   *ebpf.Program `ebpf:"generic_syscall_enter"`
 	GenericSyscallExit    *ebpf.Program `ebpf:"generic_syscall_exit"`
 	GenericTracepoint     *ebpf.Program `ebpf:"generic_tracepoint"`
+	GenericUsdt           *ebpf.Program `ebpf:"generic_usdt"`
 }
 
 func (p *genericPrograms) Close() error {
@@ -300,6 +303,7 @@ func (p *genericPrograms) Close() error {
 		p.GenericSyscallEnter,
 		p.GenericSyscallExit,
 		p.GenericTracepoint,
+		p.GenericUsdt,
 	)
 }
 

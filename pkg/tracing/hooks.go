@@ -325,6 +325,34 @@ type HookConfig struct {
 	RetActs    uint32
 	RetActions [MaxSelectors]SelAction
 	Pad3       uint32
+	// USDT: where a USDT hook's raw argument i is at the probe.
+	USDT [MaxUSDTArgs]USDTArg
+}
+
+// MaxUSDTArgs are the arguments of a USDT a hook reads (raw[0] to raw[5]).
+const MaxUSDTArgs = 6
+
+// USDT argument kinds, as in enum usdt_kind.
+const (
+	USDTNone = iota
+	USDTConst
+	USDTReg
+	USDTDeref
+	USDTSIB
+)
+
+// USDTArg is where a USDT argument is at the probe: a constant (Val), a
+// register (Reg, its offset in struct pt_regs), or memory at a register
+// plus Val (and an Index register << Scale); Shift is 64 minus its size in
+// bits, Sig 1 for a signed one.
+type USDTArg struct {
+	Val   int64
+	Reg   uint16
+	Index uint16
+	Kind  uint8
+	Scale uint8
+	Shift uint8
+	Sig   uint8
 }
 
 // ResolveStep is one member of a resolve path: the value so far plus Off,
@@ -414,6 +442,7 @@ const (
 	AttachFentry     = "fentry"
 	AttachLSM        = "lsm"
 	AttachUprobe     = "uprobe"
+	AttachUSDT       = "usdt" // a uprobe at an SDT note's place
 	AttachTracepoint = "tracepoint"
 	// Return hooks: the kprobe backend keeps the arguments at entry.
 	AttachKretprobe = "kretprobe"
@@ -866,6 +895,7 @@ func (h *Hooks) nextList(p hookPoint, add []uint32, drop map[uint32]bool) (cur, 
 var programNames = map[string]string{
 	AttachKprobe: "generic_kprobe", AttachFentry: "generic_fentry", AttachLSM: "generic_lsm",
 	AttachUprobe:         "generic_kprobe", // a uprobe program is a kprobe program
+	AttachUSDT:           "generic_usdt",
 	AttachTracepoint:     "generic_tracepoint",
 	AttachKretprobe:      "generic_kretprobe",
 	AttachFexit:          "generic_fexit",
@@ -1041,7 +1071,7 @@ func attach(fh FuncHook, prog *ebpf.Program) (link.Link, error) {
 		}
 		group, name, _ := strings.Cut(fh.Symbol, "/")
 		return link.Tracepoint(group, name, prog, nil)
-	case AttachUprobe:
+	case AttachUprobe, AttachUSDT:
 		ex, err := link.OpenExecutable(fh.Path)
 		if err != nil {
 			return nil, err
