@@ -371,7 +371,7 @@ func (a *Agent) writeHook(g *tracing.Generic) {
 		out.ProcessUprobe = &event.ProcessUprobe{
 			Process: ev.Process, Parent: ev.Parent, Ancestors: ev.Ancestors, Path: h.Uprobe, Symbol: ev.FunctionName,
 			Offset: h.UprobeOffset, RefCtrOffset: h.UprobeRefCtr,
-			Args: ev.Args, Action: ev.Action, PolicyName: ev.PolicyName, Message: ev.Message, Tags: ev.Tags, Mode: ev.Mode,
+			Args: withReturn(ev), Action: ev.Action, PolicyName: ev.PolicyName, Message: ev.Message, Tags: ev.Tags, Mode: ev.Mode,
 			StackTraces: ev.StackTraces,
 		}
 	case h.USDT != nil:
@@ -390,6 +390,15 @@ func (a *Agent) writeHook(g *tracing.Generic) {
 		out.ProcessKprobe = ev
 	}
 	a.write(out)
+}
+
+// withReturn is a hook event's arguments with its return value last, as
+// Tetragon's uprobe events carry it (they have no return field).
+func withReturn(ev *event.ProcessKprobe) []*event.Argument {
+	if ev.Return == nil {
+		return ev.Args
+	}
+	return append(ev.Args, ev.Return)
 }
 
 // ancestorsOf says whether the events of hook h carry their process's

@@ -128,3 +128,47 @@ spec:
 		t.Errorf("args %+v %+v %+v, want %d %d %d", a[0], a[1], a[2], usdttest.Arg0, usdttest.Arg1, usdttest.Arg2)
 	}
 }
+
+// TestUprobeReturn: a uprobe return probe on usdttest's function, by file
+// offset, reads its argument at the entry and its return value at the
+// return, filters on the return value in the kernel (matchReturnArgs), and
+// puts it after the arguments, as Tetragon's uprobe events carry it.
+func TestUprobeReturn(t *testing.T) {
+	requires(t, probe.Uprobe)
+	prog := program(t)
+	doc := func(name, op string) string {
+		return fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: %s}
+spec:
+  uprobes:
+  - path: %q
+    offsets: [%d]
+    return: true
+    args:
+    - {index: 0, type: int, label: first}
+    returnArg: {index: 0, type: int, label: result}
+    selectors:
+    - matchReturnArgs:
+      - {operator: %s, values: ["%d"]}
+`, name, prog.Path, prog.Function, op, usdttest.Returns)
+	}
+	load(t, doc("uretprobe-equal", "Equal"))
+	load(t, doc("uretprobe-notequal", "NotEqual"))
+	pid, _ := runSemaphore(t, prog.Path)
+	u := shared.sink.one(t, "process_uprobe event at the return", func(ev *event.Event) bool {
+		u := ev.ProcessUprobe
+		return u != nil && u.Process.Pid == uint32(pid) && u.PolicyName == "uretprobe-equal"
+	}).ProcessUprobe
+	if a := u.Args; len(a) != 2 || a[0].IntArg == nil || *a[0].IntArg != usdttest.Arg0 || a[0].Label != "first" ||
+		a[1].IntArg == nil || *a[1].IntArg != usdttest.Returns || a[1].Label != "result" || u.Offset != prog.Function {
+		t.Errorf("event %+v args %+v, want the argument %d then the return value %d", u, a, usdttest.Arg0, usdttest.Returns)
+	}
+	runSemaphore(t, "/bin/true") // a later process: the other policy's event, if any, is in
+	if n := len(shared.sink.find(t, 0, 0, func(ev *event.Event) bool {
+		u := ev.ProcessUprobe
+		return u != nil && u.Process.Pid == uint32(pid) && u.PolicyName == "uretprobe-notequal"
+	})); n != 0 {
+		t.Errorf("%d events of the policy whose matchReturnArgs fails", n)
+	}
+}

@@ -592,7 +592,7 @@ func (c *compiler) funcHook(path string, fh tracing.FuncHook, function string, k
 // registers, the other backends six arguments (validation's bound).
 func argsFilled(path string, fh tracing.FuncHook, k *policy.KProbeSpec) error {
 	probe := fh.Attach == tracing.AttachKprobe || fh.Attach == tracing.AttachKretprobe ||
-		fh.Attach == tracing.AttachKprobeOverride || fh.Attach == tracing.AttachUprobe
+		fh.Attach == tracing.AttachKprobeOverride || fh.Attach == tracing.AttachUprobe || fh.Attach == tracing.AttachUretprobe
 	if !probe || fh.Syscall {
 		return nil
 	}

@@ -2,6 +2,7 @@ package compile
 
 import (
 	"errors"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -74,6 +75,8 @@ func compileOutcome(p policy.Policy, kernel probe.Report) (outcome, reason strin
 		return "needs what this kernel lacks", firstClause(u.Reason)
 	case errors.As(err, &u):
 		return "not implemented in Vigil yet", firstClause(u.Reason)
+	case errors.Is(err, fs.ErrNotExist):
+		return "names a binary this machine lacks", ""
 	}
 	return "", err.Error()
 }

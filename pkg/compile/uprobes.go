@@ -21,15 +21,19 @@ func (c *compiler) uprobe(path string, u *policy.UProbeSpec) error {
 		return err
 	}
 	for _, pl := range places {
-		k := &policy.KProbeSpec{Call: pl.Symbol, Args: u.Args, Selectors: u.Selectors, Tags: u.Tags, Message: u.Message}
+		k := &policy.KProbeSpec{Call: pl.Symbol, Args: u.Args, Selectors: u.Selectors, Tags: u.Tags, Message: u.Message,
+			Return: u.Return, ReturnArg: u.ReturnArg}
 		hook, meta, err := c.hook(path, pl.Symbol, k, false)
 		if err != nil {
 			return err
 		}
-		meta.Backend, meta.Uprobe = tracing.AttachUprobe, u.Path
-		meta.UprobeOffset, meta.UprobeRefCtr = pl.Offset, pl.RefCtrOffset
 		fh := pl
 		fh.Config = *hook
+		if hook.AtExit != 0 { // return, or a returnCopy buffer
+			fh.Attach = tracing.AttachUretprobe
+		}
+		meta.Backend, meta.Uprobe = fh.Attach, u.Path
+		meta.UprobeOffset, meta.UprobeRefCtr = pl.Offset, pl.RefCtrOffset
 		if err := argsFilled(path, fh, k); err != nil {
 			return err
 		}

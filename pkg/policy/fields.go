@@ -42,6 +42,7 @@ const (
 	testUprobe        = "pkg/agent.TestUprobeOnBash"
 	testUprobePlaces  = "pkg/agent.TestUprobeByOffsetAndAddress"
 	testUSDT          = "pkg/agent.TestUSDTReadsItsArguments"
+	testUretprobe     = "pkg/agent.TestUprobeReturn"
 	testLSM           = "pkg/agent.TestLSMFileOpenOverrideDenies"
 	testFunction      = "pkg/agent.TestKernelFunctionHookResolvesTheFile"
 	testScope         = "pkg/agent.TestPodContainerAndHostSelectors"
@@ -94,7 +95,8 @@ func fieldTable() map[string]Support {
 	// maxData applies to char_buf, which tracepoint fields are not read as
 	t["spec.tracepoints[].args[].maxData"] = refused("maxData applies to char_buf arguments, which tracepoint hooks do not read yet")
 	add("spec.uprobes[].data[].", refusedTree(argFields(false), "data is "+notYet))
-	add("spec.uprobes[].returnArg.", refusedTree(returnArgFields(), "uprobe return probes are "+notYet))
+	add("spec.uprobes[].returnArg.", returnArgFields())
+	add("spec.uprobes[].selectors[].", selectorFields(true))
 	return t
 }
 
@@ -174,7 +176,7 @@ func uprobeFields() map[string]Support {
 		"binaryDigests":                    refused("binary digests are " + notYet),
 		"btfPath":                          refused("BTF files for uprobes are " + notYet),
 		"ignore.digestVerificationFailure": refused("binary digests are " + notYet),
-		"return":                           refused("uprobe return probes are " + notYet),
+		"return":                           implemented(testUretprobe),
 	}
 }
 

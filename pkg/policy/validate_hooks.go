@@ -141,7 +141,8 @@ func (v *validator) uprobe(u *UProbeSpec, p path) {
 			v.errorf(p.child("symbols").at(i), "%q is not a symbol name", s)
 		}
 	}
-	h := &hook{kind: "uprobe", args: u.Args, maxIndex: MaxFuncArgs, maxWhy: "a function"}
+	h := &hook{kind: "uprobe", args: u.Args, maxIndex: MaxFuncArgs, maxWhy: "a function", ret: u.Return, returnArg: u.ReturnArg}
+	v.returnSpec(&KProbeSpec{Return: u.Return, ReturnArg: u.ReturnArg}, h, p)
 	v.hookBody(h, p, u.Message, u.Tags, u.Selectors)
 }
 

@@ -194,8 +194,8 @@ func (v *validator) needsReturn(h *hook, p path, field string) bool {
 	switch {
 	case h.generic:
 		return true
-	case h.kind != "kprobe" && h.kind != "fentry":
-		v.errorf(p, "%s is not available on %s: only kprobes and fentries have a return value", field, h.phrase())
+	case h.kind != "kprobe" && h.kind != "fentry" && h.kind != "uprobe":
+		v.errorf(p, "%s is not available on %s: only kprobes, fentries and uprobes have a return value", field, h.phrase())
 	case !h.ret:
 		v.errorf(p, "%s needs return: true on the hook", field)
 	default:

@@ -446,6 +446,7 @@ const (
 	AttachTracepoint = "tracepoint"
 	// Return hooks: the kprobe backend keeps the arguments at entry.
 	AttachKretprobe = "kretprobe"
+	AttachUretprobe = "uretprobe"
 	AttachFexit     = "fexit"
 	// Override of a kernel function's (or syscall's) return value.
 	AttachFmodRet        = "fmod_ret"
@@ -898,6 +899,7 @@ var programNames = map[string]string{
 	AttachUSDT:           "generic_usdt",
 	AttachTracepoint:     "generic_tracepoint",
 	AttachKretprobe:      "generic_kretprobe",
+	AttachUretprobe:      "generic_kretprobe", // a uretprobe program is a kretprobe program
 	AttachFexit:          "generic_fexit",
 	AttachFmodRet:        "generic_fmod_ret",
 	AttachKprobeOverride: "generic_kprobe_override",
@@ -909,7 +911,7 @@ var programNames = map[string]string{
 func (h *Hooks) attachFuncs(in *Installed) error {
 	for _, fh := range in.prog.Funcs {
 		if entry, ok := entryOf(fh); ok {
-			if err := h.attachFunc(in, entry, fh.Attach == AttachKretprobe); err != nil {
+			if err := h.attachFunc(in, entry, fh.Attach == AttachKretprobe || fh.Attach == AttachUretprobe); err != nil {
 				return err
 			}
 		}
@@ -929,6 +931,8 @@ func entryOf(fh FuncHook) (FuncHook, bool) {
 		entry.Attach = AttachKprobeOverride
 	case fh.Attach == AttachKretprobe:
 		entry.Attach = AttachKprobe
+	case fh.Attach == AttachUretprobe:
+		entry.Attach = AttachUprobe
 	case fh.Attach == AttachFexit && fh.Override:
 		entry.Attach = AttachFmodRet
 	case fh.Attach == AttachFexit:
@@ -1071,12 +1075,16 @@ func attach(fh FuncHook, prog *ebpf.Program) (link.Link, error) {
 		}
 		group, name, _ := strings.Cut(fh.Symbol, "/")
 		return link.Tracepoint(group, name, prog, nil)
-	case AttachUprobe, AttachUSDT:
+	case AttachUprobe, AttachUSDT, AttachUretprobe:
 		ex, err := link.OpenExecutable(fh.Path)
 		if err != nil {
 			return nil, err
 		}
-		return ex.Uprobe(fh.Symbol, prog, &link.UprobeOptions{Address: fh.Offset, RefCtrOffset: fh.RefCtrOffset})
+		opts := &link.UprobeOptions{Address: fh.Offset, RefCtrOffset: fh.RefCtrOffset}
+		if fh.Attach == AttachUretprobe {
+			return ex.Uretprobe(fh.Symbol, prog, opts)
+		}
+		return ex.Uprobe(fh.Symbol, prog, opts)
 	}
 	return nil, fmt.Errorf("unknown attach type %q", fh.Attach)
 }

@@ -1,8 +1,9 @@
 // Package usdttest writes, for tests, a static x86-64 program with one
 // USDT probe and a semaphore, without a toolchain: the probe's arguments
 // are a register (42), memory at a register plus 8 (1234567) and a
-// constant (-7), and the program exits with its semaphore's value, which
-// is 1 only while a probe with that semaphore as its reference counter is
+// constant (-7); then it calls a function, which returns Returns with its
+// first argument Arg0, and exits with its semaphore's value, which is 1
+// only while a probe with that semaphore as its reference counter is
 // attached.
 package usdttest
 
@@ -21,6 +22,7 @@ const (
 	Arg1     = 1234567
 	Arg2     = -7
 	Args     = "-4@%edi 8@8(%rsi) -4@$-7"
+	Returns  = 1234
 )
 
 // Base is where the program's file is mapped: a file offset plus Base is
@@ -32,26 +34,30 @@ const (
 	data    = 0x1000    // the semaphore, then Arg1 at data+8
 )
 
-// Program is the written program: its path, its probe's file offset and
-// its semaphore's.
+// Program is the written program: its path, its probe's file offset, its
+// semaphore's and its function's.
 type Program struct {
-	Path             string
-	Probe, Semaphore uint64
+	Path                       string
+	Probe, Semaphore, Function uint64
 }
 
 // Write writes the program into dir.
 func Write(dir string) (Program, error) {
-	p := Program{Path: filepath.Join(dir, "usdt"), Probe: headers + 14, Semaphore: data}
+	p := Program{Path: filepath.Join(dir, "usdt"), Probe: headers + 14, Semaphore: data, Function: headers + 34}
 	code := []byte{
 		0x48, 0xC7, 0xC7, Arg0, 0, 0, 0, // mov rdi, 42
 		0x48, 0x8D, 0x35, 0, 0, 0, 0, // lea rsi, [rip + data]
-		0x90,                         // nop: the probe
+		0x90,              // nop: the probe
+		0xE8, 14, 0, 0, 0, // call the function, 14 bytes on
 		0x0F, 0xB7, 0x3D, 0, 0, 0, 0, // movzx edi, word [rip + semaphore]
 		0xB8, 60, 0, 0, 0, // mov eax, 60 (exit)
 		0x0F, 0x05, // syscall
+		0xB8, 0, 0, 0, 0, // the function: mov eax, Returns
+		0xC3, // ret
 	}
 	binary.LittleEndian.PutUint32(code[10:], uint32(data-(headers+14)))
-	binary.LittleEndian.PutUint32(code[18:], uint32(data-(headers+22)))
+	binary.LittleEndian.PutUint32(code[23:], uint32(data-(headers+27)))
+	binary.LittleEndian.PutUint32(code[35:], Returns)
 	var b bytes.Buffer
 	le := func(vs ...any) {
 		for _, v := range vs {
