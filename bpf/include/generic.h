@@ -221,6 +221,9 @@ enum cond_op {
 	/* capabilities in slot v1's set that are not in this slot's: the
 	 * second argument of CapabilitiesGained gained some over the first */
 	COND_CAPS_GAINED = 18,
+	/* a string argument holds a value of the condition's substrings
+	 * (set_id, v1 of them: substr_key), through bpf_strnstr */
+	COND_SUBSTR = 19,
 };
 
 /* cond.v1 of a COND_EQ or COND_PREFIX condition on a file argument: the
@@ -390,6 +393,15 @@ struct obj_key {
 	__u32 set_id;
 	__u32 dev;
 	__u64 ino;
+};
+
+#define SUBSTR_LEN 128	/* bytes of a SubString value, its NUL included */
+#define MAX_SUBSTRS 100 /* values of one SubString condition: Tetragon's */
+
+/* A key of the substrings: the condition's set and the value's place. */
+struct substr_key {
+	__u32 set_id;
+	__u32 idx;
 };
 
 struct int_key {

@@ -36,6 +36,41 @@ struct {
 } int_sets SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct substr_key);
+	__type(value, char[SUBSTR_LEN]);
+} substrs SEC(".maps");
+
+/* Linux 6.17's; on a kernel without it the loader poisons the call and
+ * makes its address 0, which ksym_exists tests so that the call never runs
+ * (user space refuses SubString there). libbpf's bpf_ksym_exists, which
+ * older bpf_helpers.h lack. */
+extern int bpf_strnstr(const char *s1__ign, const char *s2__ign,
+		       size_t len) __weak __ksym;
+#define ksym_exists(sym) (!!(sym))
+
+/* Whether the len bytes at data hold one of c's substrings. */
+static __always_inline bool has_substr(struct cond *c, void *data, __u32 len)
+{
+	struct substr_key k = {.set_id = c->set_id};
+
+	if (!ksym_exists(bpf_strnstr))
+		return false;
+	for (int i = 0; i < MAX_SUBSTRS; i++) {
+		char *sub;
+
+		if (i >= c->v1)
+			break;
+		k.idx = i;
+		sub = bpf_map_lookup_elem(&substrs, &k);
+		if (sub && bpf_strnstr(data, sub, len) >= 0)
+			return true;
+	}
+	return false;
+}
+
+struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, 16384);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -368,6 +403,8 @@ static __always_inline bool eval_arg(struct gscratch *s, struct cond *c,
 		return (s->msg.arg_val[c->v1 & SLOT_MASK] & ~v) != 0;
 	}
 	switch (c->op) {
+	case COND_SUBSTR:
+		return str && has_substr(c, data, len);
 	case COND_EQ:
 	case COND_PREFIX:
 	case COND_POSTFIX:

@@ -1021,6 +1021,29 @@ func (c *compiler) strSet(path string, op int, values []string) (uint32, error) 
 	return set, nil
 }
 
+// substrings puts SubString's values in a set of their own, which the
+// kernel searches each for with bpf_strnstr (Linux 6.17), as Tetragon
+// does; where the kernel lacks it, the condition is refused (Tetragon's
+// would never match).
+func (c *compiler) substrings(path string, values []string, cd *tracing.Cond) error {
+	if err := c.kernel.Missing(probe.StrNStr); err != nil {
+		return kernelLacks(path+".operator", "SubString: %v", err)
+	}
+	if len(values) > tracing.MaxSubstrs {
+		return unsupported(path+".values", "%d values, SubString searches for at most %d", len(values), tracing.MaxSubstrs)
+	}
+	cd.Op, cd.SetID, cd.V1 = tracing.CondSubstr, c.newSet(), int64(len(values))
+	for i, v := range values {
+		if len(v) >= tracing.SubstrLen || strings.IndexByte(v, 0) >= 0 {
+			return unsupported(fmt.Sprintf("%s.values[%d]", path, i), "a SubString value is at most %d bytes, with no NUL", tracing.SubstrLen-1)
+		}
+		s := tracing.Substr{Key: tracing.SubstrKey{SetID: cd.SetID, Idx: uint32(i)}}
+		copy(s.Value[:], v)
+		c.out.Program.Subs = append(c.out.Program.Subs, s)
+	}
+	return nil
+}
+
 // ints puts an integer set in cd: inline in V1 and V2 when it has at most
 // two values (no map lookup in the kernel), otherwise as a set.
 func (c *compiler) ints(path string, values []string, cd *tracing.Cond) error {
@@ -1170,6 +1193,11 @@ func (c *compiler) matchArg(path string, sel uint8, m *policy.ArgSelector, slots
 	case "Prefix", "Postfix":
 		cd.Op = map[string]uint8{"Prefix": tracing.CondPrefix, "Postfix": tracing.CondPostfix}[op]
 		cd.SetID, err = c.strSet(path, int(cd.Op), m.Values)
+	case "SubString":
+		if !isString(typ) {
+			return unsupported(path+".operator", "operator SubString applies to strings, paths and buffers")
+		}
+		err = c.substrings(path, m.Values, &cd)
 	case "GT", "GreaterThan", "LT", "LessThan", "Mask":
 		err = c.numeric(path, op, m.Values, &cd)
 	case "InRange":

@@ -62,6 +62,7 @@ var checks = []check{
 	{Uprobe, (*prober).uprobe},
 	{UprobeMulti, (*prober).uprobeMulti},
 	{CgroupSockAddr, (*prober).cgroupSockAddr},
+	{StrNStr, (*prober).strNStr},
 }
 
 type prober struct {
@@ -358,6 +359,20 @@ func (p *prober) ia32() error {
 		if v, ok := strings.CutPrefix(f, "ia32_emulation="); ok && isOff(v) {
 			return fmt.Errorf("%s on the kernel command line", f)
 		}
+	}
+	return nil
+}
+
+// strNStr checks for the bpf_strnstr kfunc, which every program type may
+// call where the kernel has it (its string kfuncs are common ones).
+func (p *prober) strNStr() error {
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		return fmt.Errorf("kernel BTF: %w", err)
+	}
+	var fn *btf.Func
+	if err := spec.TypeByName("bpf_strnstr", &fn); err != nil {
+		return errors.New("the kernel has no bpf_strnstr kfunc (Linux 6.17 added it)")
 	}
 	return nil
 }

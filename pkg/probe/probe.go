@@ -49,6 +49,7 @@ const (
 	Uprobe            Feature = "uprobe"              // uprobe on a user-space function
 	UprobeMulti       Feature = "uprobe.multi"        // uprobe_multi link
 	CgroupSockAddr    Feature = "cgroup_sock_addr"    // cgroup socket address hooks (cgroup/connect4)
+	StrNStr           Feature = "bpf_strnstr"         // the substring kfunc (Linux 6.17)
 )
 
 // Features lists every Feature in report order.

@@ -37,7 +37,7 @@ var known = func() map[string]map[probe.Feature]bool {
 	// before 6.12 a program on a syscall's own tracepoint has no
 	// bpf_task_pt_regs (5.10) or gets the user's registers (6.1)
 	debian := map[probe.Feature]bool{probe.KprobeMulti: false, probe.UprobeMulti: false, probe.OverrideReturn: false,
-		probe.FmodRetSyscall: false, probe.SyscallTracepoint: false}
+		probe.FmodRetSyscall: false, probe.SyscallTracepoint: false, probe.StrNStr: false}
 	return map[string]map[probe.Feature]bool{
 		"": all(map[probe.Feature]bool{
 			probe.Kprobe: false, probe.Kretprobe: false, probe.KprobeMulti: false,
@@ -46,7 +46,7 @@ var known = func() map[string]map[probe.Feature]bool {
 		}),
 		"5.10": all(debian), // BPF LSM because scripts/vmrun.sh boots it with lsm=...,bpf
 		"6.1":  all(debian),
-		"6.12": all(map[probe.Feature]bool{probe.OverrideReturn: false, probe.FmodRetSyscall: false}),
+		"6.12": all(map[probe.Feature]bool{probe.OverrideReturn: false, probe.FmodRetSyscall: false, probe.StrNStr: false}),
 	}
 }()
 

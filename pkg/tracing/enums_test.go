@@ -43,7 +43,7 @@ var genericEnums = enumMirrors{
 		"COND_SADDR": CondSAddr, "COND_FAMILY": CondFamily, "COND_DPORT": CondDPort, "COND_DADDR": CondDAddr,
 		"COND_PROTOCOL": CondProtocol, "COND_STATE": CondState, "COND_SPORT_PRIV": CondSPortPriv,
 		"COND_DPORT_PRIV": CondDPortPriv,
-		"COND_FILETYPE":   CondFileType, "COND_CAPS_GAINED": CondCapsGained,
+		"COND_FILETYPE":   CondFileType, "COND_CAPS_GAINED": CondCapsGained, "COND_SUBSTR": CondSubstr,
 	},
 	"at_exit":     {"AT_EXIT_LONG": AtExitLong, "AT_EXIT_INT": AtExitInt},
 	"msg_part":    {"PART_WHOLE": PartWhole, "PART_ENTRY": PartEntry, "PART_RETURN": PartReturn, "PART_DROPPED": PartDropped},
@@ -153,6 +153,9 @@ func TestLimitsMatchMaps(t *testing.T) {
 		case m.MaxEntries != want:
 			t.Errorf("map %s: %d entries in C, %d in Go", name, m.MaxEntries, want)
 		}
+	}
+	if v := spec.Maps["substrs"].ValueSize; v != SubstrLen {
+		t.Errorf("map substrs: %d bytes a value in C, %d in Go", v, SubstrLen)
 	}
 	if v := spec.Maps[genericMapStackTraces].ValueSize; v != MaxStackDepth*8 {
 		t.Errorf("map stack_traces: %d bytes a stack in C, %d frames in Go", v, MaxStackDepth)

@@ -36,6 +36,7 @@ const (
 	genericMapSocktrack              = "socktrack"
 	genericMapStackTraces            = "stack_traces"
 	genericMapStrSets                = "str_sets"
+	genericMapSubstrs                = "substrs"
 	genericMapSyscallExitHooks       = "syscall_exit_hooks"
 	genericMapSyscallHooks           = "syscall_hooks"
 	genericProgGenericFentry         = "generic_fentry"
@@ -151,6 +152,7 @@ type genericMapSpecs struct {
 	Socktrack        *ebpf.MapSpec `ebpf:"socktrack"`
 	StackTraces      *ebpf.MapSpec `ebpf:"stack_traces"`
 	StrSets          *ebpf.MapSpec `ebpf:"str_sets"`
+	Substrs          *ebpf.MapSpec `ebpf:"substrs"`
 	SyscallExitHooks *ebpf.MapSpec `ebpf:"syscall_exit_hooks"`
 	SyscallHooks     *ebpf.MapSpec `ebpf:"syscall_hooks"`
 }
@@ -216,6 +218,7 @@ type genericMaps struct {
 	Socktrack        *ebpf.Map `ebpf:"socktrack"`
 	StackTraces      *ebpf.Map `ebpf:"stack_traces"`
 	StrSets          *ebpf.Map `ebpf:"str_sets"`
+	Substrs          *ebpf.Map `ebpf:"substrs"`
 	SyscallExitHooks *ebpf.Map `ebpf:"syscall_exit_hooks"`
 	SyscallHooks     *ebpf.Map `ebpf:"syscall_hooks"`
 }
@@ -242,6 +245,7 @@ func (m *genericMaps) Close() error {
 		m.Socktrack,
 		m.StackTraces,
 		m.StrSets,
+		m.Substrs,
 		m.SyscallExitHooks,
 		m.SyscallHooks,
 	)

@@ -27,6 +27,10 @@ const (
 	MaxPolicies     = 1024
 	MaxHooks        = 4096 // hook ids are 1..MaxHooks-1
 	StrKeyLen       = 252
+	// SubstrLen is the room of a SubString value, its NUL included;
+	// MaxSubstrs the values of one condition (Tetragon's limit).
+	SubstrLen  = 128
+	MaxSubstrs = 100
 	// ArgMask is the most bytes of a string or buffer an event holds.
 	ArgMask = 4095
 	// DataMax is the most bytes of a maxData char_buf (Tetragon's limit);
@@ -241,6 +245,9 @@ const (
 	// CondCapsGained: slot V1's capability set has some that the subject's
 	// lacks (CapabilitiesGained: the subject the old set, V1 the new).
 	CondCapsGained
+	// CondSubstr: a string argument holds one of V1 substrings, those of
+	// SubstrKey{SetID, 0..V1-1} (bpf_strnstr: SubString).
+	CondSubstr
 )
 
 // Policy modes, as in enum policy_mode.
@@ -383,6 +390,19 @@ type StrKey struct {
 	Data      [StrKeyLen]uint8
 }
 
+// SubstrKey is a key of the substrings: a SubString condition's set and
+// the value's place in it.
+type SubstrKey struct {
+	SetID uint32
+	Idx   uint32
+}
+
+// Substr is one SubString value in the substrings map.
+type Substr struct {
+	Key   SubstrKey
+	Value [SubstrLen]byte
+}
+
 // IntKey is a key of the integer sets.
 type IntKey struct {
 	SetID uint32
@@ -413,6 +433,7 @@ type Program struct {
 	Hooks []SyscallHook
 	Funcs []FuncHook
 	Strs  []StrKey
+	Subs  []Substr
 	Ints  []IntKey
 	Addrs []AddrKey
 	Objs  []ObjName // paths whose objects' identities join the string sets
@@ -704,6 +725,10 @@ func (h *Hooks) globalize(policyID uint32, p Program) (*Installed, error) {
 		k.SetID += base
 		in.prog.Strs = append(in.prog.Strs, k)
 	}
+	for _, k := range p.Subs {
+		k.Key.SetID += base
+		in.prog.Subs = append(in.prog.Subs, k)
+	}
 	for _, k := range p.Ints {
 		k.SetID += base
 		in.prog.Ints = append(in.prog.Ints, k)
@@ -760,6 +785,11 @@ func (h *Hooks) writeSets(p *Program) error {
 			return fmt.Errorf("string set entry: %w", err)
 		}
 	}
+	for i := range p.Subs {
+		if err := h.objs.Substrs.Update(&p.Subs[i].Key, &p.Subs[i].Value, ebpf.UpdateAny); err != nil {
+			return fmt.Errorf("substring entry: %w", err)
+		}
+	}
 	for i := range p.Ints {
 		if err := h.objs.IntSets.Update(&p.Ints[i], one, ebpf.UpdateAny); err != nil {
 			return fmt.Errorf("integer set entry: %w", err)
@@ -776,6 +806,9 @@ func (h *Hooks) writeSets(p *Program) error {
 func (h *Hooks) deleteSets(p *Program) {
 	for i := range p.Strs {
 		_ = h.objs.StrSets.Delete(&p.Strs[i])
+	}
+	for i := range p.Subs {
+		_ = h.objs.Substrs.Delete(&p.Subs[i].Key)
 	}
 	for i := range p.Ints {
 		_ = h.objs.IntSets.Delete(&p.Ints[i])

@@ -46,6 +46,7 @@ func TestMirrorsMatchBTF(t *testing.T) {
 		"syscall_hooks":  syscallHooks{},
 		"str_key":        StrKey{},
 		"int_key":        IntKey{},
+		"substr_key":     SubstrKey{},
 		"addr_key":       AddrKey{},
 		"rate_key":       rateKey{},
 		"sock_info":      SockInfo{},

@@ -26,6 +26,7 @@ const (
 	selectorMapSelResults    = "sel_results"
 	selectorMapSocktrack     = "socktrack"
 	selectorMapStrSets       = "str_sets"
+	selectorMapSubstrs       = "substrs"
 	selectorProgSelectorTest = "selector_test"
 )
 
@@ -88,6 +89,7 @@ type selectorMapSpecs struct {
 	SelResults  *ebpf.MapSpec `ebpf:"sel_results"`
 	Socktrack   *ebpf.MapSpec `ebpf:"socktrack"`
 	StrSets     *ebpf.MapSpec `ebpf:"str_sets"`
+	Substrs     *ebpf.MapSpec `ebpf:"substrs"`
 }
 
 // selectorVariableSpecs contains global variables before they are loaded into the kernel.
@@ -126,6 +128,7 @@ type selectorMaps struct {
 	SelResults  *ebpf.Map `ebpf:"sel_results"`
 	Socktrack   *ebpf.Map `ebpf:"socktrack"`
 	StrSets     *ebpf.Map `ebpf:"str_sets"`
+	Substrs     *ebpf.Map `ebpf:"substrs"`
 }
 
 func (m *selectorMaps) Close() error {
@@ -140,6 +143,7 @@ func (m *selectorMaps) Close() error {
 		m.SelResults,
 		m.Socktrack,
 		m.StrSets,
+		m.Substrs,
 	)
 }
 

@@ -129,3 +129,50 @@ spec:
 		t.Errorf("an address outside the binary: %v", err)
 	}
 }
+
+// TestSubStringCompiles: SubString's values go to a set of their own,
+// searched with bpf_strnstr; refused with the YAML path on a kernel
+// without it, beyond its limits, and in its case-blind form.
+func TestSubStringCompiles(t *testing.T) {
+	doc := func(op, values string) policy.Policy {
+		ps, err := policy.Parse([]byte(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: sub}
+spec:
+  kprobes:
+  - call: sys_openat
+    args: [{index: 1, type: string}]
+    selectors:
+    - matchArgs: [{index: 1, operator: `+op+`, values: [`+values+`]}]
+`), "t.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ps[0]
+	}
+	with := Target{Kernel: kernelWith(probe.TPBTF, probe.StrNStr)}
+	c, err := Compile(doc("SubString", "abc, de"), with)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cd := c.Program.Hooks[0].Config.Conds[0]
+	if cd.Op != tracing.CondSubstr || cd.V1 != 2 || len(c.Program.Subs) != 2 || string(c.Program.Subs[1].Value[:2]) != "de" ||
+		c.Program.Subs[1].Key != (tracing.SubstrKey{SetID: cd.SetID, Idx: 1}) {
+		t.Errorf("condition %+v, substrings %+v", cd, c.Program.Subs)
+	}
+	const path = "spec.kprobes[0].selectors[0].matchArgs[0]"
+	for _, tc := range []struct {
+		name, op, values string
+		target           Target
+		want             string
+	}{
+		{"no kfunc", "SubString", "abc", Target{Kernel: kernelWith(probe.TPBTF)}, path + ".operator: SubString: "},
+		{"too long", "SubString", strings.Repeat("a", 128), with, path + ".values[0]: a SubString value is at most 127 bytes"},
+		{"too many", "SubString", strings.Repeat("a,", 100) + "a", with, path + ".values: 101 values, SubString searches for at most 100"},
+		{"case-blind", "SubStringIgnCase", "abc", with, path + ".operator: SubStringIgnCase: SubStringIgnCase is not implemented yet"},
+	} {
+		if _, err := Compile(doc(tc.op, tc.values), tc.target); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
