@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/vigil-sec/vigil/pkg/agent"
+	"github.com/vigil-sec/vigil/pkg/beacon"
 	"github.com/vigil-sec/vigil/pkg/broadcast"
 	"github.com/vigil-sec/vigil/pkg/event"
 	"github.com/vigil-sec/vigil/pkg/export"
@@ -82,6 +83,8 @@ func agentCommand() *cobra.Command {
 	fl.StringVar(&f.cfg.Tracing.HostRoot, "host-root", "/", "where the files and directories that policies name are looked up, to match them by identity too (in a container with the host's pid namespace: /proc/1/root)")
 	fl.IntVar(&f.cfg.Tracing.StackTraces, "stack-trace-map-entries", tracing.DefaultStackTraces, "stack traces (kernelStackTrace, userStackTrace) the kernel holds until the agent reads them; about 1 KiB of kernel memory each")
 	fl.BoolVar(&f.cfg.ExposeStackAddresses, "expose-stack-addresses", false, "put the addresses of stack trace frames in events (they defeat kernel and user address space randomization)")
+	f.cfg.Beacon = beacon.DefaultConfig
+	fl.StringVar(&f.cfg.Beacon.DNSServer, "dns-lookup-server", beacon.DefaultConfig.DNSServer, "the DNS server (host:port) that the DnsLookup action asks, as Tetragon's does")
 	fl.BoolVar(&f.k8s, "enable-k8s-api", false, "load TracingPolicy resources from the Kubernetes API server, and add the pod and container of each process to events (pods of --node-name)")
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file for --enable-k8s-api (default: the in-cluster service account)")
 	fl.DurationVar(&f.cfg.PodHold, "k8s-pod-wait", 2*time.Second, "how long an event waits for its pod to be known")

@@ -14,6 +14,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"k8s.io/client-go/rest"
 
+	"github.com/vigil-sec/vigil/pkg/beacon"
 	"github.com/vigil-sec/vigil/pkg/compile"
 	"github.com/vigil-sec/vigil/pkg/event"
 	"github.com/vigil-sec/vigil/pkg/lifecycle"
@@ -83,6 +84,9 @@ type Config struct {
 	// ExposeStackAddresses puts the addresses of stack frames in events
 	// (Tetragon's --expose-stack-addresses): they defeat (K)ASLR.
 	ExposeStackAddresses bool
+	// Beacon bounds the requests of GetUrl and DnsLookup actions
+	// (beacon.DefaultConfig when its Workers is 0).
+	Beacon beacon.Config
 }
 
 // Sink receives events in order. Flush is called whenever the kernel has
@@ -128,6 +132,7 @@ type Agent struct {
 	files  *policyFiles
 	data   *tracing.Assembler // maxData arguments' data records, until their event
 	stacks *stackTraces
+	beacon *beacon.Beacon // GetUrl and DnsLookup requests
 
 	started  time.Time
 	pods     *podWaiter       // nil without Kubernetes
@@ -190,8 +195,12 @@ func New(cfg Config, sink Sink) (*Agent, error) {
 		s.Close()
 		return nil, err
 	}
+	if cfg.Beacon.Workers <= 0 {
+		cfg.Beacon = beacon.DefaultConfig
+	}
 	a := &Agent{cfg: cfg, sensor: s, cache: process.New(cfg.Process), sink: sink, scopes: scopes, started: time.Now(), returns: newReturns(),
-		pols: lifecycle.New(s, scopes, target, cfg.Guard, store), data: newAssembler(cfg.Tracing),
+		beacon: beacon.New(cfg.Beacon),
+		pols:   lifecycle.New(s, scopes, target, cfg.Guard, store), data: newAssembler(cfg.Tracing),
 		stacks: newStackTraces(s.Hooks(), cfg.ExposeStackAddresses)}
 	a.pols.Restore(func(gen string, ids []uint32) lifecycle.Counts {
 		st := s.Previous().Stats(gen, ids)
@@ -237,6 +246,7 @@ func (a *Agent) Stats() *Stats { return &a.stats }
 // events until ctx ends. It closes the sensor before returning.
 func (a *Agent) Run(ctx context.Context) error {
 	defer a.sensor.Close()
+	defer a.beacon.Close()
 	a.lastPoll = time.Now()
 	snap, err := a.sensor.Snapshot()
 	if err != nil {
@@ -358,6 +368,11 @@ func (a *Agent) writeHook(g *tracing.Generic) {
 	}
 	ev := h.Event(g)
 	ev.StackTraces = stacks
+	if int(g.Selector) < len(h.Requests) {
+		for _, r := range h.Requests[g.Selector] {
+			a.beacon.Send(r)
+		}
+	}
 	tid := g.Tid
 	if g.OwnerTid != 0 {
 		tid = g.OwnerTid // a tracked socket's owner (TrackSock)

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-sec/vigil/pkg/beacon"
+	"github.com/vigil-sec/vigil/pkg/beacon/beacontest"
 	"github.com/vigil-sec/vigil/pkg/event"
 	"github.com/vigil-sec/vigil/pkg/process"
 )
@@ -177,14 +179,20 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	restore := widePIDs()
+	dns, err := beacontest.StartDNS()
+	if err != nil {
+		panic(err)
+	}
+	testDNS = dns
 	shared = start(&testing.T{}, Config{Process: process.Options{
 		NodeName: "test-node", Ancestors: process.AllAncestors, Credentials: true, Namespaces: true,
-	}})
+	}, Beacon: beacon.Config{DNSServer: dns.Addr, Timeout: 2 * time.Second, Workers: 2, Queue: 16}})
 	code := m.Run()
 	restore()
 	_ = early.Process.Kill() // when the test that ends it did not run
 	_ = early.Wait()
 	shared.stop()
+	dns.Close()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/vigil-sec/vigil/pkg/beacon"
 	"github.com/vigil-sec/vigil/pkg/compile"
 	"github.com/vigil-sec/vigil/pkg/event"
 	"github.com/vigil-sec/vigil/pkg/lifecycle"
@@ -71,6 +72,7 @@ type Status struct {
 	Events           uint64
 	Lost             map[string]uint64 // by reason, as in lost_events records
 	ProcessCacheSize uint64
+	Requests         []beacon.Count // GetUrl and DnsLookup requests
 }
 
 // Status reports the agent's counters.
@@ -92,6 +94,7 @@ func (a *Agent) Status() Status {
 			event.LostDataRecords:    a.stats.DataDropped.Load(),
 		},
 		ProcessCacheSize: a.stats.ProcessCache.Load(),
+		Requests:         a.beacon.Counts(),
 	}
 }
 

@@ -2,6 +2,7 @@ package compile
 
 import (
 	"fmt"
+	"github.com/vigil-sec/vigil/pkg/beacon"
 	"math"
 	"net/netip"
 	"regexp"
@@ -1425,10 +1426,33 @@ func (c *compiler) actions(path string, sel uint8, acts []policy.ActionSelector,
 	if err != nil {
 		return err
 	}
+	if err := requests(path+".matchActions", sel, acts, a, meta); err != nil {
+		return err
+	}
 	if a.SockAct != 0 && (int(a.SockSlot) >= len(meta.Args) || cfg.ArgType[a.SockSlot] != tracing.ArgSock) {
 		return unsupported(path+".matchActions", "argSock %d: this hook reads no sock or socket at that position of args", a.SockSlot)
 	}
 	cfg.Actions[sel], meta.Actions[sel] = a, action
+	return nil
+}
+
+// requests keeps selector sel's GetUrl and DnsLookup requests, which the
+// agent makes when the selector posts an event (as Tetragon's user space
+// does, from the event): refused with NoPost, which leaves none.
+func requests(path string, sel uint8, acts []policy.ActionSelector, a tracing.SelAction, meta *Hook) error {
+	for i, act := range acts {
+		target := map[string]string{beacon.GetURL: act.ArgURL, beacon.DNSLookup: act.ArgFqdn}[act.Action]
+		if target == "" {
+			continue
+		}
+		if a.Post == 0 {
+			return unsupported(fmt.Sprintf("%s[%d].action", path, i), "%s is made from the event, and NoPost leaves none", act.Action)
+		}
+		if meta.Requests == nil {
+			meta.Requests = make([][]beacon.Request, len(meta.Actions))
+		}
+		meta.Requests[sel] = append(meta.Requests[sel], beacon.Request{Action: act.Action, Target: target})
+	}
 	return nil
 }
 
@@ -1484,6 +1508,10 @@ func (c *compiler) actionList(path string, acts []policy.ActionSelector) (tracin
 			}
 		case "Override":
 			a.Override, action = act.ArgError, event.ActionOverride
+		case beacon.GetURL:
+			action = event.ActionGetURL
+		case beacon.DNSLookup:
+			action = event.ActionDNSLookup
 		case "TrackSock":
 			a.SockAct, a.SockSlot = tracing.SockTrack, uint8(act.ArgSock)
 		case "UntrackSock":

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/vigil-sec/vigil/pkg/beacon"
 	"github.com/vigil-sec/vigil/pkg/event"
 	"github.com/vigil-sec/vigil/pkg/tracing"
 )
@@ -26,11 +27,14 @@ type Hook struct {
 	// RetObj: Return is an object (a sock, a file, ...) read into the
 	// last argument slot at the return.
 	RetObj  bool
-	Actions []string  // event action of each selector
-	RetCopy uint8     // bit i: slot i is read at return (returnCopy)
-	LSM     bool      // an lsmhooks hook: its events are process_lsm
-	Uprobe  string    // a uprobe's binary: its events are process_uprobe
-	USDT    *USDTHook // a USDT's: its events are process_usdt
+	Actions []string // event action of each selector
+	// Requests are each selector's GetUrl and DnsLookup requests, made
+	// when it posts an event; nil when no selector has one.
+	Requests [][]beacon.Request
+	RetCopy  uint8     // bit i: slot i is read at return (returnCopy)
+	LSM      bool      // an lsmhooks hook: its events are process_lsm
+	Uprobe   string    // a uprobe's binary: its events are process_uprobe
+	USDT     *USDTHook // a USDT's: its events are process_usdt
 	// UprobeOffset: a uprobe's place in the binary's file where it has no
 	// symbol; UprobeRefCtr: its reference counter's (0: none).
 	UprobeOffset, UprobeRefCtr uint64

@@ -1,9 +1,12 @@
 package compile
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/vigil-sec/vigil/pkg/beacon"
+	"github.com/vigil-sec/vigil/pkg/event"
 	"github.com/vigil-sec/vigil/pkg/policy"
 	"github.com/vigil-sec/vigil/pkg/probe"
 	"github.com/vigil-sec/vigil/pkg/tracing"
@@ -174,5 +177,41 @@ spec:
 		if _, err := Compile(doc(tc.op, tc.values), tc.target); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+// TestRequestsCompile: GetUrl and DnsLookup are kept by selector for the
+// agent to make, named as the event's action; NoPost beside them is
+// refused, as it leaves no event to make them from.
+func TestRequestsCompile(t *testing.T) {
+	doc := func(actions string) (*Compiled, error) {
+		ps, err := policy.Parse([]byte(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: req}
+spec:
+  kprobes:
+  - call: sys_openat
+    args: [{index: 0, type: int}]
+    selectors:
+    - matchArgs: [{index: 0, operator: Equal, values: ["1"]}]
+    - matchActions: [`+actions+`]
+`), "t.yaml")
+		if err != nil {
+			return nil, err
+		}
+		return Compile(ps[0], Target{Kernel: kernelWith(probe.TPBTF)})
+	}
+	c, err := doc(`{action: GetUrl, argUrl: "http://x.test/a"}, {action: DnsLookup, argFqdn: x.test}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := c.Hooks[0]
+	want := []beacon.Request{{Action: beacon.GetURL, Target: "http://x.test/a"}, {Action: beacon.DNSLookup, Target: "x.test"}}
+	if len(h.Requests) != 2 || h.Requests[0] != nil || !slices.Equal(h.Requests[1], want) || h.Actions[1] != event.ActionDNSLookup {
+		t.Errorf("requests %+v, actions %v", h.Requests, h.Actions)
+	}
+	if _, err := doc(`{action: GetUrl, argUrl: "http://x.test/a"}, {action: NoPost}`); err == nil ||
+		!strings.Contains(err.Error(), "spec.kprobes[0].selectors[1].matchActions[0].action: GetUrl is made from the event, and NoPost leaves none") {
+		t.Errorf("GetUrl with NoPost: %v", err)
 	}
 }

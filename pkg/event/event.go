@@ -160,10 +160,12 @@ type ProcessUsdt struct {
 
 // Actions, with Tetragon's names.
 const (
-	ActionPost     = "KPROBE_ACTION_POST"
-	ActionSigkill  = "KPROBE_ACTION_SIGKILL"
-	ActionSignal   = "KPROBE_ACTION_SIGNAL"
-	ActionOverride = "KPROBE_ACTION_OVERRIDE"
+	ActionPost      = "KPROBE_ACTION_POST"
+	ActionSigkill   = "KPROBE_ACTION_SIGKILL"
+	ActionSignal    = "KPROBE_ACTION_SIGNAL"
+	ActionOverride  = "KPROBE_ACTION_OVERRIDE"
+	ActionGetURL    = "KPROBE_ACTION_GETURL"
+	ActionDNSLookup = "KPROBE_ACTION_DNSLOOKUP"
 )
 
 // Argument is one typed argument of a hook; exactly one value is set.

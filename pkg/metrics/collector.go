@@ -33,6 +33,8 @@ var (
 		"Enforcement actions (signals, overrides) of loaded hooks.", []string{"policy", "function"}, nil)
 	cacheDesc = prometheus.NewDesc("vigil_process_cache_size",
 		"Process images in the agent's cache.", nil, nil)
+	requestsDesc = prometheus.NewDesc("vigil_action_requests_total",
+		"Requests of the GetUrl and DnsLookup actions, by result: done, failed, or dropped (queue full).", []string{"action", "result"}, nil)
 	sinkDeliveredDesc = prometheus.NewDesc("vigil_sink_delivered_total",
 		"Events a sink delivered.", []string{"sink"}, nil)
 	sinkLostDesc = prometheus.NewDesc("vigil_sink_events_lost_total",
@@ -62,7 +64,7 @@ type collector struct {
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{lostDesc, policiesDesc, hookHitsDesc, hookActionsDesc, cacheDesc,
-		sinkDeliveredDesc, sinkLostDesc, sinkStallsDesc, sinkLagDesc, sinkSpoolDesc, regoEvalsDesc, regoSecondsDesc, responsesDesc, refusedDesc} {
+		sinkDeliveredDesc, sinkLostDesc, sinkStallsDesc, sinkLagDesc, sinkSpoolDesc, regoEvalsDesc, regoSecondsDesc, responsesDesc, refusedDesc, requestsDesc} {
 		ch <- d
 	}
 }
@@ -78,6 +80,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(cacheDesc, prometheus.GaugeValue, float64(st.ProcessCacheSize))
+	for _, r := range st.Requests {
+		ch <- prometheus.MustNewConstMetric(requestsDesc, prometheus.CounterValue, float64(r.N), r.Action, r.Result)
+	}
 	c.collectPolicies(ch)
 	c.collectSinks(ch)
 	c.collectRego(ch)

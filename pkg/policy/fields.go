@@ -43,6 +43,7 @@ const (
 	testUprobePlaces  = "pkg/agent.TestUprobeByOffsetAndAddress"
 	testUSDT          = "pkg/agent.TestUSDTReadsItsArguments"
 	testUretprobe     = "pkg/agent.TestUprobeReturn"
+	testBeacon        = "pkg/agent.TestGetUrlAndDnsLookup"
 	testLSM           = "pkg/agent.TestLSMFileOpenOverrideDenies"
 	testFunction      = "pkg/agent.TestKernelFunctionHookResolvesTheFile"
 	testScope         = "pkg/agent.TestPodContainerAndHostSelectors"
@@ -59,8 +60,6 @@ const (
 
 // refusedActions are the actions of matchActions Vigil does not run yet.
 var refusedActions = map[string]string{
-	"GetUrl":                      notYet,
-	"DnsLookup":                   notYet,
 	"NotifyEnforcer":              notYet,
 	"CleanupEnforcerNotification": notYet,
 	"Set":                         notYet,
@@ -284,6 +283,8 @@ func selectorFields(ret bool) map[string]Support {
 	}
 	t["matchReturnActions[].argError"] = refused("Override at the return: the call has returned, there is nothing to override")
 	t["matchReturnActions[].argSock"] = refused("TrackSock and UntrackSock in matchReturnActions are " + notYet)
+	t["matchReturnActions[].argUrl"] = refused("GetUrl in matchReturnActions is " + notYet)
+	t["matchReturnActions[].argFqdn"] = refused("DnsLookup in matchReturnActions is " + notYet)
 	for _, f := range []string{"kernelStackTrace", "userStackTrace"} {
 		t["matchReturnActions[]."+f] = refused("stack traces from matchReturnActions are " + notYet + " (matchActions can take them at the entry)")
 	}
@@ -303,13 +304,15 @@ func actionFields() map[string]Support {
 		"argSig":           implemented("pkg/agent.TestClaimSignalAction"),
 		"argError":         implemented("pkg/agent.TestOverrideReturnsTheError"),
 		"argSock":          implemented(testSockTracking),
+		"argUrl":           implemented(testBeacon),
+		"argFqdn":          implemented(testBeacon),
 		"rateLimit":        implemented("pkg/agent.TestRateLimitCollapsesRepeats"),
 		"rateLimitScope":   implemented("pkg/agent.TestRateLimitScopes"),
 		"kernelStackTrace": implemented(testStackTraces),
 		"userStackTrace":   implemented(testStackTraces),
 		"imaHash":          refused("imaHash is " + notYet + " (it needs a sleepable BPF LSM program)"),
 	}
-	for _, f := range []string{"argFqdn", "argUrl", "argIndex", "argValue", "argRegs", "argNewSymbol", "argNewAddr", "argNewOffset"} {
+	for _, f := range []string{"argIndex", "argValue", "argRegs", "argNewSymbol", "argNewAddr", "argNewOffset"} {
 		t[f] = refused("the action this argument belongs to is " + notYet)
 	}
 	return t
@@ -320,7 +323,9 @@ func actionFields() map[string]Support {
 func returnRefusedActions() map[string]string {
 	out := map[string]string{"Override": "matchReturnActions run after the call returned: there is nothing to override",
 		"TrackSock":   "TrackSock in matchReturnActions is " + notYet + ": returnArgAction tracks a returned socket",
-		"UntrackSock": "UntrackSock in matchReturnActions is " + notYet + ": returnArgAction untracks a returned socket"}
+		"UntrackSock": "UntrackSock in matchReturnActions is " + notYet + ": returnArgAction untracks a returned socket",
+		"GetUrl":      "GetUrl in matchReturnActions is " + notYet + " (matchActions can make it)",
+		"DnsLookup":   "DnsLookup in matchReturnActions is " + notYet + " (matchActions can make it)"}
 	for k, v := range refusedActions {
 		out[k] = v
 	}

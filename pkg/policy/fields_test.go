@@ -148,10 +148,10 @@ spec:
     - {index: 0, type: int}
     - {index: 1, type: char_buf, sizeArgIndex: 3, maxData: true}
     - {index: 2, type: size_t}
+    data: [{index: 0, type: int}]
     selectors:
     - matchActions:
       - {action: Post, kernelStackTrace: true}
-      - {action: GetUrl, argUrl: "http://example.com"}
 `), "t.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -159,8 +159,7 @@ spec:
 	got := Refusals(ps[0].GetSpec())
 	// kernelStackTrace on Post is implemented: not among them
 	want := []Refusal{
-		{"spec.kprobes[0].selectors[0].matchActions[1].action", "GetUrl: not implemented yet"},
-		{"spec.kprobes[0].selectors[0].matchActions[1].argUrl", "the action this argument belongs to is not implemented yet"},
+		{"spec.kprobes[0].data[0].type", "data is not implemented yet"},
 		{"spec.selectorsMacros.m.matchData[0].operator", "matchData is not implemented yet"},
 		{"spec.selectorsMacros.m.matchData[0].values", "matchData is not implemented yet"},
 	}
