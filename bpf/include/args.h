@@ -407,6 +407,40 @@ static __always_inline __u32 read_char_buf(struct gscratch *s,
 	return n;
 }
 
+/* Reads a char_iovec: the buffers of the first iovecs (an ia32 process's
+ * are 8 bytes) of the array at raw, their count in the size slot, one after
+ * the other, up to ARG_MASK bytes (with returnCopy, up to those returned),
+ * as Tetragon reads them. The value is the bytes read. */
+static __always_inline __u32 read_char_iovec(struct gscratch *s,
+					     struct hook_config *cfg, __u32 i,
+					     __u32 off, __u64 raw)
+{
+	__u64 cnt = s->raw[cfg->arg_index[cfg->arg_size[i] & 7] & 7];
+	__u64 left = ARG_MASK, stride = s->compat ? 8 : 16, base, n;
+	__u32 total = 0;
+
+	if (cfg->ret_copy & (1 << i))
+		left = s->ret < 0 ? 0 : (__u64)s->ret < left ? s->ret : left;
+	for (int j = 0; j < MAX_IOVECS; j++) {
+		if (j >= cnt || !left)
+			break;
+		if (bpf_probe_read_user(s->tmp, 16, (void *)(raw + stride * j)))
+			break;
+		base = s->compat ? *(__u32 *)s->tmp : *(__u64 *)s->tmp;
+		n = s->compat ? *(__u32 *)(s->tmp + 4) : *(__u64 *)(s->tmp + 8);
+		n = (n < left ? n : left) & ARG_MASK;
+		if (bpf_probe_read_user(&s->msg.data[(off + total) & 0x3fff], n,
+					(void *)base)) {
+			s->msg.data_err[i] = DATA_FAULT;
+			break;
+		}
+		total = (total + n) & ARG_MASK;
+		left -= n;
+	}
+	s->msg.arg_val[i] = total;
+	return total;
+}
+
 /* Reads argument slot i into the event at data offset off; returns the
  * bytes it put in data. Global functions are verified once, not once per
  * call site, which keeps the loops that call them within budget. */
@@ -496,6 +530,8 @@ __noinline int read_arg(__u32 hook_id, __u32 i, __u32 off)
 		return put_perf_event(s, off, (struct perf_event *)raw);
 	case ARG_CHAR_BUF:
 		return read_char_buf(s, cfg, i, off, raw);
+	case ARG_CHAR_IOVEC:
+		return read_char_iovec(s, cfg, i, off, raw);
 	}
 	return 0;
 }

@@ -25,6 +25,7 @@
 #define STR_KEY_MASK 255
 /* frames of a stack trace at most: the kernel's PERF_MAX_STACK_DEPTH */
 #define MAX_STACK_DEPTH 127
+#define MAX_IOVECS 8 /* iovec entries a char_iovec reads */
 
 enum arg_type {
 	ARG_NONE = 0,
@@ -48,6 +49,9 @@ enum arg_type {
 	ARG_BPF_PROG = 17,   /* struct bpf_prog *: a struct bpf_prog_arg */
 	ARG_BPF_MAP = 18,    /* struct bpf_map *: a struct bpf_map_arg */
 	ARG_PERF_EVENT = 19, /* struct perf_event *: a struct perf_event_arg */
+	/* struct iovec * in user memory, its count in another argument: the
+	 * buffers one after the other */
+	ARG_CHAR_IOVEC = 20,
 };
 
 /* What a slot's argument points to when it is not the object its type

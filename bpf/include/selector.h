@@ -390,7 +390,7 @@ static __always_inline bool eval_arg(struct gscratch *s, struct cond *c,
 	__u8 *data = (__u8 *)&s->msg.data[s->arg_off[i] & 0x3fff];
 	__u32 len = s->msg.arg_len[i];
 	bool str = type == ARG_STRING || type == ARG_FD ||
-		   type == ARG_CHAR_BUF ||
+		   type == ARG_CHAR_BUF || type == ARG_CHAR_IOVEC ||
 		   (type >= ARG_FILE && type <= ARG_BPRM);
 
 	if (type == ARG_SOCKADDR || type == ARG_SOCK || type == ARG_SKB)

@@ -429,6 +429,7 @@ __noinline int run_hook(__u32 hook_id, __u32 nr)
 		return 0;
 	if (cfg->scoped && !in_scope(task, cfg->policy_id))
 		return 0;
+	s->compat = nr >= COMPAT_BASE;
 	if (cfg->at_exit && !s->at_exit)
 		return enter_hook(s, cfg, task, nr);
 	if (cfg->at_exit) {

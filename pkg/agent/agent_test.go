@@ -162,6 +162,8 @@ func TestMain(m *testing.M) {
 		openFromThreads(strings.TrimPrefix(h, "open-threads:"))
 	case h == "caps-gained":
 		capsGained()
+	case h == "writev":
+		writev()
 	case strings.HasPrefix(h, "listen-fd3:"):
 		listenOn(strings.TrimPrefix(h, "listen-fd3:"))
 	}

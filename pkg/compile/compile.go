@@ -754,9 +754,9 @@ var syscallArgTypes = map[string]int{
 	"int64":  tracing.ArgS64, "long": tracing.ArgS64,
 	"uint64": tracing.ArgU64, "size_t": tracing.ArgU64,
 	"string": tracing.ArgString, "filename": tracing.ArgString,
-	"fd":        tracing.ArgFd,
-	"sockaddr":  tracing.ArgSockaddr,
-	"char_buf":  tracing.ArgCharBuf,
+	"fd":       tracing.ArgFd,
+	"sockaddr": tracing.ArgSockaddr,
+	"char_buf": tracing.ArgCharBuf, "char_iovec": tracing.ArgCharIovec,
 	"syscall64": tracing.ArgS64, "capability": tracing.ArgInt,
 	"nop": tracing.ArgNone, // a placeholder: not read, not in events
 }
@@ -799,7 +799,10 @@ func (c *compiler) args(path, function string, k *policy.KProbeSpec, cfg *tracin
 			return nil, unsupported(ap+".type", "type %q cannot be read from a kernel function's argument yet (types that can: the integers, string, fd, sockaddr, char_buf, file, path, dentry, kiocb, linux_binprm, sock, socket, skb, net_device, cred, user_namespace, kernel_cap_t, cap_effective, cap_permitted, cap_inheritable, bpf_attr, bpf_prog, bpf_map, perf_event, iov_iter, capability, nop)", a.Type)
 		}
 		if !ok {
-			return nil, unsupported(ap+".type", "type %q cannot be read from a syscall argument (types that can: the integers, string, fd, sockaddr, char_buf, capability, nop)", a.Type)
+			return nil, unsupported(ap+".type", "type %q cannot be read from a syscall argument (types that can: the integers, string, fd, sockaddr, char_buf, char_iovec, capability, nop)", a.Type)
+		}
+		if a.Type == "char_iovec" && cfg.KernelMem != 0 {
+			return nil, unsupported(ap+".type", "a char_iovec is an iovec array in user memory: a syscall's argument (syscall: true) or a uprobe's, not a kernel function's")
 		}
 		if a.ReturnCopy && a.Type == "iov_iter" {
 			return nil, unsupported(ap+".returnCopy", "returnCopy on an iov_iter is not implemented yet")
@@ -858,13 +861,16 @@ func (c *compiler) charBufSizes(path string, k *policy.KProbeSpec, cfg *tracing.
 			}
 			continue
 		}
-		if a.Type != "char_buf" {
+		if a.Type != "char_buf" && a.Type != "char_iovec" {
 			continue
 		}
 		slot, ok := slots[a.SizeArgIndex-1]
-		if a.SizeArgIndex == 0 || !ok || cfg.ArgType[slot] == tracing.ArgCharBuf {
+		if a.SizeArgIndex == 0 || !ok || cfg.ArgType[slot] == tracing.ArgCharBuf || cfg.ArgType[slot] == tracing.ArgCharIovec {
 			return unsupported(fmt.Sprintf("%s.args[%d].sizeArgIndex", path, i),
-				"a char_buf needs sizeArgIndex naming an integer argument the hook also reads")
+				"a %s needs sizeArgIndex naming an integer argument the hook also reads (its size, or its count of iovecs)", a.Type)
+		}
+		if a.Type == "char_iovec" && a.MaxData {
+			return unsupported(fmt.Sprintf("%s.args[%d].maxData", path, i), "maxData on a char_iovec is not implemented yet: its first %d iovecs are read, up to %d bytes", tracing.MaxIovecs, tracing.ArgMask)
 		}
 		cfg.ArgSize[i] = slot
 		if a.MaxData {

@@ -96,7 +96,7 @@ func (h *Hook) Event(g *tracing.Generic) *event.ProcessKprobe {
 			continue // a nop placeholder
 		}
 		arg := renderArg(a.Type, g.ArgVal[i], g.Args[i])
-		if a.Type == tracing.ArgCharBuf {
+		if a.Type == tracing.ArgCharBuf || a.Type == tracing.ArgCharIovec {
 			arg = charBuf(uint64(g.ArgVal[i]), g.Args[i], g.DataErr[i])
 		}
 		switch a.As {

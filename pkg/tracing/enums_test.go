@@ -19,7 +19,7 @@ var genericEnums = enumMirrors{
 		"ARG_STRING": ArgString, "ARG_FD": ArgFd, "ARG_SOCKADDR": ArgSockaddr, "ARG_CHAR_BUF": ArgCharBuf,
 		"ARG_FILE": ArgFile, "ARG_PATH": ArgPath, "ARG_BPRM": ArgBprm, "ARG_SOCK": ArgSock, "ARG_CRED": ArgCred,
 		"ARG_SKB": ArgSkb, "ARG_USER_NS": ArgUserNs, "ARG_BPF_ATTR": ArgBpfAttr, "ARG_BPF_PROG": ArgBpfProg,
-		"ARG_BPF_MAP": ArgBpfMap, "ARG_PERF_EVENT": ArgPerfEvent,
+		"ARG_BPF_MAP": ArgBpfMap, "ARG_PERF_EVENT": ArgPerfEvent, "ARG_CHAR_IOVEC": ArgCharIovec,
 	},
 	"arg_obj": {
 		"OBJ_SELF": ObjSelf, "OBJ_SOCKET": ObjSocket, "OBJ_KIOCB": ObjKiocb, "OBJ_NET_DEVICE": ObjNetDevice,

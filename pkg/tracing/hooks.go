@@ -40,6 +40,8 @@ const (
 	// MaxStackDepth is the most frames a stack trace holds: the kernel's
 	// PERF_MAX_STACK_DEPTH (perf_event_max_stack can lower it).
 	MaxStackDepth = 127
+	// MaxIovecs are the iovec entries a char_iovec reads.
+	MaxIovecs = 8
 )
 
 // Stack traces an event carries, as in enum stack_flag (SelAction.Stacks,
@@ -83,6 +85,9 @@ const (
 	ArgBpfProg
 	ArgBpfMap
 	ArgPerfEvent
+	// ArgCharIovec: a struct iovec array in user memory, its count in the
+	// slot ArgSize names: the buffers one after the other.
+	ArgCharIovec
 )
 
 // What a slot's argument points to when it is not the object its type
