@@ -15,6 +15,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/rlimit"
 )
 
 //go:generate go tool bpf2go -cc clang-19 -strip llvm-strip-19 -target amd64 -no-global-types -cflags "-O2 -g -Wall -Werror -I../../bpf/include" selector ../../bpf/tests/selector_test.bpf.c
@@ -105,6 +106,10 @@ type selRunner struct {
 func newSelRunner(t *testing.T) *selRunner {
 	t.Helper()
 	r := &selRunner{nextSet: 1}
+	// before 5.11 maps count against RLIMIT_MEMLOCK, as Load lifts it
+	if err := rlimit.RemoveMemlock(); err != nil {
+		t.Fatal(err)
+	}
 	if err := loadSelectorObjects(&r.objs, nil); err != nil {
 		t.Fatalf("loading the selector test program: %v", describe(err))
 	}
