@@ -17,7 +17,8 @@ deps:
 # the CRDs, from pkg/crd's API types (controller-gen, a tool of go.mod); the
 # gRPC API's Go code, from api/ (protoc).
 generate: deps
-	$(GO) generate ./pkg/tracing/ ./pkg/api/
+	scripts/generate-bpf.sh
+	$(GO) generate ./pkg/api/
 	$(GO) tool controller-gen crd:crdVersions=v1 paths=./pkg/crd/... output:crd:dir=./crds
 
 # Fails when the committed BPF objects differ from what the sources build.
