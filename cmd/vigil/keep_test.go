@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/vigil-sec/vigil/pkg/tracing"
 )
@@ -25,8 +26,16 @@ func keptAgent(t *testing.T, bin, dir, pinDir, state string) (*exec.Cmd, *string
 	if err := agent.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the API socket", func() bool { _, err := os.Stat(admin); return err == nil })
-	return agent, stderr
+	// a restart releases the old generation first: on a loaded machine
+	// that takes longer than waitFor's 15 s
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := os.Stat(admin); err == nil {
+			return agent, stderr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for the API socket; the agent wrote:\n%s", stderr)
+		}
+	}
 }
 
 // catKilled says whether cat of file was killed.
