@@ -149,11 +149,17 @@ func Compile(p policy.Policy, t Target) (*Compiled, error) {
 	return c.out, nil
 }
 
-// refusal is the error of a field the table refuses: imaHash names the
-// feature a kernel without BPF LSM lacks, as it is the first obstacle.
+// refusal is the error of a field the table refuses: imaHash and the
+// enforcers name the feature a kernel without them lacks, as it is the
+// first obstacle.
 func (c *compiler) refusal(r policy.Refusal) error {
 	if strings.HasSuffix(r.Path, ".imaHash") && !c.kernel.Has(probe.LSM) {
 		return kernelLacks(r.Path, "imaHash needs a sleepable BPF LSM program: %v", c.kernel.Missing(probe.LSM))
+	}
+	enforcer := strings.HasPrefix(r.Path, "spec.enforcers") || len(c.spec.Enforcers) > 0 && strings.HasPrefix(r.Reason, "NotifyEnforcer")
+	if enforcer && !c.kernel.Has(probe.OverrideReturn) && !c.kernel.Has(probe.FmodRetSyscall) {
+		return kernelLacks(r.Path, "enforcers make syscalls return early, which needs bpf_override_return or fmod_ret on syscalls: %v; %v",
+			c.kernel.Missing(probe.OverrideReturn), c.kernel.Missing(probe.FmodRetSyscall))
 	}
 	return unsupported(r.Path, "%s", r.Reason)
 }

@@ -66,7 +66,7 @@ func TestCorpusOutcomes(t *testing.T) {
 // compileOutcome names the outcome and, for failures, the reason without
 // the YAML path (so equal reasons group together).
 func compileOutcome(p policy.Policy, kernel probe.Report) (outcome, reason string) {
-	_, err := Compile(p, Target{Kernel: kernel})
+	_, err := Compile(p, Target{Kernel: kernel, Pods: true, Nodes: true}) // as the agent with --enable-k8s-api
 	var u *UnsupportedError
 	switch {
 	case err == nil:

@@ -1,6 +1,7 @@
 package compile
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -213,5 +214,33 @@ spec:
 	if _, err := doc(`{action: GetUrl, argUrl: "http://x.test/a"}, {action: NoPost}`); err == nil ||
 		!strings.Contains(err.Error(), "spec.kprobes[0].selectors[1].matchActions[0].action: GetUrl is made from the event, and NoPost leaves none") {
 		t.Errorf("GetUrl with NoPost: %v", err)
+	}
+}
+
+// TestEnforcersNameWhatTheKernelLacks: enforcers make syscalls return
+// early; a kernel with neither bpf_override_return nor fmod_ret on
+// syscalls lacks what they need, and the refusal says so.
+func TestEnforcersNameWhatTheKernelLacks(t *testing.T) {
+	ps, err := policy.Parse([]byte(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: enf}
+spec:
+  enforcers: [{calls: [sys_dup]}]
+  kprobes:
+  - call: sys_dup
+    selectors:
+    - matchActions: [{action: NotifyEnforcer, argError: -1}]
+`), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Compile(ps[0], Target{Kernel: kernelWith(probe.TPBTF, probe.FmodRet)})
+	var u *UnsupportedError
+	if !errors.As(err, &u) || !u.KernelLacks || !strings.Contains(err.Error(), "spec.kprobes[0].selectors[0].matchActions[0].action: enforcers make syscalls return early, which needs bpf_override_return or fmod_ret on syscalls") {
+		t.Errorf("without the features: %v, want the kernel's lack named", err)
+	}
+	_, err = Compile(ps[0], Target{Kernel: kernelWith(probe.TPBTF, probe.OverrideReturn)})
+	if !errors.As(err, &u) || u.KernelLacks {
+		t.Errorf("with bpf_override_return: %v, want not implemented yet", err)
 	}
 }
