@@ -140,6 +140,7 @@ type Agent struct {
 	seen     tracing.Counters // kernel counters already reported
 	decodes  uint64           // decode errors already reported
 	returns  *returns         // return hooks' entries waiting for their return
+	loaded   *mappedFiles     // what process_loader events reported
 	evicted  uint64           // returns.evicted already reported
 	lastPoll time.Time
 }
@@ -198,7 +199,7 @@ func New(cfg Config, sink Sink) (*Agent, error) {
 	if cfg.Beacon.Workers <= 0 {
 		cfg.Beacon = beacon.DefaultConfig
 	}
-	a := &Agent{cfg: cfg, sensor: s, cache: process.New(cfg.Process), sink: sink, scopes: scopes, started: time.Now(), returns: newReturns(),
+	a := &Agent{cfg: cfg, sensor: s, cache: process.New(cfg.Process), sink: sink, scopes: scopes, started: time.Now(), returns: newReturns(), loaded: newMappedFiles(),
 		beacon: beacon.New(cfg.Beacon),
 		pols:   lifecycle.New(s, scopes, target, cfg.Guard, store), data: newAssembler(cfg.Tracing),
 		stacks: newStackTraces(s.Hooks(), cfg.ExposeStackAddresses)}
@@ -380,6 +381,11 @@ func (a *Agent) writeHook(g *tracing.Generic) {
 	ev.Process, ev.Parent, ev.Ancestors = a.cache.Describe(g.Ident, tid, a.ancestorsOf(h))
 	out := &event.Event{NodeName: a.cfg.Process.NodeName, Time: event.FormatTime(tracing.WallTime(g.Hdr.Ktime))}
 	switch {
+	case h.Loader:
+		for _, l := range a.loaded.events(ev, a.cache) {
+			a.write(&event.Event{NodeName: out.NodeName, Time: out.Time, ProcessLoader: l})
+		}
+		return
 	case h.LSM:
 		out.ProcessLsm = ev
 	case h.Uprobe != "":

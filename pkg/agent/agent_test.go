@@ -164,6 +164,9 @@ func TestMain(m *testing.M) {
 		capsGained()
 	case h == "writev":
 		writev()
+	case strings.HasPrefix(h, "map-files:"):
+		exec, data, _ := strings.Cut(strings.TrimPrefix(h, "map-files:"), ":")
+		mapFiles(exec, data)
 	case strings.HasPrefix(h, "listen-fd3:"):
 		listenOn(strings.TrimPrefix(h, "listen-fd3:"))
 	}

@@ -109,6 +109,8 @@ func processes(ev *event.Event) []*event.Process {
 		proc, parent, ancestors = ev.ProcessUprobe.Process, ev.ProcessUprobe.Parent, ev.ProcessUprobe.Ancestors
 	case ev.ProcessUsdt != nil:
 		proc, parent, ancestors = ev.ProcessUsdt.Process, ev.ProcessUsdt.Parent, ev.ProcessUsdt.Ancestors
+	case ev.ProcessLoader != nil:
+		proc = ev.ProcessLoader.Process
 	case ev.ProcessTracepoint != nil:
 		proc, parent, ancestors = ev.ProcessTracepoint.Process, ev.ProcessTracepoint.Parent, ev.ProcessTracepoint.Ancestors
 	default:

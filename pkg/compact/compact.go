@@ -54,6 +54,8 @@ func (p *Printer) Line(ev *event.Event) string {
 	case ev.ProcessUsdt != nil:
 		u := ev.ProcessUsdt
 		return p.policy("usdt", u.Process, u.Path+":"+u.Provider+":"+u.Name, u.Args, u.Action, u.Mode, u.PolicyName)
+	case ev.ProcessLoader != nil:
+		return p.join("📚", "loader", p.process(ev.ProcessLoader.Process), p.detail.Sprint(ev.ProcessLoader.Path))
 	case ev.LostEvents != nil:
 		l := ev.LostEvents
 		return p.join("❗", "lost", p.alert.Sprintf("%d events: %s", l.Count, l.Reason))

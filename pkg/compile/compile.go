@@ -136,6 +136,11 @@ func Compile(p policy.Policy, t Target) (*Compiled, error) {
 			return nil, err
 		}
 	}
+	if spec.Loader {
+		if err := c.loader(); err != nil {
+			return nil, err
+		}
+	}
 	c.out.Hooks = append(c.out.Hooks, c.funcMetas...) // the order of hook ids
 	if len(c.out.Hooks) == 0 {
 		return nil, unsupported("spec", "the policy has no hook Vigil can attach")

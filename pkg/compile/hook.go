@@ -41,6 +41,9 @@ type Hook struct {
 	// Tracepoint is a tracepoint's subsystem (Function is its event): its
 	// events are process_tracepoint.
 	Tracepoint string
+	// Loader: the hook of spec.loader; its records are process_loader
+	// events (see LoaderPathArg).
+	Loader bool
 }
 
 // USDTHook names a USDT hook's probe.

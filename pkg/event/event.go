@@ -21,10 +21,13 @@ type Event struct {
 	ProcessUsdt *ProcessUsdt `json:"process_usdt,omitempty"`
 	// ProcessTracepoint reports a policy's tracepoints hook.
 	ProcessTracepoint *ProcessTracepoint `json:"process_tracepoint,omitempty"`
-	LostEvents        *LostEvents        `json:"lost_events,omitempty"`
-	RateLimitInfo     *RateLimitInfo     `json:"rate_limit_info,omitempty"`
-	NodeName          string             `json:"node_name"`
-	Time              string             `json:"time"`
+	// ProcessLoader reports a file mapped executable into a process
+	// (spec.loader).
+	ProcessLoader *ProcessLoader `json:"process_loader,omitempty"`
+	LostEvents    *LostEvents    `json:"lost_events,omitempty"`
+	RateLimitInfo *RateLimitInfo `json:"rate_limit_info,omitempty"`
+	NodeName      string         `json:"node_name"`
+	Time          string         `json:"time"`
 }
 
 // ProcessExec reports a program being executed, or a process found running
@@ -138,6 +141,15 @@ type ProcessUprobe struct {
 	Tags         []string    `json:"tags,omitempty"`
 	Mode         string      `json:"mode,omitempty"`
 	StackTraces
+}
+
+// ProcessLoader reports an ELF file (a shared library, mostly) mapped
+// executable into a process, once per process and file: its path and the
+// GNU build ID of its build (base64 in JSON, as Tetragon writes it).
+type ProcessLoader struct {
+	Process *Process `json:"process"`
+	Path    string   `json:"path"`
+	Buildid []byte   `json:"buildid,omitempty"`
 }
 
 // ProcessUsdt reports that a USDT hook fired and its selectors matched:

@@ -24,6 +24,8 @@ func (ev *Event) Kind() Kind {
 		return Kind{"process_uprobe", ev.ProcessUprobe.Process, ev.ProcessUprobe.PolicyName}
 	case ev.ProcessUsdt != nil:
 		return Kind{"process_usdt", ev.ProcessUsdt.Process, ev.ProcessUsdt.PolicyName}
+	case ev.ProcessLoader != nil:
+		return Kind{"process_loader", ev.ProcessLoader.Process, ""}
 	case ev.LostEvents != nil:
 		return Kind{Type: "lost_events"}
 	case ev.RateLimitInfo != nil:

@@ -194,6 +194,7 @@ var bodyTypes = map[kind]reflect.Type{
 	kindTracepoint: reflect.TypeFor[event.ProcessTracepoint](),
 	kindUprobe:     reflect.TypeFor[event.ProcessUprobe](),
 	kindUsdt:       reflect.TypeFor[event.ProcessUsdt](),
+	kindLoader:     reflect.TypeFor[event.ProcessLoader](),
 }
 
 func resolvesIn(kinds kindSet, path []string) bool {

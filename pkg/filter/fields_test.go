@@ -127,7 +127,7 @@ func TestFieldFilterErrors(t *testing.T) {
 		{`{"fields":"process.pid","action":"INCLUDE","event_set":["PROCESS_EXEC"],"invert_dir":true}`,
 			`field filters line 1: invert_dir: unknown field (Tetragon's name is invert_event_set)`},
 		{`{"fields":"process.pid","action":"INCLUDE","invert_event_set":true}`, `field filters line 1: invert_event_set: needs an event_set to invert`},
-		{`{"fields":"process.pid","action":"INCLUDE","event_set":["PROCESS_EXEC","PROCESS_EXIT","PROCESS_KPROBE","PROCESS_TRACEPOINT","PROCESS_UPROBE","PROCESS_LSM","PROCESS_USDT"],"invert_event_set":true}`,
+		{`{"fields":"process.pid","action":"INCLUDE","event_set":["PROCESS_EXEC","PROCESS_EXIT","PROCESS_KPROBE","PROCESS_TRACEPOINT","PROCESS_UPROBE","PROCESS_LSM","PROCESS_USDT","PROCESS_LOADER"],"invert_event_set":true}`,
 			`field filters line 1: invert_event_set: event_set lists every event type: none is left`},
 		{"\n" + `{"fields":"process.pid","action":"INCLUDE","event_set":["RATE_LIMIT_INFO"]}`, `field filters line 2: event_set[0]: RATE_LIMIT_INFO records are never filtered`},
 	} {

@@ -114,7 +114,7 @@ func TestParseFiltersErrors(t *testing.T) {
 		{`{"namespace":null}`, "line 1: namespace: empty list: omit the field instead"},
 		{`{}`, "line 1: no fields: the filter would match every event"},
 		{`["PROCESS_EXEC"]`, "line 1: want a JSON object"},
-		{`{"event_set":["PROCESS_EXECUTE"]}`, `line 1: event_set[0]: unknown event type "PROCESS_EXECUTE": want one of PROCESS_EXEC, PROCESS_EXIT, PROCESS_KPROBE, PROCESS_LSM, PROCESS_TRACEPOINT, PROCESS_UPROBE, PROCESS_USDT`},
+		{`{"event_set":["PROCESS_EXECUTE"]}`, `line 1: event_set[0]: unknown event type "PROCESS_EXECUTE": want one of PROCESS_EXEC, PROCESS_EXIT, PROCESS_KPROBE, PROCESS_LOADER, PROCESS_LSM, PROCESS_TRACEPOINT, PROCESS_UPROBE, PROCESS_USDT`},
 		{`{"event_set":["PROCESS_EXEC","LOST_EVENTS"]}`, "line 1: event_set[1]: LOST_EVENTS records are never filtered: losses are always reported"},
 		{`{"labels":["app=web","tier in (db"]}`, "line 1: labels[1]: "},
 		{`{"pid":[1],"pid":[2]}`, "line 1: pid: given twice"},

@@ -18,6 +18,7 @@ const (
 	kindUprobe
 	kindLsm
 	kindUsdt
+	kindLoader
 	kindLost
 	kindRateLimit
 	numKinds
@@ -31,7 +32,7 @@ func (s kindSet) has(k kind) bool { return s&(1<<k) != 0 }
 // processKinds are the events about a process: the ones filters, field
 // filters, the rate limit and redaction apply to.
 const processKinds kindSet = 1<<kindExec | 1<<kindExit | 1<<kindKprobe |
-	1<<kindTracepoint | 1<<kindUprobe | 1<<kindLsm | 1<<kindUsdt
+	1<<kindTracepoint | 1<<kindUprobe | 1<<kindLsm | 1<<kindUsdt | 1<<kindLoader
 
 // kindNames are Tetragon's event type names, as event_set takes them.
 var kindNames = map[string]kind{
@@ -42,6 +43,7 @@ var kindNames = map[string]kind{
 	"PROCESS_UPROBE":     kindUprobe,
 	"PROCESS_LSM":        kindLsm,
 	"PROCESS_USDT":       kindUsdt,
+	"PROCESS_LOADER":     kindLoader,
 	// Vigil's lost_events has no Tetragon name; RATE_LIMIT_INFO is
 	// Tetragon's.
 	"LOST_EVENTS":     kindLost,
@@ -95,6 +97,8 @@ func subjectOf(ev *event.Event) subject {
 		b := ev.ProcessUsdt
 		return subject{kind: kindUsdt, proc: b.Process, parent: b.Parent,
 			ancestors: b.Ancestors, args: b.Args, policy: b.PolicyName}
+	case ev.ProcessLoader != nil:
+		return subject{kind: kindLoader, proc: ev.ProcessLoader.Process}
 	case ev.LostEvents != nil:
 		return subject{kind: kindLost}
 	case ev.RateLimitInfo != nil:
@@ -137,6 +141,10 @@ func withProcesses(ev *event.Event, s subject) *event.Event {
 		b := *ev.ProcessUsdt
 		b.Process, b.Parent, b.Ancestors, b.Args = s.proc, s.parent, s.ancestors, s.args
 		out.ProcessUsdt = &b
+	case kindLoader:
+		b := *ev.ProcessLoader
+		b.Process = s.proc
+		out.ProcessLoader = &b
 	}
 	return &out
 }
@@ -164,6 +172,8 @@ func body(ev *event.Event, k kind) (string, any) {
 		return "process_uprobe", ev.ProcessUprobe
 	case kindUsdt:
 		return "process_usdt", ev.ProcessUsdt
+	case kindLoader:
+		return "process_loader", ev.ProcessLoader
 	}
 	return "", nil
 }

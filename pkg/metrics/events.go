@@ -14,7 +14,7 @@ type EventCounter struct {
 }
 
 var eventTypes = []string{"process_exec", "process_exit", "process_kprobe", "process_lsm", "process_tracepoint",
-	"process_uprobe", "process_usdt", "lost_events", "rate_limit_info", "unknown"}
+	"process_uprobe", "process_usdt", "process_loader", "lost_events", "rate_limit_info", "unknown"}
 
 func newEventCounter(extra []string) *EventCounter {
 	vec := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vigil_events_total",

@@ -56,6 +56,7 @@ const (
 	testCapsGained    = "pkg/agent.TestCapabilitiesGained"
 	testReturnActions = "pkg/agent.TestReturnActionsKillAfterTheCall"
 	testSockTracking  = "pkg/agent.TestSockTrackingNamesTheOwner"
+	testLoader        = "pkg/agent.TestLoaderReportsMappedLibraries"
 )
 
 // refusedActions are the actions of matchActions Vigil does not run yet.
@@ -120,7 +121,7 @@ func specFields() map[string]Support {
 		"lists[].values":                           implemented(testLists),
 		"lists[].pattern":                          implemented("pkg/agent.TestGeneratedFtraceList"),
 		"lists[].validated":                        refused("validated (skip checking the list against the kernel) is " + notYet + ": Vigil checks every list"),
-		"loader":                                   refused("loader events are " + notYet),
+		"loader":                                   implemented(testLoader),
 		"options[].name":                           implemented(testMonitor),
 		"options[].value":                          implemented(testMonitor),
 		"selectorsMacros":                          implemented(testMacros),

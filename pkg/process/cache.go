@@ -32,6 +32,7 @@ type entry struct {
 	parent   *entry // nil when unknown
 	children int    // entries whose parent this is
 	ended    bool   // exited, or replaced by a later exec
+	mntNs    uint32 // mount namespace (0: unknown)
 	elem     *list.Element
 }
 
@@ -102,6 +103,7 @@ func (c *Cache) Describe(id tracing.ExecIdent, tid uint32, withAncestors bool) (
 func (c *Cache) Exec(r *tracing.Exec) *event.Event {
 	parent := c.byID[c.ExecID(r.Process.Parent)]
 	e := c.insert(c.build(r), parent)
+	e.mntNs = r.Process.Ns[tracing.NsMnt]
 	ev := c.execEvent(e, r.Hdr.Ktime)
 	if bp := binaryProperties(&r.Process); bp != nil && c.opts.Credentials {
 		// as Tetragon: on the process_exec event only
@@ -120,6 +122,7 @@ func (c *Cache) Snapshot(recs []*tracing.Exec) []*event.Event {
 	for i, r := range recs {
 		r.Args = readCmdline(r.Process.Ident.Pid)
 		entries[i] = c.insert(c.build(r), nil)
+		entries[i].mntNs = r.Process.Ns[tracing.NsMnt]
 	}
 	for i, r := range recs {
 		if p := c.byID[c.ExecID(r.Process.Parent)]; p != nil && p != entries[i] {
@@ -148,8 +151,30 @@ func (c *Cache) Clone(r *tracing.Clone) {
 	p.Flags = "clone"
 	p.StartTime = event.FormatTime(tracing.WallTime(r.Ident.Ktime))
 	p.ParentExecID = c.ExecID(r.Parent)
-	c.insert(p, parent)
+	e := c.insert(p, parent)
+	if parent != nil {
+		e.mntNs = parent.mntNs
+	}
 }
+
+// MountPeers returns the mount namespace of process execID (0: unknown)
+// and the pids that may still show its files under /proc/PID/root: its
+// own, then its ancestors' in the same mount namespace, nearest first.
+func (c *Cache) MountPeers(execID string) (mntNs uint32, pids []uint32) {
+	e := c.byID[execID]
+	if e == nil {
+		return 0, nil
+	}
+	for a := e; a != nil && len(pids) < maxMountPeers; a = a.parent {
+		if a == e || e.mntNs != 0 && a.mntNs == e.mntNs {
+			pids = append(pids, a.proc.Pid)
+		}
+	}
+	return e.mntNs, pids
+}
+
+// maxMountPeers bounds the pids MountPeers returns.
+const maxMountPeers = 8
 
 // Exit ends a process and returns its process_exit event.
 func (c *Cache) Exit(r *tracing.Exit) *event.Event {
