@@ -18,7 +18,8 @@
 # Exit status: CMD's, or 125 when the VM could not be set up or CMD never finished.
 # Environment: VMRUN_CACHE (default ~/.cache/vmrun), VMRUN_APPEND (extra kernel
 # arguments), VMRUN_TIMEOUT (seconds before the VM is killed), VMRUN_TCG_THREAD
-# (single, the default, or multi).
+# (single, the default, or multi). CMD sees VMRUN_KERNEL_ROOT: the unpacked kernel
+# package (its modules: modprobe -d "$VMRUN_KERNEL_ROOT" NAME).
 # Needs root: it installs QEMU with apt-get and shares / with the guest.
 # shellcheck disable=SC2054  # commas inside QEMU option values are intended
 set -eEuo pipefail
@@ -187,6 +188,8 @@ fi
 flock -u 9
 
 # --- control share: working directory and command, with the caller's environment ---------
+# The kernel package's files (its modules under lib/modules) for tests that load a module.
+export VMRUN_KERNEL_ROOT=$kroot
 ctl=$(mktemp -d /tmp/vmrun.XXXXXX)
 trap 'rm -rf "$ctl"' EXIT
 pwd -P >"$ctl/cwd"

@@ -223,6 +223,46 @@ static __always_inline __u32 put_bpf_map(struct gscratch *s, __u32 off,
 	return sizeof(*b);
 }
 
+/* struct load_info is internal to the kernel's module loader: the fields
+ * read, relocated against the kernel's BTF. */
+struct load_info___vigil {
+	const char *name;
+	struct module *mod;
+	bool sig_ok;
+} __attribute__((preserve_access_index));
+
+/* Puts what events show of a kernel module at data[off]: of struct
+ * module raw (ARG_MODULE) or struct load_info raw (ARG_LOAD_INFO), the
+ * name, the module's taint flags and, for a load_info, whether its
+ * signature checked out (where the kernel checks signatures). */
+static __always_inline __u32 put_module(struct gscratch *s, __u32 off,
+					__u8 type, __u64 raw)
+{
+	struct module_arg *m = (void *)&s->msg.data[off & 0x3fff];
+	struct load_info___vigil *info = (void *)raw;
+	struct module *mod = (void *)raw;
+	const char *name;
+
+	__builtin_memset(m, 0, sizeof(*m));
+	if (!raw)
+		return 0;
+	if (type == ARG_MODULE) {
+		bpf_core_read_str(m->name, sizeof(m->name), &mod->name);
+		m->taints = BPF_CORE_READ(mod, taints);
+		return sizeof(*m);
+	}
+	if (!bpf_core_type_exists(struct load_info___vigil))
+		return 0;
+	name = BPF_CORE_READ(info, name);
+	bpf_probe_read_kernel_str(m->name, sizeof(m->name), name);
+	mod = BPF_CORE_READ(info, mod);
+	if (mod)
+		m->taints = BPF_CORE_READ(mod, taints);
+	if (bpf_core_field_exists(info->sig_ok))
+		m->sig_ok = BPF_CORE_READ(info, sig_ok);
+	return sizeof(*m);
+}
+
 /* Puts what events show of struct perf_event e at data[off]: its
  * attributes, and the kprobe function name their caller gave (config1, a
  * user pointer while the event is created). */
@@ -528,6 +568,9 @@ __noinline int read_arg(__u32 hook_id, __u32 i, __u32 off)
 		return put_bpf_map(s, off, (struct bpf_map *)raw);
 	case ARG_PERF_EVENT:
 		return put_perf_event(s, off, (struct perf_event *)raw);
+	case ARG_MODULE:
+	case ARG_LOAD_INFO:
+		return put_module(s, off, cfg->arg_type[i], raw);
 	case ARG_CHAR_BUF:
 		return read_char_buf(s, cfg, i, off, raw);
 	case ARG_CHAR_IOVEC:

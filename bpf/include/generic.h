@@ -52,6 +52,8 @@ enum arg_type {
 	/* struct iovec * in user memory, its count in another argument: the
 	 * buffers one after the other */
 	ARG_CHAR_IOVEC = 20,
+	ARG_MODULE = 21,    /* struct module *: a struct module_arg */
+	ARG_LOAD_INFO = 22, /* struct load_info *: a struct module_arg */
 };
 
 /* What a slot's argument points to when it is not the object its type
@@ -100,6 +102,15 @@ struct perf_event_arg {
 	__u32 pad;
 	__u64 config;
 	__u64 probe_offset;
+};
+
+/* A kernel module argument as events see it: its name and taint flags,
+ * and for a struct load_info whether its signature checked out. */
+struct module_arg {
+	char name[56]; /* MODULE_NAME_LEN */
+	__u64 taints;
+	__u8 sig_ok;
+	__u8 pad[7];
 };
 
 /* A struct bpf_map argument as events see it. */

@@ -28,6 +28,7 @@ struct user_ns_arg *unused_user_ns_arg __attribute__((unused));
 struct bpf_prog_arg *unused_bpf_prog_arg __attribute__((unused));
 struct bpf_map_arg *unused_bpf_map_arg __attribute__((unused));
 struct perf_event_arg *unused_perf_event_arg __attribute__((unused));
+struct module_arg *unused_module_arg __attribute__((unused));
 struct msg_data *unused_msg_data __attribute__((unused));
 
 /* The enums pkg/tracing mirrors, in BTF for its test: a constant of an

@@ -12,7 +12,6 @@ import (
 
 	"github.com/vigil-sec/vigil/pkg/buildid"
 	"github.com/vigil-sec/vigil/pkg/event"
-	"github.com/vigil-sec/vigil/pkg/probe"
 )
 
 // mapFiles maps the file exec executable twice and the file data
@@ -40,7 +39,6 @@ func mapFiles(exec, data string) {
 // /bin/true's own program, its interpreter (both mapped by execve) and
 // the C library the interpreter maps are reported, links resolved.
 func TestLoaderReportsMappedLibraries(t *testing.T) {
-	requires(t, probe.SyscallTracepoint)
 	load(t, `apiVersion: cilium.io/v1alpha1
 kind: TracingPolicy
 metadata: {name: loader}

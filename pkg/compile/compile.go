@@ -782,6 +782,7 @@ var funcArgTypes = map[string]int{
 	"cred": tracing.ArgCred, "skb": tracing.ArgSkb,
 	"user_namespace": tracing.ArgUserNs, "bpf_attr": tracing.ArgBpfAttr, "bpf_prog": tracing.ArgBpfProg,
 	"bpf_map": tracing.ArgBpfMap, "perf_event": tracing.ArgPerfEvent,
+	"module": tracing.ArgModule, "load_info": tracing.ArgLoadInfo,
 	// pointers to an object another type reads (funcArgObjs)
 	"socket": tracing.ArgSock, "kiocb": tracing.ArgFile, "net_device": tracing.ArgString,
 	"dentry": tracing.ArgPath, "kernel_cap_t": tracing.ArgU64, "cap_effective": tracing.ArgU64,
@@ -807,7 +808,7 @@ func (c *compiler) args(path, function string, k *policy.KProbeSpec, cfg *tracin
 			t, ok = ft, true
 		}
 		if !ok && cfg.KernelMem != 0 {
-			return nil, unsupported(ap+".type", "type %q cannot be read from a kernel function's argument yet (types that can: the integers, string, fd, sockaddr, char_buf, file, path, dentry, kiocb, linux_binprm, sock, socket, skb, net_device, cred, user_namespace, kernel_cap_t, cap_effective, cap_permitted, cap_inheritable, bpf_attr, bpf_prog, bpf_map, perf_event, iov_iter, capability, nop)", a.Type)
+			return nil, unsupported(ap+".type", "type %q cannot be read from a kernel function's argument yet (types that can: the integers, string, fd, sockaddr, char_buf, file, path, dentry, kiocb, linux_binprm, sock, socket, skb, net_device, cred, user_namespace, kernel_cap_t, cap_effective, cap_permitted, cap_inheritable, bpf_attr, bpf_prog, bpf_map, perf_event, module, load_info, iov_iter, capability, nop)", a.Type)
 		}
 		if !ok {
 			return nil, unsupported(ap+".type", "type %q cannot be read from a syscall argument (types that can: the integers, string, fd, sockaddr, char_buf, char_iovec, capability, nop)", a.Type)
@@ -1255,7 +1256,7 @@ func (c *compiler) matchArg(path string, sel uint8, m *policy.ArgSelector, slots
 func unfiltered(typ int, obj uint8) (string, bool) {
 	name, ok := map[int]string{tracing.ArgCred: "cred", tracing.ArgUserNs: "user_namespace",
 		tracing.ArgBpfAttr: "bpf_attr", tracing.ArgBpfProg: "bpf_prog", tracing.ArgBpfMap: "bpf_map",
-		tracing.ArgPerfEvent: "perf_event"}[typ]
+		tracing.ArgPerfEvent: "perf_event", tracing.ArgModule: "module", tracing.ArgLoadInfo: "load_info"}[typ]
 	switch obj {
 	case tracing.ObjKiocb:
 		return "kiocb", true

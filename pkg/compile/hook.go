@@ -156,6 +156,8 @@ func renderArg(typ int, val int64, data []byte) *event.Argument {
 		return &event.Argument{BpfMapArg: bpfMap(data)}
 	case tracing.ArgPerfEvent:
 		return &event.Argument{PerfEventArg: perfEvent(data)}
+	case tracing.ArgModule, tracing.ArgLoadInfo:
+		return &event.Argument{ModuleArg: module(data, typ == tracing.ArgLoadInfo)}
 	}
 	return &event.Argument{BytesArg: data}
 }
@@ -315,6 +317,21 @@ func bpfMap(b []byte) *event.BpfMapArg {
 	}
 	return &event.BpfMapArg{MapType: bpfName(bpfMapTypes, "BPF_MAP_TYPE_", m.MapType), KeySize: m.KeySize,
 		ValueSize: m.ValueSize, MaxEntries: m.MaxEntries, MapName: cString(m.Name[:])}
+}
+
+// module decodes a struct module_arg; a load_info's says whether its
+// signature checked out, as Tetragon's does.
+func module(b []byte, loadInfo bool) *event.KernelModule {
+	var m tracing.ModuleArg
+	if _, err := binary.Decode(b, binary.NativeEndian, &m); err != nil {
+		return &event.KernelModule{}
+	}
+	out := &event.KernelModule{Name: cString(m.Name[:]), Tainted: event.TaintNames(m.Taints)}
+	if loadInfo {
+		ok := m.SigOK != 0
+		out.SignatureOk = &ok
+	}
+	return out
 }
 
 // perfEvent decodes a struct perf_event_arg.

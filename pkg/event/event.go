@@ -214,6 +214,8 @@ type Argument struct {
 	// BpfProgArg is a loaded BPF program (bpf_prog).
 	BpfProgArg *BpfProgArg `json:"bpf_prog_arg,omitempty"`
 	BpfMapArg  *BpfMapArg  `json:"bpf_map_arg,omitempty"`
+	// ModuleArg is a kernel module (module, load_info).
+	ModuleArg *KernelModule `json:"module_arg,omitempty"`
 	// PerfEventArg is a perf event being created (perf_event).
 	PerfEventArg *PerfEventArg `json:"perf_event_arg,omitempty"`
 	Label        string        `json:"label,omitempty"`
@@ -243,6 +245,38 @@ type BpfProgArg struct {
 	ProgType string `json:"ProgType,omitempty"`
 	InsnCnt  uint32 `json:"InsnCnt,omitempty"`
 	ProgName string `json:"ProgName,omitempty"`
+}
+
+// KernelModule is a kernel module, with Tetragon's field names: its name,
+// whether its signature checked out (load_info arguments only), and its
+// taint flags.
+type KernelModule struct {
+	Name        string   `json:"name,omitempty"`
+	SignatureOk *bool    `json:"signature_ok,omitempty"`
+	Tainted     []string `json:"tainted,omitempty"`
+}
+
+// taints are the module taint flags events name, as Tetragon's
+// TaintedBitsType values (1 << the kernel's TAINT_* bit).
+var taints = []struct {
+	bit  uint64
+	name string
+}{
+	{1 << 0, "TAINT_PROPRIETARY_MODULE"}, {1 << 1, "TAINT_FORCED_MODULE"}, {1 << 2, "TAINT_FORCED_UNLOAD_MODULE"},
+	{1 << 10, "TAINT_STAGED_MODULE"}, {1 << 12, "TAINT_OUT_OF_TREE_MODULE"}, {1 << 13, "TAINT_UNSIGNED_MODULE"},
+	{1 << 15, "TAINT_KERNEL_LIVE_PATCH_MODULE"}, {1 << 18, "TAINT_TEST_MODULE"},
+}
+
+// TaintNames names a module's taint flags as Tetragon does; other bits
+// are not shown.
+func TaintNames(flags uint64) []string {
+	var out []string
+	for _, t := range taints {
+		if flags&t.bit != 0 {
+			out = append(out, t.name)
+		}
+	}
+	return out
 }
 
 // BpfMapArg is a BPF map, with Tetragon's field names.

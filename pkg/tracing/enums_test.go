@@ -20,6 +20,7 @@ var genericEnums = enumMirrors{
 		"ARG_FILE": ArgFile, "ARG_PATH": ArgPath, "ARG_BPRM": ArgBprm, "ARG_SOCK": ArgSock, "ARG_CRED": ArgCred,
 		"ARG_SKB": ArgSkb, "ARG_USER_NS": ArgUserNs, "ARG_BPF_ATTR": ArgBpfAttr, "ARG_BPF_PROG": ArgBpfProg,
 		"ARG_BPF_MAP": ArgBpfMap, "ARG_PERF_EVENT": ArgPerfEvent, "ARG_CHAR_IOVEC": ArgCharIovec,
+		"ARG_MODULE": ArgModule, "ARG_LOAD_INFO": ArgLoadInfo,
 	},
 	"arg_obj": {
 		"OBJ_SELF": ObjSelf, "OBJ_SOCKET": ObjSocket, "OBJ_KIOCB": ObjKiocb, "OBJ_NET_DEVICE": ObjNetDevice,

@@ -63,6 +63,7 @@ const (
 	genericVarUnusedBpfProgArg       = "unused_bpf_prog_arg"
 	genericVarUnusedCredInfo         = "unused_cred_info"
 	genericVarUnusedGenericEnums     = "unused_generic_enums"
+	genericVarUnusedModuleArg        = "unused_module_arg"
 	genericVarUnusedMsgData          = "unused_msg_data"
 	genericVarUnusedPerfEventArg     = "unused_perf_event_arg"
 	genericVarUnusedSkbInfo          = "unused_skb_info"
@@ -171,6 +172,7 @@ type genericVariableSpecs struct {
 	UnusedBpfProgArg   *ebpf.VariableSpec `ebpf:"unused_bpf_prog_arg"`
 	UnusedCredInfo     *ebpf.VariableSpec `ebpf:"unused_cred_info"`
 	UnusedGenericEnums *ebpf.VariableSpec `ebpf:"unused_generic_enums"`
+	UnusedModuleArg    *ebpf.VariableSpec `ebpf:"unused_module_arg"`
 	UnusedMsgData      *ebpf.VariableSpec `ebpf:"unused_msg_data"`
 	UnusedPerfEventArg *ebpf.VariableSpec `ebpf:"unused_perf_event_arg"`
 	UnusedSkbInfo      *ebpf.VariableSpec `ebpf:"unused_skb_info"`
@@ -265,6 +267,7 @@ type genericVariables struct {
 	UnusedBpfProgArg   *ebpf.Variable `ebpf:"unused_bpf_prog_arg"`
 	UnusedCredInfo     *ebpf.Variable `ebpf:"unused_cred_info"`
 	UnusedGenericEnums *ebpf.Variable `ebpf:"unused_generic_enums"`
+	UnusedModuleArg    *ebpf.Variable `ebpf:"unused_module_arg"`
 	UnusedMsgData      *ebpf.Variable `ebpf:"unused_msg_data"`
 	UnusedPerfEventArg *ebpf.Variable `ebpf:"unused_perf_event_arg"`
 	UnusedSkbInfo      *ebpf.Variable `ebpf:"unused_skb_info"`

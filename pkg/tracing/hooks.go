@@ -88,6 +88,8 @@ const (
 	// ArgCharIovec: a struct iovec array in user memory, its count in the
 	// slot ArgSize names: the buffers one after the other.
 	ArgCharIovec
+	ArgModule   // struct module *: a ModuleArg
+	ArgLoadInfo // struct load_info *: a ModuleArg with its signature check
 )
 
 // What a slot's argument points to when it is not the object its type
@@ -128,6 +130,14 @@ type PerfEventArg struct {
 	Type                uint32
 	Pad                 uint32
 	Config, ProbeOffset uint64
+}
+
+// ModuleArg is a kernel module argument as the kernel reports it.
+type ModuleArg struct {
+	Name   [56]byte
+	Taints uint64
+	SigOK  uint8
+	Pad    [7]byte
 }
 
 // BpfMapArg is a struct bpf_map argument as the kernel reports it.

@@ -56,6 +56,7 @@ func TestMirrorsMatchBTF(t *testing.T) {
 		"bpf_prog_arg":   BpfProgArg{},
 		"bpf_map_arg":    BpfMapArg{},
 		"perf_event_arg": PerfEventArg{},
+		"module_arg":     ModuleArg{},
 		"hook_stat":      HookStat{},
 	}
 	for name, mirror := range genericMirrors {
