@@ -18,6 +18,8 @@
 #define MAX_POLICIES 1024
 #define MAX_HOOKS 4096	  /* hook ids are 1..MAX_HOOKS-1 */
 #define ARG_DATA_LEN 4096 /* room per argument in an event */
+#define IMA_HASH_LEN 64	  /* the longest IMA hash (SHA-512) */
+#define IMA_PENDING 16	  /* events waiting for their IMA hash at once */
 #define ARG_MASK 4095
 #define STR_KEY_LEN                                                            \
 	252 /* bytes of a string that selectors compare (LPM keys hold at most \
@@ -288,7 +290,9 @@ struct sel_action {
 	__s32 override;	     /* error to return instead (LSM), 0 for none */
 	__u8 sock_act;	     /* enum sock_act on the socket of slot sock_slot */
 	__u8 sock_slot;
-	__u8 pad[2];
+	/* imaHash: the event carries the IMA hash of the LSM hook's file */
+	__u8 ima;
+	__u8 pad;
 };
 
 /* hook_config.at_exit: the hook runs at return; for AT_EXIT_INT the
@@ -470,7 +474,9 @@ struct msg_generic {
 	__u8 has_ret;
 	__u8 part;   /* enum msg_part */
 	__u8 stacks; /* enum stack_flag: the stack ids collected */
-	__u8 pad2[2];
+	/* ima_hash's enum hash_algo, or bpf_ima_file_hash's error; 0: none */
+	__s8 ima_algo;
+	__u8 pad2;
 	/* ids in stack_traces, or bpf_get_stackid's negative error */
 	__s32 kernel_stack;
 	__s32 user_stack;
@@ -487,6 +493,11 @@ struct msg_generic {
 	/* a tracked socket's owner thread (socktrack.h): ident and parent
 	 * are then its owner's; 0 for none */
 	__u32 owner_tid;
+	/* an LSM hook's verdict, kept with the event while it waits for its
+	 * IMA hash (generic_lsm_ima_*) */
+	__s32 verdict;
+	char ima_hash[IMA_HASH_LEN];
+	__u32 pad4;
 	char data[MAX_ARGS * ARG_DATA_LEN];
 };
 

@@ -35,7 +35,8 @@ struct gscratch {
 	__u8 pending; /* msg waits for its stack traces (generic.bpf.c) */
 	__u8 owned;   /* a sock argument is tracked: owner is its owner */
 	__u8 compat;  /* the hook runs on an ia32 syscall */
-	__u8 pad2[4];
+	__u8 ima;     /* the pending msg waits for its file's IMA hash */
+	__u8 pad2[3];
 	__u32 arg_off[MAX_ARGS];
 	/* a file argument's dentry, for identity conditions (selector.h) */
 	__u64 obj[SLOT_MASK + 1]; /* by slot; 8 so that slot & SLOT_MASK fits */

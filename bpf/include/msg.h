@@ -36,7 +36,10 @@ enum counter {
 	COUNTER_DATA_FULL = 4,
 	/* bpf_get_stackid failed: the stack map was full, or no stack */
 	COUNTER_STACK_FAILED = 5,
-	COUNTER_MAX = 6,
+	/* an event that waits for its IMA hash found no room to wait: it went
+	 * out without the hash */
+	COUNTER_IMA_FULL = 6,
+	COUNTER_MAX = 7,
 };
 
 enum ns_index {

@@ -244,11 +244,11 @@ static __always_inline struct sel_action action_of(struct hook_config *cfg,
 }
 
 /* Posts the event of selector sel from what the scratch holds; one that
- * asks for stack traces (enum stack_flag) is left pending, for the program
- * to post with them (post_stacks). */
+ * asks for stack traces (enum stack_flag) or an IMA hash is left pending,
+ * for the program to post with them (post_stacks). */
 static __always_inline void post(struct gscratch *s, struct hook_config *cfg,
 				 struct task_struct *task, __u32 nr, int sel,
-				 __u8 part, __u8 stacks)
+				 __u8 part, __u8 stacks, __u8 ima)
 {
 	__u32 size;
 
@@ -279,10 +279,36 @@ static __always_inline void post(struct gscratch *s, struct hook_config *cfg,
 	s->msg.stacks = stacks;
 	s->msg.kernel_stack = 0;
 	s->msg.user_stack = 0;
-	if (stacks)
+	s->msg.ima_algo = 0;
+	s->ima = ima;
+	if (stacks || ima)
 		s->pending = 1;
 	else
 		output(&s->msg, size);
+}
+
+/* Events that wait for the IMA hash of their LSM hook's file, by thread:
+ * the hook's program keeps its event here with its verdict, and the
+ * hook's sleepable program, which the kernel runs next (it was attached
+ * first), hashes the file, posts the event and returns the verdict. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, IMA_PENDING);
+	__type(key, __u64);
+	__type(value, struct msg_generic);
+} ima_pending SEC(".maps");
+
+/* Keeps the pending event for its IMA hash; posts it without one where
+ * there is no room. Returns whether it was kept. */
+static __always_inline bool keep_for_ima(struct gscratch *s, int verdict)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	s->msg.verdict = verdict;
+	if (!bpf_map_update_elem(&ima_pending, &id, &s->msg, BPF_ANY))
+		return true;
+	count(COUNTER_IMA_FULL);
+	return false;
 }
 
 /* A stack id of the current context, or the helper's error, counted. */
@@ -298,22 +324,27 @@ static __always_inline __s32 stack_id(void *ctx, __u64 flags)
 /* Posts the event run_hook left pending, with the stack traces its action
  * asks for: here, in the program, as the stack helpers need its context
  * (run_hook is a function of its own, verified once for every program
- * type, and cannot take it). */
-static __always_inline void post_stacks(void *ctx)
+ * type, and cannot take it). An LSM hook's event that waits for its IMA
+ * hash is kept, with the hook's verdict, for the hook's sleepable program
+ * (ima_pending): post_stacks then returns true. */
+static __always_inline bool post_stacks(void *ctx, int verdict)
 {
 	struct gscratch *s = scratch();
 	__u32 size;
 
 	if (!s || !s->pending)
-		return;
+		return false;
 	s->pending = 0;
 	if (s->msg.stacks & STACK_KERNEL)
 		s->msg.kernel_stack = stack_id(ctx, 0);
 	if (s->msg.stacks & STACK_USER)
 		s->msg.user_stack = stack_id(ctx, BPF_F_USER_STACK);
+	if (s->ima && keep_for_ima(s, verdict))
+		return true;
 	size = s->msg.hdr.size;
 	if (size <= sizeof(s->msg))
 		output(&s->msg, size);
+	return false;
 }
 
 /* A return hook's entry: its selectors without the return-value
@@ -350,7 +381,7 @@ static __always_inline int enter_hook(struct gscratch *s,
 		return ret;
 	}
 	if (!quiet)
-		post(s, cfg, task, nr, sel, PART_ENTRY, act.stacks);
+		post(s, cfg, task, nr, sel, PART_ENTRY, act.stacks, 0);
 	return ret;
 }
 
@@ -391,20 +422,20 @@ static __always_inline void return_hook(struct gscratch *s,
 	sel = select(s, cfg, PHASE_EXIT, only);
 	if (sel < 0) {
 		read_args(s, cfg, 0);
-		post(s, cfg, task, nr, only, PART_DROPPED, 0);
+		post(s, cfg, task, nr, only, PART_DROPPED, 0, 0);
 		return;
 	}
 	if (cfg->ret_acts & (1 << (sel & (MAX_SELECTORS - 1)))) {
 		if (!act_at_return(s, cfg, sel)) {
 			read_args(s, cfg, 0);
-			post(s, cfg, task, nr, sel, PART_DROPPED, 0);
+			post(s, cfg, task, nr, sel, PART_DROPPED, 0, 0);
 			return;
 		}
 	} else {
 		act = action_of(cfg, sel);
 		act_on(s, cfg, &act, false);
 	}
-	post(s, cfg, task, nr, sel, PART_RETURN, 0);
+	post(s, cfg, task, nr, sel, PART_RETURN, 0, 0);
 }
 
 /* Whether descriptor fd of task is an O_PATH file's. */
@@ -448,7 +479,7 @@ __noinline int run_hook(__u32 hook_id, __u32 nr)
 	act = action_of(cfg, sel);
 	ret = act_on(s, cfg, &act, true);
 	if (act.post && !rate_limited(s, cfg, &act, sel))
-		post(s, cfg, task, nr, sel, PART_WHOLE, act.stacks);
+		post(s, cfg, task, nr, sel, PART_WHOLE, act.stacks, act.ima);
 	return ret;
 }
 
@@ -491,7 +522,7 @@ static __always_inline void run_list(void *ctx, struct gscratch *s,
 		if (!sh->hook_ids[i])
 			break;
 		run_hook(sh->hook_ids[i], nr);
-		post_stacks(ctx);
+		post_stacks(ctx, 0);
 	}
 }
 
@@ -698,7 +729,7 @@ int generic_tracepoint(void *ctx)
 		s->raw[i] = tp_field(ctx, i);
 	s->at_exit = 0;
 	run_hook(cfg_hook_id, 0);
-	post_stacks(ctx);
+	post_stacks(ctx, 0);
 	return 0;
 }
 
@@ -743,7 +774,7 @@ static __always_inline int kprobe_entry(struct pt_regs *ctx)
 		count(COUNTER_RETURN_FULL);
 	s->at_exit = 0;
 	ret = run_hook(cfg_hook_id, 0);
-	post_stacks(ctx);
+	post_stacks(ctx, 0);
 	return ret;
 }
 
@@ -772,7 +803,7 @@ int generic_kretprobe(struct pt_regs *ctx)
 	s->ret = PT_REGS_RC_CORE(ctx);
 	s->raw[RAW_RET] = s->ret; /* for a returnArg object */
 	run_hook(cfg_hook_id, 0);
-	post_stacks(ctx);
+	post_stacks(ctx, 0);
 	return 0;
 }
 
@@ -840,7 +871,7 @@ int generic_usdt(struct pt_regs *ctx)
 		s->raw[i] = usdt_arg(ctx, &cfg->usdt[i]);
 	s->at_exit = 0;
 	run_hook(id, 0);
-	post_stacks(ctx);
+	post_stacks(ctx, 0);
 	return 0;
 }
 
@@ -878,7 +909,7 @@ static __always_inline int ctx_hook(__u64 *ctx)
 	ctx_args(s, ctx);
 	s->at_exit = 0;
 	ret = run_hook(cfg_hook_id, 0);
-	post_stacks(ctx);
+	post_stacks(ctx, 0);
 	return ret;
 }
 
@@ -920,7 +951,7 @@ int generic_fexit(__u64 *ctx)
 	s->ret = ctx_ret(ctx);
 	s->raw[RAW_RET] = s->ret; /* for a returnArg object */
 	run_hook(cfg_hook_id, 0);
-	post_stacks(ctx);
+	post_stacks(ctx, 0);
 	return 0;
 }
 
@@ -958,7 +989,53 @@ int generic_lsm(__u64 *ctx)
 		return lsm_verdict(prev);
 	ctx_args(s, ctx);
 	s->at_exit = 0;
-	ret = run_hook(cfg_hook_id, 0);
-	post_stacks(ctx);
-	return lsm_verdict(ret);
+	ret = lsm_verdict(run_hook(cfg_hook_id, 0));
+	if (post_stacks(ctx, ret))
+		return 0; /* the hook's sleepable program returns the verdict */
+	return ret;
+}
+
+/* An event kept for its IMA hash longer than this is a call's whose
+ * sleepable program did not run (it was being attached or detached): it
+ * goes out without the hash, and its verdict went with its call. */
+#define IMA_STALE_NS 1000000000ULL
+
+/* imaHash: the event the hook's program kept for this thread in
+ * ima_pending, posted with the IMA hash of file, and the hook's verdict.
+ * The program runs right after the hook's own (the kernel runs the
+ * programs of a hook newest first, and this one is attached first);
+ * it may sleep while IMA reads the file, which is why the event waits in
+ * a map of its own and not in the per-CPU scratch. */
+static __always_inline int post_hashed(struct file *file)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct msg_generic *m = bpf_map_lookup_elem(&ima_pending, &id);
+	int verdict;
+	__u32 size;
+
+	if (!m || m->hook_id != cfg_hook_id)
+		return 0;
+	verdict = m->verdict;
+	if (bpf_ktime_get_ns() - m->hdr.ktime < IMA_STALE_NS)
+		m->ima_algo =
+		    bpf_ima_file_hash(file, m->ima_hash, sizeof(m->ima_hash));
+	else
+		verdict = 0;
+	size = m->hdr.size;
+	if (size <= sizeof(*m))
+		output(m, size);
+	bpf_map_delete_elem(&ima_pending, &id);
+	return lsm_verdict(verdict);
+}
+
+SEC("lsm.s")
+int BPF_PROG(generic_lsm_ima_file, struct file *file)
+{
+	return post_hashed(file);
+}
+
+SEC("lsm.s")
+int BPF_PROG(generic_lsm_ima_bprm, struct linux_binprm *bprm)
+{
+	return post_hashed(bprm->file);
 }

@@ -113,6 +113,7 @@ type Stats struct {
 	// claimed them in time, or too much data waited).
 	DataDropped atomic.Uint64
 	StackFailed atomic.Uint64 // stack traces the kernel could not collect
+	IMAFull     atomic.Uint64 // events posted without their IMA hash
 	// StackErrors counts the stack traces events lack or could not name,
 	// for any reason (the kernel's, or the process exited).
 	StackErrors  atomic.Uint64
@@ -475,6 +476,7 @@ func (a *Agent) pollLosses() {
 	a.evicted = a.returns.evicted
 	a.stats.ReturnPending.Store(a.returns.evicted)
 	a.report(event.LostStackTrace, c.StackFailed-a.seen.StackFailed, now)
+	a.report(event.LostIMAHash, c.IMAFull-a.seen.IMAFull, now)
 	a.report(event.LostDecode, decodes-a.decodes, now)
 	a.report(event.LostDataRingBuffer, c.DataFull-a.seen.DataFull, now)
 	dropped := a.data.Dropped()
@@ -486,6 +488,7 @@ func (a *Agent) pollLosses() {
 	a.stats.ScopeFull.Store(c.ScopeFull)
 	a.stats.ReturnFull.Store(c.ReturnFull)
 	a.stats.StackFailed.Store(c.StackFailed)
+	a.stats.IMAFull.Store(c.IMAFull)
 	a.stats.ProcessCache.Store(uint64(a.cache.Len()))
 	a.seen, a.decodes, a.lastPoll = c, decodes, now
 }

@@ -88,6 +88,7 @@ func (a *Agent) Status() Status {
 			event.LostReturnMap:     a.stats.ReturnFull.Load(),
 			event.LostReturnPending: a.stats.ReturnPending.Load(),
 			event.LostStackTrace:    a.stats.StackFailed.Load(),
+			event.LostIMAHash:       a.stats.IMAFull.Load(),
 			event.LostDecode:        a.stats.DecodeErrors.Load(),
 			// events went out, their buffers marked short
 			event.LostDataRingBuffer: a.stats.DataFull.Load(),

@@ -67,30 +67,47 @@ func TestLimitsAreTheKernels(t *testing.T) {
 	}
 }
 
-// TestImaHashNamesWhatTheKernelLacks: without BPF LSM the refusal names
-// the missing feature; with it, that Vigil does not implement it yet.
-func TestImaHashNamesWhatTheKernelLacks(t *testing.T) {
-	ps, err := policy.Parse([]byte(`apiVersion: cilium.io/v1alpha1
+// TestImaHashCompiles: imaHash runs the hook's sleepable program that
+// hashes its file (a linux_binprm's for the bprm_ hooks); a kernel without
+// BPF LSM or bpf_ima_file_hash lacks what it needs, named; a hook whose
+// file Tetragon does not hash is refused.
+func TestImaHashCompiles(t *testing.T) {
+	doc := func(hook, typ string) policy.Policy {
+		ps, err := policy.Parse([]byte(`apiVersion: cilium.io/v1alpha1
 kind: TracingPolicy
 metadata: {name: ima}
 spec:
   lsmhooks:
-  - hook: file_open
-    args: [{index: 0, type: file}]
+  - hook: `+hook+`
+    args: [{index: 0, type: `+typ+`}]
     selectors:
     - matchActions: [{action: Post, imaHash: true}]
 `), "t.yaml")
-	if err != nil {
-		t.Fatal(err)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ps[0]
 	}
+	const at = "spec.lsmhooks[0].selectors[0].matchActions[0].imaHash"
 	for _, tc := range []struct {
-		kernel      probe.Report
-		kernelLacks bool
-	}{{kernelWith(probe.Kprobe), true}, {kernelWith(probe.Kprobe, probe.LSM), false}} {
-		_, err := Compile(ps[0], Target{Kernel: tc.kernel})
+		name, hook, typ string
+		kernel          probe.Report
+		want            string // the program, or the refusal's start
+		kernelLacks     bool
+	}{
+		{"file", "file_open", "file", kernelWith(probe.LSM, probe.IMAFileHash), tracing.AttachLSMIMAFile, false},
+		{"bprm", "bprm_check_security", "linux_binprm", kernelWith(probe.LSM, probe.IMAFileHash), tracing.AttachLSMIMABprm, false},
+		{"no LSM", "file_open", "file", kernelWith(probe.Kprobe), at + ": imaHash needs a sleepable BPF LSM program", true},
+		{"no helper", "file_open", "file", kernelWith(probe.LSM), at + ": imaHash asks IMA for the file's hash", true},
+		{"other hook", "inode_unlink", "nop", kernelWith(probe.LSM, probe.IMAFileHash), at + ": imaHash hashes the file of the LSM hooks", false},
+	} {
+		c, err := Compile(doc(tc.hook, tc.typ), Target{Kernel: tc.kernel})
 		var u *UnsupportedError
-		if !errors.As(err, &u) || u.Path != "spec.lsmhooks[0].selectors[0].matchActions[0].imaHash" || u.KernelLacks != tc.kernelLacks {
-			t.Errorf("got %v (kernel lacks: %v), want a refusal at imaHash, kernel lacks %v", err, u != nil && u.KernelLacks, tc.kernelLacks)
+		switch {
+		case err == nil && (c.Program.Funcs[0].IMA != tc.want || c.Program.Funcs[0].Config.Actions[0].IMA != 1):
+			t.Errorf("%s: program %q, action %+v, want %s", tc.name, c.Program.Funcs[0].IMA, c.Program.Funcs[0].Config.Actions[0], tc.want)
+		case err != nil && (!errors.As(err, &u) || !strings.HasPrefix(err.Error(), tc.want) || u.KernelLacks != tc.kernelLacks):
+			t.Errorf("%s: %v (kernel lacks: %v), want %q, kernel lacks %v", tc.name, err, u != nil && u.KernelLacks, tc.want, tc.kernelLacks)
 		}
 	}
 }

@@ -154,13 +154,9 @@ func Compile(p policy.Policy, t Target) (*Compiled, error) {
 	return c.out, nil
 }
 
-// refusal is the error of a field the table refuses: imaHash and the
-// enforcers name the feature a kernel without them lacks, as it is the
-// first obstacle.
+// refusal is the error of a field the table refuses: the enforcers name
+// the feature a kernel without them lacks, as it is the first obstacle.
 func (c *compiler) refusal(r policy.Refusal) error {
-	if strings.HasSuffix(r.Path, ".imaHash") && !c.kernel.Has(probe.LSM) {
-		return kernelLacks(r.Path, "imaHash needs a sleepable BPF LSM program: %v", c.kernel.Missing(probe.LSM))
-	}
 	enforcer := strings.HasPrefix(r.Path, "spec.enforcers") || len(c.spec.Enforcers) > 0 && strings.HasPrefix(r.Reason, "NotifyEnforcer")
 	if enforcer && !c.kernel.Has(probe.OverrideReturn) && !c.kernel.Has(probe.FmodRetSyscall) {
 		return kernelLacks(r.Path, "enforcers make syscalls return early, which needs bpf_override_return or fmod_ret on syscalls: %v; %v",
@@ -525,6 +521,13 @@ func (c *compiler) fentry(path string, k *policy.KProbeSpec) error {
 func (c *compiler) lsmHook(path string, h *policy.LsmHookSpec) error {
 	k := &policy.KProbeSpec{Call: h.Hook, Args: h.Args, Selectors: h.Selectors, Tags: h.Tags, Message: h.Message}
 	fh := tracing.FuncHook{Attach: tracing.AttachLSM, Symbol: h.Hook}
+	if at := imaHashAt(path, h); at != "" {
+		ima, err := c.imaProgram(at, h.Hook)
+		if err != nil {
+			return err
+		}
+		fh.IMA = ima
+	}
 	if fb := fallbackFor(h.Hook); fb != nil && !c.kernel.Has(probe.LSM) && !c.hasFunctionHooks() {
 		return fb(c, path, h.Hook, k, true)
 	}
@@ -1496,6 +1499,9 @@ func (c *compiler) returnActions(path string, sel uint8, acts []policy.ActionSel
 	if a.SockAct != 0 {
 		return unsupported(p, "TrackSock and UntrackSock in matchReturnActions are %s: returnArgAction tracks a returned socket", "not implemented yet")
 	}
+	if a.IMA != 0 {
+		return unsupported(p, "imaHash in matchReturnActions: an LSM hook has no return to act at")
+	}
 	cfg.RetActs |= 1 << sel
 	cfg.RetActions[sel], meta.Actions[sel] = a, action
 	return nil
@@ -1514,6 +1520,9 @@ func (c *compiler) actionList(path string, acts []policy.ActionSelector) (tracin
 		switch act.Action {
 		case "Post":
 			a.Stacks |= stacks(&act)
+			if act.ImaHash {
+				a.IMA = 1
+			}
 		case "NoPost":
 			a.Post = 0
 		case "Sigkill", "Signal":

@@ -3,6 +3,7 @@ package compile
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -83,6 +84,7 @@ func (h *Hook) Event(g *tracing.Generic) *event.ProcessKprobe {
 	if g.Monitor != 0 {
 		ev.Mode = "monitor"
 	}
+	ev.ImaHash = imaHash(g.ImaAlgo, g.ImaHash[:])
 	if h.Return != nil && g.HasRet != 0 {
 		ev.Return = renderArg(h.Return.Type, g.Ret, nil)
 		if h.RetObj {
@@ -317,6 +319,24 @@ func bpfMap(b []byte) *event.BpfMapArg {
 	}
 	return &event.BpfMapArg{MapType: bpfName(bpfMapTypes, "BPF_MAP_TYPE_", m.MapType), KeySize: m.KeySize,
 		ValueSize: m.ValueSize, MaxEntries: m.MaxEntries, MapName: cString(m.Name[:])}
+}
+
+// imaHashes are the digests IMA may give, as the kernel's enum hash_algo
+// numbers them, with Tetragon's names and their length in bytes.
+var imaHashes = map[int8]struct {
+	name string
+	size int
+}{1: {"md5", 16}, 2: {"sha1", 20}, 4: {"sha256", 32}, 6: {"sha512", 64}, 13: {"wp512", 64}, 17: {"sm3", 32}}
+
+// imaHash shows an IMA hash as Tetragon does ("sha256:" and its digest in
+// hexadecimal); "" for none, or for an algorithm Tetragon does not show
+// (or the helper's error).
+func imaHash(algo int8, digest []byte) string {
+	a, ok := imaHashes[algo]
+	if !ok || len(digest) < a.size {
+		return ""
+	}
+	return a.name + ":" + hex.EncodeToString(digest[:a.size])
 }
 
 // module decodes a struct module_arg; a load_info's says whether its

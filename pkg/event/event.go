@@ -62,6 +62,9 @@ type ProcessKprobe struct {
 	PolicyName   string      `json:"policy_name,omitempty"`
 	Message      string      `json:"message,omitempty"`
 	Tags         []string    `json:"tags,omitempty"`
+	// ImaHash is the IMA hash of an LSM hook's file (imaHash), as Tetragon
+	// shows it: the algorithm, a colon, the hexadecimal digest.
+	ImaHash string `json:"ima_hash,omitempty"`
 	// Backend is Vigil's addition: which kernel mechanism served the hook.
 	Backend string `json:"backend,omitempty"`
 	// Mode is Vigil's addition: "monitor" when the policy only reports, in
@@ -415,6 +418,9 @@ const (
 	// policy asked for (its stack map was full, or there was no stack):
 	// the event went out without it, saying why.
 	LostStackTrace = "kernel_stack_trace_failed"
+	// LostIMAHash: events that asked for their file's IMA hash (imaHash)
+	// went out without it: too many waited for one at once.
+	LostIMAHash = "kernel_ima_hash_pending_full"
 	// LostExportWrite: events the export file (or stdout) could not be
 	// written to: a full disk, a file that could not be opened again.
 	// Told once writing works again.

@@ -14,6 +14,7 @@ var lossWhere = map[string]string{
 	event.LostScopeMap:      "kernel",
 	event.LostReturnMap:     "kernel",
 	event.LostStackTrace:    "kernel",
+	event.LostIMAHash:       "kernel",
 	event.LostAgentDown:     "kernel",
 	event.LostReturnPending: "user",
 	event.LostDecode:        "user",

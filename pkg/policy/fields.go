@@ -57,6 +57,7 @@ const (
 	testReturnActions = "pkg/agent.TestReturnActionsKillAfterTheCall"
 	testSockTracking  = "pkg/agent.TestSockTrackingNamesTheOwner"
 	testLoader        = "pkg/agent.TestLoaderReportsMappedLibraries"
+	testIMAHash       = "pkg/agent.TestIMAHashOfTheExecutedFile"
 )
 
 // refusedActions are the actions of matchActions Vigil does not run yet.
@@ -311,7 +312,7 @@ func actionFields() map[string]Support {
 		"rateLimitScope":   implemented("pkg/agent.TestRateLimitScopes"),
 		"kernelStackTrace": implemented(testStackTraces),
 		"userStackTrace":   implemented(testStackTraces),
-		"imaHash":          refused("imaHash is " + notYet + " (it needs a sleepable BPF LSM program)"),
+		"imaHash":          implemented(testIMAHash),
 	}
 	for _, f := range []string{"argIndex", "argValue", "argRegs", "argNewSymbol", "argNewAddr", "argNewOffset"} {
 		t[f] = refused("the action this argument belongs to is " + notYet)

@@ -63,6 +63,7 @@ var checks = []check{
 	{UprobeMulti, (*prober).uprobeMulti},
 	{CgroupSockAddr, (*prober).cgroupSockAddr},
 	{StrNStr, (*prober).strNStr},
+	{IMAFileHash, (*prober).imaFileHash},
 }
 
 type prober struct {
@@ -481,6 +482,28 @@ func (p *prober) lsm() error {
 		return errors.New(why)
 	}
 	return err
+}
+
+// imaFileHash runs a sleepable program on the file_open LSM hook that
+// asks IMA for the opened file's hash (what it answers for /dev/null does
+// not matter: that the helper runs does).
+func (p *prober) imaFileHash() error {
+	if err := p.lsm(); err != nil {
+		return fmt.Errorf("needs BPF LSM: %w", err)
+	}
+	pr := program{
+		spec:     ebpf.ProgramSpec{Type: ebpf.LSM, AttachType: ebpf.AttachLSMMac, AttachTo: lsmHook, Flags: unix.BPF_F_SLEEPABLE},
+		thisTgid: true,
+		beforeCnt: asm.Instructions{
+			asm.LoadMem(asm.R1, asm.R6, 0, asm.DWord), // the struct file
+			asm.Mov.Reg(asm.R2, asm.R10),
+			asm.Add.Imm(asm.R2, -64),
+			asm.Mov.Imm(asm.R3, 64),
+			asm.FnImaFileHash.Call(),
+		},
+	}
+	return attachRun(pr, func(prog *ebpf.Program) (link.Link, error) { return link.AttachLSM(link.LSMOptions{Program: prog}) },
+		openFile)
 }
 
 // sendSignal sends signal 0 (no signal, only the checks) to this process.

@@ -50,6 +50,9 @@ const (
 	UprobeMulti       Feature = "uprobe.multi"        // uprobe_multi link
 	CgroupSockAddr    Feature = "cgroup_sock_addr"    // cgroup socket address hooks (cgroup/connect4)
 	StrNStr           Feature = "bpf_strnstr"         // the substring kfunc (Linux 6.17)
+	// IMAFileHash: a sleepable BPF LSM program hashes a file through IMA
+	// (bpf_ima_file_hash, Linux 6.1), for imaHash.
+	IMAFileHash Feature = "bpf_ima_file_hash"
 )
 
 // Features lists every Feature in report order.

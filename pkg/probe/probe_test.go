@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -38,13 +39,20 @@ var known = func() map[string]map[probe.Feature]bool {
 	// bpf_task_pt_regs (5.10) or gets the user's registers (6.1)
 	debian := map[probe.Feature]bool{probe.KprobeMulti: false, probe.UprobeMulti: false, probe.OverrideReturn: false,
 		probe.FmodRetSyscall: false, probe.SyscallTracepoint: false, probe.StrNStr: false}
+	without := func(m map[probe.Feature]bool, f probe.Feature) map[probe.Feature]bool {
+		m = maps.Clone(m)
+		m[f] = false
+		return m
+	}
 	return map[string]map[probe.Feature]bool{
 		"": all(map[probe.Feature]bool{
 			probe.Kprobe: false, probe.Kretprobe: false, probe.KprobeMulti: false,
 			probe.Fentry: false, probe.Fexit: false, probe.FmodRet: false, probe.FmodRetSyscall: false, probe.LSM: false,
-			probe.OverrideReturn: false,
+			probe.OverrideReturn: false, probe.IMAFileHash: false,
 		}),
-		"5.10": all(debian), // BPF LSM because scripts/vmrun.sh boots it with lsm=...,bpf
+		// BPF LSM because scripts/vmrun.sh boots it with lsm=...,bpf; Linux
+		// 6.1 added bpf_ima_file_hash
+		"5.10": all(without(debian, probe.IMAFileHash)),
 		"6.1":  all(debian),
 		"6.12": all(map[probe.Feature]bool{probe.OverrideReturn: false, probe.FmodRetSyscall: false, probe.StrNStr: false}),
 	}

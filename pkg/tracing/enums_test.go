@@ -79,7 +79,8 @@ var msgEnums = enumMirrors{
 		"COUNTER_RINGBUF_FULL": counterRingbufFull, "COUNTER_PROCMAP_FULL": counterProcmapFull,
 		"COUNTER_SCOPE_FULL": counterScopeFull, "COUNTER_RETURN_FULL": counterReturnFull,
 		"COUNTER_DATA_FULL": counterDataFull, "COUNTER_STACK_FAILED": counterStackFailed,
-		"COUNTER_MAX": counterMax,
+		"COUNTER_IMA_FULL": counterIMAFull,
+		"COUNTER_MAX":      counterMax,
 	},
 	"ns_index": {
 		"NS_UTS": NsUts, "NS_IPC": NsIpc, "NS_MNT": NsMnt, "NS_PID": NsPid, "NS_PID_FOR_CHILDREN": NsPidForChildren,

@@ -25,6 +25,7 @@ const (
 	genericMapHookConfigs            = "hook_configs"
 	genericMapHookStats              = "hook_stats"
 	genericMapHostScope              = "host_scope"
+	genericMapImaPending             = "ima_pending"
 	genericMapIntSets                = "int_sets"
 	genericMapObjIds                 = "obj_ids"
 	genericMapPerSyscall             = "per_syscall"
@@ -46,6 +47,8 @@ const (
 	genericProgGenericKprobeOverride = "generic_kprobe_override"
 	genericProgGenericKretprobe      = "generic_kretprobe"
 	genericProgGenericLsm            = "generic_lsm"
+	genericProgGenericLsmImaBprm     = "generic_lsm_ima_bprm"
+	genericProgGenericLsmImaFile     = "generic_lsm_ima_file"
 	genericProgGenericRawTp          = "generic_raw_tp"
 	genericProgGenericSysEnter       = "generic_sys_enter"
 	genericProgGenericSysExit        = "generic_sys_exit"
@@ -120,6 +123,8 @@ type genericProgramSpecs struct {
 	GenericKprobeOverride *ebpf.ProgramSpec `ebpf:"generic_kprobe_override"`
 	GenericKretprobe      *ebpf.ProgramSpec `ebpf:"generic_kretprobe"`
 	GenericLsm            *ebpf.ProgramSpec `ebpf:"generic_lsm"`
+	GenericLsmImaBprm     *ebpf.ProgramSpec `ebpf:"generic_lsm_ima_bprm"`
+	GenericLsmImaFile     *ebpf.ProgramSpec `ebpf:"generic_lsm_ima_file"`
 	GenericRawTp          *ebpf.ProgramSpec `ebpf:"generic_raw_tp"`
 	GenericSysEnter       *ebpf.ProgramSpec `ebpf:"generic_sys_enter"`
 	GenericSysExit        *ebpf.ProgramSpec `ebpf:"generic_sys_exit"`
@@ -142,6 +147,7 @@ type genericMapSpecs struct {
 	HookConfigs      *ebpf.MapSpec `ebpf:"hook_configs"`
 	HookStats        *ebpf.MapSpec `ebpf:"hook_stats"`
 	HostScope        *ebpf.MapSpec `ebpf:"host_scope"`
+	ImaPending       *ebpf.MapSpec `ebpf:"ima_pending"`
 	IntSets          *ebpf.MapSpec `ebpf:"int_sets"`
 	ObjIds           *ebpf.MapSpec `ebpf:"obj_ids"`
 	PerSyscall       *ebpf.MapSpec `ebpf:"per_syscall"`
@@ -209,6 +215,7 @@ type genericMaps struct {
 	HookConfigs      *ebpf.Map `ebpf:"hook_configs"`
 	HookStats        *ebpf.Map `ebpf:"hook_stats"`
 	HostScope        *ebpf.Map `ebpf:"host_scope"`
+	ImaPending       *ebpf.Map `ebpf:"ima_pending"`
 	IntSets          *ebpf.Map `ebpf:"int_sets"`
 	ObjIds           *ebpf.Map `ebpf:"obj_ids"`
 	PerSyscall       *ebpf.Map `ebpf:"per_syscall"`
@@ -236,6 +243,7 @@ func (m *genericMaps) Close() error {
 		m.HookConfigs,
 		m.HookStats,
 		m.HostScope,
+		m.ImaPending,
 		m.IntSets,
 		m.ObjIds,
 		m.PerSyscall,
@@ -286,6 +294,8 @@ type genericPrograms struct {
 	GenericKprobeOverride *ebpf.Program `ebpf:"generic_kprobe_override"`
 	GenericKretprobe      *ebpf.Program `ebpf:"generic_kretprobe"`
 	GenericLsm            *ebpf.Program `ebpf:"generic_lsm"`
+	GenericLsmImaBprm     *ebpf.Program `ebpf:"generic_lsm_ima_bprm"`
+	GenericLsmImaFile     *ebpf.Program `ebpf:"generic_lsm_ima_file"`
 	GenericRawTp          *ebpf.Program `ebpf:"generic_raw_tp"`
 	GenericSysEnter       *ebpf.Program `ebpf:"generic_sys_enter"`
 	GenericSysExit        *ebpf.Program `ebpf:"generic_sys_exit"`
@@ -304,6 +314,8 @@ func (p *genericPrograms) Close() error {
 		p.GenericKprobeOverride,
 		p.GenericKretprobe,
 		p.GenericLsm,
+		p.GenericLsmImaBprm,
+		p.GenericLsmImaFile,
 		p.GenericRawTp,
 		p.GenericSysEnter,
 		p.GenericSysExit,

@@ -294,7 +294,8 @@ type SelAction struct {
 	// SockSlot: TrackSock and UntrackSock.
 	SockAct  uint8
 	SockSlot uint8
-	Pad      [2]uint8
+	IMA      uint8 // imaHash: the event carries the IMA hash of the hook's file
+	Pad      uint8
 }
 
 // Socket tracking actions, as in enum sock_act: a tracked socket's events
@@ -489,6 +490,10 @@ const (
 	AttachKprobeOverride = "kprobe_override"
 	// AttachRawTracepoint reads a tracepoint's TP_PROTO arguments.
 	AttachRawTracepoint = "raw_tracepoint"
+	// The sleepable programs that hash an LSM hook's file (its first
+	// argument, or a linux_binprm's file) for imaHash: FuncHook.IMA.
+	AttachLSMIMAFile = "lsm_ima_file"
+	AttachLSMIMABprm = "lsm_ima_bprm"
 )
 
 // FuncHook is a hook with a program of its own: a kprobe or fentry on a
@@ -507,8 +512,12 @@ type FuncHook struct {
 	// which then runs where the return value can be changed (fmod_ret
 	// before fexit, a kprobe with bpf_override_return before kretprobe).
 	Override bool
-	Fields   TPFields
-	Config   HookConfig
+	// IMA: an LSM hook's sleepable program for imaHash
+	// (AttachLSMIMAFile, AttachLSMIMABprm), attached before the hook's
+	// own so that the kernel runs it right after; "" for none.
+	IMA    string
+	Fields TPFields
+	Config HookConfig
 }
 
 // TPFields says where a tracepoint hook finds each slot's field in the
@@ -952,12 +961,21 @@ var programNames = map[string]string{
 	AttachFmodRet:        "generic_fmod_ret",
 	AttachKprobeOverride: "generic_kprobe_override",
 	AttachRawTracepoint:  "generic_raw_tp",
+	AttachLSMIMAFile:     "generic_lsm_ima_file",
+	AttachLSMIMABprm:     "generic_lsm_ima_bprm",
 }
 
 // attachFuncs loads one copy of the per-hook program for each FuncHook,
 // with its constants set and the generic maps shared, and attaches it.
 func (h *Hooks) attachFuncs(in *Installed) error {
 	for _, fh := range in.prog.Funcs {
+		if fh.IMA != "" {
+			ima := fh
+			ima.Attach = fh.IMA
+			if err := h.attachFunc(in, ima, false); err != nil {
+				return err
+			}
+		}
 		if entry, ok := entryOf(fh); ok {
 			if err := h.attachFunc(in, entry, fh.Attach == AttachKretprobe || fh.Attach == AttachUretprobe); err != nil {
 				return err
@@ -1050,7 +1068,12 @@ func (h *Hooks) loadFunc(fh FuncHook, stash bool) (*ebpf.Program, error) {
 // trampoline says whether programs of this attach type are BPF trampolines,
 // which name their function at load and see its BTF-typed arguments.
 func trampoline(attach string) bool {
-	return attach == AttachFentry || attach == AttachFexit || attach == AttachFmodRet || attach == AttachLSM
+	return attach == AttachFentry || attach == AttachFexit || attach == AttachFmodRet || lsm(attach)
+}
+
+// lsm says whether programs of this attach type are BPF LSM programs.
+func lsm(attach string) bool {
+	return attach == AttachLSM || attach == AttachLSMIMAFile || attach == AttachLSMIMABprm
 }
 
 // funcArgs is the number of arguments of a trampoline's target, from the
@@ -1067,7 +1090,7 @@ func funcArgs(fh FuncHook) (uint32, error) {
 		return RawTracepointArgs(spec, fh.Symbol)
 	}
 	name := fh.Symbol
-	if fh.Attach == AttachLSM {
+	if lsm(fh.Attach) {
 		name = "bpf_lsm_" + name
 	}
 	var fn *btf.Func
@@ -1113,7 +1136,7 @@ func attach(fh FuncHook, prog *ebpf.Program) (link.Link, error) {
 		return link.Kretprobe(fh.Symbol, prog, nil)
 	case AttachFentry, AttachFexit, AttachFmodRet:
 		return link.AttachTracing(link.TracingOptions{Program: prog})
-	case AttachLSM:
+	case AttachLSM, AttachLSMIMAFile, AttachLSMIMABprm:
 		return link.AttachLSM(link.LSMOptions{Program: prog})
 	case AttachRawTracepoint:
 		return link.AttachRawTracepoint(link.RawTracepointOptions{Name: fh.Symbol, Program: prog})

@@ -54,6 +54,7 @@ const (
 	counterReturnFull
 	counterDataFull
 	counterStackFailed
+	counterIMAFull
 	counterMax
 )
 
@@ -238,7 +239,10 @@ type msgGenericHead struct {
 	HasRet   uint8
 	Part     uint8 // Part*: a whole event, or a return hook's entry or return
 	Stacks   uint8 // Stack*: the stack ids collected
-	Pad2     [2]uint8
+	// ImaAlgo is ImaHash's algorithm, as the kernel's enum hash_algo,
+	// or bpf_ima_file_hash's negative error; 0: no hash (imaHash).
+	ImaAlgo int8
+	Pad2    uint8
 	// KernelStack and UserStack are ids in the stack map (Hooks.Stacks),
 	// or the negative errno of the kernel's bpf_get_stackid.
 	KernelStack int32
@@ -252,6 +256,9 @@ type msgGenericHead struct {
 	// OwnerTid: a tracked socket's owner thread (TrackSock), whose
 	// process Ident and Parent then are; 0 for none.
 	OwnerTid uint32
+	Verdict  int32 // an LSM hook's, while its event waits for ImaHash
+	ImaHash  [64]byte
+	Pad4     uint32
 }
 
 // Generic.Part values, as in enum msg_part: a return hook's event comes as

@@ -71,6 +71,9 @@ type Counters struct {
 	// ring buffer had no room for one of its Data records.
 	DataFull    uint64
 	StackFailed uint64 // stack traces the kernel could not collect
+	// IMAFull counts events posted without their IMA hash: too many waited
+	// for one at once.
+	IMAFull uint64
 }
 
 // Load checks what the kernel must offer, loads the programs and attaches
@@ -264,6 +267,7 @@ func (s *Sensor) Counters() (Counters, error) {
 		counterReturnFull:  &c.ReturnFull,
 		counterDataFull:    &c.DataFull,
 		counterStackFailed: &c.StackFailed,
+		counterIMAFull:     &c.IMAFull,
 	} {
 		var perCPU []uint64
 		if err := s.objs.Counters.Lookup(uint32(i), &perCPU); err != nil {
