@@ -292,7 +292,10 @@ struct sel_action {
 	__u8 sock_slot;
 	/* imaHash: the event carries the IMA hash of the LSM hook's file */
 	__u8 ima;
-	__u8 pad;
+	/* Set: 1 + the USDT argument whose memory set_value is written to
+	 * (generic_usdt_set); 0 for none */
+	__u8 set_arg;
+	__u32 set_value;
 };
 
 /* hook_config.at_exit: the hook runs at return; for AT_EXIT_INT the

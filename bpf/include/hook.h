@@ -36,7 +36,10 @@ struct gscratch {
 	__u8 owned;   /* a sock argument is tracked: owner is its owner */
 	__u8 compat;  /* the hook runs on an ia32 syscall */
 	__u8 ima;     /* the pending msg waits for its file's IMA hash */
-	__u8 pad2[3];
+	/* a matched Set (enforce mode): sel_action's, for generic_usdt_set */
+	__u8 set_arg;
+	__u8 pad2[2];
+	__u32 set_value;
 	__u32 arg_off[MAX_ARGS];
 	/* a file argument's dentry, for identity conditions (selector.h) */
 	__u64 obj[SLOT_MASK + 1]; /* by slot; 8 so that slot & SLOT_MASK fits */

@@ -212,9 +212,13 @@ static __always_inline int act_on(struct gscratch *s, struct hook_config *cfg,
 			   act->sock_act);
 	if (act->sig && !s->msg.monitor)
 		bpf_send_signal(act->sig);
-	if (!s->msg.monitor)
+	if (!s->msg.monitor) {
 		ret = act->override;
-	count_hit(cfg->hook_id, true, ret || (act->sig && !s->msg.monitor));
+		s->set_arg = act->set_arg;
+		s->set_value = act->set_value;
+	}
+	count_hit(cfg->hook_id, true,
+		  ret || (!s->msg.monitor && (act->sig || act->set_arg)));
 	return ret;
 }
 
@@ -856,22 +860,58 @@ static __always_inline __u64 usdt_arg(struct pt_regs *ctx, struct usdt_arg *a)
 }
 
 /* A USDT probe (a uprobe at an SDT note's place): its arguments where the
- * note says they are, then the hook. */
-SEC("uprobe")
-int generic_usdt(struct pt_regs *ctx)
+ * note says they are, then the hook. Returns the hook's config. */
+static __always_inline struct hook_config *usdt_hook(struct pt_regs *ctx)
 {
 	__u32 id = cfg_hook_id;
 	struct hook_config *cfg = bpf_map_lookup_elem(&hook_configs, &id);
 	struct gscratch *s = scratch();
 
 	if (!s || !cfg)
-		return 0;
+		return NULL;
 	clear_raw(s);
 	for (int i = 0; i < MAX_USDT_ARGS; i++)
 		s->raw[i] = usdt_arg(ctx, &cfg->usdt[i]);
 	s->at_exit = 0;
+	s->set_arg = 0;
 	run_hook(id, 0);
 	post_stacks(ctx, 0);
+	return cfg;
+}
+
+SEC("uprobe")
+int generic_usdt(struct pt_regs *ctx)
+{
+	usdt_hook(ctx);
+	return 0;
+}
+
+/* A USDT probe whose selectors may Set an argument: the hook, then a
+ * matched Set's 32 bits written where the argument is in the process's
+ * memory (the compiler refuses Set on any other). A program of its own:
+ * the kernel warns about each program that may write a process's memory,
+ * and lockdown refuses them. */
+SEC("uprobe")
+int generic_usdt_set(struct pt_regs *ctx)
+{
+	struct hook_config *cfg = usdt_hook(ctx);
+	struct gscratch *s = scratch();
+	struct usdt_arg *a;
+	__u32 i;
+	__u64 at;
+
+	if (!cfg || !s || !s->set_arg || s->set_arg > MAX_USDT_ARGS)
+		return 0;
+	i = s->set_arg - 1;
+	if (i >= MAX_USDT_ARGS)
+		return 0;
+	a = &cfg->usdt[i];
+	if (a->kind != USDT_DEREF ||
+	    bpf_probe_read_kernel(&at, sizeof(at),
+				  (void *)ctx + (a->reg & 0xff)))
+		return 0;
+	bpf_probe_write_user((void *)(at + a->val), &s->set_value,
+			     sizeof(s->set_value));
 	return 0;
 }
 

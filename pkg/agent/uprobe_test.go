@@ -172,3 +172,43 @@ spec:
 		t.Errorf("%d events of the policy whose matchReturnArgs fails", n)
 	}
 }
+
+// TestUSDTSetWritesTheArgument: a Set action writes its value over the
+// probe's argument in memory (usdttest's second, at a register plus 8),
+// as Tetragon's usdt-set example does; the program exits with what the
+// argument holds after the probe.
+func TestUSDTSetWritesTheArgument(t *testing.T) {
+	requires(t, probe.Uprobe)
+	requires(t, probe.ProbeWriteUser)
+	prog, err := usdttest.WriteExit(t.TempDir(), usdttest.ExitArg1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog.Path = resolved(t, prog.Path)
+	const unwritten, value = usdttest.Arg1 & 0xff, 32
+	if _, code := runSemaphore(t, prog.Path); code != unwritten {
+		t.Fatalf("with no probe the program exits %d, want %d (its argument's low byte)", code, unwritten)
+	}
+	load(t, fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: usdt-set}
+spec:
+  usdts:
+  - path: %q
+    provider: %s
+    name: %s
+    args: [{index: 1, type: int64}]
+    selectors:
+    - matchActions: [{action: Set, argIndex: 1, argValue: %d}]
+`, prog.Path, usdttest.Provider, usdttest.Name, value))
+	pid, code := runSemaphore(t, prog.Path)
+	if code != value {
+		t.Errorf("exit %d, want %d: the value Set wrote", code, value)
+	}
+	u := shared.sink.one(t, "process_usdt event", func(ev *event.Event) bool {
+		return ev.ProcessUsdt != nil && ev.ProcessUsdt.Process.Pid == uint32(pid)
+	}).ProcessUsdt
+	if u.PolicyName != "usdt-set" || len(u.Args) != 1 || u.Args[0].LongArg == nil || *u.Args[0].LongArg != usdttest.Arg1 {
+		t.Errorf("event %+v: want the argument as the probe saw it, before the write", u)
+	}
+}

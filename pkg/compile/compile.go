@@ -1543,6 +1543,11 @@ func (c *compiler) actionList(path string, acts []policy.ActionSelector) (tracin
 			a.SockAct, a.SockSlot = tracing.SockTrack, uint8(act.ArgSock)
 		case "UntrackSock":
 			a.SockAct, a.SockSlot = tracing.SockUntrack, uint8(act.ArgSock)
+		case "Set":
+			if act.ArgValue < 0 || act.ArgValue > math.MaxUint32 {
+				return a, "", unsupported(ap+".argValue", "Set writes 32 bits, as Tetragon's: a value from 0 to 4294967295, not %d", act.ArgValue)
+			}
+			a.SetArg, a.SetValue = uint8(act.ArgIndex)+1, uint32(act.ArgValue)
 		default:
 			return a, "", unsupported(ap+".action", "action %s is not implemented yet", act.Action)
 		}

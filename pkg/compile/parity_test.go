@@ -2,6 +2,7 @@ package compile
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/vigil-sec/vigil/pkg/policy"
 	"github.com/vigil-sec/vigil/pkg/probe"
 	"github.com/vigil-sec/vigil/pkg/tracing"
+	"github.com/vigil-sec/vigil/pkg/usdt/usdttest"
 )
 
 func compileWithReturns(doc string) (*Compiled, error) {
@@ -242,5 +244,60 @@ spec:
 	_, err = Compile(ps[0], Target{Kernel: kernelWith(probe.TPBTF, probe.OverrideReturn)})
 	if !errors.As(err, &u) || u.KernelLacks {
 		t.Errorf("with bpf_override_return: %v, want not implemented yet", err)
+	}
+}
+
+// TestUSDTSetCompiles: Set runs the USDT program that writes memory, on
+// an argument in memory only, with a 32-bit value, where lockdown allows
+// the write.
+func TestUSDTSetCompiles(t *testing.T) {
+	prog, err := usdttest.Write(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := func(idx int, value int64) policy.Policy {
+		ps, err := policy.Parse([]byte(fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: set}
+spec:
+  usdts:
+  - path: %q
+    provider: %s
+    name: %s
+    args: [{index: 0, type: int32}, {index: 1, type: int64}]
+    selectors:
+    - matchActions: [{action: Set, argIndex: %d, argValue: %d}]
+`, prog.Path, usdttest.Provider, usdttest.Name, idx, value)), "t.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ps[0]
+	}
+	with := Target{Kernel: kernelWith(probe.Uprobe, probe.ProbeWriteUser)}
+	c, err := Compile(doc(1, 32), with)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fh := c.Program.Funcs[0]; fh.Attach != tracing.AttachUSDTSet || fh.Config.Actions[0].SetArg != 2 || fh.Config.Actions[0].SetValue != 32 {
+		t.Errorf("program %s, action %+v", fh.Attach, fh.Config.Actions[0])
+	}
+	const at = "spec.usdts[0].selectors[0].matchActions[0]"
+	for _, tc := range []struct {
+		name        string
+		idx         int
+		value       int64
+		target      Target
+		want        string
+		kernelLacks bool
+	}{
+		{"a register", 0, 32, with, at + ".argIndex: Set writes an argument in memory; argument 0 of vigil:probe is not", false},
+		{"wider than 32 bits", 1, 1 << 32, with, at + ".argValue: Set writes 32 bits", false},
+		{"lockdown", 1, 32, Target{Kernel: kernelWith(probe.Uprobe)}, at + ".action: Set writes the process's memory: kernel lacks bpf_probe_write_user", true},
+	} {
+		_, err := Compile(doc(tc.idx, tc.value), tc.target)
+		var u *UnsupportedError
+		if !errors.As(err, &u) || !strings.HasPrefix(err.Error(), tc.want) || u.KernelLacks != tc.kernelLacks {
+			t.Errorf("%s: %v, want %q (kernel lacks %v)", tc.name, err, tc.want, tc.kernelLacks)
+		}
 	}
 }

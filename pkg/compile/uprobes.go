@@ -116,8 +116,12 @@ func (c *compiler) usdt(path string, u *policy.UsdtSpec) error {
 			return err
 		}
 		copy(hook.USDT[:], pl.Args)
+		attach, err := c.usdtAttach(path, u, pl.Args)
+		if err != nil {
+			return err
+		}
 		meta.Backend, meta.USDT = tracing.AttachUSDT, &USDTHook{Path: u.Path, Provider: u.Provider, Name: u.Name}
-		c.out.Program.Funcs = append(c.out.Program.Funcs, tracing.FuncHook{Attach: tracing.AttachUSDT, Path: u.Path,
+		c.out.Program.Funcs = append(c.out.Program.Funcs, tracing.FuncHook{Attach: attach, Path: u.Path,
 			Offset: pl.Offset, RefCtrOffset: pl.Semaphore, Config: *hook})
 		c.funcMetas = append(c.funcMetas, meta)
 		if err := c.overrideAllowed(path, tracing.AttachUSDT, meta); err != nil {
@@ -125,6 +129,31 @@ func (c *compiler) usdt(path string, u *policy.UsdtSpec) error {
 		}
 	}
 	return nil
+}
+
+// usdtAttach is the program of a USDT hook: generic_usdt, or where a
+// selector may Set an argument, generic_usdt_set, which writes the
+// argument's memory as Tetragon does; an argument in a register or a
+// constant cannot be written (Tetragon fails there at run time), and
+// lockdown forbids the write.
+func (c *compiler) usdtAttach(path string, u *policy.UsdtSpec, args []tracing.USDTArg) (string, error) {
+	attach := tracing.AttachUSDT
+	for i, sel := range u.Selectors {
+		for j, act := range sel.MatchActions {
+			if act.Action != "Set" {
+				continue
+			}
+			at := fmt.Sprintf("%s.selectors[%d].matchActions[%d]", path, i, j)
+			if err := c.kernel.Missing(probe.ProbeWriteUser); err != nil {
+				return "", kernelLacks(at+".action", "Set writes the process's memory: %v", err)
+			}
+			if int(act.ArgIndex) >= len(args) || args[act.ArgIndex].Kind != tracing.USDTDeref {
+				return "", unsupported(at+".argIndex", "Set writes an argument in memory; argument %d of %s:%s is not (a register, a constant or an indexed address)", act.ArgIndex, u.Provider, u.Name)
+			}
+			attach = tracing.AttachUSDTSet
+		}
+	}
+	return attach, nil
 }
 
 // usdtArgsRead refuses an argument the probe does not have, or one past

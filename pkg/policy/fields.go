@@ -58,13 +58,13 @@ const (
 	testSockTracking  = "pkg/agent.TestSockTrackingNamesTheOwner"
 	testLoader        = "pkg/agent.TestLoaderReportsMappedLibraries"
 	testIMAHash       = "pkg/agent.TestIMAHashOfTheExecutedFile"
+	testUSDTSet       = "pkg/agent.TestUSDTSetWritesTheArgument"
 )
 
 // refusedActions are the actions of matchActions Vigil does not run yet.
 var refusedActions = map[string]string{
 	"NotifyEnforcer":              notYet,
 	"CleanupEnforcerNotification": notYet,
-	"Set":                         notYet,
 }
 
 func fieldTable() map[string]Support {
@@ -314,7 +314,8 @@ func actionFields() map[string]Support {
 		"userStackTrace":   implemented(testStackTraces),
 		"imaHash":          implemented(testIMAHash),
 	}
-	for _, f := range []string{"argIndex", "argValue", "argRegs", "argNewSymbol", "argNewAddr", "argNewOffset"} {
+	t["argIndex"], t["argValue"] = implemented(testUSDTSet), implemented(testUSDTSet)
+	for _, f := range []string{"argRegs", "argNewSymbol", "argNewAddr", "argNewOffset"} {
 		t[f] = refused("the action this argument belongs to is " + notYet)
 	}
 	return t
@@ -327,7 +328,8 @@ func returnRefusedActions() map[string]string {
 		"TrackSock":   "TrackSock in matchReturnActions is " + notYet + ": returnArgAction tracks a returned socket",
 		"UntrackSock": "UntrackSock in matchReturnActions is " + notYet + ": returnArgAction untracks a returned socket",
 		"GetUrl":      "GetUrl in matchReturnActions is " + notYet + " (matchActions can make it)",
-		"DnsLookup":   "DnsLookup in matchReturnActions is " + notYet + " (matchActions can make it)"}
+		"DnsLookup":   "DnsLookup in matchReturnActions is " + notYet + " (matchActions can make it)",
+		"Set":         "a USDT has no return: Set is for matchActions"}
 	for k, v := range refusedActions {
 		out[k] = v
 	}

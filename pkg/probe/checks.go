@@ -64,11 +64,13 @@ var checks = []check{
 	{CgroupSockAddr, (*prober).cgroupSockAddr},
 	{StrNStr, (*prober).strNStr},
 	{IMAFileHash, (*prober).imaFileHash},
+	{ProbeWriteUser, (*prober).probeWriteUser},
 }
 
 type prober struct {
-	lsms []string // active LSMs, nil when unknown
-	note string   // the check's caveat, for Result.Note
+	lsms     []string // active LSMs, nil when unknown
+	lockdown string   // the lockdown mode, "" when unknown
+	note     string   // the check's caveat, for Result.Note
 }
 
 // counted is a loaded test program that adds one to a counter map each time
@@ -504,6 +506,19 @@ func (p *prober) imaFileHash() error {
 	}
 	return attachRun(pr, func(prog *ebpf.Program) (link.Link, error) { return link.AttachLSM(link.LSMOptions{Program: prog}) },
 		openFile)
+}
+
+// probeWriteUser reads the lockdown mode, which from integrity on refuses
+// programs that write a process's memory. No program is loaded: the
+// kernel warns about every one that could.
+func (p *prober) probeWriteUser() error {
+	switch p.lockdown {
+	case "none":
+		return nil
+	case "":
+		return errors.New("the lockdown mode could not be read: programs that write a process's memory may be refused")
+	}
+	return fmt.Errorf("lockdown %s refuses programs that write a process's memory", p.lockdown)
 }
 
 // sendSignal sends signal 0 (no signal, only the checks) to this process.

@@ -53,6 +53,9 @@ const (
 	// IMAFileHash: a sleepable BPF LSM program hashes a file through IMA
 	// (bpf_ima_file_hash, Linux 6.1), for imaHash.
 	IMAFileHash Feature = "bpf_ima_file_hash"
+	// ProbeWriteUser: programs may write a process's memory
+	// (bpf_probe_write_user), for the Set action; lockdown forbids it.
+	ProbeWriteUser Feature = "bpf_probe_write_user"
 )
 
 // Features lists every Feature in report order.
@@ -180,7 +183,7 @@ func Run() Report {
 	memlockErr := rlimit.RemoveMemlock()
 	defer holdSysEnter()()
 	for _, c := range checks {
-		p := &prober{lsms: r.LSMs}
+		p := &prober{lsms: r.LSMs, lockdown: r.Lockdown}
 		res := Result{Feature: c.feature, Available: true}
 		if err := c.run(p); err != nil {
 			res.Available, res.Reason = false, err.Error()

@@ -48,7 +48,7 @@ var known = func() map[string]map[probe.Feature]bool {
 		"": all(map[probe.Feature]bool{
 			probe.Kprobe: false, probe.Kretprobe: false, probe.KprobeMulti: false,
 			probe.Fentry: false, probe.Fexit: false, probe.FmodRet: false, probe.FmodRetSyscall: false, probe.LSM: false,
-			probe.OverrideReturn: false, probe.IMAFileHash: false,
+			probe.OverrideReturn: false, probe.IMAFileHash: false, probe.ProbeWriteUser: false,
 		}),
 		// BPF LSM because scripts/vmrun.sh boots it with lsm=...,bpf; Linux
 		// 6.1 added bpf_ima_file_hash

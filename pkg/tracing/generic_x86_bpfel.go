@@ -56,6 +56,7 @@ const (
 	genericProgGenericSyscallExit    = "generic_syscall_exit"
 	genericProgGenericTracepoint     = "generic_tracepoint"
 	genericProgGenericUsdt           = "generic_usdt"
+	genericProgGenericUsdtSet        = "generic_usdt_set"
 	genericVarCfgHookId              = "cfg_hook_id"
 	genericVarCfgNargs               = "cfg_nargs"
 	genericVarCfgStash               = "cfg_stash"
@@ -132,6 +133,7 @@ type genericProgramSpecs struct {
 	GenericSyscallExit    *ebpf.ProgramSpec `ebpf:"generic_syscall_exit"`
 	GenericTracepoint     *ebpf.ProgramSpec `ebpf:"generic_tracepoint"`
 	GenericUsdt           *ebpf.ProgramSpec `ebpf:"generic_usdt"`
+	GenericUsdtSet        *ebpf.ProgramSpec `ebpf:"generic_usdt_set"`
 }
 
 // genericMapSpecs contains maps before they are loaded into the kernel.
@@ -303,6 +305,7 @@ type genericPrograms struct {
 	GenericSyscallExit    *ebpf.Program `ebpf:"generic_syscall_exit"`
 	GenericTracepoint     *ebpf.Program `ebpf:"generic_tracepoint"`
 	GenericUsdt           *ebpf.Program `ebpf:"generic_usdt"`
+	GenericUsdtSet        *ebpf.Program `ebpf:"generic_usdt_set"`
 }
 
 func (p *genericPrograms) Close() error {
@@ -323,6 +326,7 @@ func (p *genericPrograms) Close() error {
 		p.GenericSyscallExit,
 		p.GenericTracepoint,
 		p.GenericUsdt,
+		p.GenericUsdtSet,
 	)
 }
 

@@ -295,7 +295,9 @@ type SelAction struct {
 	SockAct  uint8
 	SockSlot uint8
 	IMA      uint8 // imaHash: the event carries the IMA hash of the hook's file
-	Pad      uint8
+	// SetArg is 1 + the USDT argument a Set writes SetValue to (0: none).
+	SetArg   uint8
+	SetValue uint32
 }
 
 // Socket tracking actions, as in enum sock_act: a tracked socket's events
@@ -475,11 +477,13 @@ const (
 
 // Attach types of hooks with a program of their own.
 const (
-	AttachKprobe     = "kprobe"
-	AttachFentry     = "fentry"
-	AttachLSM        = "lsm"
-	AttachUprobe     = "uprobe"
-	AttachUSDT       = "usdt" // a uprobe at an SDT note's place
+	AttachKprobe = "kprobe"
+	AttachFentry = "fentry"
+	AttachLSM    = "lsm"
+	AttachUprobe = "uprobe"
+	AttachUSDT   = "usdt" // a uprobe at an SDT note's place
+	// AttachUSDTSet: a USDT whose selectors may Set an argument.
+	AttachUSDTSet    = "usdt_set"
 	AttachTracepoint = "tracepoint"
 	// Return hooks: the kprobe backend keeps the arguments at entry.
 	AttachKretprobe = "kretprobe"
@@ -954,6 +958,7 @@ var programNames = map[string]string{
 	AttachKprobe: "generic_kprobe", AttachFentry: "generic_fentry", AttachLSM: "generic_lsm",
 	AttachUprobe:         "generic_kprobe", // a uprobe program is a kprobe program
 	AttachUSDT:           "generic_usdt",
+	AttachUSDTSet:        "generic_usdt_set",
 	AttachTracepoint:     "generic_tracepoint",
 	AttachKretprobe:      "generic_kretprobe",
 	AttachUretprobe:      "generic_kretprobe", // a uretprobe program is a kretprobe program
@@ -1146,7 +1151,7 @@ func attach(fh FuncHook, prog *ebpf.Program) (link.Link, error) {
 		}
 		group, name, _ := strings.Cut(fh.Symbol, "/")
 		return link.Tracepoint(group, name, prog, nil)
-	case AttachUprobe, AttachUSDT, AttachUretprobe:
+	case AttachUprobe, AttachUSDT, AttachUSDTSet, AttachUretprobe:
 		ex, err := link.OpenExecutable(fh.Path)
 		if err != nil {
 			return nil, err

@@ -4,7 +4,8 @@
 // constant (-7); then it calls a function, which returns Returns with its
 // first argument Arg0, and exits with its semaphore's value, which is 1
 // only while a probe with that semaphore as its reference counter is
-// attached.
+// attached (or, written by WriteExit, with Arg1's low byte after the
+// probe: what a Set action wrote there).
 package usdttest
 
 import (
@@ -41,8 +42,20 @@ type Program struct {
 	Probe, Semaphore, Function uint64
 }
 
-// Write writes the program into dir.
-func Write(dir string) (Program, error) {
+// Exit says what the program exits with.
+type Exit int
+
+// What the program exits with.
+const (
+	ExitSemaphore Exit = iota // its semaphore's value
+	ExitArg1                  // Arg1's low byte after the probe (135 unless written)
+)
+
+// Write writes the program into dir; it exits with its semaphore's value.
+func Write(dir string) (Program, error) { return WriteExit(dir, ExitSemaphore) }
+
+// WriteExit writes the program into dir, exiting with what exit says.
+func WriteExit(dir string, exit Exit) (Program, error) {
 	p := Program{Path: filepath.Join(dir, "usdt"), Probe: headers + 14, Semaphore: data, Function: headers + 34}
 	code := []byte{
 		0x48, 0xC7, 0xC7, Arg0, 0, 0, 0, // mov rdi, 42
@@ -56,7 +69,11 @@ func Write(dir string) (Program, error) {
 		0xC3, // ret
 	}
 	binary.LittleEndian.PutUint32(code[10:], uint32(data-(headers+14)))
-	binary.LittleEndian.PutUint32(code[23:], uint32(data-(headers+27)))
+	status := uint32(data) // the semaphore, or Arg1
+	if exit == ExitArg1 {
+		status += 8
+	}
+	binary.LittleEndian.PutUint32(code[23:], status-(headers+27))
 	binary.LittleEndian.PutUint32(code[35:], Returns)
 	var b bytes.Buffer
 	le := func(vs ...any) {
