@@ -163,23 +163,24 @@ func (l *mappedFiles) read(pid, mntNs uint32, path string) (elfInfo, error) {
 		info.interp, _ = buildid.Interpreter(f)
 		l.ids.put(key, info)
 	}
-	info.path = resolvedIn(proc, fd, path)
+	info.path = resolvedIn(root, fd, path)
 	return info, nil
 }
 
-// resolvedIn is where the open file fd is inside the root of proc: path
-// with its symbolic links resolved (the interpreter a program names is
-// often a link), or path itself when the root cannot be told.
-func resolvedIn(proc string, fd int, path string) string {
+// resolvedIn is where the open file fd is inside the root directory
+// open as root: path with its symbolic links resolved (the interpreter a
+// program names is often a link), or path itself when the root cannot be
+// told. Both are read through descriptors, which outlive their process.
+func resolvedIn(root, fd int, path string) string {
 	at, err1 := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
-	root, err2 := os.Readlink(proc + "/root")
+	dir, err2 := os.Readlink("/proc/self/fd/" + strconv.Itoa(root))
 	switch {
 	case err1 != nil || err2 != nil:
 		return path
-	case root == "/":
+	case dir == "/":
 		return at
-	case strings.HasPrefix(at, root+"/"):
-		return at[len(root):]
+	case strings.HasPrefix(at, dir+"/"):
+		return at[len(dir):]
 	}
 	return path
 }

@@ -76,6 +76,13 @@ spec:
 	// The program and its interpreter, which execve maps, come with the
 	// first file the process maps itself.
 	interp := fileInterp(t, execFile)
+	defer func() {
+		if t.Failed() {
+			for _, ev := range shared.sink.find(t, 100, 0, of(uint32(run.Process.Pid), func(string) bool { return true })) {
+				t.Logf("seen: %s %x", ev.ProcessLoader.Path, ev.ProcessLoader.Buildid)
+			}
+		}
+	}()
 	for _, want := range []string{execFile, interp, "libc.so.6"} {
 		l := shared.sink.one(t, "process_loader of "+want+" in "+execFile, of(uint32(run.Process.Pid), func(p string) bool {
 			return p == want || !strings.HasPrefix(want, "/") && strings.HasSuffix(p, "/"+want)
