@@ -79,6 +79,10 @@ type Target struct {
 	// Kubernetes API; without it, a policy with spec.nodeSelector is
 	// refused.
 	Nodes bool
+	// Functions lists the kernel functions hooks can attach to that keep
+	// selects; nil reads this machine's (tracefs, else /proc/kallsyms)
+	// on every call, so a module loaded since is seen.
+	Functions func(keep func(string) bool) ([]string, error)
 }
 
 // KernelRunsNoIA32 says whether the probe found that the kernel runs no
@@ -268,7 +272,7 @@ func (c *compiler) callsOf(path string, k *policy.KProbeSpec) ([]string, error) 
 			return nil, unsupported(path+".call", "list %q is not defined in spec.lists", name)
 		}
 		var err error
-		if calls, err = listValues(l); err != nil {
+		if calls, err = c.listValues(l); err != nil {
 			return nil, kernelLacks(path+".call", "list %q: %v", name, err)
 		}
 	}
@@ -294,7 +298,7 @@ func (c *compiler) present(path string, k *policy.KProbeSpec, calls []string) ([
 	if len(functions) == 0 {
 		return calls, nil
 	}
-	have, err := kernelFunctions(func(name string) bool { return functions[name] })
+	have, err := c.functions(func(name string) bool { return functions[name] })
 	if err != nil {
 		return nil, kernelLacks(path+".call", "%v", err)
 	}
@@ -321,13 +325,13 @@ func (c *compiler) present(path string, k *policy.KProbeSpec, calls []string) ([
 // of the kernel's functions where it lists them) or the kernel functions
 // its pattern matches (generated_ftrace). A list that comes out empty is
 // an error.
-func listValues(l *policy.ListSpec) ([]string, error) {
+func (c *compiler) listValues(l *policy.ListSpec) ([]string, error) {
 	var out []string
 	var err error
 	switch l.Type {
 	case "generated_syscalls":
 		out = syscalls.Names()
-		if have, ferr := kernelFunctions(func(n string) bool { return strings.HasPrefix(n, "__x64_sys_") }); ferr == nil {
+		if have, ferr := c.functions(func(n string) bool { return strings.HasPrefix(n, "__x64_sys_") }); ferr == nil {
 			out = slices.DeleteFunc(out, func(n string) bool { return !slices.Contains(have, syscalls.Symbol(n)) })
 		}
 	case "generated_ftrace":
@@ -335,7 +339,7 @@ func listValues(l *policy.ListSpec) ([]string, error) {
 		if rerr != nil {
 			return nil, rerr
 		}
-		out, err = kernelFunctions(re.MatchString)
+		out, err = c.functions(re.MatchString)
 	default:
 		out = l.Values
 	}

@@ -11,6 +11,15 @@ import (
 	"github.com/vigil-sec/vigil/pkg/tracefs"
 )
 
+// functions lists the kernel functions keep selects: the target's
+// lister, or this machine's.
+func (c *compiler) functions(keep func(string) bool) ([]string, error) {
+	if c.target.Functions != nil {
+		return c.target.Functions(keep)
+	}
+	return kernelFunctions(keep)
+}
+
 // kernelFunctions lists the kernel functions keep selects among those a
 // hook can attach to: tracefs's available_filter_functions (what
 // Tetragon reads), or where the kernel does not let root read it (a
