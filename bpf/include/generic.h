@@ -239,7 +239,8 @@ enum cond_op {
 	 * second argument of CapabilitiesGained gained some over the first */
 	COND_CAPS_GAINED = 18,
 	/* a string argument holds a value of the condition's substrings
-	 * (set_id, v1 of them: substr_key), through bpf_strnstr */
+	 * (set_id, v1 of them: substr_key), through bpf_strnstr; v2 set:
+	 * letters in either case (SubStringIgnCase; the values lowercased) */
 	COND_SUBSTR = 19,
 };
 

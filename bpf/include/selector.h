@@ -42,21 +42,70 @@ struct {
 	__type(value, char[SUBSTR_LEN]);
 } substrs SEC(".maps");
 
+/* The bytes of a SubStringIgnCase argument, lowercased. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, char[ARG_DATA_LEN]);
+} folded SEC(".maps");
+
 /* Linux 6.17's; on a kernel without it the loader poisons the call and
  * makes its address 0, which ksym_exists tests so that the call never runs
  * (user space refuses SubString there). libbpf's bpf_ksym_exists, which
- * older bpf_helpers.h lack. */
+ * older bpf_helpers.h lack. The number iterator (Linux 6.4) is called only
+ * where bpf_strnstr is. */
 extern int bpf_strnstr(const char *s1__ign, const char *s2__ign,
 		       size_t len) __weak __ksym;
+extern int bpf_iter_num_new(struct bpf_iter_num *it, int start,
+			    int end) __weak __ksym;
+extern int *bpf_iter_num_next(struct bpf_iter_num *it) __weak __ksym;
+extern void bpf_iter_num_destroy(struct bpf_iter_num *it) __weak __ksym;
 #define ksym_exists(sym) (!!(sym))
 
-/* Whether the len bytes at data hold one of c's substrings. */
+/* c lowercased as the kernel's tolower does (bpf_strncasestr's, which
+ * Tetragon calls): ASCII and Latin-1 capitals. */
+static __always_inline __u8 lower(__u8 c)
+{
+	if ((c >= 'A' && c <= 'Z') || (c >= 0xc0 && c <= 0xde && c != 0xd7))
+		return c + ('a' - 'A');
+	return c;
+}
+
+/* The len (at most ARG_DATA_LEN) bytes at data lowercased, in the
+ * per-CPU buffer. */
+static __always_inline char *fold(__u8 *data, __u32 len)
+{
+	struct bpf_iter_num it;
+	__u32 zero = 0;
+	char *buf;
+	int *i;
+
+	buf = bpf_map_lookup_elem(&folded, &zero);
+	if (!buf)
+		return NULL;
+	bpf_iter_num_new(&it, 0, len);
+	while ((i = bpf_iter_num_next(&it)))
+		buf[*i & (ARG_DATA_LEN - 1)] =
+		    lower(data[*i & (ARG_DATA_LEN - 1)]);
+	bpf_iter_num_destroy(&it);
+	return buf;
+}
+
+/* Whether the len bytes at data hold one of c's substrings; lowercased
+ * first if c says so. */
 static __always_inline bool has_substr(struct cond *c, void *data, __u32 len)
 {
 	struct substr_key k = {.set_id = c->set_id};
 
 	if (!ksym_exists(bpf_strnstr))
 		return false;
+	if (c->v2) {
+		len = len < ARG_DATA_LEN ? len : ARG_DATA_LEN;
+		data = fold(data, len);
+		if (!data)
+			return false;
+	}
 	for (int i = 0; i < MAX_SUBSTRS; i++) {
 		char *sub;
 

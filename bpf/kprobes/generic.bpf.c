@@ -78,6 +78,17 @@ struct {
 	__type(value, struct hook_stat);
 } hook_stats SEC(".maps");
 
+/* Matches per hook and selector (hook_id * MAX_SELECTORS + selector),
+ * for the selectors' labels in metrics; user space zeroes a hook's when it
+ * hands the id out. One counter for all CPUs, added to atomically: a
+ * per-CPU one would take 512 KiB per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_HOOKS *MAX_SELECTORS);
+	__type(key, __u32);
+	__type(value, __u64);
+} selector_hits SEC(".maps");
+
 /* When each rate-limited event was last posted. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -194,10 +205,20 @@ static __always_inline struct stash_key stash_key_of(__u32 hook_id)
 	return k;
 }
 
-/* The selector's actions: signal and Override (not in monitor mode).
+/* Counts a match of selector sel of the hook. */
+static __always_inline void count_selector(struct hook_config *cfg, int sel)
+{
+	__u32 k = cfg->hook_id * MAX_SELECTORS + (sel & (MAX_SELECTORS - 1));
+	__u64 *n = bpf_map_lookup_elem(&selector_hits, &k);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+/* The actions of selector sel: signal and Override (not in monitor mode).
  * Returns the Override error, or 0. */
 static __always_inline int act_on(struct gscratch *s, struct hook_config *cfg,
-				  struct sel_action *act, bool run)
+				  struct sel_action *act, int sel, bool run)
 {
 	__u32 *mode = bpf_map_lookup_elem(&policy_modes, &cfg->policy_id);
 	int ret = 0;
@@ -219,6 +240,7 @@ static __always_inline int act_on(struct gscratch *s, struct hook_config *cfg,
 	}
 	count_hit(cfg->hook_id, true,
 		  ret || (!s->msg.monitor && (act->sig || act->set_arg)));
+	count_selector(cfg, sel);
 	return ret;
 }
 
@@ -229,7 +251,7 @@ static __always_inline bool act_at_return(struct gscratch *s,
 {
 	struct sel_action act = cfg->ret_actions[sel & (MAX_SELECTORS - 1)];
 
-	act_on(s, cfg, &act, false);
+	act_on(s, cfg, &act, sel, false);
 	if (act.sig && !s->msg.monitor) {
 		bpf_send_signal(act.sig);
 		count_hit(cfg->hook_id, false, true);
@@ -371,7 +393,7 @@ static __always_inline int enter_hook(struct gscratch *s,
 	if (sel >= 0) {
 		changes_seen(cfg->hook_id, sel);
 		act = action_of(cfg, sel);
-		ret = act_on(s, cfg, &act, true);
+		ret = act_on(s, cfg, &act, sel, true);
 		quiet = !act.post || rate_limited(s, cfg, &act, sel);
 	}
 	/* a returnArgAction runs at the return even with no event */
@@ -437,7 +459,7 @@ static __always_inline void return_hook(struct gscratch *s,
 		}
 	} else {
 		act = action_of(cfg, sel);
-		act_on(s, cfg, &act, false);
+		act_on(s, cfg, &act, sel, false);
 	}
 	post(s, cfg, task, nr, sel, PART_RETURN, 0, 0);
 }
@@ -481,7 +503,7 @@ __noinline int run_hook(__u32 hook_id, __u32 nr)
 		return 0;
 	changes_seen(cfg->hook_id, sel);
 	act = action_of(cfg, sel);
-	ret = act_on(s, cfg, &act, true);
+	ret = act_on(s, cfg, &act, sel, true);
 	if (act.post && !rate_limited(s, cfg, &act, sel))
 		post(s, cfg, task, nr, sel, PART_WHOLE, act.stacks, act.ima);
 	return ret;

@@ -101,3 +101,7 @@ func (a *Agent) Status() Status {
 
 // HookCounts lists the counts of every loaded hook.
 func (a *Agent) HookCounts() []HookCount { return a.pols.HookCounts() }
+
+// SelectorCounts lists the matches of every loaded selector with a
+// label, by policy and label.
+func (a *Agent) SelectorCounts() []SelectorCount { return a.pols.SelectorCounts() }

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -373,5 +374,40 @@ spec:
 				t.Errorf("buffer = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestSelectorLabelsCountMatches: a selector's label, or without one its
+// first macro's (as Tetragon takes it), names the selector's matches in
+// the counts the metrics serve, exactly; unlabelled selectors are not
+// listed.
+func TestSelectorLabelsCountMatches(t *testing.T) {
+	dir, secret, other := secretFiles(t)
+	load(t, fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: labels-run}
+spec:
+  selectorsMacros:
+    tagged: {label: from-macro, matchArgs: [{index: 1, operator: Equal, values: [%q]}]}
+  kprobes:
+  - call: sys_openat
+    args: [{index: 1, type: string}]
+    selectors:
+    - matchArgs: [{index: 1, operator: Equal, values: [%q]}]
+      label: secret-read
+    - macros: [tagged]
+    - matchArgs: [{index: 1, operator: Prefix, values: [%q]}]
+`, other, secret, dir+"/unlabelled"))
+	for _, path := range []string{secret, secret, other, dir + "/unlabelled"} {
+		_ = exec.Command("/bin/cat", path).Run()
+	}
+	got := map[string]uint64{}
+	for _, c := range shared.agent.SelectorCounts() {
+		if c.Policy == "labels-run" {
+			got[c.Label] = c.Hits
+		}
+	}
+	if want := map[string]uint64{"secret-read": 2, "from-macro": 1}; !maps.Equal(got, want) {
+		t.Errorf("selector counts %v, want %v", got, want)
 	}
 }

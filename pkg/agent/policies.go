@@ -8,6 +8,8 @@ type (
 	PolicyInfo = lifecycle.PolicyInfo
 	// HookCount is one loaded hook's counts in the kernel.
 	HookCount = lifecycle.HookCount
+	// SelectorCount is the matches of a policy's selectors with a label.
+	SelectorCount = lifecycle.SelectorCount
 	// Load is a policy about to load, as guardrails see it.
 	Load = lifecycle.Load
 	// Guard decides whether a policy may load.

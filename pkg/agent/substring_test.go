@@ -14,7 +14,8 @@ import (
 // TestSubStringKillsOnAPartOfThePath: SubString matches a value anywhere in
 // a string argument, in the kernel (bpf_strnstr), as Tetragon's does: cat
 // is killed opening a path that holds one of the values, and not one that
-// holds a near miss.
+// holds a near miss or the value in other case; SubStringIgnCase matches
+// its values in any case.
 func TestSubStringKillsOnAPartOfThePath(t *testing.T) {
 	requires(t, probe.StrNStr)
 	cat := resolvedPath("/bin/cat")
@@ -34,7 +35,13 @@ spec:
       - {index: 1, operator: SubString, values: ["vigil-needle", "second-needle"]}
       matchActions:
       - action: Sigkill
-`, cat))
+    - matchBinaries:
+      - {operator: In, values: [%q]}
+      matchArgs:
+      - {index: 1, operator: SubStringIgnCase, values: ["Case-Blind-Needle"]}
+      matchActions:
+      - action: Sigkill
+`, cat, cat))
 	dir := t.TempDir()
 	for _, tc := range []struct {
 		name   string
@@ -44,6 +51,10 @@ spec:
 		{"x/second-needle", true},
 		{"a-vigil-needl-b", false},
 		{"vigil-needle", true},
+		{"a-VIGIL-needle-b", false},
+		{"a-CASE-blind-NEEDLE-b", true},
+		{"case-blind-needle", true},
+		{"x-Case-Blind-Needl", false},
 	} {
 		path := filepath.Join(dir, tc.name)
 		cmd := exec.Command(cat, path)

@@ -688,6 +688,7 @@ func (c *compiler) selectors(path string, sels []policy.KProbeSelector, slots ma
 	}
 	cfg.NSelectors = uint8(len(sels))
 	meta.Actions = make([]string, len(sels))
+	meta.Labels = make([]string, len(sels))
 	for i := range sels {
 		sp := fmt.Sprintf("%s.selectors[%d]", path, i)
 		if err := c.selector(sp, uint8(i), &sels[i], slots, cfg, meta); err != nil {
@@ -919,6 +920,10 @@ func (c *compiler) selector(path string, idx uint8, sel *policy.KProbeSelector, 
 	if err != nil {
 		return err
 	}
+	if len(s.Label) > MaxLabelLen {
+		return unsupported(path+".label", "a selector label is at most %d bytes, this one %d", MaxLabelLen, len(s.Label))
+	}
+	meta.Labels[idx] = s.Label
 	if len(s.MatchReturnArgs) > 0 && cfg.AtExit == 0 {
 		return unsupported(path+".matchReturnArgs", "matchReturnArgs needs return: true on the hook")
 	}
@@ -947,7 +952,8 @@ func (c *compiler) selector(path string, idx uint8, sel *policy.KProbeSelector, 
 }
 
 // withMacros returns sel with the selectors macros it names merged in: their
-// match lists appended to its own (ANDed), their actions after its own.
+// match lists appended to its own (ANDed), their actions after its own,
+// and without a label of its own, the first label of theirs.
 func (c *compiler) withMacros(path string, sel *policy.KProbeSelector) (*policy.KProbeSelector, error) {
 	out := *sel
 	out.Macros = nil
@@ -971,6 +977,9 @@ func (c *compiler) withMacros(path string, sel *policy.KProbeSelector) (*policy.
 		out.MatchCapabilityChanges = joined(out.MatchCapabilityChanges, m.MatchCapabilityChanges)
 		out.MatchActions = joined(out.MatchActions, m.MatchActions)
 		out.MatchReturnActions = joined(out.MatchReturnActions, m.MatchReturnActions)
+		if out.Label == "" {
+			out.Label = m.Label // as Tetragon: the first macro's with one
+		}
 	}
 	return &out, nil
 }
@@ -1050,24 +1059,42 @@ func (c *compiler) strSet(path string, op int, values []string) (uint32, error) 
 // substrings puts SubString's values in a set of their own, which the
 // kernel searches each for with bpf_strnstr (Linux 6.17), as Tetragon
 // does; where the kernel lacks it, the condition is refused (Tetragon's
-// would never match).
-func (c *compiler) substrings(path string, values []string, cd *tracing.Cond) error {
+// would never match). SubStringIgnCase's values are lowercased, as is the
+// argument in the kernel, each as the kernel's tolower does: that of
+// bpf_strncasestr, which Tetragon calls.
+func (c *compiler) substrings(path, op string, values []string, cd *tracing.Cond) error {
 	if err := c.kernel.Missing(probe.StrNStr); err != nil {
-		return kernelLacks(path+".operator", "SubString: %v", err)
+		return kernelLacks(path+".operator", "%s: %v", op, err)
 	}
 	if len(values) > tracing.MaxSubstrs {
-		return unsupported(path+".values", "%d values, SubString searches for at most %d", len(values), tracing.MaxSubstrs)
+		return unsupported(path+".values", "%d values, %s searches for at most %d", len(values), op, tracing.MaxSubstrs)
 	}
 	cd.Op, cd.SetID, cd.V1 = tracing.CondSubstr, c.newSet(), int64(len(values))
+	if op == "SubStringIgnCase" {
+		cd.V2 = 1
+	}
 	for i, v := range values {
 		if len(v) >= tracing.SubstrLen || strings.IndexByte(v, 0) >= 0 {
-			return unsupported(fmt.Sprintf("%s.values[%d]", path, i), "a SubString value is at most %d bytes, with no NUL", tracing.SubstrLen-1)
+			return unsupported(fmt.Sprintf("%s.values[%d]", path, i), "a %s value is at most %d bytes, with no NUL", op, tracing.SubstrLen-1)
 		}
 		s := tracing.Substr{Key: tracing.SubstrKey{SetID: cd.SetID, Idx: uint32(i)}}
 		copy(s.Value[:], v)
+		if cd.V2 != 0 {
+			lowerBytes(s.Value[:len(v)])
+		}
 		c.out.Program.Subs = append(c.out.Program.Subs, s)
 	}
 	return nil
+}
+
+// lowerBytes lowercases b in place as the kernel's tolower does: ASCII
+// and Latin-1 capitals, byte by byte (the C side's lower).
+func lowerBytes(b []byte) {
+	for i, c := range b {
+		if (c >= 'A' && c <= 'Z') || (c >= 0xc0 && c <= 0xde && c != 0xd7) {
+			b[i] = c + 'a' - 'A'
+		}
+	}
 }
 
 // ints puts an integer set in cd: inline in V1 and V2 when it has at most
@@ -1219,11 +1246,11 @@ func (c *compiler) matchArg(path string, sel uint8, m *policy.ArgSelector, slots
 	case "Prefix", "Postfix":
 		cd.Op = map[string]uint8{"Prefix": tracing.CondPrefix, "Postfix": tracing.CondPostfix}[op]
 		cd.SetID, err = c.strSet(path, int(cd.Op), m.Values)
-	case "SubString":
+	case "SubString", "SubStringIgnCase":
 		if !isString(typ) {
-			return unsupported(path+".operator", "operator SubString applies to strings, paths and buffers")
+			return unsupported(path+".operator", "operator %s applies to strings, paths and buffers", op)
 		}
-		err = c.substrings(path, m.Values, &cd)
+		err = c.substrings(path, op, m.Values, &cd)
 	case "GT", "GreaterThan", "LT", "LessThan", "Mask":
 		err = c.numeric(path, op, m.Values, &cd)
 	case "InRange":

@@ -29,6 +29,9 @@ type Hook struct {
 	// last argument slot at the return.
 	RetObj  bool
 	Actions []string // event action of each selector
+	// Labels are each selector's label ("": none), or its first macro's:
+	// its matches are counted under it in metrics.
+	Labels []string
 	// Requests are each selector's GetUrl and DnsLookup requests, made
 	// when it posts an event; nil when no selector has one.
 	Requests [][]beacon.Request
@@ -46,6 +49,9 @@ type Hook struct {
 	// events (see LoaderPathArg).
 	Loader bool
 }
+
+// MaxLabelLen bounds a selector's label, a metric's label value.
+const MaxLabelLen = 256
 
 // USDTHook names a USDT hook's probe.
 type USDTHook struct{ Path, Provider, Name string }

@@ -137,8 +137,9 @@ spec:
 }
 
 // TestSubStringCompiles: SubString's values go to a set of their own,
-// searched with bpf_strnstr; refused with the YAML path on a kernel
-// without it, beyond its limits, and in its case-blind form.
+// searched with bpf_strnstr; SubStringIgnCase's lowercased as the
+// kernel's tolower does; refused with the YAML path on a kernel without
+// it and beyond its limits.
 func TestSubStringCompiles(t *testing.T) {
 	doc := func(op, values string) policy.Policy {
 		ps, err := policy.Parse([]byte(`apiVersion: cilium.io/v1alpha1
@@ -166,6 +167,15 @@ spec:
 		c.Program.Subs[1].Key != (tracing.SubstrKey{SetID: cd.SetID, Idx: 1}) {
 		t.Errorf("condition %+v, substrings %+v", cd, c.Program.Subs)
 	}
+	c, err = Compile(doc("SubStringIgnCase", "\"AbC-\u00c9\u00d7\u00de\u00df\""), with)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cd = c.Program.Hooks[0].Config.Conds[0]
+	// UTF-8 É is c3 89, the rest Latin-1 bytes: c3 is a capital there
+	if v := c.Program.Subs[0].Value[:12]; cd.Op != tracing.CondSubstr || cd.V2 != 1 || string(v) != "abc-\xe3\x89\xe3\x97\xe3\x9e\xe3\x9f" {
+		t.Errorf("condition %+v, value %q", cd, v)
+	}
 	const path = "spec.kprobes[0].selectors[0].matchArgs[0]"
 	for _, tc := range []struct {
 		name, op, values string
@@ -175,7 +185,8 @@ spec:
 		{"no kfunc", "SubString", "abc", Target{Kernel: kernelWith(probe.TPBTF)}, path + ".operator: SubString: "},
 		{"too long", "SubString", strings.Repeat("a", 128), with, path + ".values[0]: a SubString value is at most 127 bytes"},
 		{"too many", "SubString", strings.Repeat("a,", 100) + "a", with, path + ".values: 101 values, SubString searches for at most 100"},
-		{"case-blind", "SubStringIgnCase", "abc", with, path + ".operator: SubStringIgnCase: SubStringIgnCase is not implemented yet"},
+		{"case-blind without kfunc", "SubStringIgnCase", "abc", Target{Kernel: kernelWith(probe.TPBTF)}, path + ".operator: SubStringIgnCase: "},
+		{"case-blind too long", "SubStringIgnCase", strings.Repeat("a", 128), with, path + ".values[0]: a SubStringIgnCase value is at most 127 bytes"},
 	} {
 		if _, err := Compile(doc(tc.op, tc.values), tc.target); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
@@ -299,5 +310,43 @@ spec:
 		if !errors.As(err, &u) || !strings.HasPrefix(err.Error(), tc.want) || u.KernelLacks != tc.kernelLacks {
 			t.Errorf("%s: %v, want %q (kernel lacks %v)", tc.name, err, tc.want, tc.kernelLacks)
 		}
+	}
+}
+
+// TestSelectorLabelsCompile: each selector's label goes to its hook, its
+// own before its first macro's; one past MaxLabelLen is refused with the
+// YAML path.
+func TestSelectorLabelsCompile(t *testing.T) {
+	doc := func(label string) policy.Policy {
+		ps, err := policy.Parse([]byte(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: labels}
+spec:
+  selectorsMacros:
+    a: {label: from-a}
+    b: {label: from-b}
+  kprobes:
+  - call: sys_openat
+    selectors:
+    - {macros: [a, b], label: "`+label+`"}
+    - {macros: [b, a]}
+    - {}
+`), "t.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ps[0]
+	}
+	with := Target{Kernel: kernelWith(probe.TPBTF)}
+	c, err := Compile(doc("own"), with)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Hooks[0].Labels; !slices.Equal(got, []string{"own", "from-b", ""}) {
+		t.Errorf("labels %q", got)
+	}
+	_, err = Compile(doc(strings.Repeat("x", MaxLabelLen+1)), with)
+	if want := "spec.kprobes[0].selectors[0].label: a selector label is at most 256 bytes"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("%v, want %q", err, want)
 	}
 }

@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"slices"
 	"sort"
 
 	"github.com/vigil-sec/vigil/pkg/policy"
@@ -102,6 +103,47 @@ func modeName(mode int) string {
 type HookCount struct {
 	Policy, Function string
 	Hits, Actions    uint64
+}
+
+// SelectorCount is the matches of a policy's selectors with one label.
+type SelectorCount struct {
+	Policy, Label string
+	Hits          uint64
+}
+
+// SelectorCounts reads the matches of every loaded selector with a label,
+// summed by policy and label (several selectors may share one).
+func (ps *Policies) SelectorCounts() []SelectorCount {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	ps.metaMu.RLock()
+	defer ps.metaMu.RUnlock()
+	sums := map[[2]string]uint64{}
+	for name, r := range ps.byName {
+		if r.inst == nil {
+			continue
+		}
+		for _, id := range r.inst.inst.HookIDs {
+			labels := ps.metas[id].Labels
+			if !slices.ContainsFunc(labels, func(l string) bool { return l != "" }) {
+				continue
+			}
+			hits, err := ps.hooks.SelectorHits(id, len(labels))
+			if err != nil {
+				continue
+			}
+			for sel, n := range hits {
+				if labels[sel] != "" {
+					sums[[2]string{name, labels[sel]}] += n
+				}
+			}
+		}
+	}
+	out := make([]SelectorCount, 0, len(sums))
+	for k, n := range sums {
+		out = append(out, SelectorCount{Policy: k[0], Label: k[1], Hits: n})
+	}
+	return out
 }
 
 // HookCounts reads every loaded hook's counts, summed by policy and

@@ -32,6 +32,8 @@ var (
 		"Selector matches of loaded hooks in the kernel, posted or not.", []string{"policy", "function"}, nil)
 	hookActionsDesc = prometheus.NewDesc("vigil_hook_actions_total",
 		"Enforcement actions (signals, overrides) of loaded hooks.", []string{"policy", "function"}, nil)
+	selectorHitsDesc = prometheus.NewDesc("vigil_selector_hits_total",
+		"Matches of loaded selectors with a label, posted or not, by policy and label.", []string{"policy", "selector"}, nil)
 	cacheDesc = prometheus.NewDesc("vigil_process_cache_size",
 		"Process images in the agent's cache.", nil, nil)
 	requestsDesc = prometheus.NewDesc("vigil_action_requests_total",
@@ -64,7 +66,7 @@ type collector struct {
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{lostDesc, policiesDesc, hookHitsDesc, hookActionsDesc, cacheDesc,
+	for _, d := range []*prometheus.Desc{lostDesc, policiesDesc, hookHitsDesc, hookActionsDesc, selectorHitsDesc, cacheDesc,
 		sinkDeliveredDesc, sinkLostDesc, sinkStallsDesc, sinkLagDesc, sinkSpoolDesc, regoEvalsDesc, regoSecondsDesc, responsesDesc, refusedDesc, requestsDesc} {
 		ch <- d
 	}
@@ -116,6 +118,9 @@ func (c *collector) collectPolicies(ch chan<- prometheus.Metric) {
 	for _, h := range c.agent.HookCounts() {
 		ch <- prometheus.MustNewConstMetric(hookHitsDesc, prometheus.CounterValue, float64(h.Hits), h.Policy, h.Function)
 		ch <- prometheus.MustNewConstMetric(hookActionsDesc, prometheus.CounterValue, float64(h.Actions), h.Policy, h.Function)
+	}
+	for _, s := range c.agent.SelectorCounts() {
+		ch <- prometheus.MustNewConstMetric(selectorHitsDesc, prometheus.CounterValue, float64(s.Hits), s.Policy, s.Label)
 	}
 }
 

@@ -32,6 +32,7 @@ type Agent interface {
 	Status() agent.Status
 	ListPolicies() []agent.PolicyInfo
 	HookCounts() []agent.HookCount
+	SelectorCounts() []agent.SelectorCount
 }
 
 // SinkStats are one sink's delivery numbers.

@@ -11,9 +11,10 @@ import (
 
 type idleAgent struct{}
 
-func (idleAgent) Status() agent.Status             { return agent.Status{} }
-func (idleAgent) ListPolicies() []agent.PolicyInfo { return nil }
-func (idleAgent) HookCounts() []agent.HookCount    { return nil }
+func (idleAgent) Status() agent.Status                  { return agent.Status{} }
+func (idleAgent) ListPolicies() []agent.PolicyInfo      { return nil }
+func (idleAgent) HookCounts() []agent.HookCount         { return nil }
+func (idleAgent) SelectorCounts() []agent.SelectorCount { return nil }
 
 // TestSinkLostLabels: a sink's losses carry the sink in "sink" and the
 // reason in "reason", spool-full and rejected apart; the sink's name is in

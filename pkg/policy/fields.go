@@ -31,34 +31,35 @@ const notYet = "not implemented yet"
 
 // Tests that exercise fields at run time.
 const (
-	testSigkill       = "pkg/agent.TestSigkillOnPrefixAndBinary"
-	testOperators     = "pkg/agent.TestStringAndIntegerOperators"
-	testNodeSelector  = "pkg/agent.TestNodeSelectorFollowsNodeLabels"
-	testReturn        = "pkg/agent.TestReturnHookActsAtEntry"
-	testReturnCopy    = "pkg/agent.TestReturnCopyReadsTheFilledBuffer"
-	testTracepoint    = "pkg/agent.TestTracepointFieldsFromTheFormat"
-	testRawTracepoint = "pkg/agent.TestRawTracepointReadsTPProtoArguments"
-	testLists         = "pkg/agent.TestTracepointKillsListedSyscalls"
-	testUprobe        = "pkg/agent.TestUprobeOnBash"
-	testUprobePlaces  = "pkg/agent.TestUprobeByOffsetAndAddress"
-	testUSDT          = "pkg/agent.TestUSDTReadsItsArguments"
-	testUretprobe     = "pkg/agent.TestUprobeReturn"
-	testBeacon        = "pkg/agent.TestGetUrlAndDnsLookup"
-	testLSM           = "pkg/agent.TestLSMFileOpenOverrideDenies"
-	testFunction      = "pkg/agent.TestKernelFunctionHookResolvesTheFile"
-	testScope         = "pkg/agent.TestPodContainerAndHostSelectors"
-	testMonitor       = "pkg/agent.TestMonitorModeReportsWithoutKilling"
-	testMacros        = "pkg/agent.TestSelectorsMacrosAtRunTime"
-	testTagsMessage   = "pkg/agent.TestClaimTagsAndMessage"
-	testResolve       = "pkg/agent.TestResolveFollowsMembers"
-	testMaxData       = "pkg/agent.TestMaxDataReadsUpToTetragonsLimit"
-	testStackTraces   = "pkg/agent.TestStackTraces"
-	testCapsGained    = "pkg/agent.TestCapabilitiesGained"
-	testReturnActions = "pkg/agent.TestReturnActionsKillAfterTheCall"
-	testSockTracking  = "pkg/agent.TestSockTrackingNamesTheOwner"
-	testLoader        = "pkg/agent.TestLoaderReportsMappedLibraries"
-	testIMAHash       = "pkg/agent.TestIMAHashOfTheExecutedFile"
-	testUSDTSet       = "pkg/agent.TestUSDTSetWritesTheArgument"
+	testSigkill        = "pkg/agent.TestSigkillOnPrefixAndBinary"
+	testOperators      = "pkg/agent.TestStringAndIntegerOperators"
+	testNodeSelector   = "pkg/agent.TestNodeSelectorFollowsNodeLabels"
+	testReturn         = "pkg/agent.TestReturnHookActsAtEntry"
+	testReturnCopy     = "pkg/agent.TestReturnCopyReadsTheFilledBuffer"
+	testTracepoint     = "pkg/agent.TestTracepointFieldsFromTheFormat"
+	testRawTracepoint  = "pkg/agent.TestRawTracepointReadsTPProtoArguments"
+	testLists          = "pkg/agent.TestTracepointKillsListedSyscalls"
+	testUprobe         = "pkg/agent.TestUprobeOnBash"
+	testUprobePlaces   = "pkg/agent.TestUprobeByOffsetAndAddress"
+	testUSDT           = "pkg/agent.TestUSDTReadsItsArguments"
+	testUretprobe      = "pkg/agent.TestUprobeReturn"
+	testBeacon         = "pkg/agent.TestGetUrlAndDnsLookup"
+	testLSM            = "pkg/agent.TestLSMFileOpenOverrideDenies"
+	testFunction       = "pkg/agent.TestKernelFunctionHookResolvesTheFile"
+	testScope          = "pkg/agent.TestPodContainerAndHostSelectors"
+	testMonitor        = "pkg/agent.TestMonitorModeReportsWithoutKilling"
+	testMacros         = "pkg/agent.TestSelectorsMacrosAtRunTime"
+	testSelectorLabels = "pkg/agent.TestSelectorLabelsCountMatches"
+	testTagsMessage    = "pkg/agent.TestClaimTagsAndMessage"
+	testResolve        = "pkg/agent.TestResolveFollowsMembers"
+	testMaxData        = "pkg/agent.TestMaxDataReadsUpToTetragonsLimit"
+	testStackTraces    = "pkg/agent.TestStackTraces"
+	testCapsGained     = "pkg/agent.TestCapabilitiesGained"
+	testReturnActions  = "pkg/agent.TestReturnActionsKillAfterTheCall"
+	testSockTracking   = "pkg/agent.TestSockTrackingNamesTheOwner"
+	testLoader         = "pkg/agent.TestLoaderReportsMappedLibraries"
+	testIMAHash        = "pkg/agent.TestIMAHashOfTheExecutedFile"
+	testUSDTSet        = "pkg/agent.TestUSDTSetWritesTheArgument"
 )
 
 // refusedActions are the actions of matchActions Vigil does not run yet.
@@ -232,11 +233,10 @@ func returnArgFields() map[string]Support {
 // return value (kprobes, fentries).
 func selectorFields(ret bool) map[string]Support {
 	t := map[string]Support{
-		"macros":            implemented(testMacros),
-		"label":             refused("selector labels are " + notYet),
-		"matchArgs[].index": implemented(testOperators),
-		"matchArgs[].operator": {Test: testOperators, RefusedValues: map[string]string{
-			"SubStringIgnCase": "SubStringIgnCase is " + notYet + " (it needs the bpf_strncasestr kfunc)"}},
+		"macros":                                         implemented(testMacros),
+		"label":                                          implemented(testSelectorLabels),
+		"matchArgs[].index":                              implemented(testOperators),
+		"matchArgs[].operator":                           implemented(testOperators),
 		"matchArgs[].values":                             implemented(testOperators),
 		"matchArgs[].args":                               implemented(testCapsGained),
 		"matchReturnArgs[].operator":                     implemented(testReturn),

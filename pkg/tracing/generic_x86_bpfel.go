@@ -21,6 +21,7 @@ const (
 	genericMapCounters               = "counters"
 	genericMapEntrySels              = "entry_sels"
 	genericMapEvents                 = "events"
+	genericMapFolded                 = "folded"
 	genericMapGscratch               = "gscratch"
 	genericMapHookConfigs            = "hook_configs"
 	genericMapHookStats              = "hook_stats"
@@ -34,6 +35,7 @@ const (
 	genericMapProcs                  = "procs"
 	genericMapRateLimits             = "rate_limits"
 	genericMapRetStash               = "ret_stash"
+	genericMapSelectorHits           = "selector_hits"
 	genericMapSocktrack              = "socktrack"
 	genericMapStackTraces            = "stack_traces"
 	genericMapStrSets                = "str_sets"
@@ -145,6 +147,7 @@ type genericMapSpecs struct {
 	Counters         *ebpf.MapSpec `ebpf:"counters"`
 	EntrySels        *ebpf.MapSpec `ebpf:"entry_sels"`
 	Events           *ebpf.MapSpec `ebpf:"events"`
+	Folded           *ebpf.MapSpec `ebpf:"folded"`
 	Gscratch         *ebpf.MapSpec `ebpf:"gscratch"`
 	HookConfigs      *ebpf.MapSpec `ebpf:"hook_configs"`
 	HookStats        *ebpf.MapSpec `ebpf:"hook_stats"`
@@ -158,6 +161,7 @@ type genericMapSpecs struct {
 	Procs            *ebpf.MapSpec `ebpf:"procs"`
 	RateLimits       *ebpf.MapSpec `ebpf:"rate_limits"`
 	RetStash         *ebpf.MapSpec `ebpf:"ret_stash"`
+	SelectorHits     *ebpf.MapSpec `ebpf:"selector_hits"`
 	Socktrack        *ebpf.MapSpec `ebpf:"socktrack"`
 	StackTraces      *ebpf.MapSpec `ebpf:"stack_traces"`
 	StrSets          *ebpf.MapSpec `ebpf:"str_sets"`
@@ -213,6 +217,7 @@ type genericMaps struct {
 	Counters         *ebpf.Map `ebpf:"counters"`
 	EntrySels        *ebpf.Map `ebpf:"entry_sels"`
 	Events           *ebpf.Map `ebpf:"events"`
+	Folded           *ebpf.Map `ebpf:"folded"`
 	Gscratch         *ebpf.Map `ebpf:"gscratch"`
 	HookConfigs      *ebpf.Map `ebpf:"hook_configs"`
 	HookStats        *ebpf.Map `ebpf:"hook_stats"`
@@ -226,6 +231,7 @@ type genericMaps struct {
 	Procs            *ebpf.Map `ebpf:"procs"`
 	RateLimits       *ebpf.Map `ebpf:"rate_limits"`
 	RetStash         *ebpf.Map `ebpf:"ret_stash"`
+	SelectorHits     *ebpf.Map `ebpf:"selector_hits"`
 	Socktrack        *ebpf.Map `ebpf:"socktrack"`
 	StackTraces      *ebpf.Map `ebpf:"stack_traces"`
 	StrSets          *ebpf.Map `ebpf:"str_sets"`
@@ -241,6 +247,7 @@ func (m *genericMaps) Close() error {
 		m.Counters,
 		m.EntrySels,
 		m.Events,
+		m.Folded,
 		m.Gscratch,
 		m.HookConfigs,
 		m.HookStats,
@@ -254,6 +261,7 @@ func (m *genericMaps) Close() error {
 		m.Procs,
 		m.RateLimits,
 		m.RetStash,
+		m.SelectorHits,
 		m.Socktrack,
 		m.StackTraces,
 		m.StrSets,

@@ -261,7 +261,8 @@ const (
 	// lacks (CapabilitiesGained: the subject the old set, V1 the new).
 	CondCapsGained
 	// CondSubstr: a string argument holds one of V1 substrings, those of
-	// SubstrKey{SetID, 0..V1-1} (bpf_strnstr: SubString).
+	// SubstrKey{SetID, 0..V1-1} (bpf_strnstr: SubString); V2 1: letters
+	// in either case (SubStringIgnCase; the values lowercased).
 	CondSubstr
 )
 
@@ -706,8 +707,24 @@ func (h *Hooks) resetStats(in *Installed) error {
 		if err := h.objs.HookStats.Put(id, zero); err != nil {
 			return fmt.Errorf("resetting hook counts: %w", err)
 		}
+		for sel := range uint32(MaxSelectors) {
+			if err := h.objs.SelectorHits.Put(id*MaxSelectors+sel, uint64(0)); err != nil {
+				return fmt.Errorf("resetting selector counts: %w", err)
+			}
+		}
 	}
 	return nil
+}
+
+// SelectorHits reads the matches of the first n selectors of hook id.
+func (h *Hooks) SelectorHits(id uint32, n int) ([]uint64, error) {
+	out := make([]uint64, min(n, MaxSelectors))
+	for sel := range out {
+		if err := h.objs.SelectorHits.Lookup(id*MaxSelectors+uint32(sel), &out[sel]); err != nil {
+			return nil, fmt.Errorf("reading selector counts: %w", err)
+		}
+	}
+	return out, nil
 }
 
 // Stats sums the counts of in's hooks over all CPUs.

@@ -17,6 +17,7 @@ import (
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	selectorMapAddrSets      = "addr_sets"
+	selectorMapFolded        = "folded"
 	selectorMapGscratch      = "gscratch"
 	selectorMapHookConfigs   = "hook_configs"
 	selectorMapIntSets       = "int_sets"
@@ -80,6 +81,7 @@ type selectorProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type selectorMapSpecs struct {
 	AddrSets    *ebpf.MapSpec `ebpf:"addr_sets"`
+	Folded      *ebpf.MapSpec `ebpf:"folded"`
 	Gscratch    *ebpf.MapSpec `ebpf:"gscratch"`
 	HookConfigs *ebpf.MapSpec `ebpf:"hook_configs"`
 	IntSets     *ebpf.MapSpec `ebpf:"int_sets"`
@@ -119,6 +121,7 @@ func (o *selectorObjects) Close() error {
 // It can be passed to loadSelectorObjects or ebpf.CollectionSpec.LoadAndAssign.
 type selectorMaps struct {
 	AddrSets    *ebpf.Map `ebpf:"addr_sets"`
+	Folded      *ebpf.Map `ebpf:"folded"`
 	Gscratch    *ebpf.Map `ebpf:"gscratch"`
 	HookConfigs *ebpf.Map `ebpf:"hook_configs"`
 	IntSets     *ebpf.Map `ebpf:"int_sets"`
@@ -134,6 +137,7 @@ type selectorMaps struct {
 func (m *selectorMaps) Close() error {
 	return _SelectorClose(
 		m.AddrSets,
+		m.Folded,
 		m.Gscratch,
 		m.HookConfigs,
 		m.IntSets,
