@@ -192,6 +192,8 @@ enum subject {
 	SUBJ_NS_CHANGED = 0x86,
 	/* since exec: a capability of the mask v1 in set v2 */
 	SUBJ_CAPS_CHANGED = 0x87,
+	/* in scope id v1 (scope.h): a selector's matchWorkloads */
+	SUBJ_WORKLOAD = 0x88,
 };
 
 /* matchBinaries flag, in cond.v1: the process or an ancestor (up to

@@ -17,6 +17,7 @@
 #include "ns.h"
 #include "path.h"
 #include "process.h"
+#include "scope.h"
 
 /* The value sets of conditions, by set id: strings (exact values with
  * their NUL, prefixes, postfixes reversed), integers, and CIDRs. */
@@ -562,6 +563,8 @@ __noinline int eval_cond(__u32 hook_id, __u32 i)
 		r = caps_changed(c, task);
 	} else if (c->subject == SUBJ_NS_CHANGED) {
 		r = ns_changed(s, c, task);
+	} else if (c->subject == SUBJ_WORKLOAD) {
+		r = in_scope(task, c->v1);
 	} else if (c->subject == SUBJ_RET) {
 		r = eval_int(c, s->ret);
 	} else if (c->subject < MAX_ARGS) {

@@ -2,7 +2,10 @@ package agent
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -13,6 +16,7 @@ import (
 	"github.com/vigil-sec/vigil/internal/kubetest"
 	"github.com/vigil-sec/vigil/pkg/pods"
 	"github.com/vigil-sec/vigil/pkg/process"
+	"github.com/vigil-sec/vigil/pkg/tracing"
 )
 
 // scopedPolicy is killReadPolicy with a scope: namespaced in namespace (when
@@ -140,5 +144,71 @@ func TestPodContainerAndHostSelectors(t *testing.T) {
 	}
 	if sig := killedBy(catIn(api["main"], dir+"/other").Run()); sig != 0 {
 		t.Errorf("cat of the other file in a pod: killed by %v", sig)
+	}
+}
+
+// TestMatchWorkloadsPerSelector: each selector's matchWorkloads limits that
+// selector alone, as Tetragon's: a pod and container selector, hostSelector
+// {} (host processes only), and a containerSelector alone (those
+// containers in every pod). Removing the policy clears the selectors'
+// scopes.
+func TestMatchWorkloadsPerSelector(t *testing.T) {
+	k := kubeServer(t)
+	node := "scope-node-wl"
+	a := scopeAgent(t, k, node)
+	dir, secret, other := secretFiles(t)
+	third := dir + "/third"
+	if err := os.WriteFile(third, []byte("data\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	api := podCgroups(t, runPod(t, k, "team", "api", node, map[string]string{"app": "api"},
+		ctr{"main", strings.Repeat("a7", 32)}, ctr{"sidecar", strings.Repeat("b8", 32)}))
+	web := podCgroups(t, runPod(t, k, "team", "web", node, map[string]string{"app": "web"},
+		ctr{"main", strings.Repeat("c9", 32)}))
+	kill := func(file, workloads string) string {
+		return fmt.Sprintf("    - matchArgs: [{index: 1, operator: Equal, values: [%q]}]\n"+
+			"      matchBinaries: [{operator: In, values: [%q]}]\n"+
+			"      matchWorkloads: %s\n      matchActions: [{action: Sigkill}]\n", file, resolvedPath("/bin/cat"), workloads)
+	}
+	pol := createPolicy(t, k, "apiVersion: vigil.dev/v1alpha1\nkind: TracingPolicy\nmetadata: {name: per-selector}\nspec:\n"+
+		"  kprobes:\n  - call: sys_openat\n    syscall: true\n    args: [{index: 0, type: int}, {index: 1, type: string}]\n    selectors:\n"+
+		kill(secret, "{podSelector: {matchLabels: {app: api}}, containerSelector: {matchLabels: {name: main}}}")+
+		kill(other, "{hostSelector: {}}")+
+		kill(third, "{containerSelector: {matchLabels: {name: sidecar}}}"))
+	if !killedWithinIn(api["main"], secret, true) {
+		t.Fatal("the first selector never killed cat in the api pod's main container")
+	}
+	for _, tc := range []struct {
+		what, cgroup, file string
+		killed             bool
+	}{
+		{"secret in the api sidecar", api["sidecar"], secret, false},
+		{"secret in the web pod", web["main"], secret, false},
+		{"secret on the host", "", secret, false},
+		{"other on the host", "", other, true},
+		{"other in the api pod", api["main"], other, false},
+		{"third in the api sidecar", api["sidecar"], third, true},
+		{"third in the api main container", api["main"], third, false},
+		{"third in the web pod", web["main"], third, false},
+		{"third on the host", "", third, false},
+	} {
+		if killed := killedBy(catIn(tc.cgroup, tc.file).Run()) == syscall.SIGKILL; killed != tc.killed {
+			t.Errorf("cat of %s: killed %v, want %v", tc.what, killed, tc.killed)
+		}
+	}
+	host, err := a.agent.sensor.HostScope()
+	if err != nil || host == (tracing.ScopeMask{}) {
+		t.Fatalf("host scope %v (%v), want the hostSelector's bit", host, err)
+	}
+	if err := k.Dynamic.Resource(resourceOf(pol)).Delete(context.Background(), "per-selector", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if host, err = a.agent.sensor.HostScope(); err == nil && host == (tracing.ScopeMask{}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("host scope %v (%v) after the policy's removal, want none", host, err)
+		}
 	}
 }

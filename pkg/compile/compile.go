@@ -30,6 +30,9 @@ type Compiled struct {
 	// differs from the hook the policy names.
 	Caveats []string
 	Scope   *Scope // nil: the policy applies to every process
+	// Workloads are the scopes of the selectors' matchWorkloads, each to
+	// get an id in the kernel's scope maps (PointWorkloads).
+	Workloads []*Scope
 }
 
 // Scope is what a scoped policy applies to: pods (by namespace, pod labels
@@ -106,7 +109,7 @@ func (t Target) SyscallTracepoints() bool {
 // choosing each hook's backend from what the kernel offers.
 func Compile(p policy.Policy, t Target) (*Compiled, error) {
 	spec := p.GetSpec()
-	c := &compiler{spec: spec, kernel: t.Kernel, target: t, out: &Compiled{Name: QualifiedName(p)}}
+	c := &compiler{spec: spec, kernel: t.Kernel, target: t, out: &Compiled{Name: QualifiedName(p)}, workloads: map[string]int{}}
 	if r := policy.Refusals(spec); len(r) > 0 {
 		return nil, c.refusal(r[0])
 	}
@@ -217,6 +220,9 @@ type compiler struct {
 	target  Target
 	out     *Compiled
 	nextSet uint32
+	// workloads: the index in out.Workloads of each matchWorkloads, by
+	// YAML path (the hooks of one kprobes entry share one)
+	workloads map[string]int
 	// bulk: the kprobes entry being compiled hooks many syscalls (see
 	// bulkSyscalls)
 	bulk bool
@@ -964,6 +970,9 @@ func (c *compiler) withMacros(path string, sel *policy.KProbeSelector) (*policy.
 		}
 		if len(m.Macros) > 0 {
 			return nil, unsupported(fmt.Sprintf("%s.macros[%d]", path, i), "macro %q names macros itself", name)
+		}
+		if m.MatchWorkloads != nil {
+			return nil, unsupported(fmt.Sprintf("%s.macros[%d]", path, i), "macro %q has matchWorkloads, which Tetragon does not take from a macro: put it in the selector", name)
 		}
 		out.MatchPIDs = joined(out.MatchPIDs, m.MatchPIDs)
 		out.MatchArgs = joined(out.MatchArgs, m.MatchArgs)

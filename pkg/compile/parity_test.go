@@ -350,3 +350,56 @@ spec:
 		t.Errorf("%v, want %q", err, want)
 	}
 }
+
+// TestMatchWorkloadsCompile: a selector's matchWorkloads is a scope of its
+// own, checked by a condition that PointWorkloads aims at the scope's id;
+// null or {} everywhere is no condition; pods need the Kubernetes API; a
+// macro's matchWorkloads, which Tetragon drops, is refused.
+func TestMatchWorkloadsCompile(t *testing.T) {
+	doc := func(workloads string) policy.Policy {
+		ps, err := policy.Parse([]byte(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: wl}
+spec:
+  selectorsMacros:
+    hosts: {matchWorkloads: {hostSelector: {}}}
+  kprobes:
+  - call: sys_openat
+    selectors:
+    - `+workloads+`
+`), "t.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ps[0]
+	}
+	pods := Target{Kernel: kernelWith(probe.TPBTF), Pods: true}
+	c, err := Compile(doc("matchWorkloads: {containerSelector: {matchLabels: {name: main}}}"), pods)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Workloads) != 1 || c.Workloads[0].Pods == nil || c.Workloads[0].Host {
+		t.Fatalf("workloads %+v, want every pod's main container", c.Workloads)
+	}
+	if err := c.PointWorkloads([]uint32{77}); err != nil {
+		t.Fatal(err)
+	}
+	cd := c.Program.Hooks[0].Config.Conds[0]
+	if cd.Subject != tracing.SubjWorkload || cd.V1 != 77 {
+		t.Errorf("condition %+v, want the workload scope 77", cd)
+	}
+	for _, w := range []string{"matchWorkloads: {}", "matchWorkloads: {podSelector: {}, containerSelector: {}, hostSelector: {}}"} {
+		if c, err := Compile(doc(w), pods); err != nil || len(c.Workloads) != 0 || c.Program.Hooks[0].Config.NConds != 0 {
+			t.Errorf("%s: %v, %d workloads", w, err, len(c.Workloads))
+		}
+	}
+	const path = "spec.kprobes[0].selectors[0]"
+	for w, want := range map[string]string{
+		"matchWorkloads: {podSelector: {matchLabels: {app: a}}}": path + ".matchWorkloads: selecting pods needs",
+		"macros: [hosts]": path + ".macros[0]: macro \"hosts\" has matchWorkloads",
+	} {
+		if _, err := Compile(doc(w), Target{Kernel: kernelWith(probe.TPBTF)}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", w, err, want)
+		}
+	}
+}

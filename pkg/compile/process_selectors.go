@@ -45,6 +45,9 @@ func (c *compiler) processSelectors(path string, sel uint8, s *policy.KProbeSele
 			return err
 		}
 	}
+	if err := c.matchWorkloads(path+".matchWorkloads", sel, s.MatchWorkloads, cfg); err != nil {
+		return err
+	}
 	return nil
 }
 

@@ -65,10 +65,12 @@ type record struct {
 
 // installed is a version of a policy in the kernel.
 type installed struct {
-	id      uint32
-	inst    *tracing.Installed
-	scope   *compile.Scope
-	skipped []string // the calls ignore.callNotFound left out (Compiled.Skipped)
+	id    uint32
+	inst  *tracing.Installed
+	scope *compile.Scope
+	// workloads are the scope ids of its selectors' matchWorkloads
+	workloads []uint32
+	skipped   []string // the calls ignore.callNotFound left out (Compiled.Skipped)
 }
 
 // Counts are a policy's selector matches in the kernel (posted as events
@@ -199,8 +201,13 @@ func (ps *Policies) install(r *record, p policy.Policy, role string) error {
 	if err != nil {
 		return err
 	}
-	in, err := ps.installCompiled(id, mode, c, old)
+	workloads, err := ps.setWorkloads(c)
+	var in *tracing.Installed
+	if err == nil {
+		in, err = ps.installCompiled(id, mode, c, old)
+	}
 	if err != nil {
+		ps.dropWorkloads(workloads)
 		if old == nil {
 			delete(ps.idUsed, id)
 		}
@@ -208,13 +215,14 @@ func (ps *Policies) install(r *record, p policy.Policy, role string) error {
 	}
 	if old != nil {
 		r.carried = r.carried.add(ps.stats(r.name, old.inst))
+		ps.dropWorkloads(old.workloads)
 	}
 	ps.metaMu.Lock()
 	for i, hid := range in.HookIDs {
 		ps.metas[hid] = c.Hooks[i]
 	}
 	ps.metaMu.Unlock()
-	r.inst = &installed{id: id, inst: in, scope: c.Scope, skipped: c.Skipped}
+	r.inst = &installed{id: id, inst: in, scope: c.Scope, workloads: workloads, skipped: c.Skipped}
 	r.state, r.doc, r.mode, r.role = StateLoaded, p, mode, role
 	for _, s := range c.Skipped {
 		logrus.WithFields(logrus.Fields{"policy": c.Name, "source": r.source}).Warn("skipped: " + s)
@@ -308,6 +316,7 @@ func (ps *Policies) unload(r *record) error {
 	}
 	r.inst = nil
 	delete(ps.idUsed, old.id)
+	ps.dropWorkloads(old.workloads)
 	if old.scope != nil {
 		return ps.scopes.Set(old.id, nil)
 	}

@@ -50,6 +50,7 @@ const (
 	testMonitor        = "pkg/agent.TestMonitorModeReportsWithoutKilling"
 	testMacros         = "pkg/agent.TestSelectorsMacrosAtRunTime"
 	testSelectorLabels = "pkg/agent.TestSelectorLabelsCountMatches"
+	testWorkloads      = "pkg/agent.TestMatchWorkloadsPerSelector"
 	testTagsMessage    = "pkg/agent.TestClaimTagsAndMessage"
 	testResolve        = "pkg/agent.TestResolveFollowsMembers"
 	testMaxData        = "pkg/agent.TestMaxDataReadsUpToTetragonsLimit"
@@ -270,10 +271,10 @@ func selectorFields(ret bool) map[string]Support {
 	for _, f := range []string{"index", "operator", "values", "args"} {
 		t["matchData[]."+f] = refused("matchData is " + notYet)
 	}
-	for _, s := range []string{"podSelector", "containerSelector", "hostSelector"} {
-		for _, f := range []string{"matchLabels", "matchExpressions[].key", "matchExpressions[].operator", "matchExpressions[].values"} {
-			t["matchWorkloads."+s+"."+f] = refused("matchWorkloads is " + notYet)
-		}
+	for _, f := range []string{"matchLabels", "matchExpressions[].key", "matchExpressions[].operator", "matchExpressions[].values"} {
+		t["matchWorkloads.podSelector."+f] = implemented(testWorkloads)
+		t["matchWorkloads.containerSelector."+f] = implemented(testWorkloads)
+		t["matchWorkloads.hostSelector."+f] = refused("hostSelector must be null or {}")
 	}
 	for k, v := range actionFields() {
 		t["matchActions[]."+k] = v

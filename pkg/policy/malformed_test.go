@@ -580,6 +580,15 @@ t.yaml:13: spec.kprobes[0].selectors[0].matchNamespaces[0].namespace: unknown na
 		want: `t.yaml:6: spec.hostSelector: hostSelector must be null (no host processes) or {} (all host processes)`,
 	},
 	{
+		name: "matchWorkloads hostSelector with labels",
+		spec: `  kprobes:
+  - call: sys_setuid
+    selectors:
+    - matchWorkloads: {hostSelector: {matchLabels: {role: db}}}
+`,
+		want: `t.yaml:9: spec.kprobes[0].selectors[0].matchWorkloads.hostSelector: hostSelector must be null (no host processes) or {} (all host processes)`,
+	},
+	{
 		name: "containerSelector by image",
 		spec: `  containerSelector:
     matchLabels:

@@ -20,10 +20,25 @@ func (v *validator) selector(h *hook, s *KProbeSelector, p path) {
 	v.capabilitySelectors(s.MatchCapabilityChanges, p.child("matchCapabilityChanges"))
 	v.actionList(h, s.MatchActions, p.child("matchActions"))
 	v.returnActions(h, s.MatchReturnActions, p.child("matchReturnActions"))
+	v.workloads(s.MatchWorkloads, p.child("matchWorkloads"))
 	for i, name := range s.Macros {
 		if _, ok := v.spec.SelectorsMacros[name]; !ok {
 			v.errorf(p.child("macros").at(i), "macro %q is not defined in spec.selectorsMacros%s", name, didYouMean(name, sortedKeys(v.spec.SelectorsMacros)))
 		}
+	}
+}
+
+// workloads checks a selector's matchWorkloads as the spec's selectors of
+// the same names.
+func (v *validator) workloads(w *WorkloadSelector, p path) {
+	if w == nil {
+		return
+	}
+	v.labelSelector(w.PodSelector, p.child("podSelector"))
+	v.labelSelector(w.ContainerSelector, p.child("containerSelector"))
+	v.containerKeys(w.ContainerSelector, p.child("containerSelector"))
+	if h := w.HostSelector; h != nil && (len(h.MatchLabels) > 0 || len(h.MatchExpressions) > 0) {
+		v.errorf(p.child("hostSelector"), "hostSelector must be null (no host processes) or {} (all host processes)")
 	}
 }
 

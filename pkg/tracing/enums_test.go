@@ -33,7 +33,7 @@ var genericEnums = enumMirrors{
 	"subject": {
 		"SUBJ_PID": SubjPid, "SUBJ_BINARY": SubjBinary, "SUBJ_RET": SubjRet, "SUBJ_PARENT_BINARY": SubjParentBinary,
 		"SUBJ_NS": SubjNs, "SUBJ_CAPS": SubjCaps, "SUBJ_NS_CHANGED": SubjNsChanged,
-		"SUBJ_CAPS_CHANGED": SubjCapsChanged,
+		"SUBJ_CAPS_CHANGED": SubjCapsChanged, "SUBJ_WORKLOAD": SubjWorkload,
 	},
 	"bin_flag":   {"BIN_FOLLOW_CHILDREN": BinFollowChildren},
 	"pid_flag":   {"PID_FOLLOW_FORKS": PidFollowForks, "PID_NAMESPACE": PidNamespace},

@@ -211,6 +211,10 @@ const (
 	// SubjCapsChanged holds when a capability of the mask Cond.V1 in set
 	// Cond.V2 differs from the process's at exec.
 	SubjCapsChanged = 0x87
+	// SubjWorkload holds when the process is in scope id Cond.V1 (a
+	// selector's matchWorkloads: see Sensor.SetHostScope and the pod
+	// scopes).
+	SubjWorkload = 0x88
 )
 
 // HookConfig.AtExit values, as in enum at_exit: the hook runs at return;

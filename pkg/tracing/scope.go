@@ -149,6 +149,15 @@ func (s *Sensor) DeletePodScope(uid string) error {
 	return nil
 }
 
+// HostScope returns the policies that apply to host processes.
+func (s *Sensor) HostScope() (ScopeMask, error) {
+	var m ScopeMask
+	if err := s.objs.HostScope.Lookup(uint32(0), &m); err != nil {
+		return m, fmt.Errorf("reading the host scope: %w", err)
+	}
+	return m, nil
+}
+
 // SetHostScope sets the policies that apply to host processes.
 func (s *Sensor) SetHostScope(m ScopeMask) error {
 	if err := s.objs.HostScope.Put(uint32(0), &m); err != nil {

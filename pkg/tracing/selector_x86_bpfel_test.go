@@ -17,11 +17,16 @@ import (
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	selectorMapAddrSets      = "addr_sets"
+	selectorMapCgroupScopes  = "cgroup_scopes"
+	selectorMapCounters      = "counters"
+	selectorMapEvents        = "events"
 	selectorMapFolded        = "folded"
 	selectorMapGscratch      = "gscratch"
 	selectorMapHookConfigs   = "hook_configs"
+	selectorMapHostScope     = "host_scope"
 	selectorMapIntSets       = "int_sets"
 	selectorMapObjIds        = "obj_ids"
+	selectorMapPodScopes     = "pod_scopes"
 	selectorMapProcs         = "procs"
 	selectorMapSelCases      = "sel_cases"
 	selectorMapSelResults    = "sel_results"
@@ -80,18 +85,23 @@ type selectorProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type selectorMapSpecs struct {
-	AddrSets    *ebpf.MapSpec `ebpf:"addr_sets"`
-	Folded      *ebpf.MapSpec `ebpf:"folded"`
-	Gscratch    *ebpf.MapSpec `ebpf:"gscratch"`
-	HookConfigs *ebpf.MapSpec `ebpf:"hook_configs"`
-	IntSets     *ebpf.MapSpec `ebpf:"int_sets"`
-	ObjIds      *ebpf.MapSpec `ebpf:"obj_ids"`
-	Procs       *ebpf.MapSpec `ebpf:"procs"`
-	SelCases    *ebpf.MapSpec `ebpf:"sel_cases"`
-	SelResults  *ebpf.MapSpec `ebpf:"sel_results"`
-	Socktrack   *ebpf.MapSpec `ebpf:"socktrack"`
-	StrSets     *ebpf.MapSpec `ebpf:"str_sets"`
-	Substrs     *ebpf.MapSpec `ebpf:"substrs"`
+	AddrSets     *ebpf.MapSpec `ebpf:"addr_sets"`
+	CgroupScopes *ebpf.MapSpec `ebpf:"cgroup_scopes"`
+	Counters     *ebpf.MapSpec `ebpf:"counters"`
+	Events       *ebpf.MapSpec `ebpf:"events"`
+	Folded       *ebpf.MapSpec `ebpf:"folded"`
+	Gscratch     *ebpf.MapSpec `ebpf:"gscratch"`
+	HookConfigs  *ebpf.MapSpec `ebpf:"hook_configs"`
+	HostScope    *ebpf.MapSpec `ebpf:"host_scope"`
+	IntSets      *ebpf.MapSpec `ebpf:"int_sets"`
+	ObjIds       *ebpf.MapSpec `ebpf:"obj_ids"`
+	PodScopes    *ebpf.MapSpec `ebpf:"pod_scopes"`
+	Procs        *ebpf.MapSpec `ebpf:"procs"`
+	SelCases     *ebpf.MapSpec `ebpf:"sel_cases"`
+	SelResults   *ebpf.MapSpec `ebpf:"sel_results"`
+	Socktrack    *ebpf.MapSpec `ebpf:"socktrack"`
+	StrSets      *ebpf.MapSpec `ebpf:"str_sets"`
+	Substrs      *ebpf.MapSpec `ebpf:"substrs"`
 }
 
 // selectorVariableSpecs contains global variables before they are loaded into the kernel.
@@ -120,28 +130,38 @@ func (o *selectorObjects) Close() error {
 //
 // It can be passed to loadSelectorObjects or ebpf.CollectionSpec.LoadAndAssign.
 type selectorMaps struct {
-	AddrSets    *ebpf.Map `ebpf:"addr_sets"`
-	Folded      *ebpf.Map `ebpf:"folded"`
-	Gscratch    *ebpf.Map `ebpf:"gscratch"`
-	HookConfigs *ebpf.Map `ebpf:"hook_configs"`
-	IntSets     *ebpf.Map `ebpf:"int_sets"`
-	ObjIds      *ebpf.Map `ebpf:"obj_ids"`
-	Procs       *ebpf.Map `ebpf:"procs"`
-	SelCases    *ebpf.Map `ebpf:"sel_cases"`
-	SelResults  *ebpf.Map `ebpf:"sel_results"`
-	Socktrack   *ebpf.Map `ebpf:"socktrack"`
-	StrSets     *ebpf.Map `ebpf:"str_sets"`
-	Substrs     *ebpf.Map `ebpf:"substrs"`
+	AddrSets     *ebpf.Map `ebpf:"addr_sets"`
+	CgroupScopes *ebpf.Map `ebpf:"cgroup_scopes"`
+	Counters     *ebpf.Map `ebpf:"counters"`
+	Events       *ebpf.Map `ebpf:"events"`
+	Folded       *ebpf.Map `ebpf:"folded"`
+	Gscratch     *ebpf.Map `ebpf:"gscratch"`
+	HookConfigs  *ebpf.Map `ebpf:"hook_configs"`
+	HostScope    *ebpf.Map `ebpf:"host_scope"`
+	IntSets      *ebpf.Map `ebpf:"int_sets"`
+	ObjIds       *ebpf.Map `ebpf:"obj_ids"`
+	PodScopes    *ebpf.Map `ebpf:"pod_scopes"`
+	Procs        *ebpf.Map `ebpf:"procs"`
+	SelCases     *ebpf.Map `ebpf:"sel_cases"`
+	SelResults   *ebpf.Map `ebpf:"sel_results"`
+	Socktrack    *ebpf.Map `ebpf:"socktrack"`
+	StrSets      *ebpf.Map `ebpf:"str_sets"`
+	Substrs      *ebpf.Map `ebpf:"substrs"`
 }
 
 func (m *selectorMaps) Close() error {
 	return _SelectorClose(
 		m.AddrSets,
+		m.CgroupScopes,
+		m.Counters,
+		m.Events,
 		m.Folded,
 		m.Gscratch,
 		m.HookConfigs,
+		m.HostScope,
 		m.IntSets,
 		m.ObjIds,
+		m.PodScopes,
 		m.Procs,
 		m.SelCases,
 		m.SelResults,
