@@ -502,6 +502,8 @@ __noinline int read_arg(__u32 hook_id, __u32 i, __u32 off)
 	raw = s->raw[cfg->arg_index[i] & 7];
 	if (cfg->arg_index[i] == RAW_CONST)
 		raw = cfg->arg_const;
+	if (cfg->from_task & (1 << i))
+		raw = (__u64)task;
 	if (cfg->n_resolve[i])
 		raw = resolve(cfg, i, raw);
 	if (cfg->arg_obj[i] == OBJ_IOV_ITER)

@@ -377,7 +377,10 @@ struct hook_config {
 	/* returnArgAction: enum sock_act on the returned socket, once the
 	 * entry's selectors matched (even with NoPost) */
 	__u8 ret_sock_act;
-	__u8 pad[2];	/* conds stay 8-byte aligned without implicit padding */
+	/* bit i: slot i starts at the current task, not an argument (a data
+	 * entry of source current_task); its resolve path goes on from it */
+	__u8 from_task;
+	__u8 pad[1];	/* conds stay 8-byte aligned without implicit padding */
 	__u32 max_data; /* maxData char_bufs: bytes read at most */
 	struct sel_action actions[MAX_SELECTORS];
 	struct cond conds[MAX_CONDS];

@@ -220,6 +220,10 @@ type compiler struct {
 	target  Target
 	out     *Compiled
 	nextSet uint32
+	// data0 and nData: the first slot and the count of the data entries
+	// of the hook being compiled (matchData)
+	data0 uint8
+	nData int
 	// workloads: the index in out.Workloads of each matchWorkloads, by
 	// YAML path (the hooks of one kprobes entry share one)
 	workloads map[string]int
@@ -676,6 +680,9 @@ func (c *compiler) hook(path, call string, k *policy.KProbeSpec, kernelMem bool)
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := c.data(path, k, cfg, meta); err != nil {
+		return nil, nil, err
+	}
 	if err := c.returnArg(path, k, cfg, meta); err != nil {
 		return nil, nil, err
 	}
@@ -738,8 +745,8 @@ func returnObject(path string, k *policy.KProbeSpec, cfg *tracing.HookConfig, me
 		return unsupported(p, "a syscall's return value is an integer, and an object returned can be read only from a kernel function, of type %s: type %q cannot describe one", retObjectTypes, k.ReturnArg.Type)
 	}
 	const slot = tracing.MaxArgs - 1
-	if len(k.Args) > slot {
-		return unsupported(p, "the generic hook reads %d values: %d arguments leave none for the object returned", tracing.MaxArgs, len(k.Args))
+	if len(k.Args)+len(k.Data) > slot {
+		return unsupported(p, "the generic hook reads %d values: %d arguments and data entries leave none for the object returned", tracing.MaxArgs, len(k.Args)+len(k.Data))
 	}
 	if s := slices.IndexFunc(k.Selectors, func(s policy.KProbeSelector) bool { return len(s.MatchReturnArgs) > 0 }); s >= 0 {
 		return unsupported(fmt.Sprintf("%s.selectors[%d].matchReturnArgs", path, s), "matchReturnArgs on a returned %s is not implemented yet", k.ReturnArg.Type)
@@ -935,6 +942,11 @@ func (c *compiler) selector(path string, idx uint8, sel *policy.KProbeSelector, 
 	}
 	for i := range s.MatchArgs {
 		if err := c.matchArg(fmt.Sprintf("%s.matchArgs[%d]", path, i), idx, &s.MatchArgs[i], slots, cfg); err != nil {
+			return err
+		}
+	}
+	for i := range s.MatchData {
+		if err := c.matchData(fmt.Sprintf("%s.matchData[%d]", path, i), idx, &s.MatchData[i], slots, cfg); err != nil {
 			return err
 		}
 	}

@@ -403,3 +403,50 @@ spec:
 		}
 	}
 }
+
+// TestDataCompiles: a data entry takes the slot after the arguments,
+// starts at the current task and follows its resolve path in kernel
+// memory; matchData counts data entries by position. What Vigil does not
+// read is refused with the YAML path.
+func TestDataCompiles(t *testing.T) {
+	compile := func(data, match string) (*Compiled, error) {
+		ps, err := policy.Parse([]byte(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: data}
+spec:
+  kprobes:
+  - call: sys_openat
+    syscall: true
+    args: [{index: 0, type: int}, {index: 1, type: string}]
+    data: `+data+`
+    selectors:
+    - matchData: `+match+`
+`), "t.yaml")
+		if err != nil {
+			return nil, err
+		}
+		return Compile(ps[0], Target{Kernel: kernelWith(probe.TPBTF)})
+	}
+	c, err := compile("[{index: 0, type: int, source: current_task, resolve: pid}, {index: 0, type: string, source: current_task, resolve: comm}]",
+		"[{index: 1, operator: Equal, values: [cat]}]")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := c.Program.Hooks[0].Config
+	if cfg.NArgs != 4 || cfg.FromTask != 0b1100 || cfg.KernelMem != 0b1100 || cfg.NResolve[2] != 1 || cfg.NResolve[3] != 1 ||
+		cfg.Conds[0].Subject != 3 || len(c.Hooks[0].Args) != 4 {
+		t.Errorf("config %+v", cfg)
+	}
+	const path = "spec.kprobes[0]"
+	for _, tc := range []struct{ data, match, want string }{
+		{"[{index: 0, type: int, source: pt_regs, resolve: ax}]", "[]", path + ".data[0].source: source \"pt_regs\""},
+		{"[{index: 0, type: char_buf, source: current_task, resolve: comm}]", "[]", path + ".data[0].type: type \"char_buf\" cannot be read from the current task"},
+		{"[{index: 0, type: int, source: current_task, resolve: no_such_member}]", "[]", path + ".data[0].resolve: no_such_member"},
+		{"[{index: 0, type: int, source: current_task, resolve: pid}]", "[{index: 1, operator: Equal, values: [\"1\"]}]", path + ".selectors[0].matchData[0].index: 1 is not a position in data"},
+		{"[" + strings.Repeat("{index: 0, type: int, source: current_task, resolve: pid},", 4) + "]", "[]", path + ".data: the generic hook reads 5 values: 2 arguments and 4 data entries"},
+	} {
+		if _, err := compile(tc.data, tc.match); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.data, err, tc.want)
+		}
+	}
+}

@@ -27,12 +27,30 @@ func resolvePath(function string, index uint32, members, argType string) ([]trac
 	if err != nil {
 		return nil, err
 	}
+	return follow(param, members, argType)
+}
+
+// taskPath is resolvePath from the current task (a struct task_struct):
+// the source current_task of a hook's data.
+func taskPath(members, argType string) ([]tracing.ResolveStep, error) {
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		return nil, fmt.Errorf("kernel BTF: %w", err)
+	}
+	var task *btf.Struct
+	if err := spec.TypeByName("task_struct", &task); err != nil {
+		return nil, fmt.Errorf("struct task_struct: %w", err)
+	}
+	return follow(task, members, argType)
+}
+
+// follow is the steps of the dotted members from an object of type t.
+func follow(t btf.Type, members, argType string) ([]tracing.ResolveStep, error) {
 	parts := strings.Split(members, ".")
 	if len(parts) > tracing.MaxResolve {
 		return nil, fmt.Errorf("%d members: the kernel follows at most %d", len(parts), tracing.MaxResolve)
 	}
 	steps := make([]tracing.ResolveStep, 0, len(parts))
-	t := param
 	for i, part := range parts {
 		step, next, err := member(t, part)
 		if err != nil {

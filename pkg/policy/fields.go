@@ -51,6 +51,7 @@ const (
 	testMacros         = "pkg/agent.TestSelectorsMacrosAtRunTime"
 	testSelectorLabels = "pkg/agent.TestSelectorLabelsCountMatches"
 	testWorkloads      = "pkg/agent.TestMatchWorkloadsPerSelector"
+	testData           = "pkg/agent.TestDataFromTheCurrentTask"
 	testTagsMessage    = "pkg/agent.TestClaimTagsAndMessage"
 	testResolve        = "pkg/agent.TestResolveFollowsMembers"
 	testMaxData        = "pkg/agent.TestMaxDataReadsUpToTetragonsLimit"
@@ -81,7 +82,7 @@ func fieldTable() map[string]Support {
 		p := "spec." + kind + "[]."
 		add(p, kprobeFields())
 		add(p+"args[].", argFields(true))
-		add(p+"data[].", refusedTree(argFields(true), "data is "+notYet))
+		add(p+"data[].", dataFields())
 		add(p+"returnArg.", returnArgFields())
 		add(p+"selectors[].", selectorFields(true))
 	}
@@ -100,6 +101,11 @@ func fieldTable() map[string]Support {
 	add("spec.uprobes[].data[].", refusedTree(argFields(false), "data is "+notYet))
 	add("spec.uprobes[].returnArg.", returnArgFields())
 	add("spec.uprobes[].selectors[].", selectorFields(true))
+	for _, kind := range []string{"tracepoints", "uprobes", "usdts", "lsmhooks"} {
+		for _, f := range []string{"index", "operator", "values", "args"} {
+			t["spec."+kind+"[].selectors[].matchData[]."+f] = refused("matchData filters data entries, which only kprobes and fentries read")
+		}
+	}
 	return t
 }
 
@@ -213,12 +219,24 @@ func argFields(function bool) map[string]Support {
 		"resolve":       implemented(testResolve),
 		"btfType":       refused("btfType is " + notYet),
 		"btfTypeModule": refused("btfTypeModule is " + notYet),
-		"source":        refused("source (reading data from somewhere else than the arguments) is " + notYet),
+		"source":        refused("an argument has no source: Tetragon refuses one (data entries have it)"),
 	}
 	if !function {
 		t["returnCopy"] = refused("returnCopy needs a return probe: only kprobes and fentries have one")
 		t["resolve"] = refused("resolve follows members of kernel objects: it applies to the arguments of kernel functions and LSM hooks")
 	}
+	return t
+}
+
+// dataFields: a data entry reads a value from the current task; index,
+// which Tetragon does not use there, is accepted as Tetragon accepts it.
+func dataFields() map[string]Support {
+	t := refusedTree(argFields(true), "a data entry reads no buffer: sizeArgIndex, returnCopy and maxData do not apply")
+	for _, f := range []string{"index", "type", "label", "resolve", "source"} {
+		t[f] = implemented(testData)
+	}
+	t["btfType"] = refused("btfType is " + notYet)
+	t["btfTypeModule"] = refused("btfTypeModule is " + notYet)
 	return t
 }
 
@@ -269,7 +287,7 @@ func selectorFields(ret bool) map[string]Support {
 		"matchCapabilityChanges[].isNamespaceCapability": implemented("pkg/agent.TestNamespaceCapability"),
 	}
 	for _, f := range []string{"index", "operator", "values", "args"} {
-		t["matchData[]."+f] = refused("matchData is " + notYet)
+		t["matchData[]."+f] = implemented(testData)
 	}
 	for _, f := range []string{"matchLabels", "matchExpressions[].key", "matchExpressions[].operator", "matchExpressions[].values"} {
 		t["matchWorkloads.podSelector."+f] = implemented(testWorkloads)

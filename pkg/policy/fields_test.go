@@ -141,14 +141,14 @@ kind: TracingPolicy
 metadata: {name: refusals}
 spec:
   selectorsMacros:
-    m: {matchData: [{index: 0, operator: Equal, values: ["1"]}]}
+    m: {matchReturnArgs: [{index: 1, operator: Equal, values: ["1"]}]}
   kprobes:
   - call: sys_read
     args:
     - {index: 0, type: int}
     - {index: 1, type: char_buf, sizeArgIndex: 3, maxData: true}
     - {index: 2, type: size_t}
-    data: [{index: 0, type: int}]
+    data: [{index: 0, type: int, source: current_task, resolve: pid, btfType: task_struct}]
     selectors:
     - matchActions:
       - {action: Post, kernelStackTrace: true}
@@ -159,9 +159,8 @@ spec:
 	got := Refusals(ps[0].GetSpec())
 	// kernelStackTrace on Post is implemented: not among them
 	want := []Refusal{
-		{"spec.kprobes[0].data[0].type", "data is not implemented yet"},
-		{"spec.selectorsMacros.m.matchData[0].operator", "matchData is not implemented yet"},
-		{"spec.selectorsMacros.m.matchData[0].values", "matchData is not implemented yet"},
+		{"spec.kprobes[0].data[0].btfType", "btfType is not implemented yet"},
+		{"spec.selectorsMacros.m.matchReturnArgs[0].index", "matchReturnArgs filters the return value: index does not apply"},
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("got\n%v\nwant\n%v", got, want)

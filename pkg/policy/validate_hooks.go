@@ -18,6 +18,9 @@ type hook struct {
 	// equals names the args entry at that position (tracepoints, as
 	// Tetragon rewrites their filters' indexes).
 	positional bool
+	// byPosition: the filters are matchData's, whose index is a position
+	// in data (Tetragon's); args holds the data entries
+	byPosition bool
 	// maxIndex bounds args[].index (0: unbounded); maxWhy says why.
 	maxIndex int
 	maxWhy   string
@@ -33,6 +36,12 @@ func (h *hook) phrase() string { return hookPhrases[h.kind] }
 
 // lookup returns the declared argument that filters and actions call idx.
 func (h *hook) lookup(idx uint32) *KProbeArg {
+	if h.byPosition {
+		if int(idx) < len(h.args) {
+			return &h.args[idx]
+		}
+		return nil
+	}
 	for i := range h.args {
 		if h.args[i].Index == idx {
 			return &h.args[i]
@@ -46,6 +55,9 @@ func (h *hook) lookup(idx uint32) *KProbeArg {
 
 // undeclared explains why idx names no argument of h.
 func (h *hook) undeclared(idx uint32) string {
+	if h.byPosition {
+		return fmt.Sprintf("%d is not a position in data: matchData names data entries by position, and %d are declared", idx, len(h.args))
+	}
 	if h.positional {
 		return fmt.Sprintf("%d is neither the index of an args entry nor a position in args: a tracepoint filter names the args entry of that field index, else the entry at that position, and %d are declared", idx, len(h.args))
 	}
@@ -186,6 +198,9 @@ func (v *validator) hookBody(h *hook, p path, message string, tags []string, sel
 	v.limit(p.child("tags"), len(tags), MaxTags, "tags", "hook")
 	v.argList(h, h.args, p.child("args"))
 	v.argList(h, h.data, p.child("data"))
+	for i := range h.data {
+		v.dataSource(&h.data[i], p.child("data").at(i))
+	}
 	v.limit(p.child("selectors"), len(selectors), MaxSelectorsPerHook, "selectors", "hook")
 	for i := range selectors {
 		v.selector(h, &selectors[i], p.child("selectors").at(i))
@@ -213,6 +228,17 @@ func (v *validator) arg(h *hook, a *KProbeArg, p path) {
 		v.errorf(p.child("resolve"), "%q is not a member path (names separated by dots, e.g. \"mm.owner.comm\")", a.Resolve)
 	}
 	v.bufferOptions(h, a, p)
+}
+
+// dataSource checks what a data entry reads from, as Tetragon does: a
+// source, current_task or pt_regs, and a resolve path.
+func (v *validator) dataSource(a *KProbeArg, p path) {
+	if a.Source != "current_task" && a.Source != "pt_regs" {
+		v.errorf(p.child("source"), "%q is not a data source (use \"current_task\" or \"pt_regs\")", a.Source)
+	}
+	if a.Resolve == "" {
+		v.errorf(p.child("resolve"), "a data entry needs resolve: the member of the source to read (e.g. \"comm\")")
+	}
 }
 
 // bufferOptions checks the options that only buffers take.

@@ -10,7 +10,9 @@ import (
 func (v *validator) selector(h *hook, s *KProbeSelector, p path) {
 	v.pids(s.MatchPIDs, p.child("matchPIDs"))
 	v.argFilters(h, s.MatchArgs, p.child("matchArgs"), h.args)
-	v.argFilters(h, s.MatchData, p.child("matchData"), h.data)
+	dh := *h
+	dh.byPosition = true
+	v.argFilters(&dh, s.MatchData, p.child("matchData"), h.data)
 	v.returnFilters(h, s.MatchReturnArgs, p.child("matchReturnArgs"))
 	v.binaries(s.MatchBinaries, p.child("matchBinaries"))
 	v.binaries(s.MatchParentBinaries, p.child("matchParentBinaries"))

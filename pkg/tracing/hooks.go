@@ -339,10 +339,13 @@ type HookConfig struct {
 	// RetSockAct (SockTrack, SockUntrack) on the returned socket, once the
 	// entry's selectors matched: returnArgAction.
 	RetSockAct uint8
-	Pad        [2]uint8
-	MaxData    uint32
-	Actions    [MaxSelectors]SelAction
-	Conds      [MaxConds]Cond
+	// FromTask: bit i, slot i starts at the current task, not at an
+	// argument (data of source current_task), and follows its Resolve.
+	FromTask uint8
+	Pad      [1]uint8
+	MaxData  uint32
+	Actions  [MaxSelectors]SelAction
+	Conds    [MaxConds]Cond
 	// NResolve and Resolve: each slot's resolve path, the members followed
 	// from the argument (see ResolveStep).
 	NResolve [MaxArgs]uint8
