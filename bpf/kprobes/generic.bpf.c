@@ -784,12 +784,12 @@ struct {
 
 volatile const __u32 cfg_stash = 0; /* kprobe: keep the args for kretprobe */
 
-/* A kprobe's hook at the function's entry, the arguments kept for a
- * kretprobe where cfg_stash says; returns the Override error, or 0. */
-static __always_inline int kprobe_entry(struct pt_regs *ctx)
+/* Hook hook_id at the function's entry, the arguments kept for a kretprobe
+ * where cfg_stash says; returns the Override error, or 0. */
+static __always_inline int kprobe_entry(struct pt_regs *ctx, __u32 hook_id)
 {
 	struct stash_key k = {.tid = (__u32)bpf_get_current_pid_tgid(),
-			      .hook_id = cfg_hook_id};
+			      .hook_id = hook_id};
 	struct gscratch *s = scratch();
 	int ret;
 
@@ -799,7 +799,7 @@ static __always_inline int kprobe_entry(struct pt_regs *ctx)
 	if (cfg_stash && bpf_map_update_elem(&ret_stash, &k, s->raw, BPF_ANY))
 		count(COUNTER_RETURN_FULL);
 	s->at_exit = 0;
-	ret = run_hook(cfg_hook_id, 0);
+	ret = run_hook(hook_id, 0);
 	post_stacks(ctx, 0);
 	return ret;
 }
@@ -807,7 +807,17 @@ static __always_inline int kprobe_entry(struct pt_regs *ctx)
 SEC("kprobe")
 int generic_kprobe(struct pt_regs *ctx)
 {
-	kprobe_entry(ctx);
+	kprobe_entry(ctx, cfg_hook_id);
+	return 0;
+}
+
+/* The kprobes of many functions through one kprobe_multi link (Linux
+ * 5.18): one program, verified once, each function's hook id its attach
+ * cookie. */
+SEC("kprobe.multi")
+int generic_kprobe_multi(struct pt_regs *ctx)
+{
+	kprobe_entry(ctx, (__u32)bpf_get_attach_cookie(ctx));
 	return 0;
 }
 
@@ -840,7 +850,7 @@ int generic_kretprobe(struct pt_regs *ctx)
 SEC("kprobe")
 int generic_kprobe_override(struct pt_regs *ctx)
 {
-	int ret = kprobe_entry(ctx);
+	int ret = kprobe_entry(ctx, cfg_hook_id);
 
 	if (ret)
 		bpf_override_return(ctx, ret);

@@ -183,6 +183,7 @@ func New(cfg Config, sink Sink) (*Agent, error) {
 		logrus.Warn("--ia32-syscalls=false: this kernel runs ia32 code, and 32-bit processes and int 0x80 slip past syscall policies")
 	}
 	cfg.Tracing.SyscallTracepoints = target.SyscallTracepoints()
+	cfg.Tracing.KprobeMulti = kernel.Has(probe.KprobeMulti)
 	s, err := tracing.Load(cfg.Tracing)
 	if err != nil {
 		return nil, err

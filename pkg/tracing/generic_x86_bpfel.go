@@ -46,6 +46,7 @@ const (
 	genericProgGenericFexit          = "generic_fexit"
 	genericProgGenericFmodRet        = "generic_fmod_ret"
 	genericProgGenericKprobe         = "generic_kprobe"
+	genericProgGenericKprobeMulti    = "generic_kprobe_multi"
 	genericProgGenericKprobeOverride = "generic_kprobe_override"
 	genericProgGenericKretprobe      = "generic_kretprobe"
 	genericProgGenericLsm            = "generic_lsm"
@@ -123,6 +124,7 @@ type genericProgramSpecs struct {
 	GenericFexit          *ebpf.ProgramSpec `ebpf:"generic_fexit"`
 	GenericFmodRet        *ebpf.ProgramSpec `ebpf:"generic_fmod_ret"`
 	GenericKprobe         *ebpf.ProgramSpec `ebpf:"generic_kprobe"`
+	GenericKprobeMulti    *ebpf.ProgramSpec `ebpf:"generic_kprobe_multi"`
 	GenericKprobeOverride *ebpf.ProgramSpec `ebpf:"generic_kprobe_override"`
 	GenericKretprobe      *ebpf.ProgramSpec `ebpf:"generic_kretprobe"`
 	GenericLsm            *ebpf.ProgramSpec `ebpf:"generic_lsm"`
@@ -301,6 +303,7 @@ type genericPrograms struct {
 	GenericFexit          *ebpf.Program `ebpf:"generic_fexit"`
 	GenericFmodRet        *ebpf.Program `ebpf:"generic_fmod_ret"`
 	GenericKprobe         *ebpf.Program `ebpf:"generic_kprobe"`
+	GenericKprobeMulti    *ebpf.Program `ebpf:"generic_kprobe_multi"`
 	GenericKprobeOverride *ebpf.Program `ebpf:"generic_kprobe_override"`
 	GenericKretprobe      *ebpf.Program `ebpf:"generic_kretprobe"`
 	GenericLsm            *ebpf.Program `ebpf:"generic_lsm"`
@@ -322,6 +325,7 @@ func (p *genericPrograms) Close() error {
 		p.GenericFexit,
 		p.GenericFmodRet,
 		p.GenericKprobe,
+		p.GenericKprobeMulti,
 		p.GenericKprobeOverride,
 		p.GenericKretprobe,
 		p.GenericLsm,

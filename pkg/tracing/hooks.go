@@ -989,15 +989,28 @@ var programNames = map[string]string{
 	AttachFexit:          "generic_fexit",
 	AttachFmodRet:        "generic_fmod_ret",
 	AttachKprobeOverride: "generic_kprobe_override",
+	AttachKprobeMulti:    "generic_kprobe_multi",
 	AttachRawTracepoint:  "generic_raw_tp",
 	AttachLSMIMAFile:     "generic_lsm_ima_file",
 	AttachLSMIMABprm:     "generic_lsm_ima_bprm",
 }
 
 // attachFuncs loads one copy of the per-hook program for each FuncHook,
-// with its constants set and the generic maps shared, and attaches it.
+// with its constants set and the generic maps shared, and attaches it;
+// with Config.KprobeMulti, plain kprobes share programs and links
+// (multiGroups).
 func (h *Hooks) attachFuncs(in *Installed) error {
-	for _, fh := range in.prog.Funcs {
+	funcs := in.prog.Funcs
+	if h.sensor.cfg.KprobeMulti {
+		var groups [][]FuncHook
+		groups, funcs = multiGroups(funcs)
+		for _, g := range groups {
+			if err := h.attachMulti(in, g); err != nil {
+				return err
+			}
+		}
+	}
+	for _, fh := range funcs {
 		if fh.IMA != "" {
 			ima := fh
 			ima.Attach = fh.IMA

@@ -47,6 +47,10 @@ type Config struct {
 	// own tracepoints (probe.SyscallTracepoint), so that unhooked syscalls
 	// pay no BPF program; else the raw syscall tracepoints serve them all.
 	SyscallTracepoints bool
+	// KprobeMulti attaches the plain kprobes of a policy through
+	// kprobe_multi links (probe.KprobeMulti): one program verified and
+	// one link for many functions, not one of each per function.
+	KprobeMulti bool
 }
 
 // Sensor is the loaded and attached process-tracking programs.
