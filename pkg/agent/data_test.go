@@ -3,9 +3,7 @@ package agent
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 )
 
@@ -16,14 +14,7 @@ import (
 // plain cat opens it without one.
 func TestDataFromTheCurrentTask(t *testing.T) {
 	dir, secret, _ := secretFiles(t)
-	renamed := filepath.Join(t.TempDir(), "vigil-datacat")
-	bin, err := os.ReadFile(resolvedPath("/bin/cat"))
-	if err == nil {
-		err = os.WriteFile(renamed, bin, 0o755)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	renamed := copyBinary(t, resolvedPath("/bin/cat"), "vigil-datacat")
 	load(t, fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
 kind: TracingPolicy
 metadata: {name: data-task}

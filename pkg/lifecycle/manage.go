@@ -111,34 +111,41 @@ type SelectorCount struct {
 	Hits          uint64
 }
 
-// SelectorCounts reads the matches of every loaded selector with a label,
-// summed by policy and label (several selectors may share one).
-func (ps *Policies) SelectorCounts() []SelectorCount {
+// eachHook calls f with the policy and id of every loaded hook, holding
+// the locks.
+func (ps *Policies) eachHook(f func(policy string, id uint32)) {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	ps.metaMu.RLock()
 	defer ps.metaMu.RUnlock()
-	sums := map[[2]string]uint64{}
 	for name, r := range ps.byName {
-		if r.inst == nil {
-			continue
-		}
-		for _, id := range r.inst.inst.HookIDs {
-			labels := ps.metas[id].Labels
-			if !slices.ContainsFunc(labels, func(l string) bool { return l != "" }) {
-				continue
-			}
-			hits, err := ps.hooks.SelectorHits(id, len(labels))
-			if err != nil {
-				continue
-			}
-			for sel, n := range hits {
-				if labels[sel] != "" {
-					sums[[2]string{name, labels[sel]}] += n
-				}
+		if r.inst != nil {
+			for _, id := range r.inst.inst.HookIDs {
+				f(name, id)
 			}
 		}
 	}
+}
+
+// SelectorCounts reads the matches of every loaded selector with a label,
+// summed by policy and label (several selectors may share one).
+func (ps *Policies) SelectorCounts() []SelectorCount {
+	sums := map[[2]string]uint64{}
+	ps.eachHook(func(name string, id uint32) {
+		labels := ps.metas[id].Labels
+		if !slices.ContainsFunc(labels, func(l string) bool { return l != "" }) {
+			return
+		}
+		hits, err := ps.hooks.SelectorHits(id, len(labels))
+		if err != nil {
+			return
+		}
+		for sel, n := range hits {
+			if labels[sel] != "" {
+				sums[[2]string{name, labels[sel]}] += n
+			}
+		}
+	})
 	out := make([]SelectorCount, 0, len(sums))
 	for k, n := range sums {
 		out = append(out, SelectorCount{Policy: k[0], Label: k[1], Hits: n})
@@ -149,31 +156,22 @@ func (ps *Policies) SelectorCounts() []SelectorCount {
 // HookCounts reads every loaded hook's counts, summed by policy and
 // function (a list: hook covers several).
 func (ps *Policies) HookCounts() []HookCount {
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	ps.metaMu.RLock()
-	defer ps.metaMu.RUnlock()
 	at := map[[2]string]int{} // index in out
 	var out []HookCount
-	for name, r := range ps.byName {
-		if r.inst == nil {
-			continue
+	ps.eachHook(func(name string, id uint32) {
+		st, err := ps.hooks.Stats(&tracing.Installed{HookIDs: []uint32{id}})
+		if err != nil {
+			return
 		}
-		for _, id := range r.inst.inst.HookIDs {
-			st, err := ps.hooks.Stats(&tracing.Installed{HookIDs: []uint32{id}})
-			if err != nil {
-				continue
-			}
-			key := [2]string{name, ps.metas[id].Function}
-			i, ok := at[key]
-			if !ok {
-				i = len(out)
-				at[key] = i
-				out = append(out, HookCount{Policy: name, Function: key[1]})
-			}
-			out[i].Hits += st.Hits
-			out[i].Actions += st.Actions
+		key := [2]string{name, ps.metas[id].Function}
+		i, ok := at[key]
+		if !ok {
+			i = len(out)
+			at[key] = i
+			out = append(out, HookCount{Policy: name, Function: key[1]})
 		}
-	}
+		out[i].Hits += st.Hits
+		out[i].Actions += st.Actions
+	})
 	return out
 }
