@@ -17,7 +17,7 @@ func FuzzSinkSpec(f *testing.F) {
 		"syslog+relp://127.0.0.1:2514?app=vigil&facility=auth", "splunk-hec+https://h?token=s3cr3t&index=main",
 		"webhook+https://h/p?header=A:b&tenant=a", "syslog+tls://h?ca=/dev/zero", "syslog+tls://h?ca=/dev/stdin",
 		"syslog+tls://h?cert=/proc/self/mem&key=/proc/self/mem", "splunk-hec+https://h:x?token=s3cr3t",
-		"syslog+tcp://h:99999999999999999999", "syslog+tcp://%zz", "syslog+relp://h/../../etc?app=%00",
+		"syslog+tcp://h:99999999999999999999", "syslog+tcp://%zz", "token=REDACTED&token=s3cr3t0", "syslog+relp://h/../../etc?app=%00",
 		"webhook+http://h/" + strings.Repeat("a", 5000), "webhook+http://" + strings.Repeat("h", 1000) + "/p",
 	} {
 		f.Add(s)

@@ -312,17 +312,12 @@ func lookup(opt, v string, names map[string]int, top int) (int, error) {
 		map[string]string{"facility": "local0 or auth", "severity": "info or warning"}[opt], top)
 }
 
-// redact hides the value of a token in a spec.
+// tokenValue is a token option's value, up to the next option.
+var tokenValue = regexp.MustCompile(`token=[^&]*`)
+
+// redact hides the value of every token in a spec.
 func redact(spec string) string {
-	i := strings.Index(spec, "token=")
-	if i < 0 {
-		return spec
-	}
-	j := strings.IndexByte(spec[i:], '&')
-	if j < 0 {
-		return spec[:i] + "token=REDACTED"
-	}
-	return spec[:i] + "token=REDACTED" + spec[i+j:]
+	return tokenValue.ReplaceAllLiteralString(spec, "token=REDACTED")
 }
 
 // redactErr hides tokens in a url.Parse error, which quotes the URL.
