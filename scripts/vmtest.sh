@@ -6,15 +6,16 @@
 # Builds one test binary per package on the host (go test -c; default: every
 # package under pkg/ with tests that depend on github.com/cilium/ebpf; the
 # end-to-end tests of cmd/ build and run whole binaries, a tier of their own), then boots each
-# kernel once with scripts/vmrun.sh (2 CPUs, 2048 MB) and runs every binary
-# there once, with VIGIL_TEST_KERNEL=<kernel> so that kernel-specific
+# kernel once with scripts/vmrun.sh (2 CPUs, 2048 MB; two kernels at a time) and
+# runs every binary there once, with VIGIL_TEST_KERNEL=<kernel> so that kernel-specific
 # assertions know where they run. Prints each failure's log, the skipped
 # tests with their reasons and a summary; exits non-zero if anything failed.
 #
 #   scripts/vmtest.sh --kernel 6.1 --run TestName ./pkg/agent/   # one test, one kernel
 #
 # -v streams every test's output. Logs: bin/vmtest/logs/<kernel>/<package>.log.
-# Environment: VMTEST_TIMEOUT (seconds per kernel, default 1800), and vmrun.sh's.
+# Environment: VMTEST_TIMEOUT (seconds per kernel, default 1800), VMTEST_JOBS
+# (kernels at once, default 2), and vmrun.sh's.
 set -euo pipefail
 
 # Inside the VM (internal): run each binary in its package directory.
@@ -81,18 +82,31 @@ while read -r path dir; do
   specs+=("$name=$dir")
 done <<<"$list"
 
+# boot runs every binary under kernel $1, its exit code in logs/$1/vm.rc.
+boot() {
+  local k=$1 logdir=$out/logs/$1 rc=0 t0=$SECONDS
+  echo "vmtest: kernel $k: booting, ${#specs[@]} package(s)"
+  VIGIL_TEST_KERNEL=$k VMRUN_TIMEOUT=${VMTEST_TIMEOUT:-1800} \
+    scripts/vmrun.sh --kernel "$k" --cpus 2 --mem 2048 -- \
+    bash scripts/vmtest.sh --guest "$logdir" "$run" "$verbose" "${specs[@]}" || rc=$?
+  echo "$rc $((SECONDS - t0))" >"$logdir/vm.rc"
+}
+
+# Each guest runs TCG on one host thread: VMTEST_JOBS (2, the machine's
+# cores) kernels boot at once.
+jobs=${VMTEST_JOBS:-2}
+for k in "${kernels[@]}"; do
+  rm -rf "$out/logs/$k" && mkdir -p "$out/logs/$k"
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+  boot "$k" &
+done
+wait
+
 failed=0 total_pass=0 total_fail=0 total_skip=0 summary=()
 for k in "${kernels[@]}"; do
   logdir=$out/logs/$k
-  rm -rf "$logdir" && mkdir -p "$logdir"
-  echo "vmtest: kernel $k: booting, ${#specs[@]} package(s)"
-  start=$SECONDS
-  set +e
-  VIGIL_TEST_KERNEL=$k VMRUN_TIMEOUT=${VMTEST_TIMEOUT:-1800} \
-    scripts/vmrun.sh --kernel "$k" --cpus 2 --mem 2048 -- \
-    bash scripts/vmtest.sh --guest "$logdir" "$run" "$verbose" "${specs[@]}"
-  vmrc=$?
-  set -e
+  vmrc=125 secs=0
+  [ ! -e "$logdir/vm.rc" ] || read -r vmrc secs <"$logdir/vm.rc"
   [ "$vmrc" = 0 ] || { echo "vmtest: kernel $k: the VM failed (vmrun exit $vmrc)"; failed=1; }
   for spec in "${specs[@]}"; do
     name=${spec%%=*} log=$logdir/$name.log
@@ -120,7 +134,7 @@ for k in "${kernels[@]}"; do
     fi
     summary+=("$k $name $result $pass $fail $skip $((ms / 1000)).$((ms % 1000 / 100))s")
   done
-  summary+=("$k (whole-VM) - - - - $((SECONDS - start))s")
+  summary+=("$k (whole-VM) - - - - ${secs}s")
 done
 
 echo
