@@ -187,22 +187,16 @@ func QualifiedName(p policy.Policy) string {
 // a TracingPolicyNamespaced to the pods of its namespace.
 func (c *compiler) scope(p policy.Policy) error {
 	s := c.spec
-	sc := &Scope{Pods: s.PodSelector, Containers: s.ContainerSelector, Host: s.HostSelector != nil}
-	at := "spec.podSelector"
-	if sc.Containers != nil && sc.Pods == nil {
+	at, ns := "spec.podSelector", ""
+	if s.ContainerSelector != nil && s.PodSelector == nil {
 		at = "spec.containerSelector"
 	}
 	if _, ok := p.(*policy.TracingPolicyNamespaced); ok {
-		sc.Namespace, at = p.GetNamespace(), "metadata.namespace"
+		ns, at = p.GetNamespace(), "metadata.namespace"
 	}
-	if sc.Pods == nil && (sc.Namespace != "" || sc.Containers != nil) {
-		sc.Pods = &policy.LabelSelector{}
-	}
-	if sc.Pods == nil && !sc.Host {
-		return nil
-	}
-	if sc.Pods != nil && !c.target.Pods {
-		return unsupported(at, "selecting pods needs the node's pods from the Kubernetes API (vigil agent --enable-k8s-api)")
+	sc, err := c.newScope(at, s.PodSelector, s.ContainerSelector, s.HostSelector, ns)
+	if sc == nil || err != nil {
+		return err
 	}
 	c.out.Scope = sc
 	for i := range c.out.Program.Hooks {
@@ -212,6 +206,24 @@ func (c *compiler) scope(p policy.Policy) error {
 		c.out.Program.Funcs[i].Config.Scoped = 1
 	}
 	return nil
+}
+
+// newScope is the scope of pod, container and host selectors within a
+// namespace ("" for every one), as Tetragon reads them: containers alone
+// are those containers in every pod. It is nil when nothing is selected;
+// at is the YAML path of a refusal.
+func (c *compiler) newScope(at string, pods, containers, host *policy.LabelSelector, ns string) (*Scope, error) {
+	sc := &Scope{Pods: pods, Containers: containers, Host: host != nil, Namespace: ns}
+	if sc.Pods == nil && (ns != "" || containers != nil) {
+		sc.Pods = &policy.LabelSelector{}
+	}
+	if sc.Pods == nil && !sc.Host {
+		return nil, nil
+	}
+	if sc.Pods != nil && !c.target.Pods {
+		return nil, unsupported(at, "selecting pods needs the node's pods from the Kubernetes API (vigil agent --enable-k8s-api)")
+	}
+	return sc, nil
 }
 
 type compiler struct {

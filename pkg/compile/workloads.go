@@ -24,15 +24,9 @@ func (c *compiler) matchWorkloads(path string, sel uint8, w *policy.WorkloadSele
 	if all(w.PodSelector) && all(w.ContainerSelector) && all(w.HostSelector) {
 		return nil
 	}
-	sc := &Scope{Pods: w.PodSelector, Containers: w.ContainerSelector, Host: w.HostSelector != nil}
-	if sc.Pods == nil && sc.Containers != nil {
-		sc.Pods = &policy.LabelSelector{}
-	}
-	if sc.Pods == nil && !sc.Host {
-		return nil
-	}
-	if sc.Pods != nil && !c.target.Pods {
-		return unsupported(path, "selecting pods needs the node's pods from the Kubernetes API (vigil agent --enable-k8s-api)")
+	sc, err := c.newScope(path, w.PodSelector, w.ContainerSelector, w.HostSelector, "")
+	if sc == nil || err != nil {
+		return err
 	}
 	idx, ok := c.workloads[path]
 	if !ok {

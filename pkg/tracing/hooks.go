@@ -714,11 +714,18 @@ func (h *Hooks) resetStats(in *Installed) error {
 		if err := h.objs.HookStats.Put(id, zero); err != nil {
 			return fmt.Errorf("resetting hook counts: %w", err)
 		}
+	}
+	keys := make([]uint32, 0, len(in.HookIDs)*MaxSelectors)
+	for _, id := range in.HookIDs {
 		for sel := range uint32(MaxSelectors) {
-			if err := h.objs.SelectorHits.Put(id*MaxSelectors+sel, uint64(0)); err != nil {
-				return fmt.Errorf("resetting selector counts: %w", err)
-			}
+			keys = append(keys, id*MaxSelectors+sel)
 		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	if _, err := h.objs.SelectorHits.BatchUpdate(keys, make([]uint64, len(keys)), nil); err != nil {
+		return fmt.Errorf("resetting selector counts: %w", err)
 	}
 	return nil
 }
