@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -30,33 +29,33 @@ func readPseudoFS(fstype, dir string, magic int64, names ...string) (files map[s
 		return files, true, err
 	}
 	done := make(chan error)
-	go func() {
-		// Never unlocked: the thread ends with this goroutine, and its
-		// private mount namespace (and the private cwd and root that
-		// unsharing it implies) with it.
-		if err := lockOffMainThread(); err != nil {
-			done <- fmt.Errorf("%s is not mounted at %s: %w", fstype, dir, err)
-			return
-		}
+	go offMainThread(func() {
 		files, err = readPrivately(fstype, dir, names)
 		done <- err
-	}()
+	})
 	return files, false, <-done
 }
 
-// lockOffMainThread locks the goroutine to a thread other than the main
-// one: Go never ends the main thread, whose namespaces and cwd are those
-// /proc/self shows and the task iterator reports for the whole process.
-func lockOffMainThread() error {
-	for i := 0; i < 100; i++ {
-		runtime.LockOSThread()
-		if unix.Gettid() != unix.Getpid() {
-			return nil
-		}
-		runtime.UnlockOSThread()
-		time.Sleep(time.Millisecond) // let another thread pick this goroutine up
+// offMainThread runs f locked to a thread other than the main one, a
+// thread that ends with f: Go never ends the main thread, whose namespaces
+// and cwd are those /proc/self shows and the task iterator reports for the
+// whole process. Where the caller's goroutine gets the main thread, it
+// keeps it locked while f runs in a goroutine started then, which
+// therefore runs on another thread.
+func offMainThread(f func()) {
+	runtime.LockOSThread()
+	if unix.Gettid() != unix.Getpid() {
+		f() // never unlocked: the thread ends with this goroutine
+		return
 	}
-	return errors.New("no thread other than the main one to mount it privately on")
+	done := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		f()
+		close(done)
+	}()
+	<-done
+	runtime.UnlockOSThread()
 }
 
 // readPrivately mounts fstype at dir in a new mount namespace of the
