@@ -1,12 +1,18 @@
 package agent
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/vigil-sec/vigil/pkg/event"
+	"github.com/vigil-sec/vigil/pkg/policy"
 	"github.com/vigil-sec/vigil/pkg/probe"
 	"github.com/vigil-sec/vigil/pkg/usdt/usdttest"
 )
@@ -211,4 +217,73 @@ spec:
 	if u.PolicyName != "usdt-set" || len(u.Args) != 1 || u.Args[0].LongArg == nil || *u.Args[0].LongArg != usdttest.Arg1 {
 		t.Errorf("event %+v: want the argument as the probe saw it, before the write", u)
 	}
+}
+
+// TestUprobeBinaryDigests: a uprobe with binaryDigests is attached only
+// where the binary matches one of them, as in Tetragon: a mismatch refuses
+// the policy with the path, or with ignore.digestVerificationFailure
+// skips that uprobe (listed as skipped) and loads the rest.
+func TestUprobeBinaryDigests(t *testing.T) {
+	requires(t, probe.Uprobe)
+	prog := program(t)
+	content, err := os.ReadFile(prog.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(content)
+	right, wrong := "sha256:"+hex.EncodeToString(sum[:]), "sha256:"+strings.Repeat("ab", 32)
+	entry := func(digests, tag, ignore string) string {
+		return fmt.Sprintf(`
+  - path: %q
+    offsets: [%d]
+    binaryDigests: [%s]
+    tags: [%s]%s`, prog.Path, prog.Probe, digests, tag, ignore)
+	}
+	policy := func(name string, entries ...string) string {
+		return fmt.Sprintf("apiVersion: cilium.io/v1alpha1\nkind: TracingPolicy\nmetadata: {name: %s}\nspec:\n  uprobes:%s\n",
+			name, strings.Join(entries, ""))
+	}
+	tagged := func(pid int, name, tag string) func(*event.Event) bool {
+		return func(ev *event.Event) bool {
+			u := ev.ProcessUprobe
+			return u != nil && u.Process.Pid == uint32(pid) && u.PolicyName == name && slices.Contains(u.Tags, tag)
+		}
+	}
+	t.Run("mismatch", func(t *testing.T) {
+		docs, err := policy0(policy("digest-mismatch", entry(wrong, "t", "")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = shared.agent.pols.Apply(t.Name(), docs)
+		if err == nil {
+			_ = shared.agent.pols.Remove("digest-mismatch")
+			t.Fatal("a binary matching none of binaryDigests was hooked")
+		}
+		if !strings.Contains(err.Error(), "spec.uprobes[0].binaryDigests: "+prog.Path+" matches none of them (its sha256 is "+right[7:]) {
+			t.Errorf("error %v, want the path, the binary and its digest", err)
+		}
+	})
+	t.Run("match-or-skip", func(t *testing.T) {
+		load(t, policy("digest-match", entry(wrong+", "+right, "kept", ""),
+			entry(wrong, "rejected", "\n    ignore: {digestVerificationFailure: true}")))
+		if s := listed(t, "digest-match").Skipped; len(s) != 1 || !strings.Contains(s[0], "spec.uprobes[1].binaryDigests") {
+			t.Errorf("skipped %q, want the second uprobe", s)
+		}
+		for range 2 {
+			pid, _ := runSemaphore(t, prog.Path)
+			shared.sink.one(t, "the matching uprobe's event", tagged(pid, "digest-match", "kept"))
+			if evs := shared.sink.find(t, 0, 0, tagged(pid, "digest-match", "rejected")); len(evs) != 0 {
+				t.Errorf("the uprobe whose digest did not match posted %d events", len(evs))
+			}
+		}
+	})
+}
+
+// policy0 parses a document of one policy.
+func policy0(doc string) (policy.Policy, error) {
+	docs, err := policy.Parse([]byte(doc), "test.yaml")
+	if err != nil || len(docs) != 1 {
+		return nil, fmt.Errorf("%d policies, %v", len(docs), err)
+	}
+	return docs[0], nil
 }

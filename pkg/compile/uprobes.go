@@ -10,17 +10,27 @@ import (
 	"github.com/vigil-sec/vigil/pkg/usdt"
 )
 
-// uprobe compiles a uprobes entry: one hook per symbol of the binary.
-// Pointer arguments point to the process's own memory.
+// uprobe compiles a uprobes entry: one hook per symbol of the binary,
+// where the binary matches its binaryDigests. Pointer arguments point to
+// the process's own memory.
 func (c *compiler) uprobe(path string, u *policy.UProbeSpec) error {
 	if err := c.kernel.Missing(probe.Uprobe); err != nil {
 		return kernelLacks(path, "uprobe hooks: %v", err)
+	}
+	file, skip, err := verifyDigests(path, u)
+	if err != nil {
+		return err
+	}
+	if skip != "" {
+		c.out.Skipped = append(c.out.Skipped, skip+" (ignore.digestVerificationFailure)")
+		return nil
 	}
 	places, err := uprobePlaces(path, u)
 	if err != nil {
 		return err
 	}
 	for _, pl := range places {
+		pl.File = file
 		k := &policy.KProbeSpec{Call: pl.Symbol, Args: u.Args, Selectors: u.Selectors, Tags: u.Tags, Message: u.Message,
 			Return: u.Return, ReturnArg: u.ReturnArg}
 		hook, meta, err := c.hook(path, pl.Symbol, k, false)

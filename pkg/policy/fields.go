@@ -41,6 +41,7 @@ const (
 	testLists          = "pkg/agent.TestTracepointKillsListedSyscalls"
 	testUprobe         = "pkg/agent.TestUprobeOnBash"
 	testUprobePlaces   = "pkg/agent.TestUprobeByOffsetAndAddress"
+	testDigests        = "pkg/agent.TestUprobeBinaryDigests"
 	testUSDT           = "pkg/agent.TestUSDTReadsItsArguments"
 	testUretprobe      = "pkg/agent.TestUprobeReturn"
 	testBeacon         = "pkg/agent.TestGetUrlAndDnsLookup"
@@ -182,9 +183,9 @@ func uprobeFields() map[string]Support {
 		"offsets":                          implemented(testUprobePlaces),
 		"refCtrOffsets":                    implemented(testUprobePlaces),
 		"addrs":                            implemented(testUprobePlaces),
-		"binaryDigests":                    refused("binary digests are " + notYet),
+		"binaryDigests":                    implemented(testDigests),
 		"btfPath":                          refused("BTF files for uprobes are " + notYet),
-		"ignore.digestVerificationFailure": refused("binary digests are " + notYet),
+		"ignore.digestVerificationFailure": implemented(testDigests),
 		"return":                           implemented(testUretprobe),
 	}
 }

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/hex"
 	"fmt"
 	"regexp"
 	"strings"
@@ -153,6 +154,10 @@ func (v *validator) uprobe(u *UProbeSpec, p path) {
 			v.errorf(p.child("symbols").at(i), "%q is not a symbol name", s)
 		}
 	}
+	v.limit(p.child("binaryDigests"), len(u.BinaryDigests), MaxDigests, "digests", "uprobe")
+	for i, d := range u.BinaryDigests {
+		v.digest(p.child("binaryDigests").at(i), d)
+	}
 	h := &hook{kind: "uprobe", args: u.Args, maxIndex: MaxFuncArgs, maxWhy: "a function", ret: u.Return, returnArg: u.ReturnArg}
 	v.returnSpec(&KProbeSpec{Return: u.Return, ReturnArg: u.ReturnArg}, h, p)
 	v.hookBody(h, p, u.Message, u.Tags, u.Selectors)
@@ -181,6 +186,30 @@ func (v *validator) lsmHook(l *LsmHookSpec, p path) {
 func (v *validator) name(p path, s string, re *regexp.Regexp, what string) {
 	if !re.MatchString(s) {
 		v.errorf(p, "%q is not a valid %s name", s, what)
+	}
+}
+
+// MaxDigests bounds a uprobe's binaryDigests.
+const MaxDigests = 64
+
+// digestHexLen is the length in hex digits of each digest binaryDigests
+// takes (Tetragon's), and 0 for a build ID, whose length varies.
+var digestHexLen = map[string]int{"sha1": 40, "sha256": 64, "sha384": 96, "sha512": 128, "build-id": 0}
+
+// digest checks a binaryDigests entry: "<type>:<hex digest>".
+func (v *validator) digest(p path, d string) {
+	algo, hexDigest, _ := strings.Cut(d, ":")
+	n, ok := digestHexLen[algo]
+	_, err := hex.DecodeString(hexDigest)
+	switch {
+	case !ok:
+		v.errorf(p, "%q: want <type>:<hex digest>, the type one of sha1, sha256, sha384, sha512 or build-id", d)
+	case err != nil || hexDigest == "":
+		v.errorf(p, "%q: the digest is not hexadecimal bytes", d)
+	case n != 0 && len(hexDigest) != n:
+		v.errorf(p, "%q: a %s digest has %d hex digits, not %d", d, algo, n, len(hexDigest))
+	case len(hexDigest) > 128:
+		v.errorf(p, "%q: a build ID of %d bytes exceeds the limit of 64", d, len(hexDigest)/2)
 	}
 }
 

@@ -3,6 +3,7 @@ package tracing
 import (
 	"errors"
 	"fmt"
+	"os"
 	"reflect"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
 
 	"github.com/vigil-sec/vigil/pkg/tracefs"
 )
@@ -527,9 +529,44 @@ type FuncHook struct {
 	// IMA: an LSM hook's sleepable program for imaHash
 	// (AttachLSMIMAFile, AttachLSMIMABprm), attached before the hook's
 	// own so that the kernel runs it right after; "" for none.
-	IMA    string
+	IMA string
+	// File: a uprobe's file as checked against binaryDigests, the only
+	// one to attach to; zero: whatever Path names.
+	File   FileID
 	Fields TPFields
 	Config HookConfig
+}
+
+// FileID names a file by its device and inode.
+type FileID struct{ Dev, Ino uint64 }
+
+// executable opens a uprobe's file: where the hook names the file it was
+// checked against, that file and no other, attached through a descriptor
+// so that nothing can take its place in between; done closes it.
+func executable(fh FuncHook) (ex *link.Executable, done func(), err error) {
+	if fh.File == (FileID{}) {
+		ex, err = link.OpenExecutable(fh.Path)
+		return ex, func() {}, err
+	}
+	f, err := os.Open(fh.Path)
+	if err != nil {
+		return nil, nil, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	if (FileID{Dev: st.Dev, Ino: st.Ino}) != fh.File {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s is no longer the file whose digest was checked", fh.Path)
+	}
+	ex, err = link.OpenExecutable(fmt.Sprintf("/proc/self/fd/%d", f.Fd()))
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return ex, func() { f.Close() }, nil
 }
 
 // TPFields says where a tracepoint hook finds each slot's field in the
@@ -1196,10 +1233,11 @@ func attach(fh FuncHook, prog *ebpf.Program) (link.Link, error) {
 		group, name, _ := strings.Cut(fh.Symbol, "/")
 		return link.Tracepoint(group, name, prog, nil)
 	case AttachUprobe, AttachUSDT, AttachUSDTSet, AttachUretprobe:
-		ex, err := link.OpenExecutable(fh.Path)
+		ex, done, err := executable(fh)
 		if err != nil {
 			return nil, err
 		}
+		defer done()
 		opts := &link.UprobeOptions{Address: fh.Offset, RefCtrOffset: fh.RefCtrOffset}
 		if fh.Attach == AttachUretprobe {
 			return ex.Uretprobe(fh.Symbol, prog, opts)

@@ -5,9 +5,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // strEntry builds a string set entry: exact values end with their NUL.
@@ -95,5 +98,22 @@ func TestHooksShareASmallRingBuffer(t *testing.T) {
 	defer s.Close()
 	if _, err := s.Hooks().Install(1, ModeEnforce, rawLeakProgram(), nil); err != nil {
 		t.Fatalf("installing hooks with a %d-byte ring buffer: %v", 4*os.Getpagesize(), err)
+	}
+}
+
+// TestUprobeFileMustStayTheSame: a uprobe checked against binaryDigests
+// is attached to the file that was checked, not to one put in its place.
+func TestUprobeFileMustStayTheSame(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "bin")
+	if err := os.WriteFile(bin, []byte("\x7fELF"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(bin, &st); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := executable(FuncHook{Path: bin, File: FileID{Dev: st.Dev, Ino: st.Ino + 1}})
+	if err == nil || !strings.Contains(err.Error(), "no longer the file whose digest was checked") {
+		t.Errorf("another file in its place: %v", err)
 	}
 }
