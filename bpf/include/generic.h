@@ -56,6 +56,10 @@ enum arg_type {
 	ARG_CHAR_IOVEC = 20,
 	ARG_MODULE = 21,    /* struct module *: a struct module_arg */
 	ARG_LOAD_INFO = 22, /* struct load_info *: a struct module_arg */
+	ARG_S8 = 23,	    /* 8-bit signed: the low byte, sign-extended */
+	ARG_U8 = 24,	    /* 8-bit unsigned */
+	ARG_S16 = 25,	    /* 16-bit signed */
+	ARG_U16 = 26,	    /* 16-bit unsigned */
 };
 
 /* What a slot's argument points to when it is not the object its type

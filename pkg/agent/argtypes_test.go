@@ -466,3 +466,38 @@ spec:
 		t.Errorf("kprobe: perf_event_arg = %+v, want the kprobe PMU's type", k)
 	}
 }
+
+// TestBTFTypeCastsAnArgument: Tetragon's documented btfType policy reads
+// security_socket_connect's struct sockaddr * as a struct sockaddr_in
+// (its port and address, in network order as the kernel holds them, and
+// at their sizes); a uint8 register argument is its low byte.
+func TestBTFTypeCastsAnArgument(t *testing.T) {
+	requiresFunctionHooks(t)
+	load(t, `apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: btftype-connect}
+spec:
+  kprobes:
+  - call: security_socket_connect
+    syscall: false
+    args:
+    - {index: 1, type: uint16, label: sockaddr_in.sin_port, btfType: sockaddr_in, resolve: sin_port}
+    - {index: 1, type: uint32, label: sockaddr_in.sin_addr.s_addr, btfType: sockaddr_in, resolve: sin_addr.s_addr}
+    - {index: 2, type: uint8, label: addrlen}
+`)
+	u, err := net.Dial("udp4", "127.0.0.2:40125")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Close()
+	evs := argsOf(t, 1, "btftype-connect", func(k *event.ProcessKprobe) bool {
+		return len(k.Args) == 3 && k.Args[0].UintArg != nil && *k.Args[0].UintArg == 0x9d9c // 40125 = 0x9c9d
+	})
+	a := evs[0].Args
+	if a[1].UintArg == nil || *a[1].UintArg != 0x0200007f || a[1].Label != "sockaddr_in.sin_addr.s_addr" {
+		t.Errorf("address %+v, want 127.0.0.2 as the kernel holds it (0x0200007f)", a[1])
+	}
+	if a[2].UintArg == nil || *a[2].UintArg != 16 {
+		t.Errorf("addrlen %+v, want 16 (sizeof struct sockaddr_in)", a[2])
+	}
+}

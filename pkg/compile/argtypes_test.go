@@ -222,3 +222,36 @@ func TestArgTypesRender(t *testing.T) {
 		t.Errorf("BPF type tables: %d program types, %d map types", len(bpfProgTypes), len(bpfMapTypes))
 	}
 }
+
+// TestNarrowIntegerTypes: Tetragon's 8- and 16-bit types (and its sint
+// spellings) read a register's low bits, signed or not, and show as
+// int_arg or uint_arg.
+func TestNarrowIntegerTypes(t *testing.T) {
+	c, err := compileOn(t, `apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: narrow}
+spec:
+  kprobes:
+  - call: sys_dup3
+    syscall: true
+    args: [{index: 0, type: sint8}, {index: 1, type: uint16}, {index: 2, type: sint32}]
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg tracing.HookConfig
+	if len(c.Program.Funcs) > 0 {
+		cfg = c.Program.Funcs[0].Config
+	} else {
+		cfg = c.Program.Hooks[0].Config
+	}
+	if got := cfg.ArgType[:3]; got[0] != tracing.ArgS8 || got[1] != tracing.ArgU16 || got[2] != tracing.ArgInt {
+		t.Errorf("types %v, want s8, u16, int", got)
+	}
+	if a := renderArg(tracing.ArgS8, -2, nil); a.IntArg == nil || *a.IntArg != -2 {
+		t.Errorf("s8 -2 shows as %+v", a)
+	}
+	if a := renderArg(tracing.ArgU16, 0x9d9c, nil); a.UintArg == nil || *a.UintArg != 0x9d9c {
+		t.Errorf("u16 shows as %+v", a)
+	}
+}

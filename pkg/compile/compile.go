@@ -1,8 +1,8 @@
 package compile
 
 import (
+	"errors"
 	"fmt"
-	"github.com/vigil-sec/vigil/pkg/beacon"
 	"math"
 	"net/netip"
 	"regexp"
@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigil-sec/vigil/pkg/beacon"
 	"github.com/vigil-sec/vigil/pkg/event"
 	"github.com/vigil-sec/vigil/pkg/policy"
 	"github.com/vigil-sec/vigil/pkg/probe"
@@ -793,9 +794,11 @@ func returnSockAction(path string, k *policy.KProbeSpec, cfg *tracing.HookConfig
 // syscallArgTypes maps policy argument types to the generic hook's, for syscall
 // arguments (registers: integers and user-memory pointers).
 var syscallArgTypes = map[string]int{
-	"int": tracing.ArgInt, "int32": tracing.ArgInt,
+	"int": tracing.ArgInt, "int32": tracing.ArgInt, "sint32": tracing.ArgInt,
+	"int8": tracing.ArgS8, "sint8": tracing.ArgS8, "uint8": tracing.ArgU8,
+	"int16": tracing.ArgS16, "sint16": tracing.ArgS16, "uint16": tracing.ArgU16,
 	"uint32": tracing.ArgUint,
-	"int64":  tracing.ArgS64, "long": tracing.ArgS64,
+	"int64":  tracing.ArgS64, "sint64": tracing.ArgS64, "long": tracing.ArgS64,
 	"uint64": tracing.ArgU64, "size_t": tracing.ArgU64,
 	"string": tracing.ArgString, "filename": tracing.ArgString,
 	"fd":       tracing.ArgFd,
@@ -883,7 +886,11 @@ func resolveArg(path, function string, a policy.KProbeArg, i int, cfg *tracing.H
 	if cfg.KernelMem == 0 {
 		return unsupported(path+".resolve", "resolve follows members of kernel objects: it applies to the arguments of kernel functions and LSM hooks, not to a syscall's or a uprobe's")
 	}
-	steps, err := resolvePath(function, a.Index, a.Resolve, a.Type)
+	steps, err := resolvePath(function, a)
+	var cast *castError
+	if errors.As(err, &cast) {
+		return kernelLacks(path+"."+cast.field, "%v", cast.err)
+	}
 	if err != nil {
 		return kernelLacks(path+".resolve", "%s: %v", a.Resolve, err)
 	}

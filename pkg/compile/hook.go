@@ -126,10 +126,10 @@ func (h *Hook) Event(g *tracing.Generic) *event.ProcessKprobe {
 
 func renderArg(typ int, val int64, data []byte) *event.Argument {
 	switch typ {
-	case tracing.ArgInt:
+	case tracing.ArgInt, tracing.ArgS8, tracing.ArgS16:
 		v := int32(val)
 		return &event.Argument{IntArg: &v}
-	case tracing.ArgUint:
+	case tracing.ArgUint, tracing.ArgU8, tracing.ArgU16:
 		v := uint32(val)
 		return &event.Argument{UintArg: &v}
 	case tracing.ArgS64:

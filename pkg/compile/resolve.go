@@ -9,25 +9,58 @@ import (
 
 	"github.com/cilium/ebpf/btf"
 
+	"github.com/vigil-sec/vigil/pkg/policy"
 	"github.com/vigil-sec/vigil/pkg/tracing"
 )
 
 // resolvePath turns an argument's resolve path (e.g. "file.f_path.dentry")
 // into the steps the kernel follows from the argument: the member offsets
-// in the kernel's BTF, from the type of argument index of function, and
-// whether each member's value is loaded (pointers, and a final integer) or
-// its address taken (embedded structs and arrays). argType is the declared
+// in the kernel's BTF, from the type of argument a.Index of function (or
+// the struct a.BTFType names, in the module a.BTFTypeModule or the
+// kernel, which the argument then points to, as in Tetragon), and whether
+// each member's value is loaded (pointers, and a final integer) or its
+// address taken (embedded structs and arrays). a.Type is the declared
 // type, which says what the last member must be.
-func resolvePath(function string, index uint32, members, argType string) ([]tracing.ResolveStep, error) {
+func resolvePath(function string, a policy.KProbeArg) ([]tracing.ResolveStep, error) {
 	spec, err := btf.LoadKernelSpec()
 	if err != nil {
 		return nil, fmt.Errorf("kernel BTF: %w", err)
 	}
-	param, err := paramType(spec, function, index)
+	var start btf.Type
+	if a.BTFType != "" {
+		start, err = castType(spec, a.BTFType, a.BTFTypeModule)
+	} else {
+		start, err = paramType(spec, function, a.Index)
+	}
 	if err != nil {
 		return nil, err
 	}
-	return follow(param, members, argType)
+	return follow(start, a.Resolve, a.Type)
+}
+
+// castError is castType's: field is the argument's field at fault.
+type castError struct {
+	field string // btfType or btfTypeModule
+	err   error
+}
+
+func (e *castError) Error() string { return e.field + ": " + e.err.Error() }
+
+// castType is the struct named in the kernel's BTF, or in module's.
+func castType(spec *btf.Spec, name, module string) (btf.Type, error) {
+	where := "the kernel's BTF"
+	if module != "" {
+		var err error
+		if spec, err = btf.LoadKernelModuleSpec(module); err != nil {
+			return nil, &castError{"btfTypeModule", fmt.Errorf("the BTF of module %s (is it loaded?): %w", module, err)}
+		}
+		where = "the BTF of module " + module
+	}
+	var st *btf.Struct
+	if err := spec.TypeByName(name, &st); err != nil {
+		return nil, &castError{"btfType", fmt.Errorf("struct %s is not in %s: %w", name, where, err)}
+	}
+	return st, nil
 }
 
 // taskPath is resolvePath from the current task (a struct task_struct):
@@ -213,7 +246,8 @@ func lastLoad(u btf.Type, pointer, embedded bool, argType string) (uint8, error)
 // isIntegerType: the argument types read as integers.
 func isIntegerType(argType string) bool {
 	switch syscallArgTypes[argType] {
-	case tracing.ArgInt, tracing.ArgUint, tracing.ArgS64, tracing.ArgU64:
+	case tracing.ArgInt, tracing.ArgUint, tracing.ArgS64, tracing.ArgU64, tracing.ArgS8, tracing.ArgU8, tracing.ArgS16,
+		tracing.ArgU16:
 		return argType != "nop"
 	}
 	return false

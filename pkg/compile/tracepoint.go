@@ -117,6 +117,7 @@ type tpSlot struct {
 // tpIntTypes are the integer types an argument of a tracepoint can have.
 var tpIntTypes = map[string]int{
 	"int": tracing.ArgInt, "int32": tracing.ArgInt, "int8": tracing.ArgInt, "int16": tracing.ArgInt,
+	"sint32": tracing.ArgInt, "sint8": tracing.ArgInt, "sint16": tracing.ArgInt, "sint64": tracing.ArgS64,
 	"uint8": tracing.ArgUint, "uint16": tracing.ArgUint, "uint32": tracing.ArgUint,
 	"int64": tracing.ArgS64, "long": tracing.ArgS64, "syscall64": tracing.ArgS64,
 	"uint64": tracing.ArgU64, "size_t": tracing.ArgU64,

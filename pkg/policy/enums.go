@@ -28,7 +28,8 @@ type argClass struct {
 
 // argTypes lists the argument types, in the order shown in messages.
 var argTypes = []string{
-	"auto", "int", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+	"auto", "int", "int8", "int16", "int32", "int64", "sint8", "sint16", "sint32", "sint64", "uint8", "uint16",
+	"uint32", "uint64",
 	"size_t", "long", "ulong", "string", "char_buf", "char_iovec", "const_buf", "data_loc",
 	"fd", "file", "filename", "path", "dentry", "linux_binprm", "sock", "socket", "sockaddr",
 	"sockaddr_un", "skb", "net_device", "syscall64", "capability", "kernel_cap_t",
@@ -44,6 +45,10 @@ var argClasses = map[string]argClass{
 	"int16":           {family: famInt, bits: 16, signed: true},
 	"int32":           {family: famInt, bits: 32, signed: true},
 	"int64":           {family: famInt, bits: 64, signed: true},
+	"sint8":           {family: famInt, bits: 8, signed: true},
+	"sint16":          {family: famInt, bits: 16, signed: true},
+	"sint32":          {family: famInt, bits: 32, signed: true},
+	"sint64":          {family: famInt, bits: 64, signed: true},
 	"long":            {family: famInt, bits: 64, signed: true},
 	"uint8":           {family: famInt, bits: 8},
 	"uint16":          {family: famInt, bits: 16},

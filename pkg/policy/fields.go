@@ -42,6 +42,8 @@ const (
 	testUprobe         = "pkg/agent.TestUprobeOnBash"
 	testUprobePlaces   = "pkg/agent.TestUprobeByOffsetAndAddress"
 	testDigests        = "pkg/agent.TestUprobeBinaryDigests"
+	testBTFType        = "pkg/agent.TestBTFTypeCastsAnArgument"
+	testBTFTypeModule  = "pkg/compile.TestBTFTypeModule"
 	testUSDT           = "pkg/agent.TestUSDTReadsItsArguments"
 	testUretprobe      = "pkg/agent.TestUprobeReturn"
 	testBeacon         = "pkg/agent.TestGetUrlAndDnsLookup"
@@ -97,6 +99,8 @@ func fieldTable() map[string]Support {
 		add(p+"selectors[].", selectorFields(false))
 	}
 	t["spec.lsmhooks[].args[].resolve"] = implemented(testResolve)
+	t["spec.lsmhooks[].args[].btfType"] = implemented(testBTFType)
+	t["spec.lsmhooks[].args[].btfTypeModule"] = implemented(testBTFTypeModule)
 	// maxData applies to char_buf, which tracepoint fields are not read as
 	t["spec.tracepoints[].args[].maxData"] = refused("maxData applies to char_buf arguments, which tracepoint hooks do not read yet")
 	add("spec.uprobes[].data[].", refusedTree(argFields(false), "data is "+notYet))
@@ -218,13 +222,15 @@ func argFields(function bool) map[string]Support {
 		"returnCopy":    implemented(testReturnCopy),
 		"maxData":       implemented(testMaxData),
 		"resolve":       implemented(testResolve),
-		"btfType":       refused("btfType is " + notYet),
-		"btfTypeModule": refused("btfTypeModule is " + notYet),
+		"btfType":       implemented(testBTFType),
+		"btfTypeModule": implemented(testBTFTypeModule),
 		"source":        refused("an argument has no source: Tetragon refuses one (data entries have it)"),
 	}
 	if !function {
 		t["returnCopy"] = refused("returnCopy needs a return probe: only kprobes and fentries have one")
 		t["resolve"] = refused("resolve follows members of kernel objects: it applies to the arguments of kernel functions and LSM hooks")
+		t["btfType"] = refused("btfType is the struct resolve starts from, which applies to the arguments of kernel functions and LSM hooks (BTF files for uprobes are " + notYet + ")")
+		t["btfTypeModule"] = t["btfType"]
 	}
 	return t
 }
@@ -236,8 +242,8 @@ func dataFields() map[string]Support {
 	for _, f := range []string{"index", "type", "label", "resolve", "source"} {
 		t[f] = implemented(testData)
 	}
-	t["btfType"] = refused("btfType is " + notYet)
-	t["btfTypeModule"] = refused("btfTypeModule is " + notYet)
+	t["btfType"] = refused("a data entry of source current_task starts from the task (struct task_struct): btfType does not apply")
+	t["btfTypeModule"] = t["btfType"]
 	return t
 }
 

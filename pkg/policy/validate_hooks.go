@@ -256,6 +256,12 @@ func (v *validator) arg(h *hook, a *KProbeArg, p path) {
 	if a.Resolve != "" && !memberPath.MatchString(a.Resolve) {
 		v.errorf(p.child("resolve"), "%q is not a member path (names separated by dots, e.g. \"mm.owner.comm\")", a.Resolve)
 	}
+	switch {
+	case a.BTFType != "" && a.Resolve == "":
+		v.errorf(p.child("btfType"), "btfType is the struct that resolve starts from: give resolve too (e.g. btfType: sockaddr_in, resolve: sin_port)")
+	case a.BTFTypeModule != "" && a.BTFType == "":
+		v.errorf(p.child("btfTypeModule"), "btfTypeModule is the module whose BTF defines btfType: give btfType too")
+	}
 	v.bufferOptions(h, a, p)
 }
 

@@ -21,6 +21,7 @@ var genericEnums = enumMirrors{
 		"ARG_SKB": ArgSkb, "ARG_USER_NS": ArgUserNs, "ARG_BPF_ATTR": ArgBpfAttr, "ARG_BPF_PROG": ArgBpfProg,
 		"ARG_BPF_MAP": ArgBpfMap, "ARG_PERF_EVENT": ArgPerfEvent, "ARG_CHAR_IOVEC": ArgCharIovec,
 		"ARG_MODULE": ArgModule, "ARG_LOAD_INFO": ArgLoadInfo,
+		"ARG_S8": ArgS8, "ARG_U8": ArgU8, "ARG_S16": ArgS16, "ARG_U16": ArgU16,
 	},
 	"arg_obj": {
 		"OBJ_SELF": ObjSelf, "OBJ_SOCKET": ObjSocket, "OBJ_KIOCB": ObjKiocb, "OBJ_NET_DEVICE": ObjNetDevice,

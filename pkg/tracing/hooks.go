@@ -92,6 +92,10 @@ const (
 	ArgCharIovec
 	ArgModule   // struct module *: a ModuleArg
 	ArgLoadInfo // struct load_info *: a ModuleArg with its signature check
+	ArgS8       // 8-bit signed: the low byte, sign-extended
+	ArgU8
+	ArgS16
+	ArgU16
 )
 
 // What a slot's argument points to when it is not the object its type

@@ -76,7 +76,8 @@ func capsGainedSpecs() []selSpec {
 }
 
 // signSpecs check how each type reads a register whose value has its
-// upper bits set: 32-bit ints ignore the upper half, int sign-extends.
+// upper bits set: 32-, 16- and 8-bit ints ignore the bits above them, the
+// signed ones sign-extend.
 func signSpecs() []selSpec {
 	minus2 := cnd{op: CondEq, ints: []int64{-2}}
 	return []selSpec{
@@ -87,6 +88,12 @@ func signSpecs() []selSpec {
 		one("uint/garbage above ignored", slot{typ: ArgUint, raw: 0x7_0000_0005}, cnd{op: CondEq, ints: []int64{5}}, 0),
 		one("s64/-2", slot{typ: ArgS64, raw: 0xffff_ffff_ffff_fffe}, minus2, 0),
 		one("s64/32-bit -2 is not -2", slot{typ: ArgS64, raw: 0xffff_fffe}, minus2, -1),
+		one("s8/-2 with garbage above", slot{typ: ArgS8, raw: 0x12_34fe}, minus2, 0),
+		one("u8/low byte only", slot{typ: ArgU8, raw: 0x12_34fe}, cnd{op: CondEq, ints: []int64{0xfe}}, 0),
+		one("u8/-2 is 254", slot{typ: ArgU8, raw: 0xfe}, minus2, -1),
+		one("s16/-2 with garbage above", slot{typ: ArgS16, raw: 0x7_fffe}, minus2, 0),
+		one("u16/low half only", slot{typ: ArgU16, raw: 0x7_9d9c}, cnd{op: CondEq, ints: []int64{0x9d9c}}, 0),
+		one("u16/-2 is 65534", slot{typ: ArgU16, raw: 0xfffe}, minus2, -1),
 	}
 }
 
