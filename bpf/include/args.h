@@ -481,6 +481,42 @@ static __always_inline __u32 read_char_iovec(struct gscratch *s,
 	return total;
 }
 
+/* Reads a struct sockaddr_un at raw, as Tetragon does: its family in slot
+ * i's value and its name in the event at data offset off: a path name up
+ * to its NUL, or the UNIX_ABSTRACT_LEN bytes after an abstract name's
+ * leading NUL (they may hold NULs), marked by SOCKADDR_UN_ABSTRACT in the
+ * value. Returns the bytes put in data. */
+static __always_inline __u32 read_sockaddr_un(struct gscratch *s,
+					      struct hook_config *cfg, __u32 i,
+					      __u32 off, __u64 raw)
+{
+	bool kernel = cfg->kernel_mem & (1 << i);
+	__u16 family = 0;
+	char first = 0;
+	long n;
+
+	if (read_buf(&family, sizeof(family), (void *)raw, kernel) < 0 ||
+	    read_buf(&first, 1, (void *)(raw + 2), kernel) < 0)
+		return 0;
+	s->msg.arg_val[i & SLOT_MASK] = family;
+	if (first) {
+		if (kernel)
+			n = bpf_probe_read_kernel_str(&s->msg.data[off],
+						      UNIX_PATH_LEN,
+						      (void *)(raw + 2));
+		else
+			n = bpf_probe_read_user_str(&s->msg.data[off],
+						    UNIX_PATH_LEN,
+						    (void *)(raw + 2));
+		return n > 0 ? (n - 1) & ARG_MASK : 0;
+	}
+	if (read_buf(&s->msg.data[off], UNIX_ABSTRACT_LEN, (void *)(raw + 3),
+		     kernel) < 0)
+		return 0;
+	s->msg.arg_val[i & SLOT_MASK] = family | SOCKADDR_UN_ABSTRACT;
+	return UNIX_ABSTRACT_LEN;
+}
+
 /* Reads argument slot i into the event at data offset off; returns the
  * bytes it put in data. Global functions are verified once, not once per
  * call site, which keeps the loops that call them within budget. */
@@ -585,6 +621,8 @@ __noinline int read_arg(__u32 hook_id, __u32 i, __u32 off)
 	case ARG_MODULE:
 	case ARG_LOAD_INFO:
 		return put_module(s, off, cfg->arg_type[i], raw);
+	case ARG_SOCKADDR_UN:
+		return read_sockaddr_un(s, cfg, i, off, raw);
 	case ARG_CHAR_BUF:
 		return read_char_buf(s, cfg, i, off, raw);
 	case ARG_CHAR_IOVEC:

@@ -60,7 +60,14 @@ enum arg_type {
 	ARG_U8 = 24,	    /* 8-bit unsigned */
 	ARG_S16 = 25,	    /* 16-bit signed */
 	ARG_U16 = 26,	    /* 16-bit unsigned */
+	/* struct sockaddr_un *: its family in the value (with
+	 * SOCKADDR_UN_ABSTRACT for an abstract name), its name in data */
+	ARG_SOCKADDR_UN = 27,
 };
+
+#define UNIX_PATH_LEN 108	     /* sizeof sockaddr_un's sun_path */
+#define UNIX_ABSTRACT_LEN 107	     /* an abstract name: after its NUL */
+#define SOCKADDR_UN_ABSTRACT 0x10000 /* in a sockaddr_un slot's value */
 
 /* What a slot's argument points to when it is not the object its type
  * reads (hook_config.arg_obj): the reader first goes from it to that

@@ -441,10 +441,13 @@ static __always_inline bool eval_arg(struct gscratch *s, struct cond *c,
 	__u32 len = s->msg.arg_len[i];
 	bool str = type == ARG_STRING || type == ARG_FD ||
 		   type == ARG_CHAR_BUF || type == ARG_CHAR_IOVEC ||
+		   type == ARG_SOCKADDR_UN ||
 		   (type >= ARG_FILE && type <= ARG_BPRM);
 
 	if (type == ARG_SOCKADDR || type == ARG_SOCK || type == ARG_SKB)
 		return eval_net(c, type, data, len);
+	if (type == ARG_SOCKADDR_UN && c->op == COND_FAMILY)
+		return in_ints(c, v & 0xffff);
 	if (c->op == COND_FILETYPE)
 		return file_type_in(s, c, i);
 	if (c->op == COND_CAPS_GAINED) {

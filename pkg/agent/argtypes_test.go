@@ -501,3 +501,47 @@ spec:
 		t.Errorf("addrlen %+v, want 16 (sizeof struct sockaddr_in)", a[2])
 	}
 }
+
+// TestSockaddrUn: a connect's struct sockaddr_un, read as Tetragon reads
+// it: its family and path name, or "@" and an abstract name; Prefix
+// filters on the name and Family on the family, in the kernel.
+func TestSockaddrUn(t *testing.T) {
+	dir := t.TempDir()
+	policy := func(name, filters string) string {
+		return fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: %s}
+spec:
+  kprobes:
+  - call: sys_connect
+    syscall: true
+    args: [{index: 1, type: sockaddr_un}]
+    selectors:
+    - matchArgs:
+%s`, name, filters)
+	}
+	load(t, policy("sockun-path", fmt.Sprintf("      - {index: 1, operator: Prefix, values: [%q]}\n", dir+"/vigil-")))
+	load(t, policy("sockun-abstract", fmt.Sprintf("      - {index: 1, operator: Family, values: [AF_UNIX]}\n"+
+		"      - {index: 1, operator: NotPrefix, values: [%q]}\n", dir)))
+	for _, name := range []string{dir + "/other", dir + "/vigil-sock", "@vigil-abstract-" + t.Name()} {
+		if c, err := net.Dial("unix", name); err == nil {
+			c.Close()
+		}
+	}
+	un := func(name string) func(*event.ProcessKprobe) bool {
+		return func(k *event.ProcessKprobe) bool {
+			return len(k.Args) == 1 && k.Args[0].SockaddrUnArg != nil && k.Args[0].SockaddrUnArg.Path == name
+		}
+	}
+	for policy, name := range map[string]string{"sockun-path": dir + "/vigil-sock", "sockun-abstract": "@vigil-abstract-" + t.Name()} {
+		if a := argsOf(t, 1, policy, un(name))[0].Args[0].SockaddrUnArg; a.Family != "AF_UNIX" {
+			t.Errorf("%s: family %q, want AF_UNIX", policy, a.Family)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	for _, policy := range []string{"sockun-path", "sockun-abstract"} {
+		if evs := argsOf(t, 1, policy, func(*event.ProcessKprobe) bool { return true }); len(evs) != 1 {
+			t.Errorf("%s: %d events, want 1 (the other connects do not match)", policy, len(evs))
+		}
+	}
+}

@@ -802,7 +802,7 @@ var syscallArgTypes = map[string]int{
 	"uint64": tracing.ArgU64, "size_t": tracing.ArgU64,
 	"string": tracing.ArgString, "filename": tracing.ArgString,
 	"fd":       tracing.ArgFd,
-	"sockaddr": tracing.ArgSockaddr,
+	"sockaddr": tracing.ArgSockaddr, "sockaddr_un": tracing.ArgSockaddrUn,
 	"char_buf": tracing.ArgCharBuf, "char_iovec": tracing.ArgCharIovec,
 	"syscall64": tracing.ArgS64, "capability": tracing.ArgInt,
 	"nop": tracing.ArgNone, // a placeholder: not read, not in events
@@ -1315,7 +1315,7 @@ func (c *compiler) matchArg(path string, sel uint8, m *policy.ArgSelector, slots
 	if err != nil {
 		return err
 	}
-	if netOp(cd.Op) != (typ == tracing.ArgSockaddr || typ == tracing.ArgSock || typ == tracing.ArgSkb) {
+	if !opApplies(typ, cd.Op) {
 		return unsupported(path+".operator", "operator %s does not apply to an argument of this type", m.Operator)
 	}
 	if isFile(typ) && (cd.Op == tracing.CondEq || cd.Op == tracing.CondPrefix) && c.objNames(cd.SetID, m.Values) {
@@ -1439,9 +1439,20 @@ func netOp(op uint8) bool { return op >= tracing.CondSPort && op <= tracing.Cond
 
 // isString says whether arguments of type typ compare as strings: their
 // text, or the path they resolve to.
+// opApplies: the network operators apply to network arguments only, and
+// of them Family to a sockaddr_un too (whose name the string operators
+// take).
+func opApplies(typ int, op uint8) bool {
+	if typ == tracing.ArgSockaddrUn {
+		return op == tracing.CondFamily || !netOp(op)
+	}
+	return netOp(op) == (typ == tracing.ArgSockaddr || typ == tracing.ArgSock || typ == tracing.ArgSkb)
+}
+
 func isString(typ int) bool {
 	switch typ {
-	case tracing.ArgString, tracing.ArgFd, tracing.ArgCharBuf, tracing.ArgFile, tracing.ArgPath, tracing.ArgBprm:
+	case tracing.ArgString, tracing.ArgFd, tracing.ArgCharBuf, tracing.ArgFile, tracing.ArgPath, tracing.ArgBprm,
+		tracing.ArgSockaddrUn:
 		return true
 	}
 	return false

@@ -148,6 +148,8 @@ func renderArg(typ int, val int64, data []byte) *event.Argument {
 		return &event.Argument{LinuxBinprmArg: &event.FileArg{Path: string(data)}}
 	case tracing.ArgSockaddr:
 		return &event.Argument{SockaddrArg: sockaddr(data)}
+	case tracing.ArgSockaddrUn:
+		return &event.Argument{SockaddrUnArg: sockaddrUn(val, data)}
 	case tracing.ArgSock:
 		return &event.Argument{SockArg: sock(data)}
 	case tracing.ArgCred:
@@ -401,3 +403,17 @@ var (
 		CPUMAP XSKMAP SOCKHASH CGROUP_STORAGE REUSEPORT_SOCKARRAY PERCPU_CGROUP_STORAGE QUEUE STACK
 		SK_STORAGE DEVMAP_HASH STRUCT_OPS RINGBUF INODE_STORAGE TASK_STORAGE BLOOM_FILTER`)
 )
+
+// sockaddrUn is a sockaddr_un slot as Tetragon shows it: an abstract
+// name without its NULs, after an '@'.
+func sockaddrUn(val int64, data []byte) *event.SockaddrUn {
+	out := &event.SockaddrUn{Family: nameOf(shownNames["Family"], int(val&0xffff), "AF_"), Path: string(data)}
+	if val&tracing.SockaddrUnAbstract != 0 {
+		if name := bytes.ReplaceAll(data, []byte{0}, nil); len(name) > 0 {
+			out.Path = "@" + string(name)
+		} else {
+			out.Path = ""
+		}
+	}
+	return out
+}

@@ -85,7 +85,7 @@ func (c *compiler) rawTracepoint(path string, t *policy.TracepointSpec) error {
 		if ft, isFunc := funcArgTypes[a.Type]; isFunc {
 			typ, ok = ft, true
 		}
-		if !ok || typ == tracing.ArgSockaddr || typ == tracing.ArgCharBuf || typ == tracing.ArgFd {
+		if !ok || typ == tracing.ArgSockaddr || typ == tracing.ArgSockaddrUn || typ == tracing.ArgCharBuf || typ == tracing.ArgFd {
 			return unsupported(ap+".type", "type %q cannot be read from a raw tracepoint argument", a.Type)
 		}
 		fh.Config.ArgType[i], fh.Config.ArgIndex[i] = uint8(typ), uint8(a.Index)

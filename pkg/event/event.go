@@ -199,6 +199,7 @@ type Argument struct {
 	// LinuxBinprmArg is the program being executed.
 	LinuxBinprmArg *FileArg     `json:"linux_binprm_arg,omitempty"`
 	SockaddrArg    *SockaddrArg `json:"sockaddr_arg,omitempty"`
+	SockaddrUnArg  *SockaddrUn  `json:"sockaddrun_arg,omitempty"`
 	SyscallID      *SyscallID   `json:"syscall_id,omitempty"`
 	SockArg        *SockArg     `json:"sock_arg,omitempty"`
 	SkbArg         *SkbArg      `json:"skb_arg,omitempty"`
@@ -360,6 +361,13 @@ type SyscallID struct {
 // FileArg is a file or path, resolved in the kernel.
 type FileArg struct {
 	Path string `json:"path"`
+}
+
+// SockaddrUn is a Unix socket address: its family and its name, a path or
+// "@" and an abstract name.
+type SockaddrUn struct {
+	Family string `json:"family"`
+	Path   string `json:"path,omitempty"`
 }
 
 // SockaddrArg is a socket address.

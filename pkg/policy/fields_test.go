@@ -159,7 +159,7 @@ spec:
 	got := Refusals(ps[0].GetSpec())
 	// kernelStackTrace on Post is implemented: not among them
 	want := []Refusal{
-		{"spec.kprobes[0].data[0].btfType", "btfType is not implemented yet"},
+		{"spec.kprobes[0].data[0].btfType", "a data entry of source current_task starts from the task (struct task_struct): btfType does not apply"},
 		{"spec.selectorsMacros.m.matchReturnArgs[0].index", "matchReturnArgs filters the return value: index does not apply"},
 	}
 	if !slices.Equal(got, want) {

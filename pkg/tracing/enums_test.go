@@ -22,6 +22,7 @@ var genericEnums = enumMirrors{
 		"ARG_BPF_MAP": ArgBpfMap, "ARG_PERF_EVENT": ArgPerfEvent, "ARG_CHAR_IOVEC": ArgCharIovec,
 		"ARG_MODULE": ArgModule, "ARG_LOAD_INFO": ArgLoadInfo,
 		"ARG_S8": ArgS8, "ARG_U8": ArgU8, "ARG_S16": ArgS16, "ARG_U16": ArgU16,
+		"ARG_SOCKADDR_UN": ArgSockaddrUn,
 	},
 	"arg_obj": {
 		"OBJ_SELF": ObjSelf, "OBJ_SOCKET": ObjSocket, "OBJ_KIOCB": ObjKiocb, "OBJ_NET_DEVICE": ObjNetDevice,

@@ -96,7 +96,14 @@ const (
 	ArgU8
 	ArgS16
 	ArgU16
+	// ArgSockaddrUn: a struct sockaddr_un *, its family in the value
+	// (with SockaddrUnAbstract for an abstract name), its name in data.
+	ArgSockaddrUn
 )
+
+// SockaddrUnAbstract marks an abstract name in an ArgSockaddrUn slot's
+// value; its data are the bytes after the name's leading NUL.
+const SockaddrUnAbstract = 0x10000
 
 // What a slot's argument points to when it is not the object its type
 // reads (HookConfig.ArgObj), as in enum arg_obj: the kernel goes from it to
