@@ -46,7 +46,7 @@ func watchConfigMap(ctx context.Context, client kubernetes.Interface, flag, ref 
 		}
 		log.WithField("modules", slices.Sorted(maps.Keys(cm.Data))).Info("updated from the ConfigMap")
 	}
-	_, err := factory.Core().V1().ConfigMaps().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+	reg, err := factory.Core().V1().ConfigMaps().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: update, UpdateFunc: func(_, obj any) { update(obj) },
 	})
 	if err != nil {
@@ -55,10 +55,10 @@ func watchConfigMap(ctx context.Context, client kubernetes.Interface, flag, ref 
 	factory.Start(ctx.Done())
 	wait, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	for _, synced := range factory.WaitForCacheSync(wait.Done()) {
-		if !synced {
-			log.Warn("ConfigMap not read yet: the files' modules apply until it is")
-		}
+	// the handler's own sync: the informer's cache can be synced before
+	// the handler has been given what it holds
+	if !cache.WaitForCacheSync(wait.Done(), reg.HasSynced) {
+		log.Warn("ConfigMap not read yet: the files' modules apply until it is")
 	}
 	return nil
 }
