@@ -16,7 +16,12 @@ import (
 // resource's policy loads meanwhile (before it gives up).
 func TestStalledStatusWriteHoldsNothing(t *testing.T) {
 	stall := make(chan struct{})
+	arrived := make(chan struct{}, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
 		select { // the status write hangs until the test ends
 		case <-stall:
 		case <-r.Context().Done():
@@ -28,8 +33,11 @@ func TestStalledStatusWriteHoldsNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// the timeout leaves a loaded kernel-matrix guest time to load the
+	// other policy while the write hangs
+	const timeout = 15 * time.Second
 	c := &crdPolicies{node: "stalled", applied: map[string]int64{}, loaded: map[string]*unstructured.Unstructured{},
-		ps: shared.agent.pols, client: client, statusTimeout: 3 * time.Second}
+		ps: shared.agent.pols, client: client, statusTimeout: timeout}
 	resource := func(name string) *unstructured.Unstructured {
 		u := &unstructured.Unstructured{Object: map[string]any{
 			"apiVersion": vigilGroup + "/v1alpha1", "kind": "TracingPolicy",
@@ -45,7 +53,11 @@ func TestStalledStatusWriteHoldsNothing(t *testing.T) {
 		c.apply(resource("status-stalled")) // loads, then writes its status: stalls
 		reported <- time.Since(start)
 	}()
-	time.Sleep(100 * time.Millisecond) // the first write is hanging now
+	select {
+	case <-arrived: // the first write is hanging now
+	case <-time.After(time.Minute):
+		t.Fatal("the first resource's status write never reached the API server")
+	}
 	if changed, err := c.applyLocked(resource("status-other")); !changed || err != nil {
 		t.Fatalf("another resource during a stalled status write: %v %v", changed, err)
 	}
@@ -57,7 +69,7 @@ func TestStalledStatusWriteHoldsNothing(t *testing.T) {
 	select {
 	case d := <-reported:
 		t.Logf("the stalled status write gave up after %v", d)
-	case <-time.After(10 * time.Second):
+	case <-time.After(2 * timeout):
 		t.Fatal("the stalled status write did not give up")
 	}
 }
