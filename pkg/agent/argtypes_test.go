@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"math/bits"
 	"net"
 	"os"
 	"path/filepath"
@@ -490,8 +491,9 @@ spec:
 		t.Fatal(err)
 	}
 	u.Close()
+	port := uint32(bits.ReverseBytes16(40125)) // network order, read as the host's
 	evs := argsOf(t, 1, "btftype-connect", func(k *event.ProcessKprobe) bool {
-		return len(k.Args) == 3 && k.Args[0].UintArg != nil && *k.Args[0].UintArg == 0x9d9c // 40125 = 0x9c9d
+		return len(k.Args) == 3 && k.Args[0].UintArg != nil && *k.Args[0].UintArg == port
 	})
 	a := evs[0].Args
 	if a[1].UintArg == nil || *a[1].UintArg != 0x0200007f || a[1].Label != "sockaddr_in.sin_addr.s_addr" {
