@@ -1437,8 +1437,6 @@ var netOps = map[string]uint8{
 
 func netOp(op uint8) bool { return op >= tracing.CondSPort && op <= tracing.CondDPortPriv }
 
-// isString says whether arguments of type typ compare as strings: their
-// text, or the path they resolve to.
 // opApplies: the network operators apply to network arguments only, and
 // of them Family to a sockaddr_un too (whose name the string operators
 // take).
@@ -1449,6 +1447,8 @@ func opApplies(typ int, op uint8) bool {
 	return netOp(op) == (typ == tracing.ArgSockaddr || typ == tracing.ArgSock || typ == tracing.ArgSkb)
 }
 
+// isString says whether arguments of type typ compare as strings: their
+// text, or the path they resolve to.
 func isString(typ int) bool {
 	switch typ {
 	case tracing.ArgString, tracing.ArgFd, tracing.ArgCharBuf, tracing.ArgFile, tracing.ArgPath, tracing.ArgBprm,

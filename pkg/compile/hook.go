@@ -408,12 +408,12 @@ var (
 // name without its NULs, after an '@'.
 func sockaddrUn(val int64, data []byte) *event.SockaddrUn {
 	out := &event.SockaddrUn{Family: nameOf(shownNames["Family"], int(val&0xffff), "AF_"), Path: string(data)}
-	if val&tracing.SockaddrUnAbstract != 0 {
-		if name := bytes.ReplaceAll(data, []byte{0}, nil); len(name) > 0 {
-			out.Path = "@" + string(name)
-		} else {
-			out.Path = ""
-		}
+	if val&tracing.SockaddrUnAbstract == 0 {
+		return out
+	}
+	out.Path = ""
+	if name := bytes.ReplaceAll(data, []byte{0}, nil); len(name) > 0 {
+		out.Path = "@" + string(name)
 	}
 	return out
 }
