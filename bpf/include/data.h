@@ -58,7 +58,7 @@ __noinline int send_chunk(__u32 i, __u32 off)
 	m->len = len;
 	m->slot = i;
 	__builtin_memset(m->pad, 0, sizeof(m->pad));
-	bpf_ringbuf_submit(m, wakeup_flags());
+	bpf_ringbuf_submit(m, wakeup_flags(m->hdr.size));
 	return len;
 }
 

@@ -27,23 +27,28 @@ static __always_inline void count(__u32 idx)
 		*v += 1;
 }
 
-/* Wake the reader only once a sixteenth of the ring is filled: one wakeup
- * per record costs the traced workload a context switch each time. The
- * reader also polls on a short timer, which bounds the latency. */
+/* Wake the reader once the unread data reaches a sixteenth of the ring,
+ * with the one record that takes it past that mark. One wakeup per record
+ * would cost the traced workload a context switch each time, and each
+ * forced wakeup is an interrupt (a VM exit under a hypervisor): a reader
+ * that is awake needs none, and one that sleeps went to sleep with the
+ * ring empty (its poll sees any data). The reader also polls on a short
+ * timer, which bounds the latency below the mark. */
 #define WAKEUP_DIVISOR 16
 
-static __always_inline __u64 wakeup_flags(void)
+static __always_inline __u64 wakeup_flags(__u64 size)
 {
 	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	__u64 ring = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
+	__u64 mark =
+	    bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / WAKEUP_DIVISOR;
 
-	return avail >= ring / WAKEUP_DIVISOR ? BPF_RB_FORCE_WAKEUP
-					      : BPF_RB_NO_WAKEUP;
+	return avail < mark && avail + size >= mark ? BPF_RB_FORCE_WAKEUP
+						    : BPF_RB_NO_WAKEUP;
 }
 
 static __always_inline void output(void *data, __u64 size)
 {
-	if (bpf_ringbuf_output(&events, data, size, wakeup_flags()))
+	if (bpf_ringbuf_output(&events, data, size, wakeup_flags(size)))
 		count(COUNTER_RINGBUF_FULL);
 }
 
