@@ -69,7 +69,7 @@ BENCH_OUT ?= bench-results/$(shell date -u +%Y%m%d-%H%M%S)
 bench: build
 	$(GO) run ./bench -out $(BENCH_OUT)
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./pkg/agent/ >$(BENCH_OUT)/go-benchmarks.txt
-	$(GO) test -run '^$$' -bench . -benchtime 3s ./pkg/sink/ ./pkg/spool/ ./pkg/filter/ ./pkg/guard/ ./pkg/respond/ >>$(BENCH_OUT)/go-benchmarks.txt
+	$(GO) test -run '^$$' -bench . -benchtime 3s ./pkg/sink/ ./pkg/spool/ ./pkg/filter/ ./pkg/guard/ ./pkg/respond/ ./pkg/process/ >>$(BENCH_OUT)/go-benchmarks.txt
 	cat $(BENCH_OUT)/go-benchmarks.txt
 	@echo "report: $(BENCH_OUT)/report.md"
 

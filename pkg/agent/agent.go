@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -315,9 +316,20 @@ func (a *Agent) step() error {
 	}
 	if idle {
 		a.stacks.release()
+		a.compact()
 		return a.sink.Flush()
 	}
 	return nil
+}
+
+// compact hands memory back to the system after the process cache has
+// shrunk to a quarter of its peak (thousands of processes exited): Go
+// keeps a heap at its largest otherwise. Rare, so a full collection is
+// affordable.
+func (a *Agent) compact() {
+	if a.cache.Compact() {
+		debug.FreeOSMemory()
+	}
 }
 
 // handleRaw handles one record of the ring buffer: a data record's bytes

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unique"
 
 	"golang.org/x/sys/unix"
 
@@ -13,24 +14,29 @@ import (
 	"github.com/vigil-sec/vigil/pkg/tracing"
 )
 
-// build turns an exec or snapshot record into a process object.
-func (c *Cache) build(r *tracing.Exec) *event.Process {
+// build turns an exec or snapshot record into a process object. The
+// strings many processes share (binary, cwd, cgroup) are interned, and the
+// parent's exec_id is its own where the cache has it.
+func (c *Cache) build(r *tracing.Exec, parent *entry) *event.Process {
 	k := &r.Process
 	p := &event.Process{
 		ExecID:    c.ExecID(k.Ident),
 		Pid:       k.Ident.Pid,
 		UID:       k.Uid,
-		Cwd:       r.Cwd,
-		Binary:    r.Binary,
+		Cwd:       intern(r.Cwd),
+		Binary:    intern(r.Binary),
 		Arguments: formatArgs(r.Args),
 		Flags:     flagString(k.Flags, r.Cwd),
 		StartTime: event.FormatTime(tracing.WallTime(k.Ident.Ktime)),
 		Auid:      k.Auid,
 		Tid:       k.Tid,
-		Cgroup:    &event.Cgroup{ID: k.CgroupID, Name: r.Cgroup},
+		Cgroup:    &event.Cgroup{ID: k.CgroupID, Name: intern(r.Cgroup)},
 		NsPid:     k.Nspid,
 	}
-	if k.Parent.Pid != 0 {
+	switch {
+	case parent != nil:
+		p.ParentExecID = parent.proc.ExecID
+	case k.Parent.Pid != 0:
 		p.ParentExecID = c.ExecID(k.Parent)
 	}
 	if c.opts.Credentials {
@@ -49,6 +55,9 @@ func (c *Cache) build(r *tracing.Exec) *event.Process {
 	}
 	return p
 }
+
+// intern returns the one copy of s that every process shares.
+func intern(s string) string { return unique.Make(s).Value() }
 
 // flagNames are Tetragon's process flag words, in the order it prints them.
 var flagNames = []struct {

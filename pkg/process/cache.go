@@ -4,9 +4,9 @@
 package process
 
 import (
-	"container/list"
 	"encoding/base64"
 	"strconv"
+	"strings"
 
 	"github.com/vigil-sec/vigil/pkg/event"
 	"github.com/vigil-sec/vigil/pkg/tracing"
@@ -27,24 +27,35 @@ type Options struct {
 	Namespaces  bool      // add "ns" to processes
 }
 
+// key names a process image: its pid and the ktime of its exec or clone.
+type key struct {
+	pid   uint32
+	ktime uint64
+}
+
+func keyOf(id tracing.ExecIdent) key { return key{id.Pid, id.Ktime} }
+
 type entry struct {
-	proc     *event.Process
-	parent   *entry // nil when unknown
-	children int    // entries whose parent this is
-	ended    bool   // exited, or replaced by a later exec
-	mntNs    uint32 // mount namespace (0: unknown)
-	elem     *list.Element
+	proc       *event.Process
+	key        key
+	parent     *entry // nil when unknown
+	children   int32  // entries whose parent this is
+	ended      bool   // exited, or replaced by a later exec
+	linked     bool   // in the cache's order
+	mntNs      uint32 // mount namespace (0: unknown)
+	prev, next *entry // the cache's order, oldest first
 }
 
 // Cache holds process images until they have exited and no child that is
 // still kept needs them as its parent. It is not safe for concurrent use.
 type Cache struct {
-	opts      Options
-	byID      map[string]*entry
-	byPid     map[uint32]*entry // the current image of each live process
-	order     *list.List        // entries, oldest first
-	evictions uint64
-	hostNs    [tracing.NsMax]uint32
+	opts        Options
+	byID        map[key]*entry
+	byPid       map[uint32]*entry // the current image of each live process
+	first, last *entry            // the order of entries, oldest first
+	peak        int               // the most entries since the maps were made
+	evictions   uint64
+	hostNs      [tracing.NsMax]uint32
 }
 
 // New returns an empty cache.
@@ -54,12 +65,33 @@ func New(opts Options) *Cache {
 	}
 	return &Cache{
 		opts:   opts,
-		byID:   make(map[string]*entry),
+		byID:   make(map[key]*entry),
 		byPid:  make(map[uint32]*entry),
-		order:  list.New(),
 		hostNs: hostNamespaces(),
 	}
 }
+
+// Compact makes the cache's maps anew when they hold a quarter or less of
+// the most entries they held (Go's maps keep their size after deletes),
+// and says whether it did: memory worth handing back to the system.
+func (c *Cache) Compact() bool {
+	if c.peak < compactMin || len(c.byID) > c.peak/4 {
+		return false
+	}
+	byID := make(map[key]*entry, len(c.byID))
+	for k, e := range c.byID {
+		byID[k] = e
+	}
+	byPid := make(map[uint32]*entry, len(c.byPid))
+	for pid, e := range c.byPid {
+		byPid[pid] = e
+	}
+	c.byID, c.byPid, c.peak = byID, byPid, len(byID)
+	return true
+}
+
+// compactMin is the fewest entries worth compacting the maps after.
+const compactMin = 4096
 
 // Len is the number of process images in the cache.
 func (c *Cache) Len() int { return len(c.byID) }
@@ -76,17 +108,36 @@ func (c *Cache) ExecID(id tracing.ExecIdent) string {
 
 // Lookup returns the process image with the given exec_id, or nil.
 func (c *Cache) Lookup(execID string) *event.Process {
-	if e := c.byID[execID]; e != nil {
+	if e := c.byExecID(execID); e != nil {
 		return e.proc
 	}
 	return nil
+}
+
+// byExecID finds an entry by its exec_id: this node's, made by ExecID.
+func (c *Cache) byExecID(execID string) *entry {
+	raw, err := base64.StdEncoding.DecodeString(execID)
+	if err != nil {
+		return nil
+	}
+	rest, ok := strings.CutPrefix(string(raw), c.opts.NodeName+":")
+	ktime, pid, ok2 := strings.Cut(rest, ":")
+	if !ok || !ok2 {
+		return nil
+	}
+	k, err1 := strconv.ParseUint(ktime, 10, 64)
+	p, err2 := strconv.ParseUint(pid, 10, 32)
+	if err1 != nil || err2 != nil {
+		return nil
+	}
+	return c.byID[key{uint32(p), k}]
 }
 
 // Describe returns the process image id names, its parent and, when
 // enabled, its ancestors, for events other than exec and exit. An image the
 // cache does not know is described by its pid and exec_id alone.
 func (c *Cache) Describe(id tracing.ExecIdent, tid uint32, withAncestors bool) (proc, parent *event.Process, ancestors []*event.Process) {
-	e := c.byID[c.ExecID(id)]
+	e := c.byID[keyOf(id)]
 	if e == nil {
 		return &event.Process{ExecID: c.ExecID(id), Pid: id.Pid, Tid: tid}, nil, nil
 	}
@@ -101,8 +152,8 @@ func (c *Cache) Describe(id tracing.ExecIdent, tid uint32, withAncestors bool) (
 
 // Exec records a new program image and returns its process_exec event.
 func (c *Cache) Exec(r *tracing.Exec) *event.Event {
-	parent := c.byID[c.ExecID(r.Process.Parent)]
-	e := c.insert(c.build(r), parent)
+	parent := c.byID[keyOf(r.Process.Parent)]
+	e := c.insert(c.build(r, parent), keyOf(r.Process.Ident), parent)
 	e.mntNs = r.Process.Ns[tracing.NsMnt]
 	ev := c.execEvent(e, r.Hdr.Ktime)
 	if bp := binaryProperties(&r.Process); bp != nil && c.opts.Credentials {
@@ -121,11 +172,11 @@ func (c *Cache) Snapshot(recs []*tracing.Exec) []*event.Event {
 	entries := make([]*entry, len(recs))
 	for i, r := range recs {
 		r.Args = readCmdline(r.Process.Ident.Pid)
-		entries[i] = c.insert(c.build(r), nil)
+		entries[i] = c.insert(c.build(r, nil), keyOf(r.Process.Ident), nil)
 		entries[i].mntNs = r.Process.Ns[tracing.NsMnt]
 	}
 	for i, r := range recs {
-		if p := c.byID[c.ExecID(r.Process.Parent)]; p != nil && p != entries[i] {
+		if p := c.byID[keyOf(r.Process.Parent)]; p != nil && p != entries[i] {
 			entries[i].parent = p
 			p.children++
 		}
@@ -140,18 +191,19 @@ func (c *Cache) Snapshot(recs []*tracing.Exec) []*event.Event {
 // Clone records a process created by fork: it runs its parent's image
 // under a new exec_id until it execs. Clones make no event.
 func (c *Cache) Clone(r *tracing.Clone) {
-	parent := c.byID[c.ExecID(r.Parent)]
+	parent := c.byID[keyOf(r.Parent)]
 	p := &event.Process{}
+	p.ParentExecID = c.ExecID(r.Parent)
 	if parent != nil {
 		*p = *parent.proc
+		p.ParentExecID = parent.proc.ExecID
 	}
 	p.ExecID = c.ExecID(r.Ident)
 	p.Pid = r.Ident.Pid
 	p.Tid = r.Tid
 	p.Flags = "clone"
 	p.StartTime = event.FormatTime(tracing.WallTime(r.Ident.Ktime))
-	p.ParentExecID = c.ExecID(r.Parent)
-	e := c.insert(p, parent)
+	e := c.insert(p, keyOf(r.Ident), parent)
 	if parent != nil {
 		e.mntNs = parent.mntNs
 	}
@@ -161,7 +213,7 @@ func (c *Cache) Clone(r *tracing.Clone) {
 // and the pids that may still show its files under /proc/PID/root: its
 // own, then its ancestors' in the same mount namespace, nearest first.
 func (c *Cache) MountPeers(execID string) (mntNs uint32, pids []uint32) {
-	e := c.byID[execID]
+	e := c.byExecID(execID)
 	if e == nil {
 		return 0, nil
 	}
@@ -178,11 +230,10 @@ const maxMountPeers = 8
 
 // Exit ends a process and returns its process_exit event.
 func (c *Cache) Exit(r *tracing.Exit) *event.Event {
-	id := c.ExecID(r.Ident)
-	e := c.byID[id]
+	e := c.byID[keyOf(r.Ident)]
 	if e == nil {
 		// not known: exited before the snapshot saw it, or evicted
-		e = &entry{proc: &event.Process{ExecID: id, Pid: r.Ident.Pid, Tid: r.Tid}}
+		e = &entry{proc: &event.Process{ExecID: c.ExecID(r.Ident), Pid: r.Ident.Pid, Tid: r.Tid}}
 	}
 	t := event.FormatTime(tracing.WallTime(r.Hdr.Ktime))
 	exit := &event.ProcessExit{
@@ -232,17 +283,18 @@ func (c *Cache) chain(e *entry) []*event.Process {
 	return out
 }
 
-func (c *Cache) insert(p *event.Process, parent *entry) *entry {
-	if old := c.byID[p.ExecID]; old != nil {
+func (c *Cache) insert(p *event.Process, k key, parent *entry) *entry {
+	if old := c.byID[k]; old != nil {
 		c.remove(old)
 	}
 	c.makeRoom()
-	e := &entry{proc: p, parent: parent}
+	e := &entry{proc: p, key: k, parent: parent}
 	if parent != nil {
 		parent.children++
 	}
-	e.elem = c.order.PushBack(e)
-	c.byID[p.ExecID] = e
+	c.link(e)
+	c.byID[k] = e
+	c.peak = max(c.peak, len(c.byID))
 	if old := c.byPid[p.Pid]; old != nil {
 		c.end(old) // the image this exec replaced
 	}
@@ -269,31 +321,57 @@ func (c *Cache) end(e *entry) {
 }
 
 func (c *Cache) remove(e *entry) {
-	if c.byID[e.proc.ExecID] == e {
-		delete(c.byID, e.proc.ExecID)
+	if c.byID[e.key] == e {
+		delete(c.byID, e.key)
 	}
 	if c.byPid[e.proc.Pid] == e {
 		delete(c.byPid, e.proc.Pid)
 	}
-	if e.elem != nil {
-		c.order.Remove(e.elem)
-		e.elem = nil
+	c.unlink(e)
+}
+
+// link puts e last in the order.
+func (c *Cache) link(e *entry) {
+	e.prev, e.next, e.linked = c.last, nil, true
+	if c.last != nil {
+		c.last.next = e
+	} else {
+		c.first = e
 	}
+	c.last = e
+}
+
+// unlink takes e out of the order, if it is in it.
+func (c *Cache) unlink(e *entry) {
+	if !e.linked {
+		return
+	}
+	if e.prev != nil {
+		e.prev.next = e.next
+	} else {
+		c.first = e.next
+	}
+	if e.next != nil {
+		e.next.prev = e.prev
+	} else {
+		c.last = e.prev
+	}
+	e.prev, e.next, e.linked = nil, nil, false
 }
 
 // makeRoom evicts, when the cache is full, the oldest ended image among the
 // oldest few, or else the oldest image. An evicted image stays reachable
 // from its children, which still name it as their parent.
 func (c *Cache) makeRoom() {
-	for len(c.byID) >= c.opts.Capacity && c.order.Len() > 0 {
-		victim := c.order.Front()
-		for el, n := victim, 0; el != nil && n < 64; el, n = el.Next(), n+1 {
-			if el.Value.(*entry).ended {
-				victim = el
+	for len(c.byID) >= c.opts.Capacity && c.first != nil {
+		victim := c.first
+		for e, n := c.first, 0; e != nil && n < 64; e, n = e.next, n+1 {
+			if e.ended {
+				victim = e
 				break
 			}
 		}
-		c.remove(victim.Value.(*entry))
+		c.remove(victim)
 		c.evictions++
 	}
 }

@@ -114,3 +114,36 @@ func TestParseAncestors(t *testing.T) {
 		}
 	}
 }
+
+func TestCompactAfterLargeDrops(t *testing.T) {
+	c := New(Options{NodeName: "n"})
+	shell := ident(10, 100)
+	c.Exec(execRec(shell, ident(1, 1), "/bin/sh"))
+	const n = 3 * compactMin
+	for i := uint32(0); i < n; i++ {
+		c.Exec(execRec(ident(100+i, 1000+uint64(i)), shell, "/bin/sleep"))
+	}
+	if c.Compact() {
+		t.Fatal("compacted a cache that holds what it held at most")
+	}
+	for i := uint32(0); i < n-100; i++ {
+		c.Exit(exitRec(ident(100+i, 1000+uint64(i)), 0))
+	}
+	if !c.Compact() {
+		t.Fatalf("%d entries left of %d: not compacted", c.Len(), n+1)
+	}
+	if c.Compact() {
+		t.Error("compacted twice without a change")
+	}
+	last := ident(100+n-1, 1000+n-1)
+	if p := c.Lookup(c.ExecID(last)); p == nil || p.Binary != "/bin/sleep" {
+		t.Fatalf("a live process is gone after the compaction: %+v", p)
+	}
+	ev := c.Exec(execRec(ident(99999, 99999), last, "/bin/ls"))
+	if ev.ProcessExec.Parent == nil || ev.ProcessExec.Parent.ExecID != c.ExecID(last) {
+		t.Errorf("an exec after the compaction lost its parent: %+v", ev.ProcessExec.Parent)
+	}
+	if c.Len() != 102 {
+		t.Errorf("%d entries, want 102 (the shell, 100 sleeps, ls)", c.Len())
+	}
+}
