@@ -222,7 +222,7 @@ func testPod(t *testing.T, k *kubetest.Server) *corev1.Pod {
 // podIndex runs the agent's pod index (pkg/pods) and waits for pod.
 func podIndex(t *testing.T, ctx context.Context, client kubernetes.Interface, pod *corev1.Pod) {
 	t.Helper()
-	ix := pods.New(client, rbacNode)
+	ix := pods.New(client.CoreV1(), rbacNode)
 	ictx, stop := context.WithCancel(ctx)
 	defer stop()
 	ix.Start(ictx)
@@ -248,7 +248,7 @@ func annotateAndLabel(t *testing.T, k *kubetest.Server, client kubernetes.Interf
 		t.Fatal(err)
 	}
 	results := make(chan respond.Result, 4)
-	if err := e.Start(respond.Options{Client: client, OnResult: func(r respond.Result) { results <- r }}); err != nil {
+	if err := e.Start(respond.Options{Client: client.CoreV1(), OnResult: func(r respond.Result) { results <- r }}); err != nil {
 		t.Fatal(err)
 	}
 	defer e.Close()

@@ -10,7 +10,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/kubernetes"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/vigil-sec/vigil/pkg/agent"
@@ -44,7 +44,7 @@ type agentFlags struct {
 	guardrails                 []string
 	guardrailsConfigMap        string
 	responses                  responseFlags
-	client                     kubernetes.Interface // with --enable-k8s-api
+	client                     corev1client.CoreV1Interface // with --enable-k8s-api
 }
 
 func agentCommand() *cobra.Command {
@@ -134,7 +134,7 @@ func startPods(ctx context.Context, f *agentFlags) error {
 	if err != nil {
 		return fmt.Errorf("--enable-k8s-api: %w", err)
 	}
-	client, err := kubernetes.NewForConfig(cfg)
+	client, err := corev1client.NewForConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("--enable-k8s-api: %w", err)
 	}

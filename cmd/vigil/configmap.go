@@ -10,11 +10,11 @@ import (
 
 	"github.com/sirupsen/logrus"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/vigil-sec/vigil/pkg/kubewatch"
 )
 
 // watchConfigMap hands set the data (file name -> Rego module) of the
@@ -22,7 +22,7 @@ import (
 // a version set refuses is logged and the previous one stays. It waits up
 // to 10 s for the first version: an API server that is down must not keep
 // the agent from starting.
-func watchConfigMap(ctx context.Context, client kubernetes.Interface, flag, ref string, set func(map[string]string) error) error {
+func watchConfigMap(ctx context.Context, client corev1client.CoreV1Interface, flag, ref string, set func(map[string]string) error) error {
 	ns, name, ok := strings.Cut(ref, "/")
 	if !ok || ns == "" || name == "" {
 		return fmt.Errorf("%s %q: want namespace/name", flag, ref)
@@ -30,10 +30,8 @@ func watchConfigMap(ctx context.Context, client kubernetes.Interface, flag, ref 
 	if client == nil {
 		return fmt.Errorf("%s needs --enable-k8s-api", flag)
 	}
-	factory := informers.NewSharedInformerFactoryWithOptions(client, 10*time.Minute, informers.WithNamespace(ns),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", name).String()
-		}))
+	inf := kubewatch.Informer[*corev1.ConfigMapList](client.ConfigMaps(ns),
+		fields.OneTermEqualSelector("metadata.name", name).String(), &corev1.ConfigMap{}, nil, "")
 	log := logrus.WithField(strings.TrimPrefix(flag, "--"), ref)
 	update := func(obj any) {
 		cm, ok := obj.(*corev1.ConfigMap)
@@ -46,13 +44,13 @@ func watchConfigMap(ctx context.Context, client kubernetes.Interface, flag, ref 
 		}
 		log.WithField("modules", slices.Sorted(maps.Keys(cm.Data))).Info("updated from the ConfigMap")
 	}
-	reg, err := factory.Core().V1().ConfigMaps().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+	reg, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: update, UpdateFunc: func(_, obj any) { update(obj) },
 	})
 	if err != nil {
 		return err
 	}
-	factory.Start(ctx.Done())
+	go inf.RunWithContext(ctx)
 	wait, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	// the handler's own sync: the informer's cache can be synced before

@@ -4,14 +4,14 @@ import (
 	"context"
 	"fmt"
 
-	"k8s.io/client-go/kubernetes"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	"github.com/vigil-sec/vigil/pkg/guard"
 )
 
 // guardrails loads the Rego guardrails from files; with a ConfigMap named,
 // its data (file name -> Rego) replaces them whenever it changes.
-func guardrails(ctx context.Context, files []string, configMap string, client kubernetes.Interface) (*guard.Guard, error) {
+func guardrails(ctx context.Context, files []string, configMap string, client corev1client.CoreV1Interface) (*guard.Guard, error) {
 	if len(files) == 0 && configMap == "" {
 		return nil, nil
 	}

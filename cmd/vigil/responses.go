@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/kubernetes"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	"github.com/vigil-sec/vigil/pkg/guard"
 	"github.com/vigil-sec/vigil/pkg/metrics"
@@ -33,7 +33,7 @@ func responseFlagsOf(cmd *cobra.Command, f *responseFlags) {
 
 // start loads the response rules, if any, from files and a ConfigMap, and
 // starts their worker; its sink responses go to the sinks by name.
-func (f *responseFlags) start(ctx context.Context, client kubernetes.Interface, named map[string]output.Exporter) (*respond.Engine, error) {
+func (f *responseFlags) start(ctx context.Context, client corev1client.CoreV1Interface, named map[string]output.Exporter) (*respond.Engine, error) {
 	if len(f.rules) == 0 && f.configMap == "" {
 		return nil, nil
 	}

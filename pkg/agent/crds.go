@@ -14,10 +14,10 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/vigil-sec/vigil/pkg/kubewatch"
 	"github.com/vigil-sec/vigil/pkg/lifecycle"
 	"github.com/vigil-sec/vigil/pkg/policy"
 )
@@ -64,7 +64,6 @@ type crdPolicies struct {
 	ps        *lifecycle.Policies
 	client    dynamic.Interface
 	discovery discovery.DiscoveryInterface
-	factory   dynamicinformer.DynamicSharedInformerFactory
 	watching  map[schema.GroupVersionResource]bool
 	synced    []cache.InformerSynced // each handler has had its initial list
 	pruned    bool
@@ -86,7 +85,6 @@ func crdSource(ps *lifecycle.Policies, cfg *rest.Config, node string, every time
 	}
 	return &crdPolicies{node: node, applied: map[string]int64{}, loaded: map[string]*unstructured.Unstructured{},
 		every: every, ps: ps, client: client, discovery: disc, statusTimeout: statusTimeout,
-		factory:  dynamicinformer.NewDynamicSharedInformerFactory(client, 10*time.Minute),
 		watching: map[schema.GroupVersionResource]bool{}}, nil
 }
 
@@ -146,7 +144,8 @@ func (c *crdPolicies) watchInstalled(ctx context.Context) {
 		if c.watching[gvr] || !c.installed(gvr) {
 			continue
 		}
-		inf := c.factory.ForResource(gvr).Informer()
+		inf := kubewatch.Informer[*unstructured.UnstructuredList](c.client.Resource(gvr), "",
+			&unstructured.Unstructured{}, nil, gvr.String())
 		reg, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 			AddFunc:    c.apply,
 			UpdateFunc: func(_, obj any) { c.apply(obj) },
@@ -156,11 +155,11 @@ func (c *crdPolicies) watchInstalled(ctx context.Context) {
 			logrus.WithError(err).WithField("resource", gvr.String()).Error("watching policies")
 			continue
 		}
+		go inf.RunWithContext(ctx)
 		c.watching[gvr] = true
 		c.synced = append(c.synced, reg.HasSynced)
 		logrus.WithField("resource", gvr.GroupResource().String()).Info("loading TracingPolicy resources from the API server")
 	}
-	c.factory.Start(ctx.Done())
 	if !c.pruned && len(c.watching) > 0 && cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		c.prune()
 		c.pruned = true

@@ -6,45 +6,38 @@ package pods
 import (
 	"context"
 	"strings"
-	"time"
 
 	"github.com/sirupsen/logrus"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/vigil-sec/vigil/pkg/containerid"
 	"github.com/vigil-sec/vigil/pkg/event"
+	"github.com/vigil-sec/vigil/pkg/kubewatch"
 )
 
 const byContainer = "containerID"
 
 // Index answers which pod and container a container id belongs to.
 type Index struct {
-	factory  informers.SharedInformerFactory
 	informer cache.SharedIndexInformer
 }
 
 // New watches the pods whose spec.nodeName is node. Nothing is read until
 // Start; the informer retries with backoff while the API server is down.
-func New(client kubernetes.Interface, node string) *Index {
-	factory := informers.NewSharedInformerFactoryWithOptions(client, 10*time.Minute,
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", node).String()
-		}))
-	inf := factory.Core().V1().Pods().Informer()
-	if err := inf.AddIndexers(cache.Indexers{byContainer: containerIDs}); err != nil {
-		panic(err) // only when the informer has started, which it has not
-	}
-	return &Index{factory: factory, informer: inf}
+func New(client corev1client.CoreV1Interface, node string) *Index {
+	inf := kubewatch.Informer[*corev1.PodList](client.Pods(metav1.NamespaceAll),
+		fields.OneTermEqualSelector("spec.nodeName", node).String(), &corev1.Pod{},
+		cache.Indexers{byContainer: containerIDs}, "")
+	return &Index{informer: inf}
 }
 
 // Start runs the informer until ctx ends.
 func (ix *Index) Start(ctx context.Context) {
-	ix.factory.Start(ctx.Done())
+	go ix.informer.RunWithContext(ctx)
 }
 
 // Synced says whether the first list of pods has arrived.

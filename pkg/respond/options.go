@@ -3,7 +3,7 @@ package respond
 import (
 	"time"
 
-	"k8s.io/client-go/kubernetes"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	"github.com/vigil-sec/vigil/pkg/output"
 )
@@ -18,7 +18,7 @@ type Options struct {
 	// capture nothing and say so.
 	EvidenceDir string
 	// Client patches pods for annotate and label; nil: they are skipped.
-	Client kubernetes.Interface
+	Client corev1client.CoreV1Interface
 	// Sinks are the exporters sink responses name. The worker goroutine
 	// calls them: an exporter the agent also writes to must be safe for
 	// concurrent use.

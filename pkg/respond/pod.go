@@ -35,7 +35,7 @@ func (e *Engine) patchPod(a *alert, r Response) error {
 	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
 	defer cancel()
 	pod := a.proc.Pod
-	_, err = e.opts.Client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.MergePatchType, patch,
+	_, err = e.opts.Client.Pods(pod.Namespace).Patch(ctx, pod.Name, types.MergePatchType, patch,
 		metav1.PatchOptions{FieldManager: "vigil"})
 	return err
 }

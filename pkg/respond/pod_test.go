@@ -29,7 +29,7 @@ var _ output.Exporter = (*recorder)(nil)
 func TestAnnotateAndEvidence(t *testing.T) {
 	client := fake.NewClientset(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "web", Name: "api-1"}})
 	mods := example("setuid-root.rego")
-	e, results := started(t, Options{Client: client, EvidenceDir: t.TempDir()}, mods)
+	e, results := started(t, Options{Client: client.CoreV1(), EvidenceDir: t.TempDir()}, mods)
 	pid := sleeper(t)
 	pod := &event.Pod{Namespace: "web", Name: "api-1", Container: &event.Container{Name: "api", Pid: 12}}
 	ev := kprobeAlert(t, pid, "setuid-root", pod)
@@ -56,7 +56,7 @@ func TestAnnotateAndEvidence(t *testing.T) {
 
 func TestLabelSkipsWithoutPod(t *testing.T) {
 	client := fake.NewClientset()
-	e, results := started(t, Options{Client: client}, testModules)
+	e, results := started(t, Options{Client: client.CoreV1()}, testModules)
 	export(t, e, testAlert(t, 1, nil, Response{Action: ActionLabel, Key: "k", Value: "v"}))
 	if r := result(t, results); r.Skipped != "the alert's process runs in no pod" {
 		t.Errorf("label without a pod: %+v", r)
