@@ -67,8 +67,11 @@ func (r *report) table(configs []config, times [][]float64, base []int) {
 func (r *report) versus(workload string, none, vigil, auditd []float64) string {
 	v, a := median(vigil)-median(none), median(auditd)-median(none)
 	r.overhead = append(r.overhead, overhead{workload, 100 * v / median(none), 100 * a / median(none)})
-	if v <= 0 {
+	switch {
+	case v <= 0:
 		return fmt.Sprintf("Vigil's overhead is within noise; auditd's %+.1f%%", 100*a/median(none))
+	case a <= 0:
+		return fmt.Sprintf("auditd's overhead is within noise; Vigil's %+.1f%%", 100*v/median(none))
 	}
 	return fmt.Sprintf("auditd costs %.1fx Vigil's overhead", a/v)
 }
