@@ -100,7 +100,7 @@ func syscallLoops(r *report, o options) error {
 		pp(2), pp(1), pp(1)-pp(2), pp(4), pp(4)-pp(2), pp(3))
 	r.printf("\nper open/close iteration: a policy on another syscall %.0f ns; an openat hook miss %.0f ns more; a hit (event built and sent) %.0f ns more than a miss; openat policy that never matches: %s\n\n",
 		ns(med[1], med[0]), ns(med[5], med[1]), ns(med[6], med[5]), r.versus("open/close loop", times[0], times[5], times[7]))
-	return nil
+	return inKernelCost(r, o, dir, target)
 }
 
 func openLoop(path string, n int) (float64, error) {

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/link"
+)
+
+// statsOpens is how many open/close iterations each in-kernel measurement
+// makes.
+const statsOpens = 200000
+
+// inKernelCost reports, from the kernel's BPF statistics (bpf_stats), what
+// each syscall program costs a run in the kernel: an empty program on
+// syscalls/sys_enter_openat (the floor of a hooked syscall) and Vigil's
+// with an openat policy that misses (integer filter, string Prefix) and
+// one that matches. bpf_stats' own clock reads are in every figure alike.
+func inKernelCost(r *report, o options, dir, target string) error {
+	stats, err := ebpf.EnableStats(0) // BPF_STATS_RUN_TIME
+	if err != nil {
+		return fmt.Errorf("enabling bpf_stats: %w", err)
+	}
+	defer stats.Close()
+	r.printf("### In the kernel, per run (bpf_stats, %d open/close iterations)\n\n| configuration | program | runs | ns per run |\n|---|---|---|---|\n", statsOpens)
+	floor, err := emptyProgramCost(target)
+	if err != nil {
+		return err
+	}
+	r.printf("| floor: empty program on syscalls/sys_enter_openat | (empty) | %d | %.0f |\n", floor.RunCount, perRun(floor))
+	for _, c := range []struct{ name, policy string }{
+		{"openat policy, integer filter that never matches", intMissPolicy},
+		{"openat policy, Prefix that never matches", fmt.Sprintf(openPolicy, "/nonexistent/")},
+		{"openat policy, every open matches", fmt.Sprintf(openPolicy, filepath.Dir(target))},
+	} {
+		pol := filepath.Join(dir, "stats.yaml")
+		if err := os.WriteFile(pol, []byte(c.policy), 0o600); err != nil {
+			return err
+		}
+		var progs map[string]*ebpf.ProgramStats
+		_, err := underAgent(o.bin, []string{"--tracing-policy", pol}, func() (float64, error) {
+			if _, err := openLoop(target, statsOpens); err != nil {
+				return 0, err
+			}
+			progs, err = syscallProgramStats()
+			return 0, err
+		})
+		if err != nil {
+			return err
+		}
+		for name, s := range progs {
+			r.printf("| %s | %s | %d | %.0f |\n", c.name, name, s.RunCount, perRun(s))
+		}
+	}
+	r.printf("\n")
+	return nil
+}
+
+// intMissPolicy hooks openat with a filter on its flags that never holds:
+// no string is read.
+const intMissPolicy = `apiVersion: vigil.dev/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: bench-openat-int
+spec:
+  kprobes:
+  - call: sys_openat
+    syscall: true
+    args:
+    - {index: 2, type: int}
+    selectors:
+    - matchArgs:
+      - {index: 2, operator: Equal, values: ["12345"]}
+`
+
+func perRun(s *ebpf.ProgramStats) float64 {
+	return float64(s.Runtime.Nanoseconds()) / float64(max(s.RunCount, 1))
+}
+
+// emptyProgramCost runs the open loop with an empty program on openat's own
+// tracepoint and returns its statistics.
+func emptyProgramCost(target string) (*ebpf.ProgramStats, error) {
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.TracePoint, License: "GPL",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()}})
+	if err != nil {
+		return nil, fmt.Errorf("loading an empty program: %w", err)
+	}
+	defer prog.Close()
+	l, err := link.Tracepoint("syscalls", "sys_enter_openat", prog, nil)
+	if err != nil {
+		return nil, fmt.Errorf("attaching an empty program: %w", err)
+	}
+	defer l.Close()
+	if _, err := openLoop(target, statsOpens); err != nil {
+		return nil, err
+	}
+	return prog.Stats()
+}
+
+// syscallProgramStats are the statistics of the agent's syscall programs
+// that ran, by name.
+func syscallProgramStats() (map[string]*ebpf.ProgramStats, error) {
+	out := map[string]*ebpf.ProgramStats{}
+	for id := ebpf.ProgramID(0); ; {
+		next, err := ebpf.ProgramGetNextID(id)
+		if err != nil {
+			return out, nil // no more
+		}
+		id = next
+		prog, err := ebpf.NewProgramFromID(id)
+		if err != nil {
+			continue // gone meanwhile
+		}
+		info, ierr := prog.Info()
+		s, serr := prog.Stats()
+		prog.Close()
+		if ierr == nil && serr == nil && strings.HasPrefix(info.Name, "generic_sys") && s.RunCount > 0 {
+			out[fmt.Sprintf("%s (id %d)", info.Name, id)] = s
+		}
+	}
+}
