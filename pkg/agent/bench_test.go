@@ -63,7 +63,7 @@ func BenchmarkPipeline(b *testing.B) {
 	n := 0
 	for i := 0; i < b.N; i++ {
 		a := &Agent{cache: process.New(process.Options{NodeName: "bench"}), sink: &output.Output{Exported: []output.Exporter{export.New(discard{io.Discard})}},
-			data: newAssembler(tracing.Config{})}
+			data: newAssembler(tracing.Config{}), stacks: newStackTraces(nil, false)}
 		for _, raw := range recs {
 			rec, err := tracing.Decode(raw)
 			if err != nil {
