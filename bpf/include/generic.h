@@ -328,6 +328,11 @@ enum select_phase {
 	PHASE_ALL = 0,
 	PHASE_ENTRY = 1,
 	PHASE_EXIT = 2,
+	/* a whole hook in two steps: the conditions on the process (binary,
+	 * pid, namespaces, capabilities, workload), before any argument is
+	 * read, then those on the arguments and the return value */
+	PHASE_PROCESS = 3,
+	PHASE_ARGS = 4,
 };
 
 /* One member of an argument's resolve path: its offset from the value so

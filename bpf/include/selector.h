@@ -618,24 +618,40 @@ __noinline int changes_seen(__u32 hook_id, __u32 sel)
 	return 0;
 }
 
+/* Whether condition c is on an argument or the return value. */
+static __always_inline bool on_args(struct cond *c)
+{
+	return c->subject < MAX_ARGS || c->subject == SUBJ_RET;
+}
+
 /* Whether select skips condition c in phase (enum select_phase). */
 static __always_inline bool skipped(struct cond *c, int phase)
 {
-	if (phase == PHASE_ENTRY)
+	switch (phase) {
+	case PHASE_ENTRY:
 		return c->subject == SUBJ_RET;
-	if (phase == PHASE_EXIT)
+	case PHASE_EXIT:
 		return c->subject != SUBJ_RET;
+	case PHASE_PROCESS:
+		return on_args(c);
+	case PHASE_ARGS:
+		return !on_args(c);
+	}
 	return false;
 }
 
 /* Returns the first selector whose conditions all hold, or -1; in
- * PHASE_EXIT only selector only is a candidate. */
+ * PHASE_EXIT only selector only is a candidate. PHASE_ARGS goes on from
+ * the selectors PHASE_PROCESS left: a miss on the process alone costs no
+ * argument read (a path resolved, a string copied). */
 static __always_inline int select(struct gscratch *s, struct hook_config *cfg,
 				  int phase, __u32 only)
 {
-	s->failed = phase == PHASE_EXIT ? ~(1u << (only & 31)) : 0;
-	s->bin_len = 0;
-	s->ns_read = 0;
+	if (phase != PHASE_ARGS) {
+		s->failed = phase == PHASE_EXIT ? ~(1u << (only & 31)) : 0;
+		s->bin_len = 0;
+		s->ns_read = 0;
+	}
 	for (int i = 0; i < MAX_CONDS; i++) {
 		struct cond *c = &cfg->conds[i];
 		__u32 bit;

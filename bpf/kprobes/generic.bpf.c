@@ -496,9 +496,11 @@ __noinline int run_hook(__u32 hook_id, __u32 nr)
 	}
 	if (cfg->skip_opath && path_only(task, s->raw[RAW_RET]))
 		return 0;
+	if (select(s, cfg, PHASE_PROCESS, 0) < 0)
+		return 0;
 	read_ret(s, cfg);
 	read_args(s, cfg, 0xff);
-	sel = select(s, cfg, PHASE_ALL, 0);
+	sel = select(s, cfg, PHASE_ARGS, 0);
 	if (sel < 0)
 		return 0;
 	changes_seen(cfg->hook_id, sel);
