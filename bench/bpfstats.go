@@ -32,10 +32,15 @@ func inKernelCost(r *report, o options, dir, target string) error {
 		return err
 	}
 	r.printf("| floor: empty program on syscalls/sys_enter_openat | (empty) | %d | %.0f |\n", floor.RunCount, perRun(floor))
+	shadow, err := os.ReadFile("examples/policies/kill-shadow-read.yaml")
+	if err != nil {
+		return err
+	}
 	for _, c := range []struct{ name, policy string }{
 		{"openat policy, integer filter that never matches", intMissPolicy},
 		{"openat policy, Prefix that never matches", fmt.Sprintf(openPolicy, "/nonexistent/")},
 		{"openat policy, every open matches", fmt.Sprintf(openPolicy, filepath.Dir(target))},
+		{"kill-shadow-read (example), by a binary that is not cat or less", string(shadow)},
 	} {
 		pol := filepath.Join(dir, "stats.yaml")
 		if err := os.WriteFile(pol, []byte(c.policy), 0o600); err != nil {

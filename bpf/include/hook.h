@@ -21,6 +21,25 @@ struct {
 	__type(value, struct hook_config);
 } hook_configs SEC(".maps");
 
+/* A process image and a string set: the key of a matchBinaries verdict
+ * (bin_matches, selector.h). The image is named by its exec identity in
+ * the process map, which an exec renews; set ids are never reused while
+ * the programs are loaded. */
+struct bin_key {
+	__u64 ktime; /* proc_entry.ident.ktime */
+	__u32 tgid;
+	__u32 set_id;
+	__u32 op;
+	__u32 pad;
+};
+
+/* The verdict; exe, the mm's exe_file when checked, guards the window of
+ * an exec before the process map learns of it. */
+struct bin_match {
+	__u64 exe;
+	__u64 in;
+};
+
 /* Per-CPU work space, shared by every hook and policy. What a miss
  * touches comes first, next to the event's header and first argument, so
  * that it spans few pages. */
@@ -55,6 +74,8 @@ struct gscratch {
 	__u64 data_src[MAX_ARGS];
 	__u32 data_want[MAX_ARGS];
 	__u32 data_kmem;
+	struct bin_key bin_key;
+	struct bin_match bin_match;
 	struct str_key key;
 	__u8 tmp[STR_KEY_MASK + 1];
 	struct path_buf path;

@@ -43,6 +43,15 @@ struct {
 	__type(value, char[SUBSTR_LEN]);
 } substrs SEC(".maps");
 
+/* matchBinaries verdicts by process image and set (struct bin_key),
+ * so that only the first check after an exec walks the path. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 32768);
+	__type(key, struct bin_key);
+	__type(value, struct bin_match);
+} bin_matches SEC(".maps");
+
 /* The bytes of a SubStringIgnCase argument, lowercased. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -228,20 +237,18 @@ static __always_inline bool in_addr_set(__u32 set_id, __u16 family, __u8 *addr)
 	return bpf_map_lookup_elem(&addr_sets, &k) != NULL;
 }
 
-/* Resolves the executable path of the task (SUBJ_BINARY) or its parent
- * (SUBJ_PARENT_BINARY) into s->path, once per event and subject. */
+/* Resolves the executable path of task, the binary of subject subj
+ * (SUBJ_BINARY, or SUBJ_PARENT_BINARY with task the parent), into
+ * s->path, once per event and subject. */
 static __always_inline void resolve_binary(struct gscratch *s,
-					   struct task_struct *task, __u32 subj)
+					   struct task_struct *task,
+					   struct file *exe, __u32 subj)
 {
-	struct file *exe;
 	struct fs_struct *fs = BPF_CORE_READ(task, fs);
 	__s32 start;
 
 	if (s->bin_len && s->bin_subj == subj)
 		return;
-	if (subj == SUBJ_PARENT_BINARY)
-		task = BPF_CORE_READ(task, real_parent);
-	exe = BPF_CORE_READ(task, mm, exe_file);
 	s->bin_len = 0;
 	if (!exe || !fs)
 		return;
@@ -249,6 +256,36 @@ static __always_inline void resolve_binary(struct gscratch *s,
 	s->bin_off = start & PATH_MASK;
 	s->bin_len = (PATH_LEN - start) & PATH_MASK;
 	s->bin_subj = subj;
+}
+
+/* Whether task's executable is in condition c's string set, from
+ * bin_matches when this image was checked against the set before. */
+static __always_inline bool binary_in(struct gscratch *s, struct cond *c,
+				      struct task_struct *task, __u32 subj)
+{
+	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct proc_entry *e = bpf_map_lookup_elem(&procs, &tgid);
+	struct bin_key *k = &s->bin_key;
+	struct bin_match *m = &s->bin_match, *seen;
+
+	k->tgid = tgid;
+	k->set_id = c->set_id;
+	k->op = c->op;
+	k->pad = 0;
+	m->exe = (__u64)exe;
+	if (e) {
+		k->ktime = e->ident.ktime;
+		seen = bpf_map_lookup_elem(&bin_matches, k);
+		if (seen && seen->exe == m->exe)
+			return seen->in;
+	}
+	resolve_binary(s, task, exe, subj);
+	m->in = in_str_set(s, c->op, c->set_id,
+			   &s->path.buf[s->bin_off & PATH_MASK], s->bin_len);
+	if (e && exe)
+		bpf_map_update_elem(&bin_matches, k, m, BPF_ANY);
+	return m->in;
 }
 
 /* The task's capability set which (enum cap_set). */
@@ -496,13 +533,14 @@ static __always_inline bool pid_matches(struct cond *c,
 /* Whether the executable of the current task's depth-th ancestor (0: the
  * task) is in condition i's string set: 1 if it is, 0 if not, -1 when the
  * task has no such ancestor. Global, so a walk up the ancestors is
- * verified once. It leaves s->path holding that ancestor's path. */
+ * verified once. */
 __noinline int ancestor_binary_in(__u32 hook_id, __u32 i, __u32 depth)
 {
 	struct hook_config *cfg = bpf_map_lookup_elem(&hook_configs, &hook_id);
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct gscratch *s = scratch();
 	struct cond *c;
+	int r;
 
 	if (!cfg || !s)
 		return -1;
@@ -515,10 +553,9 @@ __noinline int ancestor_binary_in(__u32 hook_id, __u32 i, __u32 depth)
 	if (!task || BPF_CORE_READ(task, tgid) == 0)
 		return -1;
 	s->bin_len = 0;
-	resolve_binary(s, task, SUBJ_BINARY);
-	s->bin_subj = 0; /* not the current task's: resolve_binary redoes it */
-	return in_str_set(s, c->op, c->set_id,
-			  &s->path.buf[s->bin_off & PATH_MASK], s->bin_len);
+	r = binary_in(s, c, task, SUBJ_BINARY);
+	s->bin_len = 0; /* not the current task's: resolve_binary redoes it */
+	return r;
 }
 
 /* matchBinaries with followChildren: 1 when the process or one of its
@@ -552,12 +589,11 @@ __noinline int eval_cond(__u32 hook_id, __u32 i)
 		r = pid_matches(c, task);
 	} else if (c->subject == SUBJ_BINARY && (c->v1 & BIN_FOLLOW_CHILDREN)) {
 		r = lineage_matches(hook_id, i) == 1;
-	} else if (c->subject == SUBJ_BINARY ||
-		   c->subject == SUBJ_PARENT_BINARY) {
-		resolve_binary(s, task, c->subject);
-		r = in_str_set(s, c->op, c->set_id,
-			       &s->path.buf[s->bin_off & PATH_MASK],
-			       s->bin_len);
+	} else if (c->subject == SUBJ_BINARY) {
+		r = binary_in(s, c, task, SUBJ_BINARY);
+	} else if (c->subject == SUBJ_PARENT_BINARY) {
+		r = binary_in(s, c, BPF_CORE_READ(task, real_parent),
+			      SUBJ_PARENT_BINARY);
 	} else if (c->subject == SUBJ_NS) {
 		r = ns_matches(s, c, task);
 	} else if (c->subject == SUBJ_CAPS) {

@@ -131,6 +131,33 @@ func TestSigkillOnPrefixAndBinary(t *testing.T) {
 	}
 }
 
+// The kernel remembers each process image's matchBinaries verdicts; an exec
+// keeps the pid and brings a new image, which is checked again: a shell
+// found not to be cat becomes cat, and one found to be the shell becomes
+// cat, which is not.
+func TestBinaryCheckedAgainAfterExec(t *testing.T) {
+	dir, secret, other := secretFiles(t)
+	load(t, killReadPolicy("kill-cat-after-exec", secret, "enforce"))
+	sh := exec.Command("/bin/sh", "-c", `read x < "$1"; read x < "$1"; exec /bin/cat "$1"`, "sh", secret)
+	if sig := killedBy(sh.Run()); sig != syscall.SIGKILL {
+		t.Fatalf("sh that became cat: killed by %v, want SIGKILL", sig)
+	}
+	k := shared.sink.one(t, "event of the cat sh became", kprobeOf(sh.Process.Pid, "kill-cat-after-exec")).ProcessKprobe
+	if k.Process.Binary != resolvedPath("/bin/cat") {
+		t.Errorf("killed binary %q, want cat", k.Process.Binary)
+	}
+	load(t, strings.Replace(killReadPolicy("kill-sh-after-exec", dir+"/other", "enforce"),
+		resolvedPath("/bin/cat"), resolvedPath("/bin/sh"), 1))
+	sh = exec.Command("/bin/sh", "-c", `read x < "$1"; exec /bin/cat "$2"`, "sh", secret, other)
+	if err := sh.Run(); err != nil {
+		t.Fatalf("cat that sh became must be untouched: %v", err)
+	}
+	sh = exec.Command("/bin/sh", "-c", `read x < "$1"`, "sh", other)
+	if sig := killedBy(sh.Run()); sig != syscall.SIGKILL {
+		t.Fatalf("sh reading other: killed by %v, want SIGKILL", sig)
+	}
+}
+
 // The kernel counts every match and enforcement action, also those that
 // post no event; a monitor-mode match is no action.
 func TestCountsWithoutEvents(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	genericMapAddrSets               = "addr_sets"
+	genericMapBinMatches             = "bin_matches"
 	genericMapCgroupScopes           = "cgroup_scopes"
 	genericMapCounters               = "counters"
 	genericMapEntrySels              = "entry_sels"
@@ -145,6 +146,7 @@ type genericProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type genericMapSpecs struct {
 	AddrSets         *ebpf.MapSpec `ebpf:"addr_sets"`
+	BinMatches       *ebpf.MapSpec `ebpf:"bin_matches"`
 	CgroupScopes     *ebpf.MapSpec `ebpf:"cgroup_scopes"`
 	Counters         *ebpf.MapSpec `ebpf:"counters"`
 	EntrySels        *ebpf.MapSpec `ebpf:"entry_sels"`
@@ -215,6 +217,7 @@ func (o *genericObjects) Close() error {
 // It can be passed to loadGenericObjects or ebpf.CollectionSpec.LoadAndAssign.
 type genericMaps struct {
 	AddrSets         *ebpf.Map `ebpf:"addr_sets"`
+	BinMatches       *ebpf.Map `ebpf:"bin_matches"`
 	CgroupScopes     *ebpf.Map `ebpf:"cgroup_scopes"`
 	Counters         *ebpf.Map `ebpf:"counters"`
 	EntrySels        *ebpf.Map `ebpf:"entry_sels"`
@@ -245,6 +248,7 @@ type genericMaps struct {
 func (m *genericMaps) Close() error {
 	return _GenericClose(
 		m.AddrSets,
+		m.BinMatches,
 		m.CgroupScopes,
 		m.Counters,
 		m.EntrySels,

@@ -17,6 +17,7 @@ import (
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	selectorMapAddrSets      = "addr_sets"
+	selectorMapBinMatches    = "bin_matches"
 	selectorMapCgroupScopes  = "cgroup_scopes"
 	selectorMapCounters      = "counters"
 	selectorMapEvents        = "events"
@@ -86,6 +87,7 @@ type selectorProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type selectorMapSpecs struct {
 	AddrSets     *ebpf.MapSpec `ebpf:"addr_sets"`
+	BinMatches   *ebpf.MapSpec `ebpf:"bin_matches"`
 	CgroupScopes *ebpf.MapSpec `ebpf:"cgroup_scopes"`
 	Counters     *ebpf.MapSpec `ebpf:"counters"`
 	Events       *ebpf.MapSpec `ebpf:"events"`
@@ -131,6 +133,7 @@ func (o *selectorObjects) Close() error {
 // It can be passed to loadSelectorObjects or ebpf.CollectionSpec.LoadAndAssign.
 type selectorMaps struct {
 	AddrSets     *ebpf.Map `ebpf:"addr_sets"`
+	BinMatches   *ebpf.Map `ebpf:"bin_matches"`
 	CgroupScopes *ebpf.Map `ebpf:"cgroup_scopes"`
 	Counters     *ebpf.Map `ebpf:"counters"`
 	Events       *ebpf.Map `ebpf:"events"`
@@ -152,6 +155,7 @@ type selectorMaps struct {
 func (m *selectorMaps) Close() error {
 	return _SelectorClose(
 		m.AddrSets,
+		m.BinMatches,
 		m.CgroupScopes,
 		m.Counters,
 		m.Events,
