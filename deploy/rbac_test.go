@@ -30,6 +30,7 @@ import (
 
 	"github.com/vigil-sec/vigil/internal/kubetest"
 	"github.com/vigil-sec/vigil/pkg/event"
+	"github.com/vigil-sec/vigil/pkg/kubewatch"
 	"github.com/vigil-sec/vigil/pkg/pods"
 	"github.com/vigil-sec/vigil/pkg/respond"
 )
@@ -70,6 +71,10 @@ func TestAgentRBAC(t *testing.T) {
 	ns, sa := applyShipped(t, k)
 	agent := serviceAccountConfig(t, k, ns, sa)
 	client := kubernetes.NewForConfigOrDie(agent)
+	core, err := kubewatch.NewCore(agent) // the agent's own client
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
@@ -84,10 +89,10 @@ func TestAgentRBAC(t *testing.T) {
 	}
 
 	pod := testPod(t, k)
-	podIndex(t, ctx, client, pod)
-	annotateAndLabel(t, k, client, pod)
+	podIndex(t, ctx, core, pod)
+	annotateAndLabel(t, k, core, pod)
 	policies(t, ctx, k, agent, pod.Namespace)
-	configMaps(t, ctx, client, ns)
+	configMaps(t, ctx, core, ns)
 	refused(t, ctx, client, agent, pod)
 	accessReviews(t, ctx, client, ns)
 }
@@ -220,9 +225,9 @@ func testPod(t *testing.T, k *kubetest.Server) *corev1.Pod {
 }
 
 // podIndex runs the agent's pod index (pkg/pods) and waits for pod.
-func podIndex(t *testing.T, ctx context.Context, client kubernetes.Interface, pod *corev1.Pod) {
+func podIndex(t *testing.T, ctx context.Context, client *kubewatch.Core, pod *corev1.Pod) {
 	t.Helper()
-	ix := pods.New(client.CoreV1(), rbacNode)
+	ix := pods.New(client.Pods(""), rbacNode)
 	ictx, stop := context.WithCancel(ctx)
 	defer stop()
 	ix.Start(ictx)
@@ -231,14 +236,14 @@ func podIndex(t *testing.T, ctx context.Context, client kubernetes.Interface, po
 			return
 		}
 	}
-	_, err := client.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + rbacNode})
+	_, err := client.Pods("").List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + rbacNode})
 	t.Errorf("the pod index (list and watch of the node's pods) did not see pod %s/%s within 10s (a list of them: %v)", pod.Namespace, pod.Name, err)
 }
 
 // annotateAndLabel has a respond.Engine, whose client is the service
 // account's, answer an alert of a process of pod with an annotate and a
 // label response, and checks both on the pod.
-func annotateAndLabel(t *testing.T, k *kubetest.Server, client kubernetes.Interface, pod *corev1.Pod) {
+func annotateAndLabel(t *testing.T, k *kubetest.Server, client *kubewatch.Core, pod *corev1.Pod) {
 	t.Helper()
 	e, err := respond.Load()
 	if err != nil {
@@ -248,7 +253,7 @@ func annotateAndLabel(t *testing.T, k *kubetest.Server, client kubernetes.Interf
 		t.Fatal(err)
 	}
 	results := make(chan respond.Result, 4)
-	if err := e.Start(respond.Options{Client: client.CoreV1(), OnResult: func(r respond.Result) { results <- r }}); err != nil {
+	if err := e.Start(respond.Options{Client: client, OnResult: func(r respond.Result) { results <- r }}); err != nil {
 		t.Fatal(err)
 	}
 	defer e.Close()
@@ -360,16 +365,16 @@ func policies(t *testing.T, ctx context.Context, k *kubetest.Server, agent *rest
 // configMaps makes, as the agent, the calls of its ConfigMap watcher
 // (guardrails, response rules): list and watch of one ConfigMap of its
 // namespace, by name.
-func configMaps(t *testing.T, ctx context.Context, client kubernetes.Interface, ns string) {
+func configMaps(t *testing.T, ctx context.Context, client *kubewatch.Core, ns string) {
 	t.Helper()
 	opts := metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", "vigil-responses").String()}
-	list, err := client.CoreV1().ConfigMaps(ns).List(ctx, opts)
+	list, err := client.ConfigMaps(ns).List(ctx, opts)
 	if err != nil {
 		t.Errorf("list the ConfigMaps of %s as the agent: %v", ns, err)
 		return
 	}
 	opts.ResourceVersion = list.ResourceVersion
-	w, err := client.CoreV1().ConfigMaps(ns).Watch(ctx, opts)
+	w, err := client.ConfigMaps(ns).Watch(ctx, opts)
 	if err != nil {
 		t.Errorf("watch the ConfigMaps of %s as the agent: %v", ns, err)
 		return

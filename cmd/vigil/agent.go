@@ -10,7 +10,6 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/vigil-sec/vigil/pkg/agent"
@@ -19,6 +18,7 @@ import (
 	"github.com/vigil-sec/vigil/pkg/event"
 	"github.com/vigil-sec/vigil/pkg/export"
 	"github.com/vigil-sec/vigil/pkg/filter"
+	"github.com/vigil-sec/vigil/pkg/kubewatch"
 	"github.com/vigil-sec/vigil/pkg/metrics"
 	"github.com/vigil-sec/vigil/pkg/output"
 	"github.com/vigil-sec/vigil/pkg/pods"
@@ -44,7 +44,7 @@ type agentFlags struct {
 	guardrails                 []string
 	guardrailsConfigMap        string
 	responses                  responseFlags
-	client                     corev1client.CoreV1Interface // with --enable-k8s-api
+	client                     *kubewatch.Core // with --enable-k8s-api
 }
 
 func agentCommand() *cobra.Command {
@@ -134,11 +134,11 @@ func startPods(ctx context.Context, f *agentFlags) error {
 	if err != nil {
 		return fmt.Errorf("--enable-k8s-api: %w", err)
 	}
-	client, err := corev1client.NewForConfig(cfg)
+	client, err := kubewatch.NewCore(cfg)
 	if err != nil {
 		return fmt.Errorf("--enable-k8s-api: %w", err)
 	}
-	f.cfg.Pods = pods.New(client, f.cfg.Process.NodeName)
+	f.cfg.Pods = pods.New(client.Pods(""), f.cfg.Process.NodeName)
 	f.cfg.Pods.Start(ctx)
 	f.cfg.Kube, f.client = cfg, client
 	return nil

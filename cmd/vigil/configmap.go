@@ -11,7 +11,6 @@ import (
 	"github.com/sirupsen/logrus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/vigil-sec/vigil/pkg/kubewatch"
@@ -22,7 +21,7 @@ import (
 // a version set refuses is logged and the previous one stays. It waits up
 // to 10 s for the first version: an API server that is down must not keep
 // the agent from starting.
-func watchConfigMap(ctx context.Context, client corev1client.CoreV1Interface, flag, ref string, set func(map[string]string) error) error {
+func watchConfigMap(ctx context.Context, client *kubewatch.Core, flag, ref string, set func(map[string]string) error) error {
 	ns, name, ok := strings.Cut(ref, "/")
 	if !ok || ns == "" || name == "" {
 		return fmt.Errorf("%s %q: want namespace/name", flag, ref)

@@ -4,14 +4,13 @@ import (
 	"context"
 	"fmt"
 
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
-
 	"github.com/vigil-sec/vigil/pkg/guard"
+	"github.com/vigil-sec/vigil/pkg/kubewatch"
 )
 
 // guardrails loads the Rego guardrails from files; with a ConfigMap named,
 // its data (file name -> Rego) replaces them whenever it changes.
-func guardrails(ctx context.Context, files []string, configMap string, client corev1client.CoreV1Interface) (*guard.Guard, error) {
+func guardrails(ctx context.Context, files []string, configMap string, client *kubewatch.Core) (*guard.Guard, error) {
 	if len(files) == 0 && configMap == "" {
 		return nil, nil
 	}

@@ -45,7 +45,7 @@ func TestGuardrailsFromAConfigMap(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cms.Delete(context.Background(), "guardrails", metav1.DeleteOptions{}) })
-	g, err := guardrails(ctx, nil, "default/guardrails", k.Client.CoreV1())
+	g, err := guardrails(ctx, nil, "default/guardrails", k.Core)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,9 +6,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	"github.com/vigil-sec/vigil/pkg/guard"
+	"github.com/vigil-sec/vigil/pkg/kubewatch"
 	"github.com/vigil-sec/vigil/pkg/metrics"
 	"github.com/vigil-sec/vigil/pkg/output"
 	"github.com/vigil-sec/vigil/pkg/respond"
@@ -33,7 +33,7 @@ func responseFlagsOf(cmd *cobra.Command, f *responseFlags) {
 
 // start loads the response rules, if any, from files and a ConfigMap, and
 // starts their worker; its sink responses go to the sinks by name.
-func (f *responseFlags) start(ctx context.Context, client corev1client.CoreV1Interface, named map[string]output.Exporter) (*respond.Engine, error) {
+func (f *responseFlags) start(ctx context.Context, client *kubewatch.Core, named map[string]output.Exporter) (*respond.Engine, error) {
 	if len(f.rules) == 0 && f.configMap == "" {
 		return nil, nil
 	}
@@ -46,9 +46,11 @@ func (f *responseFlags) start(ctx context.Context, client corev1client.CoreV1Int
 			return nil, err
 		}
 	}
-	err = e.Start(respond.Options{EvidenceDir: f.evidenceDir, Client: client, Sinks: named,
-		Budget: f.budget, BudgetWindow: f.window})
-	if err != nil {
+	opts := respond.Options{EvidenceDir: f.evidenceDir, Sinks: named, Budget: f.budget, BudgetWindow: f.window}
+	if client != nil { // a nil *Core would make a non-nil PodPatcher
+		opts.Client = client
+	}
+	if err := e.Start(opts); err != nil {
 		return nil, err
 	}
 	return e, nil

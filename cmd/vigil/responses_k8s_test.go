@@ -37,7 +37,7 @@ func TestResponseRulesFromAConfigMap(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = cms.Delete(context.Background(), "responses", metav1.DeleteOptions{}) })
 	f := &responseFlags{configMap: "default/responses", evidenceDir: t.TempDir(), budget: 3, window: time.Minute}
-	e, err := f.start(ctx, k.Client.CoreV1(), nil)
+	e, err := f.start(ctx, k.Core, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
+
+	"github.com/vigil-sec/vigil/pkg/kubewatch"
 )
 
 // Server is a running API server and clients with admin rights.
@@ -29,6 +31,7 @@ type Server struct {
 	Config     *rest.Config
 	Client     kubernetes.Interface
 	Dynamic    dynamic.Interface
+	Core       *kubewatch.Core // the agent's own core/v1 client
 	started    bool
 }
 
@@ -54,6 +57,9 @@ func Start() (*Server, error) {
 		return nil, err
 	}
 	if s.Dynamic, err = dynamic.NewForConfig(s.Config); err != nil {
+		return nil, err
+	}
+	if s.Core, err = kubewatch.NewCore(s.Config); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -12,7 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
@@ -56,17 +55,17 @@ func qualifiedName(u *unstructured.Unstructured) string {
 // deleted ones removed. A resource whose CRD is not installed is looked
 // for again every minute; the watches retry while the API server is down.
 type crdPolicies struct {
-	node      string
-	mu        sync.Mutex                            // the informers' handlers run concurrently
-	applied   map[string]int64                      // metadata.generation last applied, by source
-	loaded    map[string]*unstructured.Unstructured // Vigil's resources loaded here, by source
-	every     time.Duration                         // how often counts go to the status
-	ps        *lifecycle.Policies
-	client    dynamic.Interface
-	discovery discovery.DiscoveryInterface
-	watching  map[schema.GroupVersionResource]bool
-	synced    []cache.InformerSynced // each handler has had its initial list
-	pruned    bool
+	node     string
+	mu       sync.Mutex                            // the informers' handlers run concurrently
+	applied  map[string]int64                      // metadata.generation last applied, by source
+	loaded   map[string]*unstructured.Unstructured // Vigil's resources loaded here, by source
+	every    time.Duration                         // how often counts go to the status
+	ps       *lifecycle.Policies
+	client   dynamic.Interface
+	core     *kubewatch.Core // asks whether a CRD is installed
+	watching map[schema.GroupVersionResource]bool
+	synced   []cache.InformerSynced // each handler has had its initial list
+	pruned   bool
 	// statusTimeout bounds one status write (statusTimeout)
 	statusTimeout time.Duration
 }
@@ -79,12 +78,12 @@ func crdSource(ps *lifecycle.Policies, cfg *rest.Config, node string, every time
 	if err != nil {
 		return nil, err
 	}
-	disc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	core, err := kubewatch.NewCore(cfg)
 	if err != nil {
 		return nil, err
 	}
 	return &crdPolicies{node: node, applied: map[string]int64{}, loaded: map[string]*unstructured.Unstructured{},
-		every: every, ps: ps, client: client, discovery: disc, statusTimeout: statusTimeout,
+		every: every, ps: ps, client: client, core: core, statusTimeout: statusTimeout,
 		watching: map[schema.GroupVersionResource]bool{}}, nil
 }
 
@@ -141,7 +140,7 @@ func (c *crdPolicies) run(ctx context.Context) {
 
 func (c *crdPolicies) watchInstalled(ctx context.Context) {
 	for _, gvr := range policyResources {
-		if c.watching[gvr] || !c.installed(gvr) {
+		if c.watching[gvr] || !c.installed(ctx, gvr) {
 			continue
 		}
 		inf := kubewatch.Informer[*unstructured.UnstructuredList](c.client.Resource(gvr), "",
@@ -180,19 +179,18 @@ func (c *crdPolicies) prune() {
 	}
 }
 
-// installed says whether the API server serves gvr (its CRD is installed).
-func (c *crdPolicies) installed(gvr schema.GroupVersionResource) bool {
-	list, err := c.discovery.ServerResourcesForGroupVersion(gvr.GroupVersion().String())
-	if err != nil {
-		return false
-	}
-	for _, r := range list.APIResources {
-		if r.Name == gvr.Resource {
-			return true
-		}
-	}
-	return false
+// installed says whether the API server serves gvr (its CRD is installed),
+// asking for at most discoveryTimeout.
+func (c *crdPolicies) installed(ctx context.Context, gvr schema.GroupVersionResource) bool {
+	ctx, cancel := context.WithTimeout(ctx, discoveryTimeout)
+	defer cancel()
+	ok, err := c.core.Served(ctx, gvr.GroupVersion(), gvr.Resource)
+	return err == nil && ok
 }
+
+// discoveryTimeout bounds one question whether a CRD is installed, as
+// client-go's discovery client does.
+const discoveryTimeout = 32 * time.Second
 
 // source names a resource as a policy source: its group, namespace and
 // name.

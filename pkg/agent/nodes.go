@@ -5,7 +5,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
@@ -16,7 +15,7 @@ import (
 // set to labelled: policies with spec.nodeSelector load where they match.
 // The informer retries while the API server is down.
 func watchNode(ctx context.Context, cfg *rest.Config, node string, labelled func(map[string]string)) error {
-	client, err := corev1client.NewForConfig(cfg)
+	client, err := kubewatch.NewCore(cfg)
 	if err != nil {
 		return err
 	}

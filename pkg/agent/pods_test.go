@@ -73,7 +73,7 @@ func TestExecEventsCarryTheirPod(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	node := "agent-test-node"
-	index := pods.New(k.Client.CoreV1(), node)
+	index := pods.New(k.Core.Pods(""), node)
 	index.Start(ctx)
 	for !index.Synced() {
 		time.Sleep(20 * time.Millisecond)

@@ -47,7 +47,7 @@ func podCgroups(t *testing.T, pod *corev1.Pod) map[string]string {
 func scopeAgent(t *testing.T, k *kubetest.Server, node string) *running {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	index := pods.New(k.Client.CoreV1(), node)
+	index := pods.New(k.Core.Pods(""), node)
 	index.Start(ctx)
 	for !index.Synced() {
 		time.Sleep(20 * time.Millisecond)

@@ -1,7 +1,8 @@
 // Package kubewatch makes the informers of Vigil's Kubernetes watches
 // (pods on the node, the node, a ConfigMap, policy resources) from the one
-// client each needs: client-go's informer factories would link the typed
-// clients of every API group into the agent.
+// client each needs, and the core/v1 client (Core) they and pod responses
+// use: client-go's informer factories and typed clients would link and
+// register the types of every API group in the agent.
 package kubewatch
 
 import (

@@ -9,9 +9,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/vigil-sec/vigil/pkg/containerid"
@@ -26,10 +24,11 @@ type Index struct {
 	informer cache.SharedIndexInformer
 }
 
-// New watches the pods whose spec.nodeName is node. Nothing is read until
-// Start; the informer retries with backoff while the API server is down.
-func New(client corev1client.CoreV1Interface, node string) *Index {
-	inf := kubewatch.Informer[*corev1.PodList](client.Pods(metav1.NamespaceAll),
+// New watches the pods of all namespaces (kubewatch.Core.Pods("")) whose
+// spec.nodeName is node. Nothing is read until Start; the informer retries
+// with backoff while the API server is down.
+func New(all kubewatch.Client[*corev1.PodList], node string) *Index {
+	inf := kubewatch.Informer[*corev1.PodList](all,
 		fields.OneTermEqualSelector("spec.nodeName", node).String(), &corev1.Pod{},
 		cache.Indexers{byContainer: containerIDs}, "")
 	return &Index{informer: inf}

@@ -85,7 +85,7 @@ func waitFor(ix *Index, id string, f func(*event.Pod) bool) *event.Pod {
 func TestIndexFindsThisNodesContainers(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ix := New(server.Client.CoreV1(), node)
+	ix := New(server.Core.Pods(""), node)
 	ix.Start(ctx)
 	namespace(t, "shop")
 	id, other := strings.Repeat("a1", 32), strings.Repeat("b2", 32)

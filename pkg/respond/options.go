@@ -1,12 +1,18 @@
 package respond
 
 import (
+	"context"
 	"time"
 
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/vigil-sec/vigil/pkg/output"
 )
+
+// PodPatcher patches pods: a *kubewatch.Core.
+type PodPatcher interface {
+	PatchPod(ctx context.Context, namespace, name string, pt types.PatchType, data []byte) error
+}
 
 // Options say how the Engine carries out responses.
 type Options struct {
@@ -18,7 +24,7 @@ type Options struct {
 	// capture nothing and say so.
 	EvidenceDir string
 	// Client patches pods for annotate and label; nil: they are skipped.
-	Client corev1client.CoreV1Interface
+	Client PodPatcher
 	// Sinks are the exporters sink responses name. The worker goroutine
 	// calls them: an exporter the agent also writes to must be safe for
 	// concurrent use.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
 
@@ -35,7 +34,5 @@ func (e *Engine) patchPod(a *alert, r Response) error {
 	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
 	defer cancel()
 	pod := a.proc.Pod
-	_, err = e.opts.Client.Pods(pod.Namespace).Patch(ctx, pod.Name, types.MergePatchType, patch,
-		metav1.PatchOptions{FieldManager: "vigil"})
-	return err
+	return e.opts.Client.PatchPod(ctx, pod.Namespace, pod.Name, types.MergePatchType, patch)
 }

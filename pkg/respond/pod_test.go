@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/vigil-sec/vigil/pkg/event"
@@ -25,11 +26,19 @@ func (r *recorder) Flush() error { return nil }
 
 var _ output.Exporter = (*recorder)(nil)
 
+// fakePods patches the pods of a fake clientset.
+type fakePods struct{ *fake.Clientset }
+
+func (f fakePods) PatchPod(ctx context.Context, ns, name string, pt types.PatchType, data []byte) error {
+	_, err := f.CoreV1().Pods(ns).Patch(ctx, name, pt, data, metav1.PatchOptions{FieldManager: "vigil"})
+	return err
+}
+
 // The shipped setuid-root rules annotate the pod and keep the evidence.
 func TestAnnotateAndEvidence(t *testing.T) {
 	client := fake.NewClientset(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "web", Name: "api-1"}})
 	mods := example("setuid-root.rego")
-	e, results := started(t, Options{Client: client.CoreV1(), EvidenceDir: t.TempDir()}, mods)
+	e, results := started(t, Options{Client: fakePods{client}, EvidenceDir: t.TempDir()}, mods)
 	pid := sleeper(t)
 	pod := &event.Pod{Namespace: "web", Name: "api-1", Container: &event.Container{Name: "api", Pid: 12}}
 	ev := kprobeAlert(t, pid, "setuid-root", pod)
@@ -56,7 +65,7 @@ func TestAnnotateAndEvidence(t *testing.T) {
 
 func TestLabelSkipsWithoutPod(t *testing.T) {
 	client := fake.NewClientset()
-	e, results := started(t, Options{Client: client.CoreV1()}, testModules)
+	e, results := started(t, Options{Client: fakePods{client}}, testModules)
 	export(t, e, testAlert(t, 1, nil, Response{Action: ActionLabel, Key: "k", Value: "v"}))
 	if r := result(t, results); r.Skipped != "the alert's process runs in no pod" {
 		t.Errorf("label without a pod: %+v", r)
