@@ -7,8 +7,6 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/asm"
-	"github.com/cilium/ebpf/link"
 )
 
 // statsOpens is how many open/close iterations each in-kernel measurement
@@ -89,17 +87,11 @@ func perRun(s *ebpf.ProgramStats) float64 {
 // emptyProgramCost runs the open loop with an empty program on openat's own
 // tracepoint and returns its statistics.
 func emptyProgramCost(target string) (*ebpf.ProgramStats, error) {
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.TracePoint, License: "GPL",
-		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()}})
+	prog, detach, err := attachEmpty("sys_enter_openat")
 	if err != nil {
-		return nil, fmt.Errorf("loading an empty program: %w", err)
+		return nil, err
 	}
-	defer prog.Close()
-	l, err := link.Tracepoint("syscalls", "sys_enter_openat", prog, nil)
-	if err != nil {
-		return nil, fmt.Errorf("attaching an empty program: %w", err)
-	}
-	defer l.Close()
+	defer detach()
 	if _, err := openLoop(target, statsOpens); err != nil {
 		return nil, err
 	}

@@ -13,6 +13,17 @@ import (
 // syscall then runs) or on one syscall's own tracepoint (event, such as
 // "sys_enter_ptrace": the floor of a syscall hook on this kernel).
 func underEmptyProgram(event string, work func() (float64, error)) (float64, error) {
+	_, detach, err := attachEmpty(event)
+	if err != nil {
+		return 0, err
+	}
+	defer detach()
+	return work()
+}
+
+// attachEmpty attaches a program that does nothing where underEmptyProgram
+// says, and returns it and what detaches and closes it.
+func attachEmpty(event string) (*ebpf.Program, func(), error) {
 	spec := &ebpf.ProgramSpec{Type: ebpf.TracePoint, License: "GPL",
 		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()}}
 	if event == "" {
@@ -20,9 +31,8 @@ func underEmptyProgram(event string, work func() (float64, error)) (float64, err
 	}
 	prog, err := ebpf.NewProgram(spec)
 	if err != nil {
-		return 0, fmt.Errorf("loading an empty program: %w", err)
+		return nil, nil, fmt.Errorf("loading an empty program: %w", err)
 	}
-	defer prog.Close()
 	var l link.Link
 	if event == "" {
 		l, err = link.AttachTracing(link.TracingOptions{Program: prog})
@@ -30,8 +40,8 @@ func underEmptyProgram(event string, work func() (float64, error)) (float64, err
 		l, err = link.Tracepoint("syscalls", event, prog, nil)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("attaching an empty program: %w", err)
+		prog.Close()
+		return nil, nil, fmt.Errorf("attaching an empty program: %w", err)
 	}
-	defer l.Close()
-	return work()
+	return prog, func() { l.Close(); prog.Close() }, nil
 }
