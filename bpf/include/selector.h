@@ -263,27 +263,29 @@ static __always_inline void resolve_binary(struct gscratch *s,
 static __always_inline bool binary_in(struct gscratch *s, struct cond *c,
 				      struct task_struct *task, __u32 subj)
 {
-	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
-	__u32 tgid = BPF_CORE_READ(task, tgid);
-	struct proc_entry *e = bpf_map_lookup_elem(&procs, &tgid);
 	struct bin_key *k = &s->bin_key;
 	struct bin_match *m = &s->bin_match, *seen;
+	struct proc_entry *e;
 
-	k->tgid = tgid;
+	/* state in the scratch, not on the stack: this is inlined in
+	 * eval_cond, on the deepest call chain (followChildren) */
+	m->exe = (__u64)BPF_CORE_READ(task, mm, exe_file);
+	k->tgid = BPF_CORE_READ(task, tgid);
 	k->set_id = c->set_id;
 	k->op = c->op;
 	k->pad = 0;
-	m->exe = (__u64)exe;
+	k->ktime = 0; /* 0: the process map does not know the image */
+	e = bpf_map_lookup_elem(&procs, &k->tgid);
 	if (e) {
 		k->ktime = e->ident.ktime;
 		seen = bpf_map_lookup_elem(&bin_matches, k);
 		if (seen && seen->exe == m->exe)
 			return seen->in;
 	}
-	resolve_binary(s, task, exe, subj);
+	resolve_binary(s, task, (struct file *)m->exe, subj);
 	m->in = in_str_set(s, c->op, c->set_id,
 			   &s->path.buf[s->bin_off & PATH_MASK], s->bin_len);
-	if (e && exe)
+	if (k->ktime && m->exe)
 		bpf_map_update_elem(&bin_matches, k, m, BPF_ANY);
 	return m->in;
 }
@@ -552,8 +554,12 @@ __noinline int ancestor_binary_in(__u32 hook_id, __u32 i, __u32 depth)
 	}
 	if (!task || BPF_CORE_READ(task, tgid) == 0)
 		return -1;
+	/* the path itself, not bin_matches: binary_in's state would take
+	 * this deepest call chain's stack over 512 bytes on older kernels */
 	s->bin_len = 0;
-	r = binary_in(s, c, task, SUBJ_BINARY);
+	resolve_binary(s, task, BPF_CORE_READ(task, mm, exe_file), SUBJ_BINARY);
+	r = in_str_set(s, c->op, c->set_id,
+		       &s->path.buf[s->bin_off & PATH_MASK], s->bin_len);
 	s->bin_len = 0; /* not the current task's: resolve_binary redoes it */
 	return r;
 }
@@ -589,11 +595,11 @@ __noinline int eval_cond(__u32 hook_id, __u32 i)
 		r = pid_matches(c, task);
 	} else if (c->subject == SUBJ_BINARY && (c->v1 & BIN_FOLLOW_CHILDREN)) {
 		r = lineage_matches(hook_id, i) == 1;
-	} else if (c->subject == SUBJ_BINARY) {
-		r = binary_in(s, c, task, SUBJ_BINARY);
-	} else if (c->subject == SUBJ_PARENT_BINARY) {
-		r = binary_in(s, c, BPF_CORE_READ(task, real_parent),
-			      SUBJ_PARENT_BINARY);
+	} else if (c->subject == SUBJ_BINARY ||
+		   c->subject == SUBJ_PARENT_BINARY) {
+		if (c->subject == SUBJ_PARENT_BINARY)
+			task = BPF_CORE_READ(task, real_parent);
+		r = binary_in(s, c, task, c->subject);
 	} else if (c->subject == SUBJ_NS) {
 		r = ns_matches(s, c, task);
 	} else if (c->subject == SUBJ_CAPS) {
