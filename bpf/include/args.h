@@ -547,26 +547,14 @@ __noinline int read_arg(__u32 hook_id, __u32 i, __u32 off)
 	raw = arg_object(cfg->arg_obj[i], raw);
 	switch (cfg->arg_type[i]) {
 	case ARG_INT:
-		s->msg.arg_val[i] = (__s32)raw;
-		return 0;
 	case ARG_UINT:
-		s->msg.arg_val[i] = (__u32)raw;
-		return 0;
 	case ARG_S8:
-		s->msg.arg_val[i] = (__s8)raw;
-		return 0;
 	case ARG_U8:
-		s->msg.arg_val[i] = (__u8)raw;
-		return 0;
 	case ARG_S16:
-		s->msg.arg_val[i] = (__s16)raw;
-		return 0;
 	case ARG_U16:
-		s->msg.arg_val[i] = (__u16)raw;
-		return 0;
 	case ARG_S64:
 	case ARG_U64:
-		s->msg.arg_val[i] = raw;
+		s->msg.arg_val[i] = int_of(cfg->arg_type[i], raw);
 		return 0;
 	case ARG_STRING:
 		if (cfg->kernel_mem & (1 << i))

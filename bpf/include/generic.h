@@ -367,6 +367,31 @@ struct usdt_arg {
 	__u8 sig;    /* signed: sign-extended from its size */
 };
 
+#define QUICK_VALS 8
+
+enum quick_kind {
+	QUICK_NONE = 0,
+	QUICK_INT = 1, /* the register as the slot's integer type reads it */
+	QUICK_STR = 2, /* the first bytes of the user string it points to */
+};
+
+/* A prefilter of a syscall hook (run_list): one condition that every
+ * selector of the hook requires, on one syscall register, checked before
+ * the hook runs, so that most misses read no argument and walk no
+ * selector. The hook can only match when the register's value (QUICK_INT)
+ * or the first bytes of its string, up to the NUL, masked (QUICK_STR), is
+ * one of vals. User space sets it only where that is exact (see
+ * tracing.quickFilter). */
+struct quick {
+	__u8 kind; /* enum quick_kind */
+	__u8 reg;  /* s->raw index */
+	__u8 type; /* QUICK_INT: the slot's enum arg_type */
+	__u8 n;	   /* vals used, at most QUICK_VALS */
+	__u32 pad;
+	__u64 mask; /* QUICK_STR: the bytes compared, 1 to 7 */
+	__u64 vals[QUICK_VALS];
+};
+
 struct hook_config {
 	__u32 hook_id;
 	__u32 policy_id;
@@ -411,6 +436,7 @@ struct hook_config {
 	__u32 pad3;
 	/* a USDT hook's arguments: where raw[i] comes from (generic_usdt) */
 	struct usdt_arg usdt[MAX_USDT_ARGS];
+	struct quick quick;
 };
 
 /* Per hook and CPU: selector matches, and enforcement actions taken. */

@@ -110,4 +110,25 @@ static __always_inline void clear_raw(struct gscratch *s)
 	__builtin_memset(s->raw, 0, sizeof(s->raw));
 }
 
+/* An integer argument's value from its raw register, as its type reads
+ * it: the bits of its size, sign-extended for the signed types. */
+static __always_inline __s64 int_of(__u8 type, __u64 raw)
+{
+	switch (type) {
+	case ARG_INT:
+		return (__s32)raw;
+	case ARG_UINT:
+		return (__u32)raw;
+	case ARG_S8:
+		return (__s8)raw;
+	case ARG_U8:
+		return (__u8)raw;
+	case ARG_S16:
+		return (__s16)raw;
+	case ARG_U16:
+		return (__u16)raw;
+	}
+	return raw;
+}
+
 #endif

@@ -682,6 +682,39 @@ static __always_inline bool skipped(struct cond *c, int phase)
 	return false;
 }
 
+/* Whether hook hook_id can match the call whose arguments are in the
+ * scratch: false when its prefilter (struct quick) rules a match out.
+ * Global, so that it is verified once, not in each hook list's loop. */
+__noinline int quick_pass(__u32 hook_id)
+{
+	struct hook_config *cfg = bpf_map_lookup_elem(&hook_configs, &hook_id);
+	struct gscratch *s = scratch();
+	struct quick *q;
+	__u64 v;
+
+	if (!cfg || !s || cfg->quick.kind == QUICK_NONE)
+		return 1;
+	q = &cfg->quick;
+	v = s->raw[q->reg & 7];
+	if (q->kind == QUICK_STR) {
+		__u64 head = 0;
+
+		/* up to 7 bytes and the NUL: the rest stays 0 */
+		if (bpf_probe_read_user_str(&head, sizeof(head), (void *)v) < 0)
+			return 1;
+		v = head & q->mask;
+	} else {
+		v = int_of(q->type, v);
+	}
+	for (int i = 0; i < QUICK_VALS; i++) {
+		if (i >= q->n)
+			break;
+		if (q->vals[i] == v)
+			return 1;
+	}
+	return 0;
+}
+
 /* Returns the first selector whose conditions all hold, or -1; in
  * PHASE_EXIT only selector only is a candidate. PHASE_ARGS goes on from
  * the selectors PHASE_PROCESS left: a miss on the process alone costs no

@@ -511,10 +511,10 @@ __noinline int run_hook(__u32 hook_id, __u32 nr)
 	return ret;
 }
 
-/* The syscall's arguments, from the user's saved registers: r10 to di are
+/* The syscall's arguments, from the user's saved registers at an address
+ * that is no trusted pointer (a syscall wrapper's argument): r10 to di are
  * adjacent in pt_regs (the ptrace ABI), so one read copies all six, into
- * s->raw itself (no stack: the per-syscall tracepoint programs have little
- * left), then put in order. */
+ * s->raw itself, then put in order. */
 static __always_inline void syscall_regs(struct gscratch *s,
 					 struct pt_regs *regs)
 {
@@ -538,6 +538,20 @@ static __always_inline void syscall_regs(struct gscratch *s,
 	r[RAW_CONST] = 0;
 }
 
+/* An x86_64 syscall's arguments, from the user's saved registers. regs
+ * is a trusted pointer (a tracepoint's argument, or bpf_task_pt_regs's):
+ * plain loads, no helper calls. */
+static __always_inline void native_regs(struct gscratch *s,
+					struct pt_regs *regs)
+{
+	s->raw[0] = regs->di;
+	s->raw[1] = regs->si;
+	s->raw[2] = regs->dx;
+	s->raw[3] = regs->r10;
+	s->raw[4] = regs->r8;
+	s->raw[5] = regs->r9;
+}
+
 /* Runs the hooks of a syscall list, its arguments in s->raw. */
 static __always_inline void run_list(void *ctx, struct gscratch *s,
 				     struct syscall_hooks *sh, __u32 nr,
@@ -549,6 +563,8 @@ static __always_inline void run_list(void *ctx, struct gscratch *s,
 	for (int i = 0; i < HOOKS_PER_SYSCALL; i++) {
 		if (!sh->hook_ids[i])
 			break;
+		if (!quick_pass(sh->hook_ids[i]))
+			continue;
 		run_hook(sh->hook_ids[i], nr);
 		post_stacks(ctx, 0);
 	}
@@ -574,12 +590,7 @@ static __always_inline void run_hooks(void *ctx, struct syscall_hooks *sh,
 		s->raw[4] = (__u32)regs->di;
 		s->raw[5] = (__u32)regs->bp;
 	} else {
-		s->raw[0] = regs->di;
-		s->raw[1] = regs->si;
-		s->raw[2] = regs->dx;
-		s->raw[3] = regs->r10;
-		s->raw[4] = regs->r8;
-		s->raw[5] = regs->r9;
+		native_regs(s, regs);
 	}
 	run_list(ctx, s, sh, nr, at_exit, ret);
 }
@@ -686,8 +697,7 @@ static __always_inline void run_own(void *ctx, void *lists, __s64 ret,
 	s = scratch();
 	if (!s)
 		return;
-	clear_raw(s);
-	syscall_regs(
+	native_regs(
 	    s, (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf()));
 	run_list(ctx, s, sh, nr, at_exit, ret);
 }

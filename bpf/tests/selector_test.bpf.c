@@ -3,8 +3,9 @@
  * same headers as the hook programs. User space puts a hook config and
  * its value sets in the maps, and a case (the arguments as a backend
  * would leave them, or as read_arg would have read them) in sel_cases,
- * then runs this program with BPF_PROG_TEST_RUN: it reads the arguments,
- * evaluates the selectors and leaves the outcome in sel_results
+ * then runs this program with BPF_PROG_TEST_RUN: it checks the hook's
+ * prefilter, reads the arguments, evaluates the selectors and leaves the
+ * outcome in sel_results
  * (pkg/tracing/selector_test.go). */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -41,6 +42,8 @@ struct sel_result {
 	__s64 arg_val[MAX_ARGS]; /* the arguments as the selectors saw them */
 	__u16 arg_len[MAX_ARGS];
 	__u16 pad[3];
+	__u32 quick; /* the hook's prefilter let the case through */
+	__u32 pad2;
 };
 
 struct {
@@ -105,6 +108,7 @@ int selector_test(void *ctx)
 	__builtin_memcpy(s->raw, c->raw, sizeof(s->raw));
 	s->at_exit = c->at_exit;
 	s->ret = c->ret;
+	r->quick = quick_pass(c->hook_id);
 	t0 = bpf_ktime_get_ns();
 	read_ret(s, cfg);
 	read_case(s, cfg, c);

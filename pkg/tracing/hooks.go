@@ -373,6 +373,9 @@ type HookConfig struct {
 	Pad3       uint32
 	// USDT: where a USDT hook's raw argument i is at the probe.
 	USDT [MaxUSDTArgs]USDTArg
+	// Quick: a syscall hook's prefilter, set when it is installed (see
+	// quickFilter).
+	Quick Quick
 }
 
 // MaxUSDTArgs are the arguments of a USDT a hook reads (raw[0] to raw[5]).
@@ -816,6 +819,7 @@ func (h *Hooks) globalize(policyID uint32, p Program) (*Installed, error) {
 			return nil, err
 		}
 		hk.Config.HookID, hk.Config.PolicyID = id, policyID
+		hk.Config.Quick = quickFilter(&hk.Config, p.Strs, p.Ints)
 		globalizeConds(&hk.Config, base, &maxSet)
 		in.prog.Hooks = append(in.prog.Hooks, hk)
 	}

@@ -509,3 +509,38 @@ func sixteenth() []cnd {
 	}
 	return append(conds, cnd{sel: 15, op: CondEq, ints: []int64{7}})
 }
+
+// prefilterSpecs: a hook's prefilter (Quick) turns away calls that no
+// selector can match, from the register or the first bytes of its string,
+// and lets every match through (check asserts that in every group).
+func prefilterSpecs() []selSpec {
+	str := func(s string) slot { return slot{typ: ArgString, mem: cstr(s)} }
+	eq := func(sel uint8, v ...string) cnd { return cnd{sel: sel, op: CondEq, strs: v} }
+	prefix := func(sel uint8, v ...string) cnd { return cnd{sel: sel, op: CondPrefix, strs: v} }
+	spec := func(name string, s slot, conds []cnd, want int32) selSpec {
+		return selSpec{name: name, slots: []slot{s}, conds: conds, want: want, rejected: want < 0}
+	}
+	return []selSpec{
+		spec("int eq: no", slot{typ: ArgInt, raw: 5}, []cnd{{op: CondEq, ints: []int64{3, 7}}}, -1),
+		spec("int eq set of five: no", slot{typ: ArgU64, raw: 5}, []cnd{{op: CondEq, ints: []int64{1, 2, 3, 4, 6}}}, -1),
+		spec("int eq set of five: yes", slot{typ: ArgU64, raw: 6}, []cnd{{op: CondEq, ints: []int64{1, 2, 3, 4, 6}}}, 0),
+		spec("int read as its type: -5", slot{typ: ArgInt, raw: 0xffff_ffff_ffff_fffb}, []cnd{{op: CondEq, ints: []int64{-5}}}, 0),
+		spec("u16 read as its type", slot{typ: ArgU16, raw: 0xdead_0007}, []cnd{{op: CondEq, ints: []int64{7}}}, 0),
+		spec("prefix: no", str("/etc/vigil/secret.conf"), []cnd{prefix(0, "/usr/", "/opt/")}, -1),
+		spec("prefix: yes", str("/usr/lib/x"), []cnd{prefix(0, "/usr/", "/opt/")}, 0),
+		spec("prefix of one byte: no", str("etc"), []cnd{prefix(0, "/")}, -1),
+		spec("prefix of one byte: yes", str("/"), []cnd{prefix(0, "/")}, 0),
+		{name: "prefix longer than the head: only the head is compared", slots: []slot{str("/etc/vigil/other")},
+			conds: []cnd{prefix(0, "/etc/vigil/secret")}, want: -1},
+		spec("short eq: yes", str("/a"), []cnd{eq(0, "/a")}, 0),
+		spec("short eq: a longer string", str("/ab"), []cnd{eq(0, "/a")}, -1),
+		spec("eq: a shorter string", str("/etc"), []cnd{eq(0, "/etc/passwd")}, -1),
+		spec("eq and prefix in two selectors: the second", str("/etc/shadow"),
+			[]cnd{prefix(0, "/usr/"), eq(1, "/etc/shadow")}, 1),
+		spec("eq and prefix in two selectors: no", str("/opt/x"),
+			[]cnd{prefix(0, "/usr/"), eq(1, "/etc/shadow")}, -1),
+		{name: "a condition of two: the integer", slots: []slot{{typ: ArgInt, raw: 2}, str("/tmp/x")},
+			conds: []cnd{{op: CondEq, ints: []int64{1}}, {subj: 1, op: CondPrefix, strs: []string{"/tmp/"}}},
+			want:  -1, rejected: true},
+	}
+}

@@ -46,6 +46,8 @@ type selResult struct {
 	ArgVal   [MaxArgs]int64
 	ArgLen   [MaxArgs]uint16
 	Pad      [3]uint16
+	Quick    uint32 // 1: the hook's prefilter let the case through
+	Pad2     uint32
 }
 
 // slot is an argument slot of a case: its type and what the backend
@@ -83,6 +85,9 @@ type selSpec struct {
 	ret     int64
 	proc    *procEntry // the test process's entry in the process map
 	want    int32
+	// rejected: the hook's prefilter (Quick) turns the case away. Every
+	// case that matches must pass it.
+	rejected bool
 }
 
 // procEntry mirrors struct proc_entry of bpf/include/process.h.
@@ -99,6 +104,9 @@ type procEntry struct {
 type selRunner struct {
 	objs    selectorObjects
 	nextSet uint32
+	strs    []StrKey // the sets' values, for the prefilter
+	ints    []IntKey
+	quick   Quick // the installed hook's prefilter
 }
 
 // newSelRunner loads the selector test program, or skips the test when
@@ -141,6 +149,7 @@ func (r *selRunner) hookConfig(spec selSpec) (HookConfig, error) {
 	if spec.noSel {
 		cfg.NSelectors = 0
 	}
+	cfg.Quick = quickFilter(&cfg, r.strs, r.ints)
 	return cfg, nil
 }
 
@@ -188,6 +197,7 @@ func (r *selRunner) putStrs(set uint32, op uint8, values []string) error {
 			copy(k.Data[:], v)
 			k.Prefixlen += 8
 		}
+		r.strs = append(r.strs, k)
 		if err := r.objs.StrSets.Update(&k, uint8(1), ebpf.UpdateAny); err != nil {
 			return fmt.Errorf("string set: %w", err)
 		}
@@ -197,6 +207,7 @@ func (r *selRunner) putStrs(set uint32, op uint8, values []string) error {
 
 func (r *selRunner) putInts(set uint32, values []int64) error {
 	for _, v := range values {
+		r.ints = append(r.ints, IntKey{SetID: set, Value: v})
 		if err := r.objs.IntSets.Update(&IntKey{SetID: set, Value: v}, uint8(1), ebpf.UpdateAny); err != nil {
 			return fmt.Errorf("integer set: %w", err)
 		}
@@ -282,6 +293,9 @@ func (r *selRunner) check(t *testing.T, spec selSpec) time.Duration {
 			t.Fatalf("selector %d matched (failed selectors %#x, arguments %v, lengths %v), want %d",
 				res.Selector, res.Failed, res.ArgVal, res.ArgLen, spec.want)
 		}
+		if passed := res.Quick == 1; (spec.rejected && passed) || (res.Selector >= 0 && !passed) {
+			t.Fatalf("the prefilter %+v let the case through: %v, want %v", r.quick, passed, !spec.rejected)
+		}
 		sel = append(sel, time.Duration(res.SelectNs))
 		read = append(read, time.Duration(res.ReadNs))
 		call = append(call, took)
@@ -301,6 +315,7 @@ func (r *selRunner) install(t *testing.T, spec selSpec) {
 	if err := r.objs.HookConfigs.Put(uint32(1), &cfg); err != nil {
 		t.Fatal(err)
 	}
+	r.quick = cfg.Quick
 	if spec.proc != nil {
 		r.putProc(t, spec.proc)
 	}
@@ -356,6 +371,7 @@ func TestSelectors(t *testing.T) {
 		{"net", netSpecs()},
 		{"subject", subjectSpecs(t)},
 		{"selectors", selectionSpecs()},
+		{"prefilter", prefilterSpecs()},
 	}
 	for _, g := range groups {
 		var times []time.Duration
