@@ -19,6 +19,7 @@ import (
 	"github.com/vigil-sec/vigil/pkg/export"
 	"github.com/vigil-sec/vigil/pkg/filter"
 	"github.com/vigil-sec/vigil/pkg/kubewatch"
+	"github.com/vigil-sec/vigil/pkg/memtune"
 	"github.com/vigil-sec/vigil/pkg/metrics"
 	"github.com/vigil-sec/vigil/pkg/output"
 	"github.com/vigil-sec/vigil/pkg/pods"
@@ -45,6 +46,7 @@ type agentFlags struct {
 	guardrailsConfigMap        string
 	responses                  responseFlags
 	client                     *kubewatch.Core // with --enable-k8s-api
+	heapHeadroomMB             int
 }
 
 func agentCommand() *cobra.Command {
@@ -69,6 +71,7 @@ func agentCommand() *cobra.Command {
 	fl.BoolVar(&f.cfg.Process.Credentials, "enable-process-cred", false, "add capabilities and credentials to processes")
 	fl.BoolVar(&f.cfg.Process.Namespaces, "enable-process-ns", false, "add namespaces to processes")
 	fl.IntVar(&f.cfg.Process.Capacity, "process-cache-size", process.DefaultCapacity, "process images kept in memory at most")
+	fl.IntVar(&f.heapHeadroomMB, "heap-headroom-mb", 4, "let the Go heap grow this many MiB over what is live before collecting (not less than a quarter of it, not more than GOGC says); 0: GOGC alone")
 	fl.StringArrayVar(&f.cfg.PolicyFiles, "tracing-policy", nil, "load a TracingPolicy file (repeatable); reloaded when it changes")
 	fl.StringVar(&f.cfg.PolicyDir, "tracing-policy-dir", "", "load every *.yaml and *.yml TracingPolicy file in this directory; reloaded on change")
 	fl.BoolVar(&f.cfg.Tracing.Keep, "keep-enforcement", false, "pin programs, maps and links under --bpf-pin-dir so that they go on enforcing while the agent is down (crash, OOM, upgrade), and store the policies under --state-dir; the next agent adopts them with no gap ('vigil unpin' removes them)")
@@ -160,6 +163,7 @@ func runAgent(f *agentFlags) error {
 	defer out.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go memtune.Run(ctx, memtune.Config{Headroom: uint64(max(f.heapHeadroomMB, 0)) << 20, Floor: 25, Every: 2 * time.Second})
 	if f.k8s {
 		if err := startPods(ctx, f); err != nil {
 			return err
