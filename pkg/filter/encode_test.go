@@ -54,7 +54,36 @@ func checkSameJSON(t *testing.T, v any) {
 	if (errWant != nil) != (errGot != nil) {
 		t.Fatalf("encoding/json: %v, the export encoder: %v", errWant, errGot)
 	}
-	if w := bytes.TrimSuffix(want.Bytes(), []byte("\n")); !bytes.Equal(got, w) {
+	w := bytes.TrimSuffix(want.Bytes(), []byte("\n"))
+	if !bytes.Equal(got, w) {
 		t.Fatalf("the export encoder wrote\n%s\nencoding/json\n%s", got, w)
 	}
+	ev, ok := v.(*event.Event)
+	if !ok || errWant != nil {
+		return
+	}
+	for _, pass := range []string{"first", "again, processes kept"} {
+		line, err := Record{Event: ev}.AppendJSON(nil)
+		if err != nil || !bytes.Equal(line, w) {
+			t.Fatalf("%s: a record's line is\n%s (%v)\nencoding/json\n%s", pass, line, err, w)
+		}
+	}
+}
+
+// TestKeptProcessJSON: a process's kept JSON follows a pod attached
+// later, and a copy of the process (as a redaction makes) has its own.
+func TestKeptProcessJSON(t *testing.T) {
+	p := proc(4243, "/usr/bin/mysql", "-p secret")
+	ev := kprobeEv(p, bash, "/etc/passwd", strArg("/etc/passwd", "path"))
+	checkSameJSON(t, ev)
+	p.Pod = &event.Pod{Namespace: "shop", Name: "db-0", PodLabels: map[string]string{"app": "db"}}
+	checkSameJSON(t, ev)
+	line, _ := Record{Event: ev}.AppendJSON(nil)
+	if !bytes.Contains(line, []byte(`"name":"db-0"`)) {
+		t.Fatalf("the pod attached later is not in %s", line)
+	}
+	cp := *p
+	cp.Arguments = "-p *****"
+	ev.ProcessKprobe.Process = &cp
+	checkSameJSON(t, ev)
 }

@@ -160,18 +160,21 @@ func (r Record) MarshalJSON() ([]byte, error) { return r.AppendJSON(nil) }
 // validation of what MarshalJSON returns, which costs as much again as the
 // encoding.
 func (r Record) AppendJSON(dst []byte) ([]byte, error) {
-	if r.mask == nil {
+	if !processKinds.has(subjectOf(r.Event).kind) {
 		return appendEncoded(dst, r.Event)
 	}
-	name, v := body(r.Event, r.kind)
 	e := getEncoder()
 	defer encoders.Put(e)
-	b, err := e.encode(v)
+	name, b, err := e.body(r.Event)
 	if err != nil {
 		return dst, err
 	}
 	dst = append(dst, `{"`+name+`":`...)
-	dst = r.mask.apply(b, dst)
+	if r.mask != nil {
+		dst = r.mask.apply(b, dst)
+	} else {
+		dst = append(dst, b...)
+	}
 	dst = append(dst, `,"node_name":`...)
 	if dst, err = appendEncoded(dst, r.Event.NodeName); err != nil {
 		return dst, err
@@ -191,6 +194,7 @@ func (r Record) AppendJSON(dst []byte) ([]byte, error) {
 type encoder struct {
 	buf bytes.Buffer
 	enc *json.Encoder
+	out []byte // a body with its processes spliced in (procjson.go)
 }
 
 var encoders = sync.Pool{New: func() any {
