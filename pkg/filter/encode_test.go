@@ -32,11 +32,13 @@ func FuzzEncodingMatchesTheStandardLibrary(f *testing.F) {
 		for _, ev := range fuzzEvents {
 			checkSameJSON(t, ev)
 		}
-		for _, ev := range []any{
+		for _, ev := range []*event.Event{
 			execEv(p, bash, sshd), exitEv(p, nginx),
 			kprobeEv(p, bash, path, strArg(path, "path"), intArg(int32(long)),
 				&event.Argument{LongArg: &long, SizeArg: &size, BytesArg: raw}),
 		} {
+			checkSameJSON(t, ev)
+			ev.NodeName, ev.Time = binary, args
 			checkSameJSON(t, ev)
 		}
 	})

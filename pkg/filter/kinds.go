@@ -155,25 +155,54 @@ func kprobeWith(k *event.ProcessKprobe, s subject) *event.ProcessKprobe {
 	return &b
 }
 
-// body returns the JSON name and value of ev's event body.
-func body(ev *event.Event, k kind) (string, any) {
-	switch k {
+// bodies holds one event body of each kind, for an encoder to fill
+// without allocating.
+type bodies struct {
+	exec       event.ProcessExec
+	exit       event.ProcessExit
+	kprobe     event.ProcessKprobe
+	tracepoint event.ProcessTracepoint
+	uprobe     event.ProcessUprobe
+	usdt       event.ProcessUsdt
+	loader     event.ProcessLoader
+}
+
+// bare returns the JSON name of ev's body and a copy of it in b without
+// its processes, with s's arguments.
+func (b *bodies) bare(ev *event.Event, s *subject) (string, any) {
+	switch s.kind {
 	case kindExec:
-		return "process_exec", ev.ProcessExec
+		b.exec = *ev.ProcessExec
+		b.exec.Process, b.exec.Parent, b.exec.Ancestors = nil, nil, nil
+		return "process_exec", &b.exec
 	case kindExit:
-		return "process_exit", ev.ProcessExit
-	case kindKprobe:
-		return "process_kprobe", ev.ProcessKprobe
-	case kindLsm:
-		return "process_lsm", ev.ProcessLsm
+		b.exit = *ev.ProcessExit
+		b.exit.Process, b.exit.Parent, b.exit.Ancestors = nil, nil, nil
+		return "process_exit", &b.exit
+	case kindKprobe, kindLsm:
+		name, k := "process_kprobe", ev.ProcessKprobe
+		if s.kind == kindLsm {
+			name, k = "process_lsm", ev.ProcessLsm
+		}
+		b.kprobe = *k
+		b.kprobe.Process, b.kprobe.Parent, b.kprobe.Ancestors, b.kprobe.Args = nil, nil, nil, s.args
+		return name, &b.kprobe
 	case kindTracepoint:
-		return "process_tracepoint", ev.ProcessTracepoint
+		b.tracepoint = *ev.ProcessTracepoint
+		b.tracepoint.Process, b.tracepoint.Parent, b.tracepoint.Ancestors, b.tracepoint.Args = nil, nil, nil, s.args
+		return "process_tracepoint", &b.tracepoint
 	case kindUprobe:
-		return "process_uprobe", ev.ProcessUprobe
+		b.uprobe = *ev.ProcessUprobe
+		b.uprobe.Process, b.uprobe.Parent, b.uprobe.Ancestors, b.uprobe.Args = nil, nil, nil, s.args
+		return "process_uprobe", &b.uprobe
 	case kindUsdt:
-		return "process_usdt", ev.ProcessUsdt
+		b.usdt = *ev.ProcessUsdt
+		b.usdt.Process, b.usdt.Parent, b.usdt.Ancestors, b.usdt.Args = nil, nil, nil, s.args
+		return "process_usdt", &b.usdt
 	case kindLoader:
-		return "process_loader", ev.ProcessLoader
+		b.loader = *ev.ProcessLoader
+		b.loader.Process = nil
+		return "process_loader", &b.loader
 	}
 	return "", nil
 }

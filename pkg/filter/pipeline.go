@@ -86,7 +86,7 @@ func (p *Pipeline) Apply(ev *event.Event, now time.Time) []Record {
 	if !processKinds.has(s.kind) {
 		return p.withReport(now, Record{Event: ev, kind: s.kind})
 	}
-	if !p.exported(&s) {
+	if !p.exported(s) {
 		p.droppedByFilter.Add(1)
 		return nil
 	}
@@ -98,12 +98,18 @@ func (p *Pipeline) Apply(ev *event.Event, now time.Time) []Record {
 	return p.withReport(now, Record{Event: ev, kind: s.kind, mask: p.masks[s.kind]})
 }
 
-// exported applies the allow and deny lists.
-func (p *Pipeline) exported(s *subject) bool {
-	if len(p.allow) > 0 && !matchAny(p.allow, s) {
+// exported applies the allow and deny lists. s is passed by value:
+// filters take its address, which puts it on the heap, so only pipelines
+// with lists pay for that (listed).
+func (p *Pipeline) exported(s subject) bool {
+	return len(p.allow)+len(p.deny) == 0 || p.listed(s)
+}
+
+func (p *Pipeline) listed(s subject) bool {
+	if len(p.allow) > 0 && !matchAny(p.allow, &s) {
 		return false
 	}
-	return !matchAny(p.deny, s)
+	return !matchAny(p.deny, &s)
 }
 
 func (p *Pipeline) withReport(now time.Time, r Record) []Record {
@@ -160,12 +166,13 @@ func (r Record) MarshalJSON() ([]byte, error) { return r.AppendJSON(nil) }
 // validation of what MarshalJSON returns, which costs as much again as the
 // encoding.
 func (r Record) AppendJSON(dst []byte) ([]byte, error) {
-	if !processKinds.has(subjectOf(r.Event).kind) {
+	s := subjectOf(r.Event)
+	if !processKinds.has(s.kind) {
 		return appendEncoded(dst, r.Event)
 	}
 	e := getEncoder()
 	defer encoders.Put(e)
-	name, b, err := e.body(r.Event)
+	name, b, err := e.body(r.Event, &s)
 	if err != nil {
 		return dst, err
 	}
@@ -176,14 +183,26 @@ func (r Record) AppendJSON(dst []byte) ([]byte, error) {
 		dst = append(dst, b...)
 	}
 	dst = append(dst, `,"node_name":`...)
-	if dst, err = appendEncoded(dst, r.Event.NodeName); err != nil {
+	if dst, err = appendString(dst, r.Event.NodeName); err != nil {
 		return dst, err
 	}
 	dst = append(dst, `,"time":`...)
-	if dst, err = appendEncoded(dst, r.Event.Time); err != nil {
+	if dst, err = appendString(dst, r.Event.Time); err != nil {
 		return dst, err
 	}
 	return append(dst, '}'), nil
+}
+
+// appendString appends s as a JSON string: as it is, quoted, when it is
+// printable ASCII without quotes or backslashes (node names and times
+// are), else encoded.
+func appendString(dst []byte, s string) ([]byte, error) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return appendEncoded(dst, s)
+		}
+	}
+	return append(append(append(dst, '"'), s...), '"'), nil
 }
 
 // encoder encodes as the export writer does: without HTML escaping. It is
@@ -195,6 +214,9 @@ type encoder struct {
 	buf bytes.Buffer
 	enc *json.Encoder
 	out []byte // a body with its processes spliced in (procjson.go)
+	// bodies is where bodies are copied without their processes; it
+	// holds on to the last event's parts until the next use
+	bodies bodies
 }
 
 var encoders = sync.Pool{New: func() any {

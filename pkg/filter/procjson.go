@@ -71,11 +71,10 @@ func slotOf(p *event.Process) uint64 {
 // processes: every body has its process first, which is not omitted.
 var bareBody = []byte(`{"process":null`)
 
-// body returns the JSON name of ev's body and its JSON, with its
-// processes' kept JSON, in e.body until the next use of e.
-func (e *encoder) body(ev *event.Event) (string, []byte, error) {
-	s := subjectOf(ev)
-	name, v := body(withProcesses(ev, subject{kind: s.kind, args: s.args}), s.kind)
+// body returns the JSON name of ev's body, whose subject is s, and its
+// JSON with its processes' kept JSON, in e.out until the next use of e.
+func (e *encoder) body(ev *event.Event, s *subject) (string, []byte, error) {
+	name, v := e.bodies.bare(ev, s)
 	out := append(e.out[:0], `{"process":`...)
 	out, err := appendProcess(out, s.proc, e)
 	if err == nil && s.parent != nil {

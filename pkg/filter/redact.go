@@ -105,6 +105,13 @@ func decodeMatch(raw json.RawMessage) ([]*Filter, error) {
 // redactions that apply replaced in its arguments. ev and what it points
 // to are never changed: processes are shared between events.
 func redactEvent(rs []*redaction, ev *event.Event, s subject) *event.Event {
+	if len(rs) == 0 {
+		return ev // before s's address is taken, which puts it on the heap
+	}
+	return redactWith(rs, ev, s)
+}
+
+func redactWith(rs []*redaction, ev *event.Event, s subject) *event.Event {
 	rules := applicable(rs, &s)
 	if len(rules) == 0 {
 		return ev

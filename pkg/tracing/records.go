@@ -177,12 +177,20 @@ func Decode(raw []byte) (any, error) {
 }
 
 func decodeFixed[T any](raw []byte) (*T, error) {
+	v, err := fixed[T](raw)
+	if err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// fixed reads the T that raw starts with.
+func fixed[T any](raw []byte) (T, error) {
 	var v T
 	if len(raw) < int(unsafe.Sizeof(v)) {
-		return nil, fmt.Errorf("%T record of %d bytes, want %d", v, len(raw), unsafe.Sizeof(v))
+		return v, fmt.Errorf("%T record of %d bytes, want %d", v, len(raw), unsafe.Sizeof(v))
 	}
-	v = *(*T)(unsafe.Pointer(&raw[0]))
-	return &v, nil
+	return *(*T)(unsafe.Pointer(&raw[0])), nil
 }
 
 func decodeExec(raw []byte) (*Exec, error) {
@@ -283,19 +291,24 @@ type Generic struct {
 	Args [MaxArgs][]byte
 }
 
+// decodeGeneric copies the arguments out of raw in one allocation: raw is
+// the ring buffer's memory.
 func decodeGeneric(raw []byte) (*Generic, error) {
-	head, err := decodeFixed[msgGenericHead](raw)
+	head, err := fixed[msgGenericHead](raw)
 	if err != nil {
 		return nil, err
 	}
-	g := &Generic{msgGenericHead: *head}
-	data := raw[unsafe.Sizeof(*head):]
+	g := &Generic{msgGenericHead: head}
+	data := raw[unsafe.Sizeof(head):]
+	total := 0
 	for i, n := range head.ArgLen {
-		if int(n) > len(data) {
+		if total += int(n); total > len(data) {
 			return nil, fmt.Errorf("hook record: argument %d of %d bytes overruns the record", i, n)
 		}
-		g.Args[i] = bytes.Clone(data[:n])
-		data = data[n:]
+	}
+	data = bytes.Clone(data[:total])
+	for i, n := range head.ArgLen {
+		g.Args[i], data = data[:n:n], data[n:]
 	}
 	return g, nil
 }
