@@ -63,28 +63,41 @@ func (o *Output) Write(ev *event.Event) error {
 	}
 	var errs []error
 	for _, s := range o.Live {
-		errs = append(errs, s.Write(live))
+		errs = appendErr(errs, s.Write(live))
 	}
-	recs := []filter.Record{{Event: ev}}
-	if o.Filter != nil {
-		recs = o.Filter.Apply(ev, now)
+	if o.Filter == nil {
+		return errors.Join(appendErr(errs, o.exportOne(filter.Record{Event: ev}))...)
 	}
-	return errors.Join(append(errs, o.export(recs))...)
+	return errors.Join(appendErr(errs, o.export(o.Filter.Apply(ev, now)))...)
 }
 
 func (o *Output) export(recs []filter.Record) error {
 	var errs []error
 	for _, r := range recs {
-		var err error
-		if o.line, err = r.AppendJSON(o.line[:0]); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		for _, x := range o.Exported {
-			errs = append(errs, x.Export(r.Event, o.line))
-		}
+		errs = appendErr(errs, o.exportOne(r))
 	}
 	return errors.Join(errs...)
+}
+
+func (o *Output) exportOne(r filter.Record) error {
+	var err error
+	if o.line, err = r.AppendJSON(o.line[:0]); err != nil {
+		return err
+	}
+	var errs []error
+	for _, x := range o.Exported {
+		errs = appendErr(errs, x.Export(r.Event, o.line))
+	}
+	return errors.Join(errs...)
+}
+
+// appendErr appends err when there is one: the event path allocates no
+// slice for errors it does not have.
+func appendErr(errs []error, err error) []error {
+	if err != nil {
+		return append(errs, err)
+	}
+	return errs
 }
 
 // Flush writes a due rate_limit_info record, flushes every output, and
