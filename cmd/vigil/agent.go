@@ -39,14 +39,14 @@ type agentFlags struct {
 	stateDir   string
 	api        server.Config
 
-	metricsAddr, metricsLabels string
-	filters                    filter.Options
-	sinks                      sinkFlags
-	guardrails                 []string
-	guardrailsConfigMap        string
-	responses                  responseFlags
-	client                     *kubewatch.Core // with --enable-k8s-api
-	heapHeadroomMB             int
+	metricsAddr, metricsLabels        string
+	filters                           filter.Options
+	sinks                             sinkFlags
+	guardrails                        []string
+	guardrailsConfigMap               string
+	responses                         responseFlags
+	client                            *kubewatch.Core // with --enable-k8s-api
+	heapHeadroomMB, heapHeadroomMaxMB int
 }
 
 func agentCommand() *cobra.Command {
@@ -71,7 +71,8 @@ func agentCommand() *cobra.Command {
 	fl.BoolVar(&f.cfg.Process.Credentials, "enable-process-cred", false, "add capabilities and credentials to processes")
 	fl.BoolVar(&f.cfg.Process.Namespaces, "enable-process-ns", false, "add namespaces to processes")
 	fl.IntVar(&f.cfg.Process.Capacity, "process-cache-size", process.DefaultCapacity, "process images kept in memory at most")
-	fl.IntVar(&f.heapHeadroomMB, "heap-headroom-mb", 4, "let the Go heap grow this many MiB over what is live before collecting (not less than a quarter of it, not more than GOGC says); 0: GOGC alone")
+	fl.IntVar(&f.heapHeadroomMB, "heap-headroom-mb", 4, "let the Go heap grow at least this many MiB over what is live before collecting (not less than a quarter of it); 0: GOGC alone")
+	fl.IntVar(&f.heapHeadroomMaxMB, "heap-headroom-max-mb", 32, "under a burst of events, let the Go heap grow by what it allocates in 100 ms, up to this many MiB over what is live")
 	fl.StringArrayVar(&f.cfg.PolicyFiles, "tracing-policy", nil, "load a TracingPolicy file (repeatable); reloaded when it changes")
 	fl.StringVar(&f.cfg.PolicyDir, "tracing-policy-dir", "", "load every *.yaml and *.yml TracingPolicy file in this directory; reloaded on change")
 	fl.BoolVar(&f.cfg.Tracing.Keep, "keep-enforcement", false, "pin programs, maps and links under --bpf-pin-dir so that they go on enforcing while the agent is down (crash, OOM, upgrade), and store the policies under --state-dir; the next agent adopts them with no gap ('vigil unpin' removes them)")
@@ -147,6 +148,21 @@ func startPods(ctx context.Context, f *agentFlags) error {
 	return nil
 }
 
+// memtune is the heap's tuning from --heap-headroom-mb and
+// --heap-headroom-max-mb.
+func (f *agentFlags) memtune() (memtune.Config, error) {
+	switch {
+	case f.heapHeadroomMB < 0:
+		return memtune.Config{}, fmt.Errorf("--heap-headroom-mb %d: must not be negative (0 leaves the heap to GOGC)", f.heapHeadroomMB)
+	case f.heapHeadroomMaxMB < f.heapHeadroomMB:
+		return memtune.Config{}, fmt.Errorf("--heap-headroom-max-mb %d: must not be under --heap-headroom-mb (%d)", f.heapHeadroomMaxMB, f.heapHeadroomMB)
+	}
+	return memtune.Config{
+		Min: uint64(f.heapHeadroomMB) << 20, Max: uint64(f.heapHeadroomMaxMB) << 20,
+		Period: 100 * time.Millisecond, Floor: 25, Every: 500 * time.Millisecond,
+	}, nil
+}
+
 func runAgent(f *agentFlags) error {
 	level, err := logrus.ParseLevel(f.logLevel)
 	if err != nil {
@@ -163,7 +179,11 @@ func runAgent(f *agentFlags) error {
 	defer out.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	go memtune.Run(ctx, memtune.Config{Headroom: uint64(max(f.heapHeadroomMB, 0)) << 20, Floor: 25, Every: 2 * time.Second})
+	tune, err := f.memtune()
+	if err != nil {
+		return err
+	}
+	go memtune.Run(ctx, tune)
 	if f.k8s {
 		if err := startPods(ctx, f); err != nil {
 			return err

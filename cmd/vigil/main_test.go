@@ -142,3 +142,27 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 	t.Fatalf("timed out waiting for %s", what)
 }
+
+// TestHeapHeadroomFlags: the heap's headroom flags are checked, and the
+// error names the flag and the reason.
+func TestHeapHeadroomFlags(t *testing.T) {
+	for _, c := range []struct {
+		min, max int
+		err      string
+	}{
+		{4, 32, ""},
+		{0, 0, ""},
+		{-1, 32, "--heap-headroom-mb -1: must not be negative"},
+		{8, 4, "--heap-headroom-max-mb 4: must not be under --heap-headroom-mb (8)"},
+	} {
+		cfg, err := (&agentFlags{heapHeadroomMB: c.min, heapHeadroomMaxMB: c.max}).memtune()
+		switch {
+		case c.err == "" && err != nil:
+			t.Errorf("%d/%d: %v", c.min, c.max, err)
+		case c.err == "" && (cfg.Min != uint64(c.min)<<20 || cfg.Max != uint64(c.max)<<20):
+			t.Errorf("%d/%d: headroom %d-%d bytes", c.min, c.max, cfg.Min, cfg.Max)
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("%d/%d: error %v, want %q", c.min, c.max, err, c.err)
+		}
+	}
+}
