@@ -50,9 +50,13 @@ test-go:
 # concurrency tests in test-go; under -race they would take too long).
 RACE_PKGS := ./pkg/lifecycle/ ./pkg/policy/ ./pkg/compile/ ./pkg/filter/ ./pkg/broadcast/ ./pkg/server/ \
 	./pkg/sink/ ./pkg/spool/ ./pkg/export/ ./pkg/output/ ./pkg/guard/ ./pkg/event/ ./pkg/metrics/
+# The agent's tests where goroutines meet: its writer, pods attached while
+# events are written, policies from the API server removed while it stops.
+RACE_AGENT := 'Writer|Pod|APIServer|Namespaced|Selector|Workload'
 # The sink's 45-second outage tests run once, in test-go.
 test-race:
-	$(GO) test -race -count=1 -p 1 -skip 'Outage$$' $(RACE_PKGS)
+	$(GO) test -race -count=1 -p 1 -skip 'Outage$$' $(RACE_PKGS) ./pkg/memtune/
+	$(GO) test -race -count=1 -run $(RACE_AGENT) ./pkg/agent/
 
 # Every fuzz target for a few seconds (FUZZTIME, 10s by default). Not part
 # of `make test`, which must be deterministic: the seed corpora run in

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -137,7 +138,9 @@ type Agent struct {
 	beacon *beacon.Beacon // GetUrl and DnsLookup requests
 
 	started  time.Time
-	pods     *podWaiter       // nil without Kubernetes
+	pods     *podWaiter       // nil without Kubernetes; the writer's
+	out      *writer          // while Run runs
+	tasks    sync.WaitGroup   // Run's goroutines, other than the writer
 	crds     *crdPolicies     // nil without Kubernetes
 	seen     tracing.Counters // kernel counters already reported
 	decodes  uint64           // decode errors already reported
@@ -211,7 +214,7 @@ func New(cfg Config, sink Sink) (*Agent, error) {
 		return lifecycle.Counts{Events: st.Hits, Actions: st.Actions}
 	})
 	if cfg.Pods != nil {
-		a.pods = &podWaiter{index: cfg.Pods, hold: cfg.PodHold}
+		a.pods = &podWaiter{index: cfg.Pods, cache: a.cache, hold: cfg.PodHold}
 	}
 	if cfg.Kube != nil {
 		if a.crds, err = crdSource(a.pols, cfg.Kube, cfg.Process.NodeName, cfg.StatusInterval); err != nil {
@@ -256,25 +259,38 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	a.out = startWriter(a.sink, a.pods, &a.stats.Events)
+	ctx, cancel := context.WithCancel(ctx)
+	err = a.run(ctx, snap)
+	cancel()
+	a.tasks.Wait() // they use the sensor, which closes next
+	if cerr := a.out.close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// run is Run once the writer runs.
+func (a *Agent) run(ctx context.Context, snap []*tracing.Exec) error {
 	for _, ev := range a.cache.Snapshot(snap) {
 		a.write(ev)
 	}
 	logrus.WithField("processes", len(snap)).Info("snapshot of running processes done")
 	a.release()
-	if err := a.sink.Flush(); err != nil {
-		return err
-	}
-	go a.files.watch(a.cfg.PolicyReload, ctx.Done())
-	go refreshIdentities(a.sensor.Hooks(), a.cfg.IdentityRefresh, ctx.Done())
-	go a.scopes.Run(ctx)
+	a.out.flush()
+	a.tasks.Go(func() { a.files.watch(a.cfg.PolicyReload, ctx.Done()) })
+	a.tasks.Go(func() { refreshIdentities(a.sensor.Hooks(), a.cfg.IdentityRefresh, ctx.Done()) })
+	a.tasks.Go(func() { a.scopes.Run(ctx) })
 	if a.pols.Target().Nodes {
-		if err := watchNode(ctx, a.cfg.Kube, a.cfg.Process.NodeName, a.pols.SetNodeLabels); err != nil {
+		watch, err := watchNode(ctx, a.cfg.Kube, a.cfg.Process.NodeName, a.pols.SetNodeLabels)
+		if err != nil {
 			return err
 		}
+		a.tasks.Go(watch)
 	}
 	if a.crds != nil {
-		go a.crds.run(ctx)
-		go a.crds.reportCounts(ctx)
+		a.tasks.Go(func() { a.crds.run(ctx) })
+		a.tasks.Go(func() { a.crds.reportCounts(ctx) })
 	}
 	for ctx.Err() == nil {
 		if err := a.step(); err != nil {
@@ -290,10 +306,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.data.DropAll() // what waits now has no event to come
 	a.pollLosses()
-	if a.pods != nil {
-		a.emit(a.pods.drain()...)
-	}
-	return a.sink.Flush()
+	return nil
 }
 
 // step handles one record, or a quiet period, and reports new losses.
@@ -308,16 +321,13 @@ func (a *Agent) step() error {
 	}
 	idle := a.sensor.Pending() == 0
 	a.expireData(idle)
-	if a.pods != nil {
-		a.emit(a.pods.release(time.Now())...)
-	}
 	if time.Since(a.lastPoll) >= a.cfg.LossInterval {
 		a.pollLosses()
 	}
 	if idle {
 		a.stacks.release()
 		a.compact()
-		return a.sink.Flush()
+		a.out.flush()
 	}
 	return nil
 }
@@ -453,23 +463,8 @@ func (a *Agent) ancestorsOf(h *compile.Hook) bool {
 	return on.Kprobe
 }
 
-// write sends ev out, once its pod is known where it runs in a container.
-func (a *Agent) write(ev *event.Event) {
-	if a.pods != nil {
-		a.emit(a.pods.admit(ev, time.Now())...)
-		return
-	}
-	a.emit(ev)
-}
-
-func (a *Agent) emit(evs ...*event.Event) {
-	for _, ev := range evs {
-		a.stats.Events.Add(1)
-		if err := a.sink.Write(ev); err != nil {
-			logrus.WithError(err).Error("writing event")
-		}
-	}
-}
+// write sends ev out, through the writer.
+func (a *Agent) write(ev *event.Event) { a.out.write(ev) }
 
 // pollLosses turns counter increases since the last poll into in-band
 // lost_events records.

@@ -64,12 +64,16 @@ func BenchmarkPipeline(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		a := &Agent{cache: process.New(process.Options{NodeName: "bench"}), sink: &output.Output{Exported: []output.Exporter{export.New(discard{io.Discard})}},
 			data: newAssembler(tracing.Config{}), stacks: newStackTraces(nil, false)}
+		a.out = startWriter(a.sink, nil, &a.stats.Events)
 		for _, raw := range recs {
 			rec, err := tracing.Decode(raw)
 			if err != nil {
 				b.Fatal(err)
 			}
 			a.handle(rec)
+		}
+		if err := a.out.close(); err != nil {
+			b.Fatal(err)
 		}
 		n += len(recs)
 	}

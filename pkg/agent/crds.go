@@ -65,6 +65,7 @@ type crdPolicies struct {
 	core     *kubewatch.Core // asks whether a CRD is installed
 	watching map[schema.GroupVersionResource]bool
 	synced   []cache.InformerSynced // each handler has had its initial list
+	running  sync.WaitGroup         // the informers, with their handlers
 	pruned   bool
 	// statusTimeout bounds one status write (statusTimeout)
 	statusTimeout time.Duration
@@ -132,6 +133,7 @@ func (c *crdPolicies) run(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
+			c.running.Wait() // no handler uses the sensor once run returns
 			return
 		case <-time.After(wait):
 		}
@@ -154,7 +156,7 @@ func (c *crdPolicies) watchInstalled(ctx context.Context) {
 			logrus.WithError(err).WithField("resource", gvr.String()).Error("watching policies")
 			continue
 		}
-		go inf.RunWithContext(ctx)
+		c.running.Go(func() { inf.RunWithContext(ctx) })
 		c.watching[gvr] = true
 		c.synced = append(c.synced, reg.HasSynced)
 		logrus.WithField("resource", gvr.GroupResource().String()).Info("loading TracingPolicy resources from the API server")

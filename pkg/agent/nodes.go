@@ -11,13 +11,14 @@ import (
 	"github.com/vigil-sec/vigil/pkg/kubewatch"
 )
 
-// watchNode follows the labels of node until ctx ends, giving each new
-// set to labelled: policies with spec.nodeSelector load where they match.
-// The informer retries while the API server is down.
-func watchNode(ctx context.Context, cfg *rest.Config, node string, labelled func(map[string]string)) error {
+// watchNode returns the watch of node's labels, which runs until ctx
+// ends, giving each new set to labelled: policies with spec.nodeSelector
+// load where they match. The informer retries while the API server is
+// down.
+func watchNode(ctx context.Context, cfg *rest.Config, node string, labelled func(map[string]string)) (func(), error) {
 	client, err := kubewatch.NewCore(cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	inf := kubewatch.Informer[*corev1.NodeList](client.Nodes(),
 		fields.OneTermEqualSelector("metadata.name", node).String(), &corev1.Node{}, nil, "")
@@ -31,8 +32,7 @@ func watchNode(ctx context.Context, cfg *rest.Config, node string, labelled func
 		UpdateFunc: func(_, obj any) { update(obj) },
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	go inf.RunWithContext(ctx)
-	return nil
+	return func() { inf.RunWithContext(ctx) }, nil
 }

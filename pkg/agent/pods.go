@@ -6,6 +6,7 @@ import (
 	"github.com/vigil-sec/vigil/pkg/containerid"
 	"github.com/vigil-sec/vigil/pkg/event"
 	"github.com/vigil-sec/vigil/pkg/pods"
+	"github.com/vigil-sec/vigil/pkg/process"
 )
 
 // dockerIDLen is how much of the container id the "docker" field keeps.
@@ -18,6 +19,7 @@ const dockerIDLen = 31
 // there is one.
 type podWaiter struct {
 	index   *pods.Index
+	cache   *process.Cache // whose processes get their pods
 	hold    time.Duration
 	queue   []held
 	expired uint64 // events that went out without the pod they waited for
@@ -88,7 +90,7 @@ func (w *podWaiter) attachOne(p *event.Process) bool {
 		return !w.index.Synced()
 	}
 	pod.Container.Pid = p.NsPid
-	p.Pod, p.Docker = pod, id[:dockerIDLen]
+	w.cache.SetPod(p, pod, id[:dockerIDLen])
 	return true
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/vigil-sec/vigil/pkg/event"
 	"github.com/vigil-sec/vigil/pkg/tracing"
@@ -56,6 +57,19 @@ type Cache struct {
 	peak        int               // the most entries since the maps were made
 	evictions   uint64
 	hostNs      [tracing.NsMax]uint32
+	// podMu orders SetPod, which the agent's writer calls from its own
+	// goroutine, with Clone's copy of a parent: the only place the
+	// cache reads a process it has handed out whole.
+	podMu sync.Mutex
+}
+
+// SetPod gives p, a process of this cache, its pod and the container id
+// Docker shows. Unlike the other methods it may be called from another
+// goroutine, the one that writes p's events: no other reads p's pod.
+func (c *Cache) SetPod(p *event.Process, pod *event.Pod, docker string) {
+	c.podMu.Lock()
+	p.Pod, p.Docker = pod, docker
+	c.podMu.Unlock()
 }
 
 // New returns an empty cache.
@@ -195,7 +209,9 @@ func (c *Cache) Clone(r *tracing.Clone) {
 	p := &event.Process{}
 	p.ParentExecID = c.ExecID(r.Parent)
 	if parent != nil {
+		c.podMu.Lock()
 		*p = *parent.proc
+		c.podMu.Unlock()
 		p.ParentExecID = parent.proc.ExecID
 	}
 	p.ExecID = c.ExecID(r.Ident)

@@ -1304,6 +1304,8 @@ func (h *Hooks) SetMode(policyID uint32, mode int) error {
 }
 
 func (h *Hooks) close() error {
+	h.mu.Lock() // after any Install or Remove in flight
+	defer h.mu.Unlock()
 	if !h.loaded {
 		return nil
 	}
