@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 )
 
 // statsOpens is how many open/close iterations each in-kernel measurement
@@ -15,9 +16,10 @@ const statsOpens = 200000
 
 // inKernelCost reports, from the kernel's BPF statistics (bpf_stats), what
 // each syscall program costs a run in the kernel: an empty program on
-// syscalls/sys_enter_openat (the floor of a hooked syscall) and Vigil's
-// with an openat policy that misses (integer filter, string Prefix) and
-// one that matches. bpf_stats' own clock reads are in every figure alike.
+// syscalls/sys_enter_openat (the floor of a hooked syscall), one that only
+// reads the path's first bytes (the floor of a string check), and Vigil's
+// with an openat policy that misses (integer filter, string Prefix) and one
+// that matches. bpf_stats' own clock reads are in every figure alike.
 func inKernelCost(r *report, o options, dir, target string) error {
 	stats, err := ebpf.EnableStats(0) // BPF_STATS_RUN_TIME
 	if err != nil {
@@ -25,11 +27,19 @@ func inKernelCost(r *report, o options, dir, target string) error {
 	}
 	defer stats.Close()
 	r.printf("### In the kernel, per run (bpf_stats, %d open/close iterations)\n\n| configuration | program | runs | ns per run |\n|---|---|---|---|\n", statsOpens)
-	floor, err := emptyProgramCost(target)
-	if err != nil {
-		return err
+	for _, f := range []struct {
+		name string
+		body asm.Instructions
+	}{
+		{"floor: empty program on syscalls/sys_enter_openat", nil},
+		{"floor of a string check: a program that reads the path's first 8 bytes", userRead},
+	} {
+		floor, err := floorCost(target, f.body)
+		if err != nil {
+			return err
+		}
+		r.printf("| %s | (floor) | %d | %.0f |\n", f.name, floor.RunCount, perRun(floor))
 	}
-	r.printf("| floor: empty program on syscalls/sys_enter_openat | (empty) | %d | %.0f |\n", floor.RunCount, perRun(floor))
 	shadow, err := os.ReadFile("examples/policies/kill-shadow-read.yaml")
 	if err != nil {
 		return err
@@ -84,10 +94,10 @@ func perRun(s *ebpf.ProgramStats) float64 {
 	return float64(s.Runtime.Nanoseconds()) / float64(max(s.RunCount, 1))
 }
 
-// emptyProgramCost runs the open loop with an empty program on openat's own
-// tracepoint and returns its statistics.
-func emptyProgramCost(target string) (*ebpf.ProgramStats, error) {
-	prog, detach, err := attachEmpty("sys_enter_openat")
+// floorCost runs the open loop with a program of body alone on openat's
+// own tracepoint and returns its statistics.
+func floorCost(target string, body asm.Instructions) (*ebpf.ProgramStats, error) {
+	prog, detach, err := attachProgram("sys_enter_openat", body)
 	if err != nil {
 		return nil, err
 	}
