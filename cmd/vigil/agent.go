@@ -71,7 +71,7 @@ func agentCommand() *cobra.Command {
 	fl.BoolVar(&f.cfg.Process.Credentials, "enable-process-cred", false, "add capabilities and credentials to processes")
 	fl.BoolVar(&f.cfg.Process.Namespaces, "enable-process-ns", false, "add namespaces to processes")
 	fl.IntVar(&f.cfg.Process.Capacity, "process-cache-size", process.DefaultCapacity, "process images kept in memory at most")
-	fl.IntVar(&f.heapHeadroomMB, "heap-headroom-mb", 4, "let the Go heap grow at least this many MiB over what is live before collecting (not less than a quarter of it); 0: GOGC alone")
+	fl.IntVar(&f.heapHeadroomMB, "heap-headroom-mb", 4, "let the Go heap grow at least this many MiB over what is live before collecting (not less than an eighth of it); 0: GOGC alone")
 	fl.IntVar(&f.heapHeadroomMaxMB, "heap-headroom-max-mb", 32, "under a burst of events, let the Go heap grow by what it allocates in 100 ms, up to this many MiB over what is live")
 	fl.StringArrayVar(&f.cfg.PolicyFiles, "tracing-policy", nil, "load a TracingPolicy file (repeatable); reloaded when it changes")
 	fl.StringVar(&f.cfg.PolicyDir, "tracing-policy-dir", "", "load every *.yaml and *.yml TracingPolicy file in this directory; reloaded on change")
@@ -159,7 +159,7 @@ func (f *agentFlags) memtune() (memtune.Config, error) {
 	}
 	return memtune.Config{
 		Min: uint64(f.heapHeadroomMB) << 20, Max: uint64(f.heapHeadroomMaxMB) << 20,
-		Period: 100 * time.Millisecond, Floor: 25, Every: 500 * time.Millisecond,
+		Period: 100 * time.Millisecond, Floor: 12, Every: 500 * time.Millisecond,
 	}, nil
 }
 
