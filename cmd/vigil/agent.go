@@ -237,7 +237,7 @@ func runAgent(f *agentFlags) error {
 			return map[string]uint64{broadcast.LostSubscriberQueue: hub.Dropped(), event.LostExportWrite: out.Lost()}
 		}, Sinks: sinkStats(sinks), Rego: regoStats(g, responder)}, labels)
 		outs.Live = append(outs.Live, reg.Events)
-		l, err := reg.Serve(f.metricsAddr)
+		l, err := reg.Serve(f.metricsAddr, healthHandlers(a))
 		if err != nil {
 			return err
 		}

@@ -137,17 +137,21 @@ type Agent struct {
 	stacks *stackTraces
 	beacon *beacon.Beacon // GetUrl and DnsLookup requests
 
-	started  time.Time
-	pods     *podWaiter       // nil without Kubernetes; the writer's
-	out      *writer          // while Run runs
-	tasks    sync.WaitGroup   // Run's goroutines, other than the writer
-	crds     *crdPolicies     // nil without Kubernetes
-	seen     tracing.Counters // kernel counters already reported
-	decodes  uint64           // decode errors already reported
-	returns  *returns         // return hooks' entries waiting for their return
-	loaded   *mappedFiles     // what process_loader events reported
-	evicted  uint64           // returns.evicted already reported
-	lastPoll time.Time
+	started time.Time
+	// beat is when the reader last made progress (unix ns); snapshotDone
+	// says the running processes are known (Health)
+	beat         atomic.Int64
+	snapshotDone atomic.Bool
+	pods         *podWaiter       // nil without Kubernetes; the writer's
+	out          *writer          // while Run runs
+	tasks        sync.WaitGroup   // Run's goroutines, other than the writer
+	crds         *crdPolicies     // nil without Kubernetes
+	seen         tracing.Counters // kernel counters already reported
+	decodes      uint64           // decode errors already reported
+	returns      *returns         // return hooks' entries waiting for their return
+	loaded       *mappedFiles     // what process_loader events reported
+	evicted      uint64           // returns.evicted already reported
+	lastPoll     time.Time
 }
 
 // New loads and attaches the BPF programs. Records queue in the kernel's
@@ -276,6 +280,7 @@ func (a *Agent) run(ctx context.Context, snap []*tracing.Exec) error {
 		a.write(ev)
 	}
 	logrus.WithField("processes", len(snap)).Info("snapshot of running processes done")
+	a.snapshotDone.Store(true)
 	a.release()
 	a.out.flush()
 	a.tasks.Go(func() { a.files.watch(a.cfg.PolicyReload, ctx.Done()) })
@@ -311,7 +316,9 @@ func (a *Agent) run(ctx context.Context, snap []*tracing.Exec) error {
 
 // step handles one record, or a quiet period, and reports new losses.
 func (a *Agent) step() error {
-	raw, err := a.sensor.ReadRaw(time.Now().Add(readWait))
+	now := time.Now()
+	a.beat.Store(now.UnixNano())
+	raw, err := a.sensor.ReadRaw(now.Add(readWait))
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
 	case err != nil:

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -67,6 +68,9 @@ type crdPolicies struct {
 	synced   []cache.InformerSynced // each handler has had its initial list
 	running  sync.WaitGroup         // the informers, with their handlers
 	pruned   bool
+	// ready: every resource's CRD was asked for and each one installed
+	// had its initial list applied (Agent.Health)
+	ready atomic.Bool
 	// statusTimeout bounds one status write (statusTimeout)
 	statusTimeout time.Duration
 }
@@ -141,8 +145,16 @@ func (c *crdPolicies) run(ctx context.Context) {
 }
 
 func (c *crdPolicies) watchInstalled(ctx context.Context) {
+	answered := true
 	for _, gvr := range policyResources {
-		if c.watching[gvr] || !c.installed(ctx, gvr) {
+		if c.watching[gvr] {
+			continue
+		}
+		ok, err := c.installed(ctx, gvr)
+		if err != nil {
+			answered = false
+		}
+		if !ok {
 			continue
 		}
 		inf := kubewatch.Informer[*unstructured.UnstructuredList](c.client.Resource(gvr), "",
@@ -165,6 +177,9 @@ func (c *crdPolicies) watchInstalled(ctx context.Context) {
 		c.prune()
 		c.pruned = true
 	}
+	if answered && (len(c.watching) == 0 || c.pruned) {
+		c.ready.Store(true)
+	}
 }
 
 // prune removes the policies restored from resources that are gone: once
@@ -183,11 +198,10 @@ func (c *crdPolicies) prune() {
 
 // installed says whether the API server serves gvr (its CRD is installed),
 // asking for at most discoveryTimeout.
-func (c *crdPolicies) installed(ctx context.Context, gvr schema.GroupVersionResource) bool {
+func (c *crdPolicies) installed(ctx context.Context, gvr schema.GroupVersionResource) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, discoveryTimeout)
 	defer cancel()
-	ok, err := c.core.Served(ctx, gvr.GroupVersion(), gvr.Resource)
-	return err == nil && ok
+	return c.core.Served(ctx, gvr.GroupVersion(), gvr.Resource)
 }
 
 // discoveryTimeout bounds one question whether a CRD is installed, as

@@ -223,6 +223,10 @@ func TestFilePoliciesWhileTheAPIServerIsDown(t *testing.T) {
 	if !killedWithin(secret, true) {
 		t.Fatal("the file policy does not work while the API server is down")
 	}
+	h := waitHealth(a.agent, func(h Health) bool { return !strings.Contains(h.Why, "running processes") })
+	if !h.Live || h.Ready || !strings.Contains(h.Why, "API server") {
+		t.Errorf("health while the API server is down = %+v, want live, not ready, for the API server", h)
+	}
 
 	if err := k.Up(); err != nil {
 		t.Fatal(err)
@@ -231,6 +235,35 @@ func TestFilePoliciesWhileTheAPIServerIsDown(t *testing.T) {
 	if !killedWithin(other, true) {
 		t.Fatal("the policy created once the API server was up never took effect")
 	}
+	if h := waitHealth(a.agent, func(h Health) bool { return h.Ready }); !h.Ready || !h.Live {
+		t.Errorf("health once the API server is up = %+v, want live and ready", h)
+	}
+}
+
+// A node is ready only once the policies the API server holds are loaded:
+// the first cat after readiness is killed.
+func TestReadyOnlyWithTheAPIServersPolicies(t *testing.T) {
+	k := kubeServer(t)
+	dir, secret, _ := secretFiles(t)
+	createPolicy(t, k, killReadPolicy("crd-ready", dir+"/secret", "enforce"))
+	a := start(t, Config{Process: process.Options{NodeName: "ready-node"}, Kube: k.Config})
+	defer a.stop()
+	if h := waitHealth(a.agent, func(h Health) bool { return h.Ready }); !h.Ready {
+		t.Fatalf("never ready: %+v", h)
+	}
+	if sig := killedBy(exec.Command("/bin/cat", secret).Run()); sig != syscall.SIGKILL {
+		t.Errorf("the first cat once ready ended with signal %v, want SIGKILL", sig)
+	}
+}
+
+// waitHealth waits up to 30 s for a's health to satisfy ok, and returns
+// the last one seen.
+func waitHealth(a *Agent, ok func(Health) bool) Health {
+	h := a.Health()
+	for deadline := time.Now().Add(30 * time.Second); !ok(h) && time.Now().Before(deadline); h = a.Health() {
+		time.Sleep(100 * time.Millisecond)
+	}
+	return h
 }
 
 // Tetragon's own resources (cilium.io), where its CRDs are installed, are

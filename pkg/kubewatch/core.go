@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -71,6 +72,9 @@ func (c *Core) PatchPod(ctx context.Context, ns, name string, pt types.PatchType
 // as its discovery document lists them: whether its CRD is installed.
 func (c *Core) Served(ctx context.Context, gv schema.GroupVersion, resource string) (bool, error) {
 	raw, err := c.rest.Get().AbsPath("/apis", gv.Group, gv.Version).DoRaw(ctx)
+	if apierrors.IsNotFound(err) {
+		return false, nil // no resource of that group and version at all
+	}
 	if err != nil {
 		return false, err
 	}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -86,16 +87,23 @@ func New(a Agent, src Source, extra []string) *Registry {
 	return &Registry{reg: reg, Events: events}
 }
 
-// Serve serves /metrics on addr until the listener fails.
-func (r *Registry) Serve(addr string) (net.Listener, error) {
+// Serve serves /metrics, and more's handlers by path, on addr until the
+// listener fails.
+func (r *Registry) Serve(addr string, more map[string]http.Handler) (net.Listener, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics address: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{}))
+	for path, h := range more {
+		mux.Handle(path, h)
+	}
 	go func() {
-		if err := http.Serve(l, mux); err != nil && !errors.Is(err, net.ErrClosed) {
+		// a slow or idle client holds only its own connection, for a while
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second,
+			IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
+		if err := srv.Serve(l); err != nil && !errors.Is(err, net.ErrClosed) {
 			logrus.WithError(err).Error("metrics server stopped")
 		}
 	}()
