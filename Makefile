@@ -1,5 +1,7 @@
 # Vigil build. `make test` is what CI runs; it needs root for the BPF tests.
 GO ?= go
+# what `vigil version` and GetStatus report
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BPF_SRC := $(shell find bpf -name '*.c' -o -name '*.h' | grep -v vmlinux.h)
 GENERATED := $(wildcard pkg/tracing/*_bpfel*.go pkg/tracing/*_bpfel*.o) crds pkg/api
 
@@ -8,9 +10,9 @@ GENERATED := $(wildcard pkg/tracing/*_bpfel*.go pkg/tracing/*_bpfel*.o) crds pkg
 all: build
 
 # A release build: no file paths of this machine, no symbol table or DWARF
-# (a third smaller; panics still name their functions).
+# (a third smaller; panics still name their functions), the version linked in.
 build:
-	$(GO) build -trimpath -ldflags "-s -w" -o bin/vigil ./cmd/vigil
+	$(GO) build -trimpath -ldflags "-s -w -X github.com/vigil-sec/vigil/pkg/server.Version=$(VERSION)" -o bin/vigil ./cmd/vigil
 
 deps:
 	@scripts/deps.sh

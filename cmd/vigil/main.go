@@ -8,6 +8,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/vigil-sec/vigil/pkg/server"
 )
 
 func main() {
@@ -17,7 +19,9 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(agentCommand(), probeCommand(), policyCommand(), eventsCommand(), statusCommand(), unpinCommand())
+	server.Version = buildVersion() // what GetStatus reports
+	root.AddCommand(agentCommand(), probeCommand(), policyCommand(), eventsCommand(), statusCommand(), unpinCommand(),
+		versionCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintf(os.Stderr, "vigil: %v\n", err)
 		os.Exit(1)
