@@ -28,13 +28,21 @@ func CapabilityName(n int) string {
 	return "CAP_" + strconv.Itoa(n)
 }
 
-// CapabilityList names the capabilities set in mask.
+// CapabilityList names the capabilities set in mask as Tetragon's
+// CapabilitiesType enum does, which a strict parser of its events checks:
+// the kernel's names, but for DAC_OVERRIDE, which has no CAP_ prefix there.
 func CapabilityList(mask uint64) []string {
 	var out []string
 	for mask != 0 {
 		bit := bits.TrailingZeros64(mask)
 		mask &^= 1 << bit
+		if bit == capDACOverride {
+			out = append(out, "DAC_OVERRIDE")
+			continue
+		}
 		out = append(out, CapabilityName(bit))
 	}
 	return out
 }
+
+const capDACOverride = 1
