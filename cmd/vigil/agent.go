@@ -111,6 +111,7 @@ func exportFlags(cmd *cobra.Command, o *filter.Options) {
 	fl.StringVar(&o.FieldFilters, "field-filters", "", "fields exported events show (JSON: fields, event_set, action INCLUDE or EXCLUDE)")
 	fl.StringVar(&o.Redactions, "redaction-filters", "", "regexes whose capture groups are masked in arguments, in every output (JSON: redact, binary_regex)")
 	fl.IntVar(&o.RateLimit, "export-rate-limit", 0, "export at most this many events a minute (0: no limit); a rate_limit_info record counts the rest")
+	fl.BoolVar(&o.Strict, "export-tetragon-strict", false, "export events as Tetragon writes them, for strict parsers: without Vigil's additions (cgroup, backend, mode, incomplete), lost_events records as rate_limit_info")
 }
 
 func apiFlags(cmd *cobra.Command, c *server.Config) {
@@ -196,7 +197,7 @@ func runAgent(f *agentFlags) error {
 	if g != nil {
 		f.cfg.Guard = g
 	}
-	sinks, named, err := f.sinks.open(f.cfg.Process.NodeName)
+	sinks, named, err := f.sinks.open(f.cfg.Process.NodeName, f.filters.Strict)
 	if err != nil {
 		return err
 	}

@@ -32,7 +32,7 @@ func sinkFlagsOf(cmd *cobra.Command, f *sinkFlags) {
 // sinks never share one. Spool directories named by an older version (the
 // receiver only) are left alone. A spec "NAME=SPEC" names
 // its sink for response rules; the others go by their receiver.
-func (f *sinkFlags) open(node string) ([]*sink.Sink, map[string]output.Exporter, error) {
+func (f *sinkFlags) open(node string, strict bool) ([]*sink.Sink, map[string]output.Exporter, error) {
 	var out []*sink.Sink
 	named := map[string]output.Exporter{}
 	for _, spec := range f.specs {
@@ -48,7 +48,8 @@ func (f *sinkFlags) open(node string) ([]*sink.Sink, map[string]output.Exporter,
 			closeSinks(out)
 			return nil, nil, err
 		}
-		s, err := sink.New(t, sink.Options{Dir: filepath.Join(f.spoolDir, base), MaxBytes: f.maxBytes, NodeName: node})
+		s, err := sink.New(t, sink.Options{Dir: filepath.Join(f.spoolDir, base), MaxBytes: f.maxBytes, NodeName: node,
+			Strict: strict})
 		if err != nil {
 			t.Close()
 			closeSinks(out)

@@ -38,7 +38,7 @@ func TestSinksSpoolApart(t *testing.T) {
 	}
 	f := &sinkFlags{spoolDir: dir, maxBytes: 1 << 20,
 		specs: []string{"webhook+" + srv.URL + "/hook?tenant=a", "webhook+" + srv.URL + "/hook?tenant=b"}}
-	sinks, _, err := f.open("node-1")
+	sinks, _, err := f.open("node-1", false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,9 +13,10 @@ import (
 )
 
 // withoutAdditions removes from an exported event the fields Vigil adds to
-// Tetragon's (README, Events): each process's cgroup, and a policy
-// event's backend and mode. It says false for Vigil's own lost_events
-// records, which Tetragon's events have no place for.
+// Tetragon's (README, Events) that these events can have: each process's
+// cgroup and pod uid, and a policy event's backend and mode. It says false
+// for Vigil's own lost_events records, which Tetragon's events have no
+// place for.
 func withoutAdditions(t *testing.T, line []byte) ([]byte, bool) {
 	var ev map[string]any
 	if err := json.Unmarshal(line, &ev); err != nil {
@@ -38,6 +39,9 @@ func withoutAdditions(t *testing.T, line []byte) ([]byte, bool) {
 		for _, p := range procs {
 			if p, ok := p.(map[string]any); ok {
 				delete(p, "cgroup")
+				if pod, ok := p["pod"].(map[string]any); ok {
+					delete(pod, "uid")
+				}
 			}
 		}
 	}
@@ -50,11 +54,21 @@ func withoutAdditions(t *testing.T, line []byte) ([]byte, bool) {
 
 // Exported events, their documented additions removed, parse as Tetragon's
 // GetEventsResponse with its own Go types and a strict parser (unknown
-// fields and enum values refused), with every optional part on.
+// fields and enum values refused), with every optional part on; with
+// --export-tetragon-strict they do as they are.
 func TestExportParsesAsTetragonStrictly(t *testing.T) {
 	bin := build(t)
-	r := startAgent(t, bin, "--metrics-address", "", "--tracing-policy-dir", "../../examples/policies", "--enable-process-cred",
-		"--enable-process-ns", "--enable-ancestors")
+	t.Run("additions removed", func(t *testing.T) { parsesAsTetragon(t, bin, false) })
+	t.Run("export-tetragon-strict", func(t *testing.T) { parsesAsTetragon(t, bin, true) })
+}
+
+func parsesAsTetragon(t *testing.T, bin string, strict bool) {
+	args := []string{"--metrics-address", "", "--tracing-policy-dir", "../../examples/policies",
+		"--enable-process-cred", "--enable-process-ns", "--enable-ancestors"}
+	if strict {
+		args = append(args, "--export-tetragon-strict")
+	}
+	r := startAgent(t, bin, args...)
 	var lines []string
 	waitFor(t, "the kill of cat /etc/shadow and a connect to port 4444 in the export", func() bool {
 		if killedBy(exec.Command("/bin/cat", "/etc/shadow").Run()) != syscall.SIGKILL {
@@ -71,12 +85,15 @@ func TestExportParsesAsTetragonStrictly(t *testing.T) {
 		if line == "" {
 			continue
 		}
-		strict, ok := withoutAdditions(t, []byte(line))
+		parsed, ok := []byte(line), true
+		if !strict {
+			parsed, ok = withoutAdditions(t, parsed)
+		}
 		if !ok {
 			continue
 		}
 		var resp tetragon.GetEventsResponse
-		if err := protojson.Unmarshal(strict, &resp); err != nil {
+		if err := protojson.Unmarshal(parsed, &resp); err != nil {
 			t.Errorf("not Tetragon's: %v\n%s", err, line)
 			continue
 		}

@@ -30,11 +30,15 @@ type Options struct {
 	// NodeName is the node_name of rate_limit_info records; without it,
 	// that of the event they come with.
 	NodeName string
+	// Strict is --export-tetragon-strict: events as Tetragon writes them,
+	// without Vigil's additions (tetragonOnly), and lost_events records as
+	// rate_limit_info (event.TetragonLoss).
+	Strict bool
 }
 
 // Pipeline decides, event by event, what goes out: allow and deny lists,
 // then the rate limit, redaction and field filters. lost_events and
-// rate_limit_info records always go out, unchanged. Its methods are safe
+// rate_limit_info records always go out, unchanged (but for Strict). Its methods are safe
 // for concurrent use.
 type Pipeline struct {
 	allow, deny []*Filter
@@ -42,6 +46,7 @@ type Pipeline struct {
 	redactions  []*redaction
 	limit       *limiter
 	nodeName    string
+	strict      bool
 
 	droppedByFilter, droppedByRateLimit atomic.Uint64
 }
@@ -49,7 +54,7 @@ type Pipeline struct {
 // New builds a pipeline; errors name the option, the line, the field and
 // the reason.
 func New(o Options) (*Pipeline, error) {
-	p := &Pipeline{limit: newLimiter(o.RateLimit), nodeName: o.NodeName}
+	p := &Pipeline{limit: newLimiter(o.RateLimit), nodeName: o.NodeName, strict: o.Strict}
 	var err error
 	if p.allow, err = ParseFilters(o.Allow); err != nil {
 		return nil, fmt.Errorf("allowlist %w", err)
@@ -84,6 +89,9 @@ type Record struct {
 func (p *Pipeline) Apply(ev *event.Event, now time.Time) []Record {
 	s := subjectOf(ev)
 	if !processKinds.has(s.kind) {
+		if p.strict && s.kind == kindLost {
+			ev, s.kind = event.TetragonLoss(ev), kindRateLimit
+		}
 		return p.withReport(now, Record{Event: ev, kind: s.kind})
 	}
 	if !p.exported(s) {
@@ -95,6 +103,9 @@ func (p *Pipeline) Apply(ev *event.Event, now time.Time) []Record {
 		return nil
 	}
 	ev = redactEvent(p.redactions, ev, s)
+	if p.strict {
+		ev = tetragonOnly(ev)
+	}
 	return p.withReport(now, Record{Event: ev, kind: s.kind, mask: p.masks[s.kind]})
 }
 

@@ -59,6 +59,22 @@ func (m *memTransport) lost(t *testing.T) []*event.LostEvents {
 	return out
 }
 
+// rateLimited sums the counts of the rate_limit_info records taken.
+func (m *memTransport) rateLimited(t *testing.T) (n uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, r := range m.got {
+		var ev event.Event
+		if err := json.Unmarshal(r.JSON, &ev); err != nil {
+			t.Fatalf("record %q: %v", r.JSON, err)
+		}
+		if ev.RateLimitInfo != nil {
+			n += ev.RateLimitInfo.NumberOfDroppedProcessEvents
+		}
+	}
+	return n
+}
+
 func bigEvent(i int) *event.Event {
 	return &event.Event{Time: event.FormatTime(time.Now()),
 		ProcessExec: &event.ProcessExec{Process: &event.Process{ExecID: strings.Repeat("x", 2000), Pid: uint32(i)}}}
@@ -96,8 +112,14 @@ func TestSpoolDiskFullCounted(t *testing.T) {
 	waitFor(t, "lost_events records of every drop", func() bool { return told() == dropped })
 }
 
-// Records found corrupt in the spool are told in band.
+// Records found corrupt in the spool are told in band: as lost_events, or
+// with Options.Strict as Tetragon's rate_limit_info.
 func TestSpoolCorruptToldInBand(t *testing.T) {
+	t.Run("lost_events", func(t *testing.T) { spoolCorruptToldInBand(t, false) })
+	t.Run("strict", func(t *testing.T) { spoolCorruptToldInBand(t, true) })
+}
+
+func spoolCorruptToldInBand(t *testing.T, strict bool) {
 	dir := t.TempDir()
 	sp, err := spool.Open(dir, spool.Options{SegmentBytes: 1})
 	if err != nil {
@@ -114,14 +136,21 @@ func TestSpoolCorruptToldInBand(t *testing.T) {
 	f.Close()
 
 	tr := &memTransport{up: true}
-	s, err := New(tr, Options{Dir: dir})
+	s, err := New(tr, Options{Dir: dir, Strict: strict})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	waitFor(t, "the lost_events record", func() bool { return len(tr.lost(t)) > 0 })
-	if l := tr.lost(t)[0]; l.Count != 1 || l.Reason != event.LostSpoolCorrupt {
-		t.Fatalf("lost_events %+v", l)
+	if strict {
+		waitFor(t, "the rate_limit_info record", func() bool { return tr.rateLimited(t) > 0 })
+		if n := tr.rateLimited(t); n != 1 || len(tr.lost(t)) != 0 {
+			t.Fatalf("rate_limit_info of %d, lost_events %v", n, tr.lost(t))
+		}
+	} else {
+		waitFor(t, "the lost_events record", func() bool { return len(tr.lost(t)) > 0 })
+		if l := tr.lost(t)[0]; l.Count != 1 || l.Reason != event.LostSpoolCorrupt {
+			t.Fatalf("lost_events %+v", l)
+		}
 	}
 	waitFor(t, "the two good records", func() bool { tr.mu.Lock(); defer tr.mu.Unlock(); return len(tr.got) == 3 })
 }

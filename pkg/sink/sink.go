@@ -111,7 +111,11 @@ type Options struct {
 	MaxBytes int64  // spool bound (64 MiB when 0)
 	// NodeName goes into lost_events records, and is the default syslog
 	// hostname and HEC host.
-	NodeName     string
+	NodeName string
+	// Strict: the sink's own lost_events records go out as Tetragon's
+	// rate_limit_info (event.TetragonLoss), as the agent's
+	// --export-tetragon-strict writes the others.
+	Strict       bool
 	BatchRecords int           // records per delivery at most (256 when 0)
 	BatchBytes   int           // bytes per delivery, about (1 MiB when 0)
 	MinBackoff   time.Duration // first wait after a failed delivery (100 ms when 0)
@@ -294,14 +298,23 @@ func (s *Sink) appendCorrupt() {
 		return
 	}
 	now := event.FormatTime(time.Now())
-	data, err := encode(&event.Event{
+	data, err := encode(s.record(&event.Event{
 		LostEvents: &event.LostEvents{Count: c - s.corrupt, Reason: event.LostSpoolCorrupt, WindowStart: now, WindowEnd: now},
 		NodeName:   s.o.NodeName, Time: now,
-	})
+	}))
 	if err == nil && s.sp.Append(data) == nil {
 		s.log.WithField("records", c-s.corrupt).Error("corrupt spool records skipped")
 		s.corrupt = c
 	}
+}
+
+// record is ev as the sink writes its own records: a lost_events record
+// as rate_limit_info with Options.Strict.
+func (s *Sink) record(ev *event.Event) *event.Event {
+	if s.o.Strict {
+		return event.TetragonLoss(ev)
+	}
+	return ev
 }
 
 // appendLost spools the lost_events record of the events dropped so far,
@@ -312,12 +325,12 @@ func (s *Sink) appendLost() bool {
 		return true
 	}
 	now := time.Now()
-	data, err := encode(&event.Event{
+	data, err := encode(s.record(&event.Event{
 		LostEvents: &event.LostEvents{Count: s.lost.n, Reason: LostSpoolFull,
 			WindowStart: event.FormatTime(s.lost.start), WindowEnd: event.FormatTime(s.lost.end)},
 		NodeName: s.o.NodeName,
 		Time:     event.FormatTime(now),
-	})
+	}))
 	if err == nil {
 		err = s.sp.Append(data)
 	}
