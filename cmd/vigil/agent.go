@@ -118,6 +118,7 @@ func apiFlags(cmd *cobra.Command, c *server.Config) {
 	fl := cmd.Flags()
 	fl.StringVar(&c.Socket, "api-socket", defaultSocket, "the API's admin socket (mode 0600, root only); \"\" for none")
 	fl.StringVar(&c.ReadOnlySocket, "api-readonly-socket", "", "a read-only API socket (stream events, list policies, status)")
+	fl.StringVar(&c.TetragonSocket, "tetragon-api-socket", "", "a socket of its own for Tetragon's gRPC API (admin role, mode 0600; tetra --server-address unix://PATH); the other API sockets serve it too")
 	fl.StringVar(&c.ReadOnlyGroup, server.FlagReadOnlyGroup, "", "group allowed on the read-only socket (mode 0660); default: \""+server.DefaultGroup+"\" if that group exists, else root only (0600)")
 	fl.BoolVar(&c.ReadOnlyWorld, server.FlagReadOnlyWorld, false, "make the read-only socket mode 0666: every local user may stream events, list policies and read the status")
 	fl.StringVar(&c.TCP.Address, "api-tcp-address", "", "also serve the API on this host:port, with mutual TLS")

@@ -25,4 +25,6 @@ const (
 	StateLoaded   = lifecycle.StateLoaded
 	StateDisabled = lifecycle.StateDisabled
 	StateError    = lifecycle.StateError
+	// StateNotSelected: kept out of the kernel by spec.nodeSelector
+	StateNotSelected = lifecycle.StateNotSelected
 )

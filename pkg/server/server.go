@@ -1,8 +1,8 @@
-// Package server serves the agent's gRPC API (pkg/api) on unix sockets and,
-// optionally, TCP with mutual TLS. Every listener has a role: the admin
-// socket (root only, 0600) is admin, the read-only socket (0660 with a
-// group, by default) read-only, and a TCP client's role comes from its
-// certificate's organization. Clients are bounded (Limits): connections,
+// Package server serves the agent's gRPC API (pkg/api), and Tetragon's
+// (tetragon.go), on unix sockets and, optionally, TCP with mutual TLS.
+// Every listener has a role: the admin sockets (root only, 0600) are admin,
+// the read-only socket (0660 with a group, by default) read-only, and a TCP
+// client's role comes from its certificate's organization. Clients are bounded (Limits): connections,
 // event streams per connection and in total, request sizes and what their
 // event filters cost, which run in each stream's own goroutine.
 package server
@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cilium/tetragon/api/v1/tetragon"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/net/netutil"
 	"google.golang.org/grpc"
@@ -36,6 +37,7 @@ type Agent interface {
 	DisablePolicy(name string) error
 	SetPolicyMode(name, mode string) error
 	Status() agent.Status
+	Health() agent.Health
 }
 
 // Config says where the API listens and what clients may take.
@@ -48,8 +50,12 @@ type Config struct {
 	// ReadOnlyWorld makes ReadOnlySocket mode 0666: every local user may
 	// stream events, list policies and read the status.
 	ReadOnlyWorld bool
-	TCP           TCPConfig
-	Limits        Limits
+	// TetragonSocket is a socket of its own for Tetragon's API (admin
+	// role, mode 0600), where tetra and Tetragon's clients look for one;
+	// "" for none. Every listener serves Tetragon's API beside Vigil's.
+	TetragonSocket string
+	TCP            TCPConfig
+	Limits         Limits
 }
 
 // Server is the running API.
@@ -74,6 +80,14 @@ func Start(cfg Config, a Agent, hub *broadcast.Hub) (*Server, error) {
 	if cfg.Socket != "" {
 		l, err := listenUnix(cfg.Socket, 0o600, "")
 		if err != nil {
+			return nil, err
+		}
+		s.serve(l, fixedRole(RoleAdmin), svc)
+	}
+	if cfg.TetragonSocket != "" {
+		l, err := listenUnix(cfg.TetragonSocket, 0o600, "")
+		if err != nil {
+			s.Stop()
 			return nil, err
 		}
 		s.serve(l, fixedRole(RoleAdmin), svc)
@@ -111,6 +125,7 @@ func (s *Server) serve(l net.Listener, role roleOf, svc *service, opts ...grpc.S
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: time.Minute, Timeout: 20 * time.Second}))
 	g := grpc.NewServer(opts...)
 	api.RegisterVigilServer(g, svc)
+	tetragon.RegisterFineGuidanceSensorsServer(g, &tetragonService{vigil: svc})
 	s.servers = append(s.servers, g)
 	s.wg.Add(1)
 	go func() {
