@@ -47,6 +47,7 @@ type agentFlags struct {
 	responses                         responseFlags
 	client                            *kubewatch.Core // with --enable-k8s-api
 	heapHeadroomMB, heapHeadroomMaxMB int
+	tetragon                          tetragonFlags
 }
 
 func agentCommand() *cobra.Command {
@@ -56,7 +57,17 @@ func agentCommand() *cobra.Command {
 		Use:   "agent",
 		Short: "Run the node agent: trace processes and write events as JSON lines",
 		Args:  cobra.NoArgs,
-		RunE:  func(*cobra.Command, []string) error { return runAgent(&f) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.tetragon.configDir != "" {
+				if err := readConfigDir(cmd.Flags(), f.tetragon.configDir); err != nil {
+					return err
+				}
+			}
+			if err := f.tetragon.apply(&f); err != nil {
+				return err
+			}
+			return runAgent(&f)
+		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.cfg.Process.NodeName, "node-name", host, "node name in events and exec_ids")
@@ -100,6 +111,7 @@ func agentCommand() *cobra.Command {
 	fl.StringVar(&f.guardrailsConfigMap, "guardrails-configmap", "", "namespace/name of a ConfigMap of Rego guardrails (file name -> module), followed as it changes; needs --enable-k8s-api")
 	fl.StringVar(&f.metricsAddr, "metrics-address", "127.0.0.1:2112", "serve Prometheus metrics on /metrics at this address; \"\" for none")
 	fl.StringVar(&f.metricsLabels, "metrics-labels", "", "extra labels of vigil_events_total: namespace, pod, binary (comma-separated; each multiplies the series)")
+	f.tetragon.register(fl)
 	return cmd
 }
 
@@ -236,7 +248,8 @@ func runAgent(f *agentFlags) error {
 			return err
 		}
 		reg := metrics.New(a, metrics.Source{Losses: func() map[string]uint64 {
-			return map[string]uint64{broadcast.LostSubscriberQueue: hub.Dropped(), event.LostExportWrite: out.Lost()}
+			return map[string]uint64{broadcast.LostSubscriberQueue: hub.Dropped(), event.LostExportWrite: out.Lost(),
+				filter.LostRateLimit: outs.Filter.Counters().DroppedByRateLimit}
 		}, Sinks: sinkStats(sinks), Rego: regoStats(g, responder)}, labels)
 		outs.Live = append(outs.Live, reg.Events)
 		l, err := reg.Serve(f.metricsAddr, healthHandlers(a))

@@ -223,7 +223,8 @@ spec:
 	m := scrape(t, metricsAddr)
 	for _, want := range []string{`vigil_hook_actions_total{function="__x64_sys_openat",policy="api-kill"} 1`,
 		`vigil_policies{state="loaded"} 1`, `vigil_events_total{type="process_kprobe"} 1`,
-		`vigil_events_lost_total{reason="kernel_ring_buffer_full",where="kernel"} 0`} {
+		`vigil_events_lost_total{reason="kernel_ring_buffer_full",where="kernel"} 0`,
+		`vigil_events_lost_total{reason="export_rate_limit",where="user"} 0`} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %s", want)
 		}

@@ -43,14 +43,20 @@ func policyOf(t *testing.T, c tetragon.FineGuidanceSensorsClient, name string) *
 	return nil
 }
 
-// A client built from Tetragon's types, on the agent's socket for it: the
+// A client built from Tetragon's types, on the agent's socket for it (set
+// as Tetragon's flags set it): the
 // version and health, a policy added, listed, enforced, switched to
 // monitor, disabled and deleted, its events streamed as Tetragon's
 // messages, and the read-only role kept.
 func TestTetragonAPI(t *testing.T) {
 	bin := build(t)
-	sock := filepath.Join(t.TempDir(), "tetragon.sock")
-	r := startAgent(t, bin, "--metrics-address", "", "--tetragon-api-socket", sock)
+	// the socket as a Tetragon deployment gives it: --server-address, in a
+	// folder of flags (tetragon.conf.d)
+	sock, conf := filepath.Join(t.TempDir(), "tetragon.sock"), t.TempDir()
+	if err := os.WriteFile(filepath.Join(conf, "server-address"), []byte("unix://"+sock+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := startAgent(t, bin, "--metrics-address", "", "--config-dir", conf)
 	c := tetragonClient(t, sock)
 	ctx := context.Background()
 	if v, err := c.GetVersion(ctx, &tetragon.GetVersionRequest{}); err != nil || v.Version == "" {

@@ -154,6 +154,11 @@ func (p *Pipeline) report(now time.Time, node string) *Record {
 	}}
 }
 
+// LostRateLimit is the reason, in the agent's loss metrics, of the events
+// --export-rate-limit kept out of the export (rate_limit_info records
+// count them in band).
+const LostRateLimit = "export_rate_limit"
+
 // Counters count the events a pipeline dropped, for metrics.
 type Counters struct {
 	DroppedByFilter    uint64 // by the allowlist or the denylist
