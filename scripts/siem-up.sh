@@ -2,8 +2,9 @@
 # siem-up.sh - run REAL SIEM receivers on loopback for the sink tests (pkg/sink):
 #   rsyslog     RFC5424 over TLS (RFC5425 octet counting) and plain TCP; mmjsonparse
 #               parses the message as JSON; one line per event in $DIR/rsyslog/events.jsonl
-#   otelcol     OpenTelemetry Collector with the Splunk HEC receiver (HTTPS); its file
-#               exporter writes one OTLP-JSON logs request per line to $DIR/otelcol/received.jsonl
+#   otelcol     OpenTelemetry Collector with the Splunk HEC receiver (HTTPS) and the OTLP
+#               receiver (gRPC, HTTP); its file exporter writes one OTLP-JSON logs request per
+#               line to $DIR/otelcol/received.jsonl
 #
 #   eval "$(scripts/siem-up.sh)"        # or: siem-up.sh rsyslog | otelcol | all
 #   scripts/siem-down.sh                # stops them; siem-down.sh rsyslog stops one
@@ -16,6 +17,7 @@
 #
 # Env: VIGIL_SIEM_DIR (/tmp/vigil-siem)  VIGIL_SIEM_CACHE (~/.cache/vigil-siem)
 #      VIGIL_SIEM_SYSLOG_TLS_PORT (16514)  VIGIL_SIEM_SYSLOG_TCP_PORT (15514)  VIGIL_SIEM_HEC_PORT (18088)
+#      VIGIL_SIEM_OTLP_GRPC_PORT (14317)  VIGIL_SIEM_OTLP_HTTP_PORT (14318)
 set -euo pipefail
 
 WHAT=${1:-all}
@@ -24,8 +26,10 @@ CACHE=${VIGIL_SIEM_CACHE:-$HOME/.cache/vigil-siem}
 TLS_PORT=${VIGIL_SIEM_SYSLOG_TLS_PORT:-16514}
 TCP_PORT=${VIGIL_SIEM_SYSLOG_TCP_PORT:-15514}
 HEC_PORT=${VIGIL_SIEM_HEC_PORT:-18088}
+OTLP_GRPC_PORT=${VIGIL_SIEM_OTLP_GRPC_PORT:-14317}
+OTLP_HTTP_PORT=${VIGIL_SIEM_OTLP_HTTP_PORT:-14318}
 OTEL=v0.136.0 OTEL_PROVIDERS=v1.42.0
-OTELCOL=$CACHE/otelcol-siem-$OTEL
+OTELCOL=$CACHE/otelcol-siem-otlp-$OTEL
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 log() { echo "siem-up: $*" >&2; }
 case $WHAT in rsyslog | otelcol | all) ;; *) log "usage: siem-up.sh [rsyslog|otelcol|all]"; exit 2 ;; esac
@@ -59,10 +63,11 @@ build_otelcol() {
     cat >"$w/builder.yaml" <<EOF
 dist:
   name: otelcol-siem
-  description: Collector with the Splunk HEC receiver for Vigil's sink tests
+  description: Collector with the Splunk HEC and OTLP receivers for Vigil's sink tests
   output_path: $w/dist
 receivers:
   - gomod: github.com/open-telemetry/opentelemetry-collector-contrib/receiver/splunkhecreceiver $OTEL
+  - gomod: go.opentelemetry.io/collector/receiver/otlpreceiver $OTEL
 exporters:
   - gomod: github.com/open-telemetry/opentelemetry-collector-contrib/exporter/fileexporter $OTEL
 providers:
@@ -168,6 +173,12 @@ receivers:
     tls:
       cert_file: $DIR/tls/server.crt
       key_file: $DIR/tls/server.key
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:$OTLP_GRPC_PORT
+      http:
+        endpoint: 127.0.0.1:$OTLP_HTTP_PORT
 exporters:
   file:
     path: $d/received.jsonl          # one OTLP-JSON logs request per line
@@ -179,12 +190,14 @@ service:
       level: none
   pipelines:
     logs:
-      receivers: [splunk_hec]
+      receivers: [splunk_hec, otlp]
       exporters: [file]
 EOF
   setsid "$OTELCOL" --config "$d/config.yaml" </dev/null >>"$d/otelcol.log" 2>&1 &
   echo $! >"$d/otelcol.pid"
   wait_port "$HEC_PORT" "$d/otelcol.pid" "$d/otelcol.log"
+  wait_port "$OTLP_GRPC_PORT" "$d/otelcol.pid" "$d/otelcol.log"
+  wait_port "$OTLP_HTTP_PORT" "$d/otelcol.pid" "$d/otelcol.log"
 }
 
 t0=$SECONDS
@@ -205,4 +218,6 @@ export VIGIL_SIEM_SYSLOG_TCP=127.0.0.1:$TCP_PORT
 export VIGIL_SIEM_RSYSLOG_OUT=$DIR/rsyslog/events.jsonl
 export VIGIL_SIEM_HEC=https://127.0.0.1:$HEC_PORT
 export VIGIL_SIEM_OTELCOL_OUT=$DIR/otelcol/received.jsonl
+export VIGIL_SIEM_OTLP_GRPC=127.0.0.1:$OTLP_GRPC_PORT
+export VIGIL_SIEM_OTLP_HTTP=127.0.0.1:$OTLP_HTTP_PORT
 EOF

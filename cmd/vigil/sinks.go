@@ -21,7 +21,8 @@ type sinkFlags struct {
 func sinkFlagsOf(cmd *cobra.Command, f *sinkFlags) {
 	fl := cmd.Flags()
 	fl.StringArrayVar(&f.specs, "sink", nil, "also deliver exported events to a SIEM (repeatable): syslog+tls://host:6514?ca=FILE, "+
-		"syslog+tcp://host:514, syslog+relp://host:2514, splunk-hec+https://host:8088?token=T, webhook+https://host/path; NAME=SPEC names it for response rules")
+		"syslog+tcp://host:514, syslog+relp://host:2514, splunk-hec+https://host:8088?token=T, webhook+https://host/path, "+
+		"otlp+grpc://host:4317, otlp+http://host:4318; NAME=SPEC names it for response rules")
 	fl.StringVar(&f.spoolDir, "sink-spool-dir", "/var/lib/vigil/spool", "where each sink spools what its receiver has not taken yet (one directory per sink, 0700)")
 	fl.Int64Var(&f.maxBytes, "sink-spool-max-bytes", 64<<20, "a sink's spool bound; beyond it events are dropped, counted and reported in-band")
 }

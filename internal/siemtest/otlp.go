@@ -14,12 +14,39 @@ type otlpLogs struct {
 			Attributes []otlpKV `json:"attributes"`
 		} `json:"resource"`
 		ScopeLogs []struct {
-			LogRecords []struct {
-				TimeUnixNano string    `json:"timeUnixNano"`
-				Body         otlpValue `json:"body"`
-			} `json:"logRecords"`
+			LogRecords []otlpRecord `json:"logRecords"`
 		} `json:"scopeLogs"`
 	} `json:"resourceLogs"`
+}
+
+type otlpRecord struct {
+	TimeUnixNano string    `json:"timeUnixNano"`
+	Body         otlpValue `json:"body"`
+	Attributes   []otlpKV  `json:"attributes"`
+}
+
+// eachRecord calls fn with each log record the collector wrote so far and
+// its resource's string attributes; fromVigil picks those of an OTLP sink
+// (service.name "vigil") or the others (the HEC receiver's).
+func (e *Env) eachRecord(t testing.TB, fromVigil bool, fn func(res map[string]string, lr otlpRecord)) {
+	t.Helper()
+	for _, l := range lines(t, e.otelOut) {
+		var req otlpLogs
+		if err := json.Unmarshal(l, &req); err != nil {
+			t.Fatalf("collector wrote %q: %v", l, err)
+		}
+		for _, rl := range req.ResourceLogs {
+			res := stringValues(rl.Resource.Attributes)
+			if (res["service.name"] == "vigil") != fromVigil {
+				continue
+			}
+			for _, sl := range rl.ScopeLogs {
+				for _, lr := range sl.LogRecords {
+					fn(res, lr)
+				}
+			}
+		}
+	}
 }
 
 type otlpKV struct {
@@ -69,30 +96,50 @@ func (v otlpValue) plain() any {
 	return nil
 }
 
+// stringValues are the string values of kvs, by key.
+func stringValues(kvs []otlpKV) map[string]string {
+	out := map[string]string{}
+	for _, kv := range kvs {
+		if kv.Value.StringValue != nil {
+			out[kv.Key] = *kv.Value.StringValue
+		}
+	}
+	return out
+}
+
+// OTLPRecord is one log record the collector's OTLP receiver took.
+type OTLPRecord struct {
+	Resource, Attributes map[string]string // their string values
+	Time                 time.Time
+	Body                 string
+}
+
+// OTLPEvents returns the log records the collector's OTLP receiver took so
+// far from Vigil (resource service.name "vigil").
+func (e *Env) OTLPEvents(t testing.TB) []OTLPRecord {
+	t.Helper()
+	var out []OTLPRecord
+	e.eachRecord(t, true, func(res map[string]string, lr otlpRecord) {
+		r := OTLPRecord{Resource: res, Attributes: stringValues(lr.Attributes)}
+		if lr.Body.StringValue != nil {
+			r.Body = *lr.Body.StringValue
+		}
+		if n, err := strconv.ParseInt(lr.TimeUnixNano, 10, 64); err == nil {
+			r.Time = time.Unix(0, n)
+		}
+		out = append(out, r)
+	})
+	return out
+}
+
 // HECEvents returns what the collector's Splunk HEC receiver took so far, parsed;
 // App is the HEC source.
 func (e *Env) HECEvents(t testing.TB) []Received {
 	t.Helper()
 	var out []Received
-	for _, l := range lines(t, e.otelOut) {
-		var req otlpLogs
-		if err := json.Unmarshal(l, &req); err != nil {
-			t.Fatalf("collector wrote %q: %v", l, err)
-		}
-		for _, rl := range req.ResourceLogs {
-			attrs := map[string]string{}
-			for _, kv := range rl.Resource.Attributes {
-				if kv.Value.StringValue != nil {
-					attrs[kv.Key] = *kv.Value.StringValue
-				}
-			}
-			for _, sl := range rl.ScopeLogs {
-				for _, lr := range sl.LogRecords {
-					out = append(out, hecReceived(t, attrs, lr.TimeUnixNano, lr.Body))
-				}
-			}
-		}
-	}
+	e.eachRecord(t, false, func(res map[string]string, lr otlpRecord) {
+		out = append(out, hecReceived(t, res, lr.TimeUnixNano, lr.Body))
+	})
 	return out
 }
 
@@ -109,4 +156,19 @@ func hecReceived(t testing.TB, attrs map[string]string, ns string, body otlpValu
 		t.Fatalf("collector event %s: %v", js, err)
 	}
 	return r
+}
+
+// OTLPReceived is OTLPEvents as Received: each body parsed as the event;
+// Host is the resource's host.name and App its service.name.
+func (e *Env) OTLPReceived(t testing.TB) []Received {
+	t.Helper()
+	var out []Received
+	for _, r := range e.OTLPEvents(t) {
+		got := Received{Time: r.Time, Host: r.Resource["host.name"], App: r.Resource["service.name"], JSON: json.RawMessage(r.Body)}
+		if err := json.Unmarshal(got.JSON, &got.Event); err != nil {
+			t.Fatalf("OTLP body %s: %v", r.Body, err)
+		}
+		out = append(out, got)
+	}
+	return out
 }

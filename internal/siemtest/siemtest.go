@@ -1,5 +1,5 @@
 // Package siemtest runs real SIEM receivers for tests: rsyslog over TLS and
-// TCP, and an OpenTelemetry Collector with the Splunk HEC receiver, started
+// TCP, and an OpenTelemetry Collector with the Splunk HEC and OTLP receivers, started
 // by scripts/siem-up.sh on loopback ports of their own, in a temporary
 // directory of their own, and reads back what they received. It also runs
 // rsyslog with imrelp as a child process (StartRELP), a slow syslog
@@ -39,6 +39,8 @@ type Env struct {
 	SyslogTLS  string // host:port of rsyslog's RFC5425 input
 	SyslogTCP  string // host:port of rsyslog's plain TCP input
 	HEC        string // https://host:port of the collector's Splunk HEC receiver
+	OTLPGRPC   string // host:port of the collector's OTLP/gRPC receiver
+	OTLPHTTP   string // host:port of its OTLP/HTTP receiver
 
 	root, rsyslogOut, otelOut string
 	env                       []string
@@ -74,7 +76,8 @@ func Start(t testing.TB, which ...string) *Env {
 	e := &Env{Dir: t.TempDir(), root: repoRoot(t)}
 	e.env = append(os.Environ(), "VIGIL_SIEM_DIR="+e.Dir,
 		"VIGIL_SIEM_SYSLOG_TLS_PORT="+freePort(t), "VIGIL_SIEM_SYSLOG_TCP_PORT="+freePort(t),
-		"VIGIL_SIEM_HEC_PORT="+freePort(t))
+		"VIGIL_SIEM_HEC_PORT="+freePort(t), "VIGIL_SIEM_OTLP_GRPC_PORT="+freePort(t),
+		"VIGIL_SIEM_OTLP_HTTP_PORT="+freePort(t))
 	t.Cleanup(func() { e.Down(t, "all") })
 	for _, w := range which {
 		e.Up(t, w)
@@ -95,6 +98,7 @@ func (e *Env) Up(t testing.TB, which string) {
 	e.CA, e.ClientCert, e.ClientKey = vars["VIGIL_SIEM_CA"], vars["VIGIL_SIEM_CLIENT_CERT"], vars["VIGIL_SIEM_CLIENT_KEY"]
 	e.SyslogTLS, e.SyslogTCP, e.HEC = vars["VIGIL_SIEM_SYSLOG_TLS"], vars["VIGIL_SIEM_SYSLOG_TCP"], vars["VIGIL_SIEM_HEC"]
 	e.rsyslogOut, e.otelOut = vars["VIGIL_SIEM_RSYSLOG_OUT"], vars["VIGIL_SIEM_OTELCOL_OUT"]
+	e.OTLPGRPC, e.OTLPHTTP = vars["VIGIL_SIEM_OTLP_GRPC"], vars["VIGIL_SIEM_OTLP_HTTP"]
 }
 
 // Down stops a receiver, or "all".

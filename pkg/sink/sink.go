@@ -16,6 +16,10 @@
 //	splunk-hec+http://...                        path /services/collector/event
 //	webhook+https://HOST[:PORT]/PATH[?OPTIONS]   POST of a JSON array of events
 //	webhook+http://...
+//	otlp+grpc://HOST[:PORT][?OPTIONS]            OpenTelemetry logs, OTLP/gRPC; port 4317
+//	otlp+grpcs://...                             (TLS)
+//	otlp+http://HOST[:PORT][/PATH][?OPTIONS]     OTLP/HTTP, protobuf; port 4318, path /v1/logs
+//	otlp+https://...
 //
 // Options, as URL query parameters:
 //
@@ -24,7 +28,8 @@
 //	splunk-hec: token=TOKEN (sent as "Authorization: Splunk TOKEN")  host=NAME (the node name)
 //	            source=NAME (vigil)  sourcetype=NAME (_json)  index=NAME
 //	webhook:    header=NAME:VALUE (repeatable); other parameters stay in the URL posted to
-//	TLS (syslog+tls, https): ca=FILE (PEM; the system's roots when absent)  cert=FILE key=FILE
+//	otlp:       header=NAME:VALUE (repeatable; gRPC metadata over gRPC)
+//	TLS (syslog+tls, https, grpcs): ca=FILE (PEM; the system's roots when absent)  cert=FILE key=FILE
 //	            (client certificate)  server_name=NAME  insecure_skip_verify=true (off by default)
 //
 // For example syslog+tls://siem.example:6514?ca=/etc/vigil/ca.pem&app=vigil or
@@ -32,7 +37,8 @@
 //
 // Syslog messages carry the event's JSON as MSG and its time, with
 // microseconds, as TIMESTAMP. Splunk HEC requests carry several events, one
-// JSON object per line. A 2xx answer is a delivery; 408, 429, 5xx and
+// JSON object per line. OTLP requests carry a log record per event: its
+// JSON as the body, its time, and attributes to route by (otlp.go). A 2xx answer is a delivery; 408, 429, 5xx and
 // connection errors are retried; any other answer is a permanent refusal: the
 // batch is logged, counted (Stats.Rejected) and dropped.
 //
@@ -40,7 +46,9 @@
 // TCP stack acknowledged (a receiver that stops may lose what it had not
 // processed); over RELP, what the receiver answered for; over Splunk HEC,
 // a 2xx answer, or, when the answer carries an ackId (indexer
-// acknowledgement on), the acknowledgement of the indexers. Deadlines move
+// acknowledgement on), the acknowledgement of the indexers; over OTLP, a
+// success without rejected records (OTLP's retryable gRPC codes are
+// retried, the others refuse the batch). Deadlines move
 // with progress: a delivery is given up (ErrStalled) only when the receiver
 // took nothing more for the transport's timeout; the records it took are
 // kept taken, the rest is sent again in smaller batches.

@@ -126,6 +126,10 @@ func TestParseSpec(t *testing.T) {
 		"splunk-hec+https://h?token=t":                          "splunk-hec+https://h:8088/services/collector/event",
 		"splunk-hec+http://h:1/services/collector?token=t":      "splunk-hec+http://h:1/services/collector",
 		"webhook+https://h/p?header=A:b&insecure_skip_verify=1": "webhook+https://h/p",
+		"otlp+grpc://collector":                                 "otlp+grpc://collector:4317",
+		"otlp+grpcs://collector?server_name=c&header=A:b":       "otlp+grpcs://collector:4317",
+		"otlp+http://collector":                                 "otlp+http://collector:4318/v1/logs",
+		"otlp+https://collector:9/custom/logs":                  "otlp+https://collector:9/custom/logs",
 	}
 	for spec, name := range good {
 		tr, err := ParseSpec(spec, "n")
@@ -155,6 +159,10 @@ func TestParseSpec(t *testing.T) {
 		"syslog+tls://h?ca=/dev/zero":                 "not a regular file",
 		"syslog+relp://h?ca=/x":                       "option ca needs TLS",
 		"syslog+tcp://h:99999999999999999999":         `port "99999999999999999999"`,
+		"otlp+grpc://h?ca=/x":                         "option ca needs TLS",
+		"otlp+grpc://h/v1/logs":                       "takes no path",
+		"otlp+udp://h":                                `unknown scheme "otlp+udp"`,
+		"otlp+http://h?compression=gzip":              `unknown option "compression"`,
 	}
 	for spec, want := range bad {
 		_, err := ParseSpec(spec, "n")

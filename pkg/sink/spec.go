@@ -24,7 +24,8 @@ const (
 
 // defaultPorts are the receivers' ports when a spec names none.
 var defaultPorts = map[string]string{"syslog+tcp": "514", "syslog+tls": "6514", "syslog+relp": "2514",
-	"splunk-hec+https": "8088", "splunk-hec+http": "8088", "webhook+https": "443", "webhook+http": "80"}
+	"splunk-hec+https": "8088", "splunk-hec+http": "8088", "webhook+https": "443", "webhook+http": "80",
+	"otlp+grpc": "4317", "otlp+grpcs": "4317", "otlp+http": "4318", "otlp+https": "4318"}
 
 // splitSpec checks a spec's length, kind, URL and host.
 func splitSpec(spec string) (kind string, u *url.URL, err error) {
@@ -34,7 +35,8 @@ func splitSpec(spec string) (kind string, u *url.URL, err error) {
 	kind, rest, ok := strings.Cut(spec, "+")
 	if !ok {
 		return "", nil, fmt.Errorf("sink spec: %q has no kind: want syslog+tcp://, syslog+tls://, syslog+relp://, "+
-			"splunk-hec+https://, splunk-hec+http://, webhook+https:// or webhook+http://", redact(spec))
+			"splunk-hec+https://, splunk-hec+http://, webhook+https://, webhook+http://, otlp+grpc://, otlp+grpcs://, "+
+			"otlp+http:// or otlp+https://", redact(spec))
 	}
 	if u, err = url.Parse(rest); err != nil {
 		return "", nil, fmt.Errorf("sink spec %q: %v", redact(spec), redactErr(err))
@@ -49,7 +51,8 @@ func splitSpec(spec string) (kind string, u *url.URL, err error) {
 	}
 	if _, ok := defaultPorts[kind+"+"+u.Scheme]; !ok {
 		return "", nil, fmt.Errorf("sink spec: unknown scheme %q: want syslog+tcp, syslog+tls, syslog+relp, "+
-			"splunk-hec+https, splunk-hec+http, webhook+https or webhook+http", kind+"+"+u.Scheme)
+			"splunk-hec+https, splunk-hec+http, webhook+https, webhook+http, otlp+grpc, otlp+grpcs, otlp+http "+
+			"or otlp+https", kind+"+"+u.Scheme)
 	}
 	return kind, u, nil
 }
@@ -103,6 +106,8 @@ func ParseSpec(spec, nodeName string) (Transport, error) {
 		return parseSyslog(u, q, nodeName)
 	case kind == "splunk-hec":
 		return parseHEC(u, q, nodeName)
+	case kind == "otlp":
+		return parseOTLP(u, q, nodeName)
 	default:
 		return parseWebhook(u, q)
 	}
@@ -169,17 +174,45 @@ func parseHEC(u *url.URL, q url.Values, nodeName string) (Transport, error) {
 	return NewHEC(o)
 }
 
-func parseWebhook(u *url.URL, q url.Values) (Transport, error) {
-	o := WebhookOptions{Header: http.Header{}}
-	for _, h := range q["header"] {
-		name, value, ok := strings.Cut(h, ":")
+func parseOTLP(u *url.URL, q url.Values, nodeName string) (Transport, error) {
+	o := OTLPOptions{Addr: hostPort(u, defaultPorts["otlp+"+u.Scheme]), NodeName: nodeName,
+		HTTP: u.Scheme == "http" || u.Scheme == "https", Path: u.Path}
+	var err error
+	if o.Header, err = takeHeaders(q); err != nil {
+		return nil, err
+	}
+	if o.TLS, err = parseTLS(u, q); err != nil {
+		return nil, err
+	}
+	if err := noneLeft(q); err != nil {
+		return nil, err
+	}
+	if !o.HTTP && u.Path != "" && u.Path != "/" {
+		return nil, fmt.Errorf("sink spec: otlp+%s takes no path, got %q", u.Scheme, u.Path)
+	}
+	return NewOTLP(o)
+}
+
+// takeHeaders takes the header=NAME:VALUE options.
+func takeHeaders(q url.Values) (http.Header, error) {
+	h := http.Header{}
+	for _, v := range q["header"] {
+		name, value, ok := strings.Cut(v, ":")
 		if !ok || strings.TrimSpace(name) == "" {
-			return nil, fmt.Errorf("sink spec: option header=%q: want NAME:VALUE", h)
+			return nil, fmt.Errorf("sink spec: option header=%q: want NAME:VALUE", v)
 		}
-		o.Header.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+		h.Add(strings.TrimSpace(name), strings.TrimSpace(value))
 	}
 	q.Del("header")
+	return h, nil
+}
+
+func parseWebhook(u *url.URL, q url.Values) (Transport, error) {
+	o := WebhookOptions{}
 	var err error
+	if o.Header, err = takeHeaders(q); err != nil {
+		return nil, err
+	}
 	if o.TLS, err = parseTLS(u, q); err != nil {
 		return nil, err
 	}
@@ -195,11 +228,11 @@ func parseWebhook(u *url.URL, q url.Values) (Transport, error) {
 func parseTLS(u *url.URL, q url.Values) (*tls.Config, error) {
 	ca, cert, key, name := take(q, "ca"), take(q, "cert"), take(q, "key"), take(q, "server_name")
 	insecure := take(q, "insecure_skip_verify")
-	if u.Scheme != "tls" && u.Scheme != "https" {
+	if u.Scheme != "tls" && u.Scheme != "https" && u.Scheme != "grpcs" {
 		for opt, v := range map[string]string{"ca": ca, "cert": cert, "key": key, "server_name": name,
 			"insecure_skip_verify": insecure} {
 			if v != "" {
-				return nil, fmt.Errorf("sink spec: option %s needs TLS (syslog+tls or https)", opt)
+				return nil, fmt.Errorf("sink spec: option %s needs TLS (syslog+tls, https or otlp+grpcs)", opt)
 			}
 		}
 		return nil, nil
