@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BPF_SRC := $(shell find bpf -name '*.c' -o -name '*.h' | grep -v vmlinux.h)
 GENERATED := $(wildcard pkg/tracing/*_bpfel*.go pkg/tracing/*_bpfel*.o) crds pkg/api
 
-.PHONY: all build deps generate check-generated vmlinux lint test test-go test-race fuzz vmtest bench clean
+.PHONY: all build image deps generate check-generated vmlinux lint test test-go test-race test-image fuzz vmtest bench clean
 
 all: build
 
@@ -13,6 +13,15 @@ all: build
 # (a third smaller; panics still name their functions), the version linked in.
 build:
 	$(GO) build -trimpath -ldflags "-s -w -X github.com/vigil-sec/vigil/pkg/server.Version=$(VERSION)" -o bin/vigil ./cmd/vigil
+
+# The container image (tools/image, a module of its own): the static binary
+# on an empty base, reproducible (every time is the commit's), written as a
+# docker-archive tarball tagged VERSION and latest: bin/image/vigil.tar.
+image:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X github.com/vigil-sec/vigil/pkg/server.Version=$(VERSION)" -o bin/image/vigil ./cmd/vigil
+	cd tools/image && SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || echo 0) $(GO) run . \
+		-binary ../../bin/image/vigil -out ../../bin/image/vigil.tar -version $(VERSION) \
+		-revision "$$(git rev-parse HEAD 2>/dev/null)" -tag ghcr.io/vigil-sec/vigil:$(VERSION)
 
 deps:
 	@scripts/deps.sh
@@ -43,7 +52,7 @@ lint: deps
 	$(GO) vet ./...
 	clang-format-19 --dry-run --Werror $(BPF_SRC)
 
-test: check-generated lint test-go test-race vmtest
+test: check-generated lint test-go test-race test-image vmtest
 
 test-go:
 	$(GO) test -count=1 -p 1 ./...
@@ -59,6 +68,11 @@ RACE_AGENT := 'Writer|Pod|APIServer|Namespaced|Selector|Workload'
 test-race:
 	$(GO) test -race -count=1 -p 1 -skip 'Outage$$' $(RACE_PKGS) ./pkg/memtune/
 	$(GO) test -race -count=1 -run $(RACE_AGENT) ./pkg/agent/
+
+# The image builds, and its tests check its configuration, its files and
+# that two builds give one digest.
+test-image: image
+	cd tools/image && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 # Every fuzz target for a few seconds (FUZZTIME, 10s by default). Not part
 # of `make test`, which must be deterministic: the seed corpora run in
