@@ -19,6 +19,7 @@ import (
 	"github.com/vigil-sec/vigil/pkg/export"
 	"github.com/vigil-sec/vigil/pkg/filter"
 	"github.com/vigil-sec/vigil/pkg/kubewatch"
+	"github.com/vigil-sec/vigil/pkg/logring"
 	"github.com/vigil-sec/vigil/pkg/memtune"
 	"github.com/vigil-sec/vigil/pkg/metrics"
 	"github.com/vigil-sec/vigil/pkg/output"
@@ -177,6 +178,12 @@ func (f *agentFlags) memtune() (memtune.Config, error) {
 	}, nil
 }
 
+// What the agent keeps of its log for vigil bugtool (GetLogs).
+const (
+	recentLogLines = 2000
+	recentLogBytes = 1 << 20
+)
+
 func runAgent(f *agentFlags) error {
 	level, err := logrus.ParseLevel(f.logLevel)
 	if err != nil {
@@ -184,6 +191,9 @@ func runAgent(f *agentFlags) error {
 	}
 	logrus.SetLevel(level)
 	logrus.SetOutput(os.Stderr)
+	recent := logring.New(recentLogLines, recentLogBytes)
+	logrus.AddHook(recent)
+	f.api.RecentLogs = recent.Lines
 	out := export.Stdout()
 	if f.file.Path != "" {
 		if out, err = export.File(f.file); err != nil {

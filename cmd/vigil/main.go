@@ -21,7 +21,7 @@ func main() {
 	}
 	server.Version = buildVersion() // what GetStatus reports
 	root.AddCommand(agentCommand(), probeCommand(), policyCommand(), eventsCommand(), statusCommand(), unpinCommand(),
-		versionCommand())
+		versionCommand(), bugtoolCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintf(os.Stderr, "vigil: %v\n", err)
 		os.Exit(1)

@@ -687,6 +687,87 @@ func (x *Status) GetRole() string {
 	return ""
 }
 
+type GetLogsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLogsRequest) Reset() {
+	*x = GetLogsRequest{}
+	mi := &file_vigil_v1_vigil_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLogsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLogsRequest) ProtoMessage() {}
+
+func (x *GetLogsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vigil_v1_vigil_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLogsRequest.ProtoReflect.Descriptor instead.
+func (*GetLogsRequest) Descriptor() ([]byte, []int) {
+	return file_vigil_v1_vigil_proto_rawDescGZIP(), []int{12}
+}
+
+type GetLogsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The most recent lines, oldest first, as the agent logged them.
+	Lines         []string `protobuf:"bytes,1,rep,name=lines,proto3" json:"lines,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLogsResponse) Reset() {
+	*x = GetLogsResponse{}
+	mi := &file_vigil_v1_vigil_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLogsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLogsResponse) ProtoMessage() {}
+
+func (x *GetLogsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_vigil_v1_vigil_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLogsResponse.ProtoReflect.Descriptor instead.
+func (*GetLogsResponse) Descriptor() ([]byte, []int) {
+	return file_vigil_v1_vigil_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *GetLogsResponse) GetLines() []string {
+	if x != nil {
+		return x.Lines
+	}
+	return nil
+}
+
 var File_vigil_v1_vigil_proto protoreflect.FileDescriptor
 
 const file_vigil_v1_vigil_proto_rawDesc = "" +
@@ -735,7 +816,10 @@ const file_vigil_v1_vigil_proto_rawDesc = "" +
 	"\x04role\x18\a \x01(\tR\x04role\x1a7\n" +
 	"\tLostEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x012\xa8\x04\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\x10\n" +
+	"\x0eGetLogsRequest\"'\n" +
+	"\x0fGetLogsResponse\x12\x14\n" +
+	"\x05lines\x18\x01 \x03(\tR\x05lines2\xe8\x04\n" +
 	"\x05Vigil\x12:\n" +
 	"\tGetEvents\x12\x1a.vigil.v1.GetEventsRequest\x1a\x0f.vigil.v1.Event0\x01\x12M\n" +
 	"\fListPolicies\x12\x1d.vigil.v1.ListPoliciesRequest\x1a\x1e.vigil.v1.ListPoliciesResponse\x12D\n" +
@@ -744,7 +828,8 @@ const file_vigil_v1_vigil_proto_rawDesc = "" +
 	"\fEnablePolicy\x12\x17.vigil.v1.PolicyRequest\x1a\x18.vigil.v1.PolicyResponse\x12B\n" +
 	"\rDisablePolicy\x12\x17.vigil.v1.PolicyRequest\x1a\x18.vigil.v1.PolicyResponse\x12I\n" +
 	"\rSetPolicyMode\x12\x1e.vigil.v1.SetPolicyModeRequest\x1a\x18.vigil.v1.PolicyResponse\x129\n" +
-	"\tGetStatus\x12\x1a.vigil.v1.GetStatusRequest\x1a\x10.vigil.v1.StatusB$Z\"github.com/vigil-sec/vigil/pkg/apib\x06proto3"
+	"\tGetStatus\x12\x1a.vigil.v1.GetStatusRequest\x1a\x10.vigil.v1.Status\x12>\n" +
+	"\aGetLogs\x12\x18.vigil.v1.GetLogsRequest\x1a\x19.vigil.v1.GetLogsResponseB$Z\"github.com/vigil-sec/vigil/pkg/apib\x06proto3"
 
 var (
 	file_vigil_v1_vigil_proto_rawDescOnce sync.Once
@@ -758,7 +843,7 @@ func file_vigil_v1_vigil_proto_rawDescGZIP() []byte {
 	return file_vigil_v1_vigil_proto_rawDescData
 }
 
-var file_vigil_v1_vigil_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_vigil_v1_vigil_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_vigil_v1_vigil_proto_goTypes = []any{
 	(*GetEventsRequest)(nil),     // 0: vigil.v1.GetEventsRequest
 	(*Event)(nil),                // 1: vigil.v1.Event
@@ -772,13 +857,15 @@ var file_vigil_v1_vigil_proto_goTypes = []any{
 	(*SetPolicyModeRequest)(nil), // 9: vigil.v1.SetPolicyModeRequest
 	(*GetStatusRequest)(nil),     // 10: vigil.v1.GetStatusRequest
 	(*Status)(nil),               // 11: vigil.v1.Status
-	nil,                          // 12: vigil.v1.Status.LostEntry
+	(*GetLogsRequest)(nil),       // 12: vigil.v1.GetLogsRequest
+	(*GetLogsResponse)(nil),      // 13: vigil.v1.GetLogsResponse
+	nil,                          // 14: vigil.v1.Status.LostEntry
 }
 var file_vigil_v1_vigil_proto_depIdxs = []int32{
 	3,  // 0: vigil.v1.ListPoliciesResponse.policies:type_name -> vigil.v1.Policy
 	3,  // 1: vigil.v1.AddPolicyResponse.policies:type_name -> vigil.v1.Policy
 	3,  // 2: vigil.v1.PolicyResponse.policy:type_name -> vigil.v1.Policy
-	12, // 3: vigil.v1.Status.lost:type_name -> vigil.v1.Status.LostEntry
+	14, // 3: vigil.v1.Status.lost:type_name -> vigil.v1.Status.LostEntry
 	0,  // 4: vigil.v1.Vigil.GetEvents:input_type -> vigil.v1.GetEventsRequest
 	2,  // 5: vigil.v1.Vigil.ListPolicies:input_type -> vigil.v1.ListPoliciesRequest
 	5,  // 6: vigil.v1.Vigil.AddPolicy:input_type -> vigil.v1.AddPolicyRequest
@@ -787,16 +874,18 @@ var file_vigil_v1_vigil_proto_depIdxs = []int32{
 	7,  // 9: vigil.v1.Vigil.DisablePolicy:input_type -> vigil.v1.PolicyRequest
 	9,  // 10: vigil.v1.Vigil.SetPolicyMode:input_type -> vigil.v1.SetPolicyModeRequest
 	10, // 11: vigil.v1.Vigil.GetStatus:input_type -> vigil.v1.GetStatusRequest
-	1,  // 12: vigil.v1.Vigil.GetEvents:output_type -> vigil.v1.Event
-	4,  // 13: vigil.v1.Vigil.ListPolicies:output_type -> vigil.v1.ListPoliciesResponse
-	6,  // 14: vigil.v1.Vigil.AddPolicy:output_type -> vigil.v1.AddPolicyResponse
-	8,  // 15: vigil.v1.Vigil.DeletePolicy:output_type -> vigil.v1.PolicyResponse
-	8,  // 16: vigil.v1.Vigil.EnablePolicy:output_type -> vigil.v1.PolicyResponse
-	8,  // 17: vigil.v1.Vigil.DisablePolicy:output_type -> vigil.v1.PolicyResponse
-	8,  // 18: vigil.v1.Vigil.SetPolicyMode:output_type -> vigil.v1.PolicyResponse
-	11, // 19: vigil.v1.Vigil.GetStatus:output_type -> vigil.v1.Status
-	12, // [12:20] is the sub-list for method output_type
-	4,  // [4:12] is the sub-list for method input_type
+	12, // 12: vigil.v1.Vigil.GetLogs:input_type -> vigil.v1.GetLogsRequest
+	1,  // 13: vigil.v1.Vigil.GetEvents:output_type -> vigil.v1.Event
+	4,  // 14: vigil.v1.Vigil.ListPolicies:output_type -> vigil.v1.ListPoliciesResponse
+	6,  // 15: vigil.v1.Vigil.AddPolicy:output_type -> vigil.v1.AddPolicyResponse
+	8,  // 16: vigil.v1.Vigil.DeletePolicy:output_type -> vigil.v1.PolicyResponse
+	8,  // 17: vigil.v1.Vigil.EnablePolicy:output_type -> vigil.v1.PolicyResponse
+	8,  // 18: vigil.v1.Vigil.DisablePolicy:output_type -> vigil.v1.PolicyResponse
+	8,  // 19: vigil.v1.Vigil.SetPolicyMode:output_type -> vigil.v1.PolicyResponse
+	11, // 20: vigil.v1.Vigil.GetStatus:output_type -> vigil.v1.Status
+	13, // 21: vigil.v1.Vigil.GetLogs:output_type -> vigil.v1.GetLogsResponse
+	13, // [13:22] is the sub-list for method output_type
+	4,  // [4:13] is the sub-list for method input_type
 	4,  // [4:4] is the sub-list for extension type_name
 	4,  // [4:4] is the sub-list for extension extendee
 	0,  // [0:4] is the sub-list for field type_name
@@ -813,7 +902,7 @@ func file_vigil_v1_vigil_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vigil_v1_vigil_proto_rawDesc), len(file_vigil_v1_vigil_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

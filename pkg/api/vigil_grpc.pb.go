@@ -31,6 +31,7 @@ const (
 	Vigil_DisablePolicy_FullMethodName = "/vigil.v1.Vigil/DisablePolicy"
 	Vigil_SetPolicyMode_FullMethodName = "/vigil.v1.Vigil/SetPolicyMode"
 	Vigil_GetStatus_FullMethodName     = "/vigil.v1.Vigil/GetStatus"
+	Vigil_GetLogs_FullMethodName       = "/vigil.v1.Vigil/GetLogs"
 )
 
 // VigilClient is the client API for Vigil service.
@@ -53,6 +54,9 @@ type VigilClient interface {
 	SetPolicyMode(ctx context.Context, in *SetPolicyModeRequest, opts ...grpc.CallOption) (*PolicyResponse, error)
 	// GetStatus reports the agent's health and counters.
 	GetStatus(ctx context.Context, in *GetStatusRequest, opts ...grpc.CallOption) (*Status, error)
+	// GetLogs returns the agent's recent log lines (admin role), for vigil
+	// bugtool.
+	GetLogs(ctx context.Context, in *GetLogsRequest, opts ...grpc.CallOption) (*GetLogsResponse, error)
 }
 
 type vigilClient struct {
@@ -152,6 +156,16 @@ func (c *vigilClient) GetStatus(ctx context.Context, in *GetStatusRequest, opts 
 	return out, nil
 }
 
+func (c *vigilClient) GetLogs(ctx context.Context, in *GetLogsRequest, opts ...grpc.CallOption) (*GetLogsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetLogsResponse)
+	err := c.cc.Invoke(ctx, Vigil_GetLogs_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // VigilServer is the server API for Vigil service.
 // All implementations must embed UnimplementedVigilServer
 // for forward compatibility.
@@ -172,6 +186,9 @@ type VigilServer interface {
 	SetPolicyMode(context.Context, *SetPolicyModeRequest) (*PolicyResponse, error)
 	// GetStatus reports the agent's health and counters.
 	GetStatus(context.Context, *GetStatusRequest) (*Status, error)
+	// GetLogs returns the agent's recent log lines (admin role), for vigil
+	// bugtool.
+	GetLogs(context.Context, *GetLogsRequest) (*GetLogsResponse, error)
 	mustEmbedUnimplementedVigilServer()
 }
 
@@ -205,6 +222,9 @@ func (UnimplementedVigilServer) SetPolicyMode(context.Context, *SetPolicyModeReq
 }
 func (UnimplementedVigilServer) GetStatus(context.Context, *GetStatusRequest) (*Status, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetStatus not implemented")
+}
+func (UnimplementedVigilServer) GetLogs(context.Context, *GetLogsRequest) (*GetLogsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetLogs not implemented")
 }
 func (UnimplementedVigilServer) mustEmbedUnimplementedVigilServer() {}
 func (UnimplementedVigilServer) testEmbeddedByValue()               {}
@@ -364,6 +384,24 @@ func _Vigil_GetStatus_Handler(srv interface{}, ctx context.Context, dec func(int
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Vigil_GetLogs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetLogsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VigilServer).GetLogs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Vigil_GetLogs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VigilServer).GetLogs(ctx, req.(*GetLogsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Vigil_ServiceDesc is the grpc.ServiceDesc for Vigil service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -398,6 +436,10 @@ var Vigil_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetStatus",
 			Handler:    _Vigil_GetStatus_Handler,
+		},
+		{
+			MethodName: "GetLogs",
+			Handler:    _Vigil_GetLogs_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -56,6 +56,8 @@ type Config struct {
 	TetragonSocket string
 	TCP            TCPConfig
 	Limits         Limits
+	// RecentLogs are the agent's recent log lines, for GetLogs; nil: none.
+	RecentLogs func() []string
 }
 
 // Server is the running API.
@@ -75,7 +77,7 @@ func Start(cfg Config, a Agent, hub *broadcast.Hub) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc := &service{agent: a, hub: hub, streams: &streams{limits: limits}}
+	svc := &service{agent: a, hub: hub, streams: &streams{limits: limits}, logs: cfg.RecentLogs}
 	s := &Server{limits: limits}
 	if cfg.Socket != "" {
 		l, err := listenUnix(cfg.Socket, 0o600, "")

@@ -24,6 +24,7 @@ type service struct {
 	agent   Agent
 	hub     *broadcast.Hub
 	streams *streams
+	logs    func() []string // Config.RecentLogs
 }
 
 // GetEvents streams the events the request's filters take, if the limits
@@ -141,6 +142,19 @@ func (s *service) GetStatus(ctx context.Context, _ *api.GetStatusRequest) (*api.
 	}
 	return &api.Status{NodeName: st.NodeName, Version: Version, UptimeSeconds: int64(time.Since(st.Started).Seconds()),
 		Events: st.Events, Lost: lost, ProcessCacheSize: st.ProcessCacheSize, Role: roleIn(ctx).String()}, nil
+}
+
+// GetLogs returns the agent's recent log lines: admin only, as they name
+// files, policies and errors of the node.
+func (s *service) GetLogs(ctx context.Context, _ *api.GetLogsRequest) (*api.GetLogsResponse, error) {
+	if err := allow(ctx, RoleAdmin, "reading the agent's logs"); err != nil {
+		return nil, err
+	}
+	out := &api.GetLogsResponse{}
+	if s.logs != nil {
+		out.Lines = s.logs()
+	}
+	return out, nil
 }
 
 func enforcingNote(enforces bool) string {
