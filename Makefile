@@ -3,7 +3,7 @@ GO ?= go
 # what `vigil version` and GetStatus report
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BPF_SRC := $(shell find bpf -name '*.c' -o -name '*.h' | grep -v vmlinux.h)
-GENERATED := $(wildcard pkg/tracing/*_bpfel*.go pkg/tracing/*_bpfel*.o) crds pkg/api
+GENERATED := $(wildcard pkg/tracing/*_bpfel*.go pkg/tracing/*_bpfel*.o) crds deploy/helm/vigil/crds pkg/api
 
 .PHONY: all build image deps generate check-generated vmlinux lint test test-go test-race test-image fuzz vmtest bench clean
 
@@ -27,12 +27,13 @@ deps:
 	@scripts/deps.sh
 
 # BPF objects and their Go bindings, committed so `go build` needs no clang;
-# the CRDs, from pkg/crd's API types (controller-gen, a tool of go.mod); the
-# gRPC API's Go code, from api/ (protoc).
+# the CRDs, from pkg/crd's API types (controller-gen, a tool of go.mod), and
+# their copy in the Helm chart; the gRPC API's Go code, from api/ (protoc).
 generate: deps
 	scripts/generate-bpf.sh
 	$(GO) generate ./pkg/api/
 	$(GO) tool controller-gen crd:crdVersions=v1 paths=./pkg/crd/... output:crd:dir=./crds
+	cp crds/vigil.dev_*.yaml deploy/helm/vigil/crds/
 
 # Fails when the committed BPF objects differ from what the sources build.
 check-generated: generate

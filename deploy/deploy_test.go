@@ -32,7 +32,13 @@ func TestApplyAndPermissions(t *testing.T) {
 	if out, err := kubectl(t, k, "get", "daemonset", "-n", "vigil", "vigil", "-o", "jsonpath={.spec.template.spec.hostPID}"); err != nil || out != "true" {
 		t.Errorf("the DaemonSet: %v %s", err, out)
 	}
-	const sa = "system:serviceaccount:vigil:vigil"
+	checkPermissions(t, k, "vigil")
+}
+
+// checkPermissions asks the API server what the agent's service account
+// (vigil, in namespace ns) may and may not do.
+func checkPermissions(t *testing.T, k *kubetest.Server, ns string) {
+	sa := "system:serviceaccount:" + ns + ":vigil"
 	for _, tc := range []struct {
 		verb, resource string
 		allowed        bool
@@ -46,8 +52,8 @@ func TestApplyAndPermissions(t *testing.T) {
 		{"delete", "pods", false},
 		{"get", "secrets", false},
 		{"list", "configmaps", false},
-		{"watch", "configmaps -n vigil", true}, // guardrails
-		{"get", "secrets -n vigil", false},
+		{"watch", "configmaps -n " + ns, true}, // guardrails
+		{"get", "secrets -n " + ns, false},
 	} {
 		resource, sub, _ := strings.Cut(tc.resource, "/")
 		args := append([]string{"auth", "can-i", tc.verb}, strings.Fields(resource)...)
