@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 )
 
 // tetragonClient is a client of Tetragon's API, built from Tetragon's own
@@ -93,7 +94,9 @@ spec:
 	streamCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	events, err := c.GetEvents(streamCtx, &tetragon.GetEventsRequest{AllowList: []*tetragon.Filter{
-		{EventSet: []tetragon.EventType{tetragon.EventType_PROCESS_KPROBE}, PolicyNames: []string{"tetra-kill"}}}})
+		{EventSet: []tetragon.EventType{tetragon.EventType_PROCESS_KPROBE}, PolicyNames: []string{"tetra-kill"}}},
+		FieldFilters: []*tetragon.FieldFilter{{EventSet: []tetragon.EventType{tetragon.EventType_PROCESS_KPROBE},
+			Fields: &fieldmaskpb.FieldMask{Paths: []string{"process.pid"}}, Action: tetragon.FieldFilterAction_EXCLUDE}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +120,7 @@ spec:
 	case ev := <-got:
 		k := ev.GetProcessKprobe()
 		if k == nil || k.PolicyName != "tetra-kill" || k.Action != tetragon.KprobeAction_KPROBE_ACTION_SIGKILL ||
-			k.Process.GetBinary() != "/usr/bin/cat" || ev.NodeName != "e2e-api" {
+			k.Process.GetBinary() != "/usr/bin/cat" || k.Process.GetPid() != nil || ev.NodeName != "e2e-api" {
 			t.Errorf("event: %v", ev)
 		}
 	case <-time.After(15 * time.Second):
