@@ -68,11 +68,11 @@ func Build(o Options) (v1.Image, error) {
 type entry struct {
 	name string
 	mode int64
-	data []byte // nil: a folder
+	data []byte // nil: a folder, or a link
+	link string // a symbolic link's target
 }
 
-// buildLayer makes the layer's tar in memory: folders first, each entry
-// owned by root with o.Time, in this fixed order.
+// buildLayer makes the layer: folders first, in this fixed order.
 func buildLayer(o Options) (v1.Layer, error) {
 	bin, err := os.ReadFile(o.Binary)
 	if err != nil {
@@ -97,12 +97,21 @@ func buildLayer(o Options) (v1.Layer, error) {
 		}
 		entries = append(entries, entry{name: "etc/ssl/certs/ca-certificates.crt", mode: 0o644, data: pem})
 	}
+	return layerOf(entries, o.Time)
+}
+
+// layerOf makes a layer's tar in memory from entries, in their order, each
+// owned by root with time t.
+func layerOf(entries []entry, t time.Time) (v1.Layer, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, e := range entries {
-		h := &tar.Header{Name: e.name, Mode: e.mode, ModTime: o.Time, Uname: "root", Gname: "root",
+		h := &tar.Header{Name: e.name, Mode: e.mode, ModTime: t, Uname: "root", Gname: "root",
 			Typeflag: tar.TypeDir, Format: tar.FormatPAX}
-		if e.data != nil {
+		switch {
+		case e.link != "":
+			h.Typeflag, h.Linkname = tar.TypeSymlink, e.link
+		case e.data != nil:
 			h.Typeflag, h.Size = tar.TypeReg, int64(len(e.data))
 		}
 		if err := tw.WriteHeader(h); err != nil {

@@ -69,7 +69,7 @@ func TestImage(t *testing.T) {
 	for i := range 2 {
 		out := filepath.Join(dir, "vigil"+string(rune('0'+i))+".tar")
 		if err := run(Options{Binary: bin, CACerts: "/etc/ssl/certs/ca-certificates.crt", Version: "v9.9.9", Revision: "abc"},
-			out, "ghcr.io/vigil-sec/vigil:v9.9.9", "1700000000"); err != nil {
+			out, "ghcr.io/vigil-sec/vigil:v9.9.9", "", "1700000000"); err != nil {
 			t.Fatal(err)
 		}
 		img, err := tarball.ImageFromPath(out, nil)

@@ -32,21 +32,32 @@ func main() {
 	flag.StringVar(&o.Revision, "revision", "", "org.opencontainers.image.revision (a commit)")
 	flag.StringVar(&out, "out", "bin/image/vigil.tar", "the docker-archive tarball to write")
 	flag.StringVar(&tag, "tag", "ghcr.io/vigil-sec/vigil:latest", "the image's tag in the tarball; it is also tagged latest")
+	busybox := flag.String("busybox", "", "instead, build the node tests' images from this static busybox: "+busyboxTag+" and "+pauseTag)
 	epoch := flag.String("epoch", os.Getenv("SOURCE_DATE_EPOCH"), "seconds since 1970 of every time in the image (default SOURCE_DATE_EPOCH, else 0)")
 	flag.Parse()
-	if err := run(o, out, tag, *epoch); err != nil {
+	if err := run(o, out, tag, *busybox, *epoch); err != nil {
 		fmt.Fprintf(os.Stderr, "image: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(o Options, out, tag, epoch string) error {
+// The node tests' image names; the pause image's is the sandbox image the
+// node's containerd is configured with (scripts/node-up.sh).
+const (
+	busyboxTag = "vigil.test/busybox:1.35"
+	pauseTag   = "registry.k8s.io/pause:3.10"
+)
+
+func run(o Options, out, tag, busybox, epoch string) error {
 	if epoch != "" {
 		secs, err := strconv.ParseInt(epoch, 10, 64)
 		if err != nil {
 			return fmt.Errorf("-epoch %q: want seconds since 1970", epoch)
 		}
 		o.Time = time.Unix(secs, 0).UTC()
+	}
+	if busybox != "" {
+		return writeTestImages(busybox, out, o.Time)
 	}
 	ref, err := name.NewTag(tag)
 	if err != nil {
@@ -65,5 +76,26 @@ func run(o Options, out, tag, epoch string) error {
 		return err
 	}
 	fmt.Printf("%s %s %s\n", out, ref, digest)
+	return nil
+}
+
+// writeTestImages writes the node tests' busybox and pause images to out.
+func writeTestImages(busybox, out string, t time.Time) error {
+	bb, pause, err := TestImages(busybox, t)
+	if err != nil {
+		return err
+	}
+	tags := map[name.Tag]v1.Image{}
+	for tag, img := range map[string]v1.Image{busyboxTag: bb, pauseTag: pause} {
+		ref, err := name.NewTag(tag)
+		if err != nil {
+			return err
+		}
+		tags[ref] = img
+	}
+	if err := tarball.MultiWriteToFile(out, tags); err != nil {
+		return err
+	}
+	fmt.Printf("%s %s %s\n", out, busyboxTag, pauseTag)
 	return nil
 }
