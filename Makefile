@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BPF_SRC := $(shell find bpf -name '*.c' -o -name '*.h' | grep -v vmlinux.h)
 GENERATED := $(wildcard pkg/tracing/*_bpfel*.go pkg/tracing/*_bpfel*.o) crds deploy/helm/vigil/crds pkg/api
 
-.PHONY: all build image deps generate check-generated vmlinux lint test test-go test-race test-image fuzz vmtest bench clean
+.PHONY: all build image node-images deps generate check-generated vmlinux lint test test-go test-race test-image fuzz vmtest bench clean
 
 all: build
 
@@ -22,6 +22,14 @@ image:
 	cd tools/image && SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || echo 0) $(GO) run . \
 		-binary ../../bin/image/vigil -out ../../bin/image/vigil.tar -version $(VERSION) \
 		-revision "$$(git rev-parse HEAD 2>/dev/null)" -tag ghcr.io/vigil-sec/vigil:$(VERSION)
+
+# The node tests' images (deploy/node_test.go): busybox and the pause image,
+# from Debian's busybox-static, written to bin/image/busybox.tar.
+node-images:
+	@[ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static; }
+	mkdir -p bin/image
+	cd tools/image && $(GO) run . -busybox /bin/busybox -out ../../bin/image/busybox.tar
 
 deps:
 	@scripts/deps.sh
@@ -55,8 +63,10 @@ lint: deps
 
 test: check-generated lint test-go test-race test-image vmtest
 
+# 30 minutes a package: the first to start a node builds its kubelet, on a
+# clean machine, and that counts in the package's time.
 test-go:
-	$(GO) test -count=1 -p 1 ./...
+	$(GO) test -count=1 -p 1 -timeout 30m ./...
 
 # The user-space packages under the race detector (the BPF ones run their
 # concurrency tests in test-go; under -race they would take too long).

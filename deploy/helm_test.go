@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,6 +60,7 @@ func TestHelmChart(t *testing.T) {
 sinks: ["otlp+grpc://otel.observability:4317"]
 guardrails: {no-kill.rego: "package vigil.guard"}
 metrics: {serviceMonitor: {enabled: true}}
+capabilities: [BPF, PERFMON, SYS_ADMIN, SYS_PTRACE, DAC_READ_SEARCH]
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -67,6 +69,10 @@ metrics: {serviceMonitor: {enabled: true}}
 	if ds == nil || full["ServiceMonitor/vigil"] == nil || full["ConfigMap/vigil-policies"] == nil ||
 		full["ConfigMap/vigil-guardrails"] == nil {
 		t.Fatalf("rendered: %v", keys(full))
+	}
+	sc := container(ds)["securityContext"].(map[string]any)
+	if caps := fmt.Sprint(sc["capabilities"].(map[string]any)["add"]); caps != "[BPF PERFMON SYS_ADMIN SYS_PTRACE DAC_READ_SEARCH]" {
+		t.Errorf("capabilities: %s, want the values'", caps)
 	}
 	args := strings.Join(containerArgs(ds), " ")
 	for _, want := range []string{"--sink=otlp+grpc://otel.observability:4317", "--tracing-policy-dir=/etc/vigil/policies",
@@ -99,10 +105,15 @@ metrics: {serviceMonitor: {enabled: true}}
 	checkPermissions(t, k, "vigil-helm")
 }
 
-func containerArgs(ds map[string]any) []string {
+// container is the DaemonSet's (first) container.
+func container(ds map[string]any) map[string]any {
 	spec := ds["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)
+	return spec["containers"].([]any)[0].(map[string]any)
+}
+
+func containerArgs(ds map[string]any) []string {
 	var out []string
-	for _, a := range spec["containers"].([]any)[0].(map[string]any)["args"].([]any) {
+	for _, a := range container(ds)["args"].([]any) {
 		out = append(out, a.(string))
 	}
 	return out

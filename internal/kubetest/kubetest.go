@@ -1,6 +1,7 @@
 // Package kubetest gives tests a real Kubernetes API server: the one
 // $KUBECONFIG points to, or else one that scripts/kube-up.sh builds (once,
-// cached) and starts on loopback for the test binary's lifetime.
+// cached) and starts on loopback for the test binary's lifetime; or a
+// whole single-node cluster that runs pods (scripts/node-up.sh).
 package kubetest
 
 import (
@@ -32,23 +33,43 @@ type Server struct {
 	Client     kubernetes.Interface
 	Dynamic    dynamic.Interface
 	Core       *kubewatch.Core // the agent's own core/v1 client
-	started    bool
+	down       string          // the script that stops what the test started
 }
 
 // Start connects to $KUBECONFIG's server, or starts one with kube-up.sh.
 func Start() (*Server, error) {
-	s := &Server{Kubeconfig: os.Getenv("KUBECONFIG")}
-	if s.Kubeconfig == "" {
-		var stderr strings.Builder
-		cmd := exec.Command("bash", script("kube-up.sh"))
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			return nil, fmt.Errorf("scripts/kube-up.sh: %w: %s", err, lastLines(stderr.String(), 5))
-		}
-		line := strings.TrimSpace(string(out))
-		s.Kubeconfig, s.started = strings.TrimPrefix(line, "export KUBECONFIG="), true
+	if kc := os.Getenv("KUBECONFIG"); kc != "" {
+		return connect(&Server{Kubeconfig: kc})
 	}
+	return up(&Server{down: "kube-down.sh"}, "kube-up.sh")
+}
+
+// StartNode starts a single-node cluster with node-up.sh: the API server,
+// scheduler, controllers, a kubelet and containerd, with images (tarballs)
+// imported. Stop tears it all down.
+func StartNode(images ...string) (*Server, error) {
+	var args []string
+	for _, i := range images {
+		args = append(args, "-i", i)
+	}
+	return up(&Server{down: "node-down.sh"}, "node-up.sh", args...)
+}
+
+// up runs script, which prints the export of KUBECONFIG, and connects.
+func up(s *Server, script string, args ...string) (*Server, error) {
+	var stderr strings.Builder
+	cmd := exec.Command("bash", append([]string{scriptPath(script)}, args...)...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("scripts/%s: %w: %s", script, err, lastLines(stderr.String(), 5))
+	}
+	s.Kubeconfig = strings.TrimPrefix(strings.TrimSpace(string(out)), "export KUBECONFIG=")
+	return connect(s)
+}
+
+// connect makes s's clients.
+func connect(s *Server) (*Server, error) {
 	var err error
 	if s.Config, err = clientcmd.BuildConfigFromFlags("", s.Kubeconfig); err != nil {
 		return nil, err
@@ -123,10 +144,10 @@ func waitEstablished(get func(context.Context, string, metav1.GetOptions) (*apie
 	return fmt.Errorf("CRD %s never became established", name)
 }
 
-// Stop stops the server if Start started it.
+// Stop stops the server (or node) if the test started it.
 func (s *Server) Stop() {
-	if s.started {
-		_ = exec.Command("bash", script("kube-down.sh")).Run()
+	if s.down != "" {
+		_ = exec.Command("bash", scriptPath(s.down)).Run()
 	}
 }
 
@@ -138,25 +159,25 @@ func lastLines(s string, n int) string {
 // Down stops the server Start started, keeping its state and credentials
 // for Up; it is an error for a server Start did not start.
 func (s *Server) Down() error {
-	if !s.started {
+	if s.down != "kube-down.sh" {
 		return fmt.Errorf("the API server at %s was not started by the test: unset KUBECONFIG", s.Kubeconfig)
 	}
-	cmd := exec.Command("bash", script("kube-down.sh"))
+	cmd := exec.Command("bash", scriptPath("kube-down.sh"))
 	cmd.Env = append(os.Environ(), "KUBE_TEST_KEEP=1")
 	return cmd.Run()
 }
 
 // Up starts again the server Down stopped, with the same credentials.
 func (s *Server) Up() error {
-	out, err := exec.Command("bash", script("kube-up.sh")).CombinedOutput()
+	out, err := exec.Command("bash", scriptPath("kube-up.sh")).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("scripts/kube-up.sh: %w: %s", err, lastLines(string(out), 5))
 	}
 	return nil
 }
 
-// script is the path of one of the repository's scripts.
-func script(name string) string { return filepath.Join(repo(), "scripts", name) }
+// scriptPath is the path of one of the repository's scripts.
+func scriptPath(name string) string { return filepath.Join(repo(), "scripts", name) }
 
 // repo is the repository's root directory.
 func repo() string {
