@@ -150,5 +150,6 @@ for row in "KERNEL PACKAGE RESULT PASS FAIL SKIP TIME" "${summary[@]}"; do
   read -r -a c <<<"$row"
   printf '%-6s %-22s %-7s %5s %5s %5s %8s\n' "${c[@]}"
 done
-echo "vmtest: $total_pass passed, $total_fail failed, $total_skip skipped (host-only, not run here: ${HOST_ONLY//|/ })"
+hostonly=${HOST_ONLY#^(} hostonly=${hostonly%)\$}
+echo "vmtest: $total_pass passed, $total_fail failed, $total_skip skipped (host-only, not run here: ${hostonly//|/ })"
 exit "$failed"
