@@ -10,9 +10,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vigil-sec/vigil/pkg/server"
+	"github.com/vigil-sec/vigil/pkg/simulate"
 )
 
 func main() {
+	simulate.Main() // a process vigil simulate started for one of its steps runs it and exits
 	root := &cobra.Command{
 		Use:           "vigil",
 		Short:         "Runtime security for Linux and Kubernetes, with eBPF",
@@ -21,7 +23,7 @@ func main() {
 	}
 	server.Version = buildVersion() // what GetStatus reports
 	root.AddCommand(agentCommand(), probeCommand(), policyCommand(), eventsCommand(), statusCommand(), unpinCommand(),
-		versionCommand(), bugtoolCommand())
+		versionCommand(), bugtoolCommand(), simulateCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintf(os.Stderr, "vigil: %v\n", err)
 		os.Exit(1)
