@@ -3,7 +3,8 @@ GO ?= go
 # what `vigil version` and GetStatus report
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BPF_SRC := $(shell find bpf -name '*.c' -o -name '*.h' | grep -v vmlinux.h)
-GENERATED := $(wildcard pkg/tracing/*_bpfel*.go pkg/tracing/*_bpfel*.o) crds deploy/helm/vigil/crds pkg/api
+GENERATED := $(wildcard pkg/tracing/*_bpfel*.go pkg/tracing/*_bpfel*.o) crds deploy/helm/vigil/crds pkg/api \
+	deploy/helm/vigil/library deploy/library/library.yaml
 
 .PHONY: all build image node-images deps generate check-generated vmlinux lint test test-go test-race test-image fuzz vmtest bench clean
 
@@ -36,12 +37,17 @@ deps:
 
 # BPF objects and their Go bindings, committed so `go build` needs no clang;
 # the CRDs, from pkg/crd's API types (controller-gen, a tool of go.mod), and
-# their copy in the Helm chart; the gRPC API's Go code, from api/ (protoc).
+# their copy in the Helm chart; the gRPC API's Go code, from api/ (protoc);
+# the detection library's copies: in the chart, and as vigil.dev resources
+# for kubectl apply -k deploy/library/.
 generate: deps
 	scripts/generate-bpf.sh
 	$(GO) generate ./pkg/api/
 	$(GO) tool controller-gen crd:crdVersions=v1 paths=./pkg/crd/... output:crd:dir=./crds
 	cp crds/vigil.dev_*.yaml deploy/helm/vigil/crds/
+	rm -f deploy/helm/vigil/library/*.yaml && cp policies/library/*.yaml deploy/helm/vigil/library/
+	for f in policies/library/*.yaml; do echo ---; sed 's,^apiVersion: cilium.io/v1alpha1$$,apiVersion: vigil.dev/v1alpha1,' $$f; done \
+		>deploy/library/library.yaml
 
 # Fails when the committed BPF objects differ from what the sources build.
 check-generated: generate

@@ -33,6 +33,14 @@ func TestApplyAndPermissions(t *testing.T) {
 		t.Errorf("the DaemonSet: %v %s", err, out)
 	}
 	checkPermissions(t, k, "vigil")
+	// the detection library, opt-in: its policies are valid resources
+	if out, err := kubectl(t, k, "apply", "--server-side", "-k", "library"); err != nil {
+		t.Fatalf("kubectl apply -k deploy/library/: %v\n%s", err, out)
+	}
+	out, _ := kubectl(t, k, "get", "tracingpolicies.vigil.dev", "-o", "name")
+	if got, want := strings.Count(out, "tracingpolicy.vigil.dev/"), libraryPolicies(t); got != want {
+		t.Errorf("deploy/library: %d TracingPolicy resources, want the library's %d\n%s", got, want, out)
+	}
 }
 
 // checkPermissions asks the API server what the agent's service account

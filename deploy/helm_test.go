@@ -61,6 +61,7 @@ sinks: ["otlp+grpc://otel.observability:4317"]
 guardrails: {no-kill.rego: "package vigil.guard"}
 metrics: {serviceMonitor: {enabled: true}}
 capabilities: [BPF, PERFMON, SYS_ADMIN, SYS_PTRACE, DAC_READ_SEARCH]
+library: {enabled: true}
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -69,6 +70,9 @@ capabilities: [BPF, PERFMON, SYS_ADMIN, SYS_PTRACE, DAC_READ_SEARCH]
 	if ds == nil || full["ServiceMonitor/vigil"] == nil || full["ConfigMap/vigil-policies"] == nil ||
 		full["ConfigMap/vigil-guardrails"] == nil {
 		t.Fatalf("rendered: %v", keys(full))
+	}
+	if got, want := count(full, "TracingPolicy/"), libraryPolicies(t); got != want {
+		t.Errorf("library.enabled renders %d TracingPolicy resources, want the library's %d", got, want)
 	}
 	sc := container(ds)["securityContext"].(map[string]any)
 	if caps := fmt.Sprint(sc["capabilities"].(map[string]any)["add"]); caps != "[BPF PERFMON SYS_ADMIN SYS_PTRACE DAC_READ_SEARCH]" {
@@ -125,4 +129,24 @@ func keys(m map[string]map[string]any) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// count is the number of objects whose key starts with prefix.
+func count(objs map[string]map[string]any, prefix string) int {
+	n := 0
+	for k := range objs {
+		if strings.HasPrefix(k, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// libraryPolicies is the number of policies in policies/library.
+func libraryPolicies(t *testing.T) int {
+	files, err := filepath.Glob("../policies/library/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("policies/library: %v %d files", err, len(files))
+	}
+	return len(files)
 }
