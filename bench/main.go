@@ -32,8 +32,8 @@ func main() {
 	flag.IntVar(&o.live, "live", 50000, "live processes the agent tracks in the memory measurement")
 	flag.IntVar(&o.churn, "churn", 360000, "execs of the churn in the memory measurement (an hour at 100 execs/s)")
 	out := flag.String("out", "bench-results/"+time.Now().UTC().Format("20060102-150405"), "folder of the report")
-	parts := flag.String("parts", "exec,syscalls,resolved,throughput,memory,size,scale,workload",
-		"which measurements, comma-separated: exec, syscalls, resolved, throughput, memory, size, scale, workload")
+	parts := flag.String("parts", "exec,syscalls,resolved,throughput,memory,size,scale,workload,library",
+		"which measurements, comma-separated: exec, syscalls, resolved, throughput, memory, size, scale, workload, library")
 	flag.Parse()
 	if err := run(o, *out, strings.Split(*parts, ",")); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -51,6 +51,7 @@ func run(o options, out string, parts []string) error {
 		"size":       func(r *report) error { return eventSize(r, o.bin, 2000) },
 		"scale":      func(r *report) error { return policyScale(r, o.bin, []int{1, 10, 100}) },
 		"workload":   func(r *report) error { return workload(r, o) },
+		"library":    func(r *report) error { return libraryCost(r, o) },
 	}
 	for _, p := range parts {
 		if runs[p] == nil {

@@ -45,15 +45,11 @@ spec:
 // every open, which gives the cost of a hit.
 func syscallLoops(r *report, o options) error {
 	bin, rounds, n := o.bin, o.rounds, o.opens
-	dir, err := os.MkdirTemp("", "vigil-bench-")
+	dir, target, err := scratchFile()
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	target := filepath.Join(dir, "file")
-	if err := os.WriteFile(target, nil, 0o600); err != nil {
-		return err
-	}
 	miss, hit := filepath.Join(dir, "miss.yaml"), filepath.Join(dir, "hit.yaml")
 	if err := os.WriteFile(miss, []byte(fmt.Sprintf(openPolicy, "/nonexistent/")), 0o600); err != nil {
 		return err
@@ -121,4 +117,14 @@ func getppidLoop(n int) (float64, error) {
 		unix.Getppid()
 	}
 	return time.Since(start).Seconds(), nil
+}
+
+// scratchFile makes an empty file to open in a folder of its own, which
+// the caller removes.
+func scratchFile() (dir, file string, err error) {
+	if dir, err = os.MkdirTemp("", "vigil-bench-"); err != nil {
+		return "", "", err
+	}
+	file = filepath.Join(dir, "file")
+	return dir, file, os.WriteFile(file, nil, 0o600)
 }

@@ -297,6 +297,16 @@ func (k *node) podAttribution() {
 	}
 }
 
+// killed waits for kill-shadow's kill event of pod, in team-a.
+func (k *node) killed(pod string) {
+	k.t.Helper()
+	k.find("the kill event of "+pod, func(ev *event.Event) bool {
+		p, _, action, policy := eventProcess(ev)
+		// a namespaced policy goes by namespace/name in events
+		return policy == "team-a/kill-shadow" && action == "KPROBE_ACTION_SIGKILL" && inPod(p, "team-a", pod)
+	})
+}
+
 // deployment runs a Deployment of a pod that reads /etc/shadow every
 // second, labelled app=name and tier=test, and waits for it.
 func (k *node) deployment(ns, name string) {
@@ -359,11 +369,7 @@ func (k *node) namespacedKill() {
 	if code := k.runPod("team-b", "first-b", "[cat, /etc/shadow]"); code != 0 {
 		k.t.Errorf("the same in team-b: exit %d, want 0 (another namespace)", code)
 	}
-	k.find("the kill event of first-a", func(ev *event.Event) bool {
-		p, _, action, policy := eventProcess(ev)
-		// a namespaced policy goes by namespace/name in events
-		return policy == "team-a/kill-shadow" && action == "KPROBE_ACTION_SIGKILL" && inPod(p, "team-a", "first-a")
-	})
+	k.killed("first-a")
 	k.eventually(60*time.Second, "the policy's status counts the node's events and kills", func() (bool, string) {
 		st := k.status("TracingPolicyNamespaced", "team-a", "kill-shadow")
 		return st.Events > 0 && st.Actions > 0, fmt.Sprintf("%+v", st)
@@ -440,10 +446,7 @@ func (k *node) agentRestart() {
 	if code := k.runPod("team-a", "after-restart", "[cat, /etc/shadow]"); code != 137 {
 		k.t.Errorf("a new pod in team-a after the restart: exit %d, want 137", code)
 	}
-	k.find("the restarted agent's kill event, with its pod", func(ev *event.Event) bool {
-		p, _, action, policy := eventProcess(ev)
-		return policy == "team-a/kill-shadow" && action == "KPROBE_ACTION_SIGKILL" && inPod(p, "team-a", "after-restart")
-	})
+	k.killed("after-restart") // the restarted agent reports it, with its pod
 }
 
 // deleteStops: deleting the namespaced policy stops its enforcement.

@@ -23,8 +23,8 @@ var Cases = []Case{
 	{"download-to-tmp", "curl writes file:///etc/hostname to a file under /tmp", download},
 	{"chmod-exec-tmp", "a file under /tmp made executable", chmodExec},
 	{"read-shadow", "/etc/shadow opened for reading", step("open-read", "/etc/shadow")},
-	{"read-ssh-keys", "a made-up ~/.ssh/id_ed25519 read", readMadeUp(".ssh/id_ed25519")},
-	{"read-cloud-credentials", "a made-up ~/.aws/credentials read", readMadeUp(".aws/credentials")},
+	{"read-ssh-keys", "a made-up ~/.ssh/id_ed25519 read", madeUpThen(".ssh/id_ed25519", "open-read")},
+	{"read-cloud-credentials", "a made-up ~/.aws/credentials read", madeUpThen(".aws/credentials", "open-read")},
 	{"read-serviceaccount-token", "cat reads a made-up token under /run/secrets (a tmpfs in a mount namespace of its own)",
 		readMounted("/run", "secrets/kubernetes.io/serviceaccount/token", "/bin/cat")},
 	{"read-kube-credentials", "a made-up /etc/kubernetes/admin.conf read (a tmpfs in a mount namespace of its own)",
@@ -35,7 +35,7 @@ var Cases = []Case{
 		step("open-write", "/etc/systemd/system/vigil-simulate.service")},
 	{"write-ld-preload", "/etc/ld.so.preload opened for appending, not written (not made when absent)",
 		step("open-write", "/etc/ld.so.preload")},
-	{"write-authorized-keys", "a made-up ~/.ssh/authorized_keys written", writeMadeUp(".ssh/authorized_keys")},
+	{"write-authorized-keys", "a made-up ~/.ssh/authorized_keys written", madeUpThen(".ssh/authorized_keys", "open-write")},
 	{"setuid-root", "nobody asks for uid 0 (refused)", asNobody("setuid-0")},
 	{"unprivileged-userns", "nobody makes a user namespace", asNobody("unshare-user")},
 	{"capability-gain-exec", "nobody raises CAP_SYS_ADMIN from file capabilities, then runs /bin/true", capabilityGain},
@@ -165,23 +165,14 @@ func madeUp(e *Env, rel string) (string, error) {
 	return file, os.WriteFile(file, []byte("made up by vigil simulate\n"), 0o600)
 }
 
-func readMadeUp(rel string) func(*Env) error {
+// madeUpThen makes a made-up file at rel, then runs stepName on it.
+func madeUpThen(rel, stepName string) func(*Env) error {
 	return func(e *Env) error {
 		file, err := madeUp(e, rel)
 		if err != nil {
 			return err
 		}
-		return e.Run(e.Step("open-read", file))
-	}
-}
-
-func writeMadeUp(rel string) func(*Env) error {
-	return func(e *Env) error {
-		file, err := madeUp(e, rel)
-		if err != nil {
-			return err
-		}
-		return e.Run(e.Step("open-write", file))
+		return e.Run(e.Step(stepName, file))
 	}
 }
 
