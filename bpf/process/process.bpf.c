@@ -71,16 +71,27 @@ static __always_inline void keep_exec_state(struct proc_entry *e,
 	e->caps[CAP_SET_PERMITTED] = p->cap_permitted;
 }
 
-/* A forked process compares with its parent's exec. */
+/* A forked process compares with its parent's exec; with what it has now
+ * when the parent is not known yet (it forked while the agent started,
+ * before the snapshot reached the parent), as the snapshot does: an empty
+ * state would make every capability and namespace look changed. */
 static __always_inline void inherit_exec_state(struct proc_entry *e,
+					       struct task_struct *child,
 					       __u32 parent_tgid)
 {
 	struct proc_entry *p = bpf_map_lookup_elem(&procs, &parent_tgid);
+	const struct cred *cred;
 
-	if (!p)
+	if (p) {
+		__builtin_memcpy(e->ns, p->ns, sizeof(e->ns));
+		__builtin_memcpy(e->caps, p->caps, sizeof(e->caps));
 		return;
-	__builtin_memcpy(e->ns, p->ns, sizeof(e->ns));
-	__builtin_memcpy(e->caps, p->caps, sizeof(e->caps));
+	}
+	cred = BPF_CORE_READ(child, cred);
+	e->caps[CAP_SET_EFFECTIVE] = cred_caps(cred, CAP_SET_EFFECTIVE);
+	e->caps[CAP_SET_INHERITABLE] = cred_caps(cred, CAP_SET_INHERITABLE);
+	e->caps[CAP_SET_PERMITTED] = cred_caps(cred, CAP_SET_PERMITTED);
+	read_ns(child, e->ns);
 }
 
 static __always_inline void fill_process(struct msg_process *p,
@@ -269,7 +280,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	e.ident.ktime = bpf_ktime_get_ns();
 	e.flags = PROC_CLONE;
 	ident_of(parent, &e.parent);
-	inherit_exec_state(&e, BPF_CORE_READ(parent, tgid));
+	inherit_exec_state(&e, child, BPF_CORE_READ(parent, tgid));
 	put_entry(tgid, &e, BPF_ANY);
 
 	m.hdr.op = MSG_OP_CLONE;
