@@ -135,7 +135,13 @@ func execCopy(dir string) func(*Env) error {
 			return err
 		}
 		defer os.Remove(prog)
-		return e.Run(exec.Command(prog))
+		// started by a copy of this program in the run's folder (the
+		// library leaves out what go test's programs start)
+		launcher, err := e.SelfAs("launcher", false)
+		if err != nil {
+			return err
+		}
+		return e.Run(e.StepAs(launcher, "spawn", prog))
 	}
 }
 

@@ -151,8 +151,10 @@ var steps = map[string]func(args []string) error{
 		return exec.Command(args[3], file).Run()
 	},
 	// a child that runs a shell: the shell's parent is this program
-	"run-shell":   func([]string) error { return exec.Command("/bin/sh", "-c", "exit 0").Run() },
-	"exec":        func(args []string) error { return syscall.Exec(args[0], args, os.Environ()) },
+	"run-shell": func([]string) error { return exec.Command("/bin/sh", "-c", "exit 0").Run() },
+	"exec":      func(args []string) error { return syscall.Exec(args[0], args, os.Environ()) },
+	// a child running args: its parent is this program
+	"spawn":       func(args []string) error { return exec.Command(args[0], args[1:]...).Run() },
 	"capset-exec": capsetExec,
 }
 
