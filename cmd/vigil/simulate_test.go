@@ -11,7 +11,7 @@ import (
 // unknown name with the library's names.
 func TestSimulateCommand(t *testing.T) {
 	bin := build(t)
-	r := startAgent(t, bin, "--tracing-policy", "../../policies/library/miner-exec.yaml",
+	r := startAgent(t, bin, "--metrics-address", freePort(t), "--tracing-policy", "../../policies/library/miner-exec.yaml",
 		"--tracing-policy", "../../policies/library/read-shadow.yaml")
 	out, err := vigilCmd(bin, "simulate", "--server", r.admin, "miner-exec", "read-shadow")
 	if err != nil {

@@ -153,7 +153,7 @@ func (c *Cache) byExecID(execID string) *entry {
 func (c *Cache) Describe(id tracing.ExecIdent, tid uint32, withAncestors bool) (proc, parent *event.Process, ancestors []*event.Process) {
 	e := c.byID[keyOf(id)]
 	if e == nil {
-		return &event.Process{ExecID: c.ExecID(id), Pid: id.Pid, Tid: tid}, nil, nil
+		return c.unknown(id, tid), nil, nil
 	}
 	if e.parent != nil {
 		parent = e.parent.proc
@@ -244,12 +244,20 @@ func (c *Cache) MountPeers(execID string) (mntNs uint32, pids []uint32) {
 // maxMountPeers bounds the pids MountPeers returns.
 const maxMountPeers = 8
 
+// unknown describes a process image the cache does not know by what its
+// id says: pid, exec_id and start time (Tetragon's schema wants a valid
+// start_time).
+func (c *Cache) unknown(id tracing.ExecIdent, tid uint32) *event.Process {
+	return &event.Process{ExecID: c.ExecID(id), Pid: id.Pid, Tid: tid,
+		StartTime: event.FormatTime(tracing.WallTime(id.Ktime))}
+}
+
 // Exit ends a process and returns its process_exit event.
 func (c *Cache) Exit(r *tracing.Exit) *event.Event {
 	e := c.byID[keyOf(r.Ident)]
 	if e == nil {
 		// not known: exited before the snapshot saw it, or evicted
-		e = &entry{proc: &event.Process{ExecID: c.ExecID(r.Ident), Pid: r.Ident.Pid, Tid: r.Tid}}
+		e = &entry{proc: c.unknown(r.Ident, r.Tid)}
 	}
 	t := event.FormatTime(tracing.WallTime(r.Hdr.Ktime))
 	exit := &event.ProcessExit{

@@ -3,6 +3,7 @@ package process
 import (
 	"testing"
 
+	"github.com/vigil-sec/vigil/pkg/event"
 	"github.com/vigil-sec/vigil/pkg/tracing"
 )
 
@@ -53,6 +54,11 @@ func TestExitOfUnknownProcess(t *testing.T) {
 	ev := c.Exit(exitRec(ident(5, 9), 9))
 	if x := ev.ProcessExit; x.Process.Pid != 5 || x.Signal != "SIGKILL" || x.Process.ExecID != c.ExecID(ident(5, 9)) {
 		t.Errorf("exit = %+v", x)
+	}
+	// its start time is its id's, never "" (Tetragon's schema refuses
+	// an empty timestamp: TestExportParsesAsTetragonStrictly)
+	if got, want := ev.ProcessExit.Process.StartTime, event.FormatTime(tracing.WallTime(9)); got != want {
+		t.Errorf("start_time %q, want %q", got, want)
 	}
 }
 
