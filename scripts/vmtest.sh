@@ -4,7 +4,7 @@
 #   usage: scripts/vmtest.sh [--kernel 5.10|6.1|6.12]... [--run REGEX] [-v] [PACKAGE...]
 #
 # Builds one test binary per package on the host (go test -c; default: every
-# package under pkg/ with tests that depend on github.com/cilium/ebpf; the
+# package under pkg/ with tests that depend on github.com/cilium/ebpf or run an agent; the
 # end-to-end tests of cmd/ build and run whole binaries, a tier of their own), then boots each
 # kernel once with scripts/vmrun.sh (2 CPUs, 2048 MB; VMTEST_JOBS kernels at a time) and
 # runs every binary there once, with VIGIL_TEST_KERNEL=<kernel> so that kernel-specific
@@ -65,13 +65,16 @@ done
 root=$(cd "$(dirname "$0")/.." && pwd -P)
 GO=${GO:-go}
 
-# Packages with tests: the given ones, or those under pkg/ whose code or tests use cilium/ebpf.
+# Packages with tests: the given ones, or those under pkg/ whose code or tests
+# use cilium/ebpf, or whose tests run a real agent (pkg/agent).
 tmpl='{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}} {{.Dir}}{{range .Deps}} {{.}}{{end}}'
 tmpl+='{{range .TestImports}} {{.}}{{end}}{{range .XTestImports}} {{.}}{{end}}{{"\n"}}{{end}}'
 if [ ${#pkgs[@]} -gt 0 ]; then
   list=$($GO list -f "$tmpl" "${pkgs[@]}" | awk 'NF {print $1, $2}')
 else
-  list=$($GO list -f "$tmpl" "$root/pkg/..." | awk '{for (i = 3; i <= NF; i++) if ($i ~ /^github\.com\/cilium\/ebpf(\/|$)/) {print $1, $2; next}}')
+  agent="$(cd "$root" && $GO list -m)/pkg/agent"
+  list=$($GO list -f "$tmpl" "$root/pkg/..." | awk -v agent="$agent" '{
+    for (i = 3; i <= NF; i++) if ($i ~ /^github\.com\/cilium\/ebpf(\/|$)/ || $i == agent) {print $1, $2; next}}')
 fi
 [ -n "$list" ] || { echo "vmtest: no package with tests among: ${pkgs[*]:-./pkg/...}" >&2; exit 2; }
 
