@@ -32,6 +32,31 @@ static __always_inline struct file *fd_file(struct task_struct *task, __u64 fd)
 	return f;
 }
 
+/* Resolves path p against root into s->path, or finds it there: the
+ * hooks of one syscall's list (the open-syscall-exit fallback's file_open
+ * hooks, each on the descriptor the call returned) resolve the file once,
+ * while no binary's path took the buffer (resolve_binary). */
+static __always_inline __s32 shared_path(struct gscratch *s,
+					 const struct path *p,
+					 const struct path *root)
+{
+	struct path_key *k = &s->fpath;
+	struct dentry *dentry = BPF_CORE_READ(p, dentry);
+	struct vfsmount *mnt = BPF_CORE_READ(p, mnt);
+	struct dentry *root_dentry = BPF_CORE_READ(root, dentry);
+	struct vfsmount *root_mnt = BPF_CORE_READ(root, mnt);
+
+	if (s->fpath_ok && k->dentry == dentry && k->mnt == mnt &&
+	    k->root_dentry == root_dentry && k->root_mnt == root_mnt)
+		return s->path.off;
+	k->dentry = dentry;
+	k->mnt = mnt;
+	k->root_dentry = root_dentry;
+	k->root_mnt = root_mnt;
+	s->fpath_ok = s->share_path;
+	return resolve_path(&s->path, p, root);
+}
+
 /* Puts path p, resolved, into data at off; returns its length. */
 static __always_inline __u32 put_path_of(struct gscratch *s, __u32 off,
 					 const struct path *p,
@@ -43,7 +68,7 @@ static __always_inline __u32 put_path_of(struct gscratch *s, __u32 off,
 
 	if (!p || !fs)
 		return 0;
-	start = resolve_path(&s->path, p, &fs->root);
+	start = shared_path(s, p, &fs->root);
 	len = (PATH_LEN - start) & ARG_MASK;
 	bpf_probe_read_kernel(&s->msg.data[off], len,
 			      &s->path.buf[start & PATH_MASK]);

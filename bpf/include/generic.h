@@ -392,6 +392,15 @@ struct quick {
 	__u64 vals[QUICK_VALS];
 };
 
+/* hook_config.open_exit: a hook on the file being opened, served at the
+ * open syscalls' exit, skips the calls the kernel opened no file for: a
+ * failed call always (the LSM hook never ran), an O_PATH descriptor
+ * unless the hook is fd_install's. */
+enum open_exit {
+	OPEN_EXIT_FILE = 1,
+	OPEN_EXIT_SKIP_OPATH = 2,
+};
+
 struct hook_config {
 	__u32 hook_id;
 	__u32 policy_id;
@@ -412,9 +421,7 @@ struct hook_config {
 	/* what a slot of index RAW_CONST reads: a value the hook knows, such
 	 * as file_permission's mask where a syscall serves it */
 	__u8 arg_const;
-	/* file_open served at the open syscalls' exit: a descriptor of an
-	 * O_PATH file is no open (the LSM hook never sees those) */
-	__u8 skip_opath;
+	__u8 open_exit; /* enum open_exit */
 	/* returnArgAction: enum sock_act on the returned socket, once the
 	 * entry's selectors matched (even with NoPost) */
 	__u8 ret_sock_act;

@@ -30,14 +30,24 @@ struct bin_key {
 	__u32 tgid;
 	__u32 set_id;
 	__u32 op;
-	__u32 pad;
+	__u32 pad; /* 0, or BIN_KEY_LINEAGE: followChildren's verdict */
 };
+
+#define BIN_KEY_LINEAGE 1
 
 /* The verdict; exe, the mm's exe_file when checked, guards the window of
  * an exec before the process map learns of it. */
 struct bin_match {
 	__u64 exe;
 	__u64 in;
+};
+
+/* A path and the root it was resolved against (args.h's shared path). */
+struct path_key {
+	struct dentry *dentry;
+	struct vfsmount *mnt;
+	struct dentry *root_dentry;
+	struct vfsmount *root_mnt;
 };
 
 /* Per-CPU work space, shared by every hook and policy. What a miss
@@ -55,9 +65,12 @@ struct gscratch {
 	__u8 owned;   /* a sock argument is tracked: owner is its owner */
 	__u8 compat;  /* the hook runs on an ia32 syscall */
 	__u8 ima;     /* the pending msg waits for its file's IMA hash */
+	/* the hooks of one syscall's list share a file path (args.h): set
+	 * while run_list runs them; fpath_ok while path holds fpath's */
+	__u8 share_path;
+	__u8 fpath_ok;
 	/* a matched Set (enforce mode): sel_action's, for generic_usdt_set */
 	__u8 set_arg;
-	__u8 pad2[2];
 	__u32 set_value;
 	__u32 arg_off[MAX_ARGS];
 	/* a file argument's dentry, for identity conditions (selector.h) */
@@ -79,6 +92,7 @@ struct gscratch {
 	struct str_key key;
 	__u8 tmp[STR_KEY_MASK + 1];
 	struct path_buf path;
+	struct path_key fpath;
 	struct sock_owner owner;
 	struct sock_owner tracked; /* the owner TrackSock records */
 };

@@ -252,6 +252,7 @@ static __always_inline void resolve_binary(struct gscratch *s,
 	s->bin_len = 0;
 	if (!exe || !fs)
 		return;
+	s->fpath_ok = 0; /* the buffer is the binary's now */
 	start = resolve_path(&s->path, &exe->f_path, &fs->root);
 	s->bin_off = start & PATH_MASK;
 	s->bin_len = (PATH_LEN - start) & PATH_MASK;
@@ -564,9 +565,9 @@ __noinline int ancestor_binary_in(__u32 hook_id, __u32 i, __u32 depth)
 	return r;
 }
 
-/* matchBinaries with followChildren: 1 when the process or one of its
- * ancestors runs a binary of condition i's set. */
-__noinline int lineage_matches(__u32 hook_id, __u32 i)
+/* Whether the current process or one of its ancestors runs a binary of
+ * condition i's set: a walk up the process tree. */
+static __always_inline int lineage_walk(__u32 hook_id, __u32 i)
 {
 	for (int d = 0; d < PID_MAX_DEPTH; d++) {
 		int r = ancestor_binary_in(hook_id, i, d);
@@ -577,6 +578,45 @@ __noinline int lineage_matches(__u32 hook_id, __u32 i)
 			return 0;
 	}
 	return 0;
+}
+
+/* matchBinaries with followChildren: 1 when the process or one of its
+ * ancestors runs a binary of condition i's set. The walk resolves a path
+ * per ancestor, so its verdict is kept in bin_matches for the process
+ * image (bin_key.pad BIN_KEY_LINEAGE): the lineage an image was first
+ * checked under stays its own when an ancestor exits and it is
+ * reparented. The walk uses neither s->bin_key nor s->bin_match. */
+__noinline int lineage_matches(__u32 hook_id, __u32 i)
+{
+	struct hook_config *cfg = bpf_map_lookup_elem(&hook_configs, &hook_id);
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct gscratch *s = scratch();
+	struct bin_match *seen;
+	struct proc_entry *e;
+	struct bin_key *k;
+	struct cond *c;
+
+	if (!cfg || !s)
+		return 0;
+	c = &cfg->conds[i & (MAX_CONDS - 1)];
+	k = &s->bin_key;
+	k->tgid = BPF_CORE_READ(task, tgid);
+	k->set_id = c->set_id;
+	k->op = c->op;
+	k->pad = BIN_KEY_LINEAGE;
+	k->ktime = 0;
+	s->bin_match.exe = (__u64)BPF_CORE_READ(task, mm, exe_file);
+	e = bpf_map_lookup_elem(&procs, &k->tgid);
+	if (e) {
+		k->ktime = e->ident.ktime;
+		seen = bpf_map_lookup_elem(&bin_matches, k);
+		if (seen && seen->exe == s->bin_match.exe)
+			return seen->in;
+	}
+	s->bin_match.in = lineage_walk(hook_id, i);
+	if (k->ktime && s->bin_match.exe)
+		bpf_map_update_elem(&bin_matches, k, &s->bin_match, BPF_ANY);
+	return s->bin_match.in;
 }
 
 /* Evaluates condition i of a hook: 1 when it holds. */

@@ -464,11 +464,18 @@ static __always_inline void return_hook(struct gscratch *s,
 	post(s, cfg, task, nr, sel, PART_RETURN, 0, 0);
 }
 
-/* Whether descriptor fd of task is an O_PATH file's. */
-static __always_inline bool path_only(struct task_struct *task, __s64 fd)
+/* Whether a hook on the opened file skips the call that returned fd
+ * (enum open_exit). */
+static __always_inline bool skip_open(struct hook_config *cfg,
+				      struct task_struct *task, __s64 fd)
 {
-	struct file *f = fd < 0 ? NULL : fd_file(task, fd);
+	struct file *f;
 
+	if (fd < 0)
+		return true;
+	if (!(cfg->open_exit & OPEN_EXIT_SKIP_OPATH))
+		return false;
+	f = fd_file(task, fd);
 	return f && (BPF_CORE_READ(f, f_mode) & FMODE_PATH);
 }
 
@@ -494,7 +501,7 @@ __noinline int run_hook(__u32 hook_id, __u32 nr)
 		return_hook(s, cfg, task, nr);
 		return 0;
 	}
-	if (cfg->skip_opath && path_only(task, s->raw[RAW_RET]))
+	if (cfg->open_exit && skip_open(cfg, task, s->raw[RAW_RET]))
 		return 0;
 	if (select(s, cfg, PHASE_PROCESS, 0) < 0)
 		return 0;
@@ -560,6 +567,8 @@ static __always_inline void run_list(void *ctx, struct gscratch *s,
 	s->raw[RAW_RET] = ret;
 	s->at_exit = at_exit;
 	s->ret = ret;
+	s->fpath_ok = 0;
+	s->share_path = 1;
 	for (int i = 0; i < HOOKS_PER_SYSCALL; i++) {
 		if (!sh->hook_ids[i])
 			break;
@@ -568,6 +577,8 @@ static __always_inline void run_list(void *ctx, struct gscratch *s,
 		run_hook(sh->hook_ids[i], nr);
 		post_stacks(ctx, 0);
 	}
+	s->share_path = 0;
+	s->fpath_ok = 0;
 }
 
 /* Runs the hooks of a syscall list. regs is the tracepoint's trusted

@@ -306,8 +306,9 @@ func TestIdentityOfADirectory(t *testing.T) {
 }
 
 // fileOpenPolicy is an lsmhooks file_open policy killing the opens of
-// files whose path matches value by operator.
-func fileOpenPolicy(name, operator, value string) string {
+// files whose path matches value by operator, by processes that the
+// selector lines (YAML at selector depth) let through.
+func fileOpenPolicy(name, operator, value string, process ...string) string {
 	return fmt.Sprintf(`apiVersion: cilium.io/v1alpha1
 kind: TracingPolicy
 metadata: {name: %s}
@@ -317,8 +318,8 @@ spec:
     args: [{index: 0, type: file}]
     selectors:
     - matchArgs: [{index: 0, operator: %s, values: [%q]}]
-      matchActions: [{action: Sigkill}]
-`, name, operator, value)
+%s      matchActions: [{action: Sigkill}]
+`, name, operator, value, strings.Join(process, ""))
 }
 
 // killedBeforeReading runs cmd and says whether it was killed with the

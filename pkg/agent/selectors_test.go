@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/vigil-sec/vigil/pkg/event"
 )
 
 // processPolicy kills whoever opens a file under prefix when the selector
@@ -273,6 +276,61 @@ func TestMatchBinariesFollowChildren(t *testing.T) {
 	if !strings.Contains(string(out), "status=0") {
 		t.Errorf("cat started by another bash: want it untouched, got %q", out)
 	}
+}
+
+// TestFileHooksShareTheResolvedPath: where file_open falls back to the
+// open syscalls' exit, the hooks of one open resolve the file's path once
+// and share it. A hook that resolves a binary's path in between (a
+// matchBinaries not yet decided for the process) must not take it for the
+// file's, and a hook after one that resolved the file must see the file.
+func TestFileHooksShareTheResolvedPath(t *testing.T) {
+	dir := publicDir(t)
+	a, b, c := filepath.Join(dir, "a"), filepath.Join(dir, "b"), filepath.Join(dir, "c")
+	for _, f := range []string{a, b, c} {
+		if err := os.WriteFile(f, []byte("x\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cat := copyBinary(t, "/bin/cat", "sharecat")
+	load(t, fileOpenPolicy("share-a", "Equal", resolvedPath(a), fmt.Sprintf("      matchBinaries: [{operator: In, values: [%q]}]\n", cat)))
+	load(t, fileOpenPolicy("share-b", "Equal", resolvedPath(b), "      matchBinaries: [{operator: NotIn, values: [/bin/true]}]\n"))
+	load(t, fileOpenPolicy("share-c", "Postfix", "/c"))
+	// A process's first open (the loader's of /etc/ld.so.cache) is the one
+	// whose matchBinaries verdicts are not known yet: share-b resolves the
+	// file, then share-loader the binary, in the same buffer.
+	loader := copyBinary(t, "/bin/cat", "loadercat")
+	load(t, fileOpenPolicy("share-loader", "Equal", "/etc/ld.so.cache", fmt.Sprintf("      matchBinaries: [{operator: In, values: [%q]}]\n", loader)))
+	run := exec.Command(loader, "/dev/null")
+	mustRun(t, "the listed cat's loader opening its cache", run, true)
+	evs := shared.sink.find(t, 1, 5*time.Second, func(ev *event.Event) bool {
+		l := ev.ProcessLsm
+		return l != nil && l.Process.Pid == uint32(run.Process.Pid) && l.PolicyName == "share-loader"
+	})
+	for _, e := range evs {
+		if a := e.ProcessLsm.Args; len(a) != 1 || a[0].FileArg == nil || a[0].FileArg.Path != "/etc/ld.so.cache" {
+			j, _ := json.Marshal(a)
+			t.Errorf("the kill's event has args %s, want the file /etc/ld.so.cache", j)
+		}
+	}
+	if len(evs) == 0 {
+		t.Error("no event of the loader's kill")
+	}
+	mustRun(t, "the listed cat opening a", exec.Command(cat, a), true)
+	mustRun(t, "the listed cat opening b", exec.Command(cat, b), true)
+	mustRun(t, "another cat opening b", exec.Command("/bin/cat", b), true)
+	mustRun(t, "another cat opening a", exec.Command("/bin/cat", a), false)
+	// share-b resolves c; share-c, with no process condition, reuses it
+	mustRun(t, "cat opening c", exec.Command("/bin/cat", c), true)
+}
+
+// TestFailedOpenIsNoFileOpen: an open that fails opened no file, so the
+// file_open hook never ran for it (Tetragon posts nothing); where the hook
+// is served at the open syscalls' exit, such a call is skipped, rather
+// than seen as a file with an empty path.
+func TestFailedOpenIsNoFileOpen(t *testing.T) {
+	cat := copyBinary(t, "/bin/cat", "missingcat")
+	load(t, fileOpenPolicy("failed-open", "NotPrefix", "/", fmt.Sprintf("      matchBinaries: [{operator: In, values: [%q]}]\n", cat)))
+	mustRun(t, "cat of a missing file", exec.Command(cat, filepath.Join(publicDir(t), "missing")), false)
 }
 
 // TestFileTypeOperator: FileType and NotFileType match the type of the

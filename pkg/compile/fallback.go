@@ -103,7 +103,10 @@ func (c *compiler) openFallback(path, function string, k *policy.KProbeSpec, lsm
 		}
 	}
 	meta.Backend, meta.LSM = BackendOpenExit, lsm
-	cfg.SkipOpath = b2u(function != "fd_install") // fd_install sees O_PATH descriptors
+	cfg.OpenExit = tracing.OpenExitFile
+	if function != "fd_install" { // fd_install sees O_PATH descriptors
+		cfg.OpenExit |= tracing.OpenExitSkipOpath
+	}
 	for _, name := range openSyscalls {
 		nr, err := syscalls.Number(name)
 		if err != nil {

@@ -346,9 +346,11 @@ type HookConfig struct {
 	// ArgConst is what a slot of index RawConst reads: a value the hook
 	// knows (file_permission's mask, where a syscall serves it).
 	ArgConst uint8
-	// SkipOpath: the hook, file_open served at the open syscalls' exit,
-	// skips a returned descriptor of an O_PATH file (no open for the LSM).
-	SkipOpath uint8
+	// OpenExit: a hook on the opened file served at the open syscalls'
+	// exit (OpenExitFile) skips failed calls, which opened no file; with
+	// OpenExitSkipOpath it skips O_PATH descriptors too (no open for the
+	// LSM; fd_install sees them).
+	OpenExit uint8
 	// RetSockAct (SockTrack, SockUntrack) on the returned socket, once the
 	// entry's selectors matched: returnArgAction.
 	RetSockAct uint8
@@ -497,6 +499,12 @@ type SyscallHook struct {
 const (
 	RawRet   = 6
 	RawConst = 7
+)
+
+// HookConfig.OpenExit's flags: enum open_exit in generic.h.
+const (
+	OpenExitFile      = 1
+	OpenExitSkipOpath = 2
 )
 
 // Attach types of hooks with a program of their own.
