@@ -19,48 +19,52 @@
 /* struct file's f_mode: an O_PATH file (include/linux/fs.h, 5.10 to 6.18) */
 #define FMODE_PATH 0x4000
 
-/* The open file behind fd in the current task, or NULL. */
-static __always_inline struct file *fd_file(struct task_struct *task, __u64 fd)
+/* The open file behind fd in the current task, or NULL. The hooks of
+ * one syscall's list look it up once (gscratch.share_path). */
+static __always_inline struct file *fd_file(struct gscratch *s,
+					    struct task_struct *task, __u64 fd)
 {
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct fdtable *fdt;
+	struct file **fds;
 	struct file *f = NULL;
 
-	if (fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	bpf_core_read(&f, sizeof(f), &fds[fd]);
+	if (s->fd_ok && s->fd == fd)
+		return s->fd_file;
+	fdt = BPF_CORE_READ(task, files, fdt);
+	fds = BPF_CORE_READ(fdt, fd);
+	if (fd < BPF_CORE_READ(fdt, max_fds))
+		bpf_core_read(&f, sizeof(f), &fds[fd]);
+	s->fd = fd;
+	s->fd_file = f;
+	s->fd_ok = s->share_path;
 	return f;
 }
 
 /* Resolves path p against root into s->path, or finds it there: the
  * hooks of one syscall's list (the open-syscall-exit fallback's file_open
  * hooks, each on the descriptor the call returned) resolve the file once,
- * while no binary's path took the buffer (resolve_binary). */
+ * while no binary's path took the buffer (resolve_binary). Within one
+ * list, on one task, the same struct path (an open file's f_path) and
+ * root are the same path; a path made on the stack (shareable false) is
+ * not. */
 static __always_inline __s32 shared_path(struct gscratch *s,
 					 const struct path *p,
-					 const struct path *root)
+					 const struct path *root,
+					 bool shareable)
 {
-	struct path_key *k = &s->fpath;
-	struct dentry *dentry = BPF_CORE_READ(p, dentry);
-	struct vfsmount *mnt = BPF_CORE_READ(p, mnt);
-	struct dentry *root_dentry = BPF_CORE_READ(root, dentry);
-	struct vfsmount *root_mnt = BPF_CORE_READ(root, mnt);
-
-	if (s->fpath_ok && k->dentry == dentry && k->mnt == mnt &&
-	    k->root_dentry == root_dentry && k->root_mnt == root_mnt)
+	if (shareable && s->fpath_ok && s->fpath == p && s->fpath_root == root)
 		return s->path.off;
-	k->dentry = dentry;
-	k->mnt = mnt;
-	k->root_dentry = root_dentry;
-	k->root_mnt = root_mnt;
-	s->fpath_ok = s->share_path;
+	s->fpath = p;
+	s->fpath_root = root;
+	s->fpath_ok = shareable && s->share_path;
 	return resolve_path(&s->path, p, root);
 }
 
 /* Puts path p, resolved, into data at off; returns its length. */
 static __always_inline __u32 put_path_of(struct gscratch *s, __u32 off,
 					 const struct path *p,
-					 struct task_struct *task)
+					 struct task_struct *task,
+					 bool shareable)
 {
 	struct fs_struct *fs = BPF_CORE_READ(task, fs);
 	__s32 start;
@@ -68,7 +72,7 @@ static __always_inline __u32 put_path_of(struct gscratch *s, __u32 off,
 
 	if (!p || !fs)
 		return 0;
-	start = shared_path(s, p, &fs->root);
+	start = shared_path(s, p, &fs->root, shareable);
 	len = (PATH_LEN - start) & ARG_MASK;
 	bpf_probe_read_kernel(&s->msg.data[off], len,
 			      &s->path.buf[start & PATH_MASK]);
@@ -79,17 +83,18 @@ static __always_inline __u32 put_path_of(struct gscratch *s, __u32 off,
  * identity conditions; returns the path's length. */
 static __always_inline __u32 put_obj_path(struct gscratch *s, __u32 i,
 					  __u32 off, const struct path *p,
-					  struct task_struct *task)
+					  struct task_struct *task,
+					  bool shareable)
 {
 	if (!p)
 		return 0;
 	s->obj[i & SLOT_MASK] = (__u64)BPF_CORE_READ(p, dentry);
-	return put_path_of(s, off, p, task);
+	return put_path_of(s, off, p, task, shareable);
 }
 
 /* The path of the file an argument of type type points to, or NULL. */
-static __always_inline const struct path *file_path_of(__u8 type, __u64 raw,
-						       struct task_struct *task)
+static __always_inline const struct path *
+file_path_of(struct gscratch *s, __u8 type, __u64 raw, struct task_struct *task)
 {
 	struct file *f = NULL;
 
@@ -100,7 +105,7 @@ static __always_inline const struct path *file_path_of(__u8 type, __u64 raw,
 	else if (type == ARG_BPRM)
 		f = BPF_CORE_READ((struct linux_binprm *)raw, file);
 	else if (type == ARG_FD)
-		f = fd_file(task, (__u32)raw);
+		f = fd_file(s, task, (__u32)raw);
 	return f ? &f->f_path : NULL;
 }
 
@@ -601,9 +606,9 @@ __noinline int read_arg(__u32 hook_id, __u32 i, __u32 off)
 			dp.dentry = (struct dentry *)raw;
 			p = raw ? &dp : NULL;
 		} else {
-			p = file_path_of(cfg->arg_type[i], raw, task);
+			p = file_path_of(s, cfg->arg_type[i], raw, task);
 		}
-		return put_obj_path(s, i, off, p, task);
+		return put_obj_path(s, i, off, p, task, p != &dp);
 	case ARG_SOCKADDR:
 		/* a kernel function's (security_socket_connect) is the copy
 		 * move_addr_to_kernel made */

@@ -333,6 +333,10 @@ enum select_phase {
 	 * read, then those on the arguments and the return value */
 	PHASE_PROCESS = 3,
 	PHASE_ARGS = 4,
+	/* the same two steps the other way round, for a hook on an opened
+	 * file whose path the hooks of one open share (args.h) */
+	PHASE_ARGS_FIRST = 5,
+	PHASE_PROCESS_LAST = 6,
 };
 
 /* One member of an argument's resolve path: its offset from the value so

@@ -42,14 +42,6 @@ struct bin_match {
 	__u64 in;
 };
 
-/* A path and the root it was resolved against (args.h's shared path). */
-struct path_key {
-	struct dentry *dentry;
-	struct vfsmount *mnt;
-	struct dentry *root_dentry;
-	struct vfsmount *root_mnt;
-};
-
 /* Per-CPU work space, shared by every hook and policy. What a miss
  * touches comes first, next to the event's header and first argument, so
  * that it spans few pages. */
@@ -65,10 +57,13 @@ struct gscratch {
 	__u8 owned;   /* a sock argument is tracked: owner is its owner */
 	__u8 compat;  /* the hook runs on an ia32 syscall */
 	__u8 ima;     /* the pending msg waits for its file's IMA hash */
-	/* the hooks of one syscall's list share a file path (args.h): set
-	 * while run_list runs them; fpath_ok while path holds fpath's */
+	/* the hooks of one syscall's list share a descriptor's file and a
+	 * file's path (args.h): set while run_list runs them; fd_ok while
+	 * fd_file is the file of descriptor fd, fpath_ok while path holds
+	 * the path fpath resolved against fpath_root */
 	__u8 share_path;
 	__u8 fpath_ok;
+	__u8 fd_ok;
 	/* a matched Set (enforce mode): sel_action's, for generic_usdt_set */
 	__u8 set_arg;
 	__u32 set_value;
@@ -92,7 +87,10 @@ struct gscratch {
 	struct str_key key;
 	__u8 tmp[STR_KEY_MASK + 1];
 	struct path_buf path;
-	struct path_key fpath;
+	const struct path *fpath;
+	const struct path *fpath_root;
+	struct file *fd_file;
+	__u64 fd;
 	struct sock_owner owner;
 	struct sock_owner tracked; /* the owner TrackSock records */
 };

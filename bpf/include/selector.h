@@ -715,8 +715,10 @@ static __always_inline bool skipped(struct cond *c, int phase)
 	case PHASE_EXIT:
 		return c->subject != SUBJ_RET;
 	case PHASE_PROCESS:
+	case PHASE_PROCESS_LAST:
 		return on_args(c);
 	case PHASE_ARGS:
+	case PHASE_ARGS_FIRST:
 		return !on_args(c);
 	}
 	return false;
@@ -758,11 +760,12 @@ __noinline int quick_pass(__u32 hook_id)
 /* Returns the first selector whose conditions all hold, or -1; in
  * PHASE_EXIT only selector only is a candidate. PHASE_ARGS goes on from
  * the selectors PHASE_PROCESS left: a miss on the process alone costs no
- * argument read (a path resolved, a string copied). */
+ * argument read (a path resolved, a string copied); PHASE_PROCESS_LAST
+ * from those PHASE_ARGS_FIRST left. */
 static __always_inline int select(struct gscratch *s, struct hook_config *cfg,
 				  int phase, __u32 only)
 {
-	if (phase != PHASE_ARGS) {
+	if (phase != PHASE_ARGS && phase != PHASE_PROCESS_LAST) {
 		s->failed = phase == PHASE_EXIT ? ~(1u << (only & 31)) : 0;
 		s->bin_len = 0;
 		s->ns_read = 0;

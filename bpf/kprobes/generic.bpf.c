@@ -466,7 +466,8 @@ static __always_inline void return_hook(struct gscratch *s,
 
 /* Whether a hook on the opened file skips the call that returned fd
  * (enum open_exit). */
-static __always_inline bool skip_open(struct hook_config *cfg,
+static __always_inline bool skip_open(struct gscratch *s,
+				      struct hook_config *cfg,
 				      struct task_struct *task, __s64 fd)
 {
 	struct file *f;
@@ -475,8 +476,30 @@ static __always_inline bool skip_open(struct hook_config *cfg,
 		return true;
 	if (!(cfg->open_exit & OPEN_EXIT_SKIP_OPATH))
 		return false;
-	f = fd_file(task, fd);
+	f = fd_file(s, task, fd);
 	return f && (BPF_CORE_READ(f, f_mode) & FMODE_PATH);
+}
+
+/* A whole hook's selector, or -1. The conditions on the process come
+ * first, so that a miss on the process reads no argument; for a hook on
+ * an opened file, the arguments: the hooks of one open share its path
+ * (shared_path), and most opens miss on it, while each process condition
+ * costs a verdict lookup. */
+static __always_inline int select_whole(struct gscratch *s,
+					struct hook_config *cfg)
+{
+	if (cfg->open_exit) {
+		read_ret(s, cfg);
+		read_args(s, cfg, 0xff);
+		if (select(s, cfg, PHASE_ARGS_FIRST, 0) < 0)
+			return -1;
+		return select(s, cfg, PHASE_PROCESS_LAST, 0);
+	}
+	if (select(s, cfg, PHASE_PROCESS, 0) < 0)
+		return -1;
+	read_ret(s, cfg);
+	read_args(s, cfg, 0xff);
+	return select(s, cfg, PHASE_ARGS, 0);
 }
 
 /* Runs one hook on the current call: reads its arguments, evaluates its
@@ -501,13 +524,9 @@ __noinline int run_hook(__u32 hook_id, __u32 nr)
 		return_hook(s, cfg, task, nr);
 		return 0;
 	}
-	if (cfg->open_exit && skip_open(cfg, task, s->raw[RAW_RET]))
+	if (cfg->open_exit && skip_open(s, cfg, task, s->raw[RAW_RET]))
 		return 0;
-	if (select(s, cfg, PHASE_PROCESS, 0) < 0)
-		return 0;
-	read_ret(s, cfg);
-	read_args(s, cfg, 0xff);
-	sel = select(s, cfg, PHASE_ARGS, 0);
+	sel = select_whole(s, cfg);
 	if (sel < 0)
 		return 0;
 	changes_seen(cfg->hook_id, sel);
@@ -568,6 +587,7 @@ static __always_inline void run_list(void *ctx, struct gscratch *s,
 	s->at_exit = at_exit;
 	s->ret = ret;
 	s->fpath_ok = 0;
+	s->fd_ok = 0;
 	s->share_path = 1;
 	for (int i = 0; i < HOOKS_PER_SYSCALL; i++) {
 		if (!sh->hook_ids[i])
@@ -579,6 +599,7 @@ static __always_inline void run_list(void *ctx, struct gscratch *s,
 	}
 	s->share_path = 0;
 	s->fpath_ok = 0;
+	s->fd_ok = 0;
 }
 
 /* Runs the hooks of a syscall list. regs is the tracepoint's trusted
