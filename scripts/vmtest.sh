@@ -19,10 +19,13 @@
 set -euo pipefail
 
 # Tests of user-space behaviour under load (bursts, concurrent policy
-# operations, hostile policy files, stalled writers): what they check is the
-# same on every kernel, and they are the slowest under TCG (about 4 of the
-# agent's 14 minutes per kernel), so they run on the host only, in test-go.
-HOST_ONLY='^(TestExecBurstIsDeliveredOrCounted|TestStopDrainsTheRingBuffer|TestConcurrentPolicyOperations|TestHalfWrittenPolicyIsNotLoaded|TestPolicyDirSurvivesHostileFiles|TestStalledStatusWriteHoldsNothing)$'
+# operations, hostile policy files, stalled writers) and of the probe
+# report's cache file: what they check is the same on every kernel, and
+# they are among the slowest under TCG (about 4 of the agent's 14 minutes
+# per kernel; the cache tests probe afresh, 40 s), so they run on the host
+# only, in test-go.
+HOST_ONLY='^(TestExecBurstIsDeliveredOrCounted|TestStopDrainsTheRingBuffer|TestConcurrentPolicyOperations|TestHalfWrittenPolicyIsNotLoaded|TestPolicyDirSurvivesHostileFiles|TestStalledStatusWriteHoldsNothing'
+HOST_ONLY+='|TestCacheProbesOnceAndMatchesFresh|TestCacheRewritesCorrupt|TestCacheRefusesSharedDir|TestCacheConcurrentCallersProbeOnce)$'
 
 # Inside the VM (internal): run each binary in its package directory.
 if [ "${1:-}" = --guest ]; then
