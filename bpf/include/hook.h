@@ -57,13 +57,15 @@ struct gscratch {
 	__u8 owned;   /* a sock argument is tracked: owner is its owner */
 	__u8 compat;  /* the hook runs on an ia32 syscall */
 	__u8 ima;     /* the pending msg waits for its file's IMA hash */
-	/* the hooks of one syscall's list share a descriptor's file and a
-	 * file's path (args.h): set while run_list runs them; fd_ok while
-	 * fd_file is the file of descriptor fd, fpath_ok while path holds
-	 * the path fpath resolved against fpath_root */
+	/* the hooks of one syscall's list share a descriptor's file, a
+	 * file's path (args.h) and a string's first bytes (quick_pass):
+	 * set while run_list runs them; fd_ok while fd_file is the file of
+	 * descriptor fd, fpath_ok while path holds the path fpath resolved
+	 * against fpath_root */
 	__u8 share_path;
 	__u8 fpath_ok;
 	__u8 fd_ok;
+	__u8 head_ok; /* head: the first bytes of the string at head_src */
 	/* a matched Set (enforce mode): sel_action's, for generic_usdt_set */
 	__u8 set_arg;
 	__u32 set_value;
@@ -91,6 +93,8 @@ struct gscratch {
 	const struct path *fpath_root;
 	struct file *fd_file;
 	__u64 fd;
+	__u64 head_src;
+	__u64 head;
 	struct sock_owner owner;
 	struct sock_owner tracked; /* the owner TrackSock records */
 };

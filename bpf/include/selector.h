@@ -565,9 +565,9 @@ __noinline int ancestor_binary_in(__u32 hook_id, __u32 i, __u32 depth)
 	return r;
 }
 
-/* Whether the current process or one of its ancestors runs a binary of
- * condition i's set: a walk up the process tree. */
-static __always_inline int lineage_walk(__u32 hook_id, __u32 i)
+/* matchBinaries with followChildren: 1 when the process or one of its
+ * ancestors runs a binary of condition i's set. */
+__noinline int lineage_matches(__u32 hook_id, __u32 i)
 {
 	for (int d = 0; d < PID_MAX_DEPTH; d++) {
 		int r = ancestor_binary_in(hook_id, i, d);
@@ -580,26 +580,20 @@ static __always_inline int lineage_walk(__u32 hook_id, __u32 i)
 	return 0;
 }
 
-/* matchBinaries with followChildren: 1 when the process or one of its
- * ancestors runs a binary of condition i's set. The walk resolves a path
- * per ancestor, so its verdict is kept in bin_matches for the process
- * image (bin_key.pad BIN_KEY_LINEAGE): the lineage an image was first
- * checked under stays its own when an ancestor exits and it is
- * reparented. The walk uses neither s->bin_key nor s->bin_match. */
-__noinline int lineage_matches(__u32 hook_id, __u32 i)
+/* The walk of lineage_matches resolves a path per ancestor, so its
+ * verdict is kept in bin_matches for the process image (bin_key.pad
+ * BIN_KEY_LINEAGE): the lineage an image was first checked under stays
+ * its own when an ancestor exits and it is reparented. lineage_seen puts
+ * the key in s->bin_key (the walk uses neither it nor s->bin_match) and
+ * returns the kept verdict, or -1; lineage_keep keeps a new one. Both
+ * stay off the walk's call chain, whose stack is the deepest. */
+static __always_inline int lineage_seen(struct gscratch *s, struct cond *c,
+					struct task_struct *task)
 {
-	struct hook_config *cfg = bpf_map_lookup_elem(&hook_configs, &hook_id);
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct gscratch *s = scratch();
+	struct bin_key *k = &s->bin_key;
 	struct bin_match *seen;
 	struct proc_entry *e;
-	struct bin_key *k;
-	struct cond *c;
 
-	if (!cfg || !s)
-		return 0;
-	c = &cfg->conds[i & (MAX_CONDS - 1)];
-	k = &s->bin_key;
 	k->tgid = BPF_CORE_READ(task, tgid);
 	k->set_id = c->set_id;
 	k->op = c->op;
@@ -607,16 +601,23 @@ __noinline int lineage_matches(__u32 hook_id, __u32 i)
 	k->ktime = 0;
 	s->bin_match.exe = (__u64)BPF_CORE_READ(task, mm, exe_file);
 	e = bpf_map_lookup_elem(&procs, &k->tgid);
-	if (e) {
-		k->ktime = e->ident.ktime;
-		seen = bpf_map_lookup_elem(&bin_matches, k);
-		if (seen && seen->exe == s->bin_match.exe)
-			return seen->in;
-	}
-	s->bin_match.in = lineage_walk(hook_id, i);
-	if (k->ktime && s->bin_match.exe)
-		bpf_map_update_elem(&bin_matches, k, &s->bin_match, BPF_ANY);
-	return s->bin_match.in;
+	if (!e)
+		return -1;
+	k->ktime = e->ident.ktime;
+	seen = bpf_map_lookup_elem(&bin_matches, k);
+	if (seen && seen->exe == s->bin_match.exe)
+		return seen->in;
+	return -1;
+}
+
+static __always_inline void lineage_keep(int in)
+{
+	struct gscratch *s = scratch();
+
+	if (!s || !s->bin_key.ktime || !s->bin_match.exe)
+		return;
+	s->bin_match.in = in;
+	bpf_map_update_elem(&bin_matches, &s->bin_key, &s->bin_match, BPF_ANY);
 }
 
 /* Evaluates condition i of a hook: 1 when it holds. */
@@ -634,7 +635,13 @@ __noinline int eval_cond(__u32 hook_id, __u32 i)
 	if (c->subject == SUBJ_PID) {
 		r = pid_matches(c, task);
 	} else if (c->subject == SUBJ_BINARY && (c->v1 & BIN_FOLLOW_CHILDREN)) {
-		r = lineage_matches(hook_id, i) == 1;
+		int kept = lineage_seen(s, c, task);
+
+		if (kept < 0) {
+			kept = lineage_matches(hook_id, i) == 1;
+			lineage_keep(kept);
+		}
+		r = kept;
 	} else if (c->subject == SUBJ_BINARY ||
 		   c->subject == SUBJ_PARENT_BINARY) {
 		if (c->subject == SUBJ_PARENT_BINARY)
@@ -741,9 +748,18 @@ __noinline int quick_pass(__u32 hook_id)
 	if (q->kind == QUICK_STR) {
 		__u64 head = 0;
 
-		/* up to 7 bytes and the NUL: the rest stays 0 */
-		if (bpf_probe_read_user_str(&head, sizeof(head), (void *)v) < 0)
-			return 1;
+		/* up to 7 bytes and the NUL: the rest stays 0; read once for
+		 * the hooks of one syscall's list (gscratch.share_path) */
+		if (s->head_ok && s->head_src == v) {
+			head = s->head;
+		} else {
+			if (bpf_probe_read_user_str(&head, sizeof(head),
+						    (void *)v) < 0)
+				return 1;
+			s->head_src = v;
+			s->head = head;
+			s->head_ok = s->share_path;
+		}
 		v = head & q->mask;
 	} else {
 		v = int_of(q->type, v);

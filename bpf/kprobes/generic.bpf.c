@@ -588,6 +588,7 @@ static __always_inline void run_list(void *ctx, struct gscratch *s,
 	s->ret = ret;
 	s->fpath_ok = 0;
 	s->fd_ok = 0;
+	s->head_ok = 0;
 	s->share_path = 1;
 	for (int i = 0; i < HOOKS_PER_SYSCALL; i++) {
 		if (!sh->hook_ids[i])
@@ -600,6 +601,7 @@ static __always_inline void run_list(void *ctx, struct gscratch *s,
 	s->share_path = 0;
 	s->fpath_ok = 0;
 	s->fd_ok = 0;
+	s->head_ok = 0;
 }
 
 /* Runs the hooks of a syscall list. regs is the tracepoint's trusted
