@@ -57,7 +57,7 @@ static __always_inline __s32 shared_path(struct gscratch *s,
 	s->fpath = p;
 	s->fpath_root = root;
 	s->fpath_ok = shareable && s->share_path;
-	return resolve_path(&s->path, p, root);
+	return resolve_path(&s->path, 0, p, root);
 }
 
 /* Puts path p, resolved, into data at off; returns its length. */

@@ -87,7 +87,7 @@ struct gscratch {
 	struct bin_key bin_key;
 	struct bin_match bin_match;
 	struct str_key key;
-	__u8 tmp[STR_KEY_MASK + 1];
+	__u8 tmp[STR_KEY_MASK + 1 + 8]; /* + 8: see reverse_key */
 	struct path_buf path;
 	const struct path *fpath;
 	const struct path *fpath_root;
@@ -111,6 +111,14 @@ static __always_inline struct gscratch *scratch(void)
 	__u32 zero = 0;
 
 	return bpf_map_lookup_elem(&gscratch, &zero);
+}
+
+/* The generic programs resolve paths in their scratch (slot is 0). */
+static __always_inline struct path_buf *walk_buf(__u32 slot)
+{
+	struct gscratch *s = scratch();
+
+	return s ? &s->path : NULL;
 }
 
 #define RAW_RET 6

@@ -143,12 +143,24 @@ static __always_inline void exec_privileges(struct msg_process *p,
 		p->exec_priv |= EXEC_FILE_CAPS;
 }
 
+static __always_inline struct scratch *scratch_slot(__u32 slot)
+{
+	return bpf_map_lookup_elem(&scratch, &slot);
+}
+
+static __always_inline struct path_buf *walk_buf(__u32 slot)
+{
+	struct scratch *s = scratch_slot(slot);
+
+	return s ? &s->path : NULL;
+}
+
 /* Resolves path into data at pos; returns its length. */
-static __always_inline __u32 put_path(struct scratch *s, __u32 pos,
+static __always_inline __u32 put_path(struct scratch *s, __u32 slot, __u32 pos,
 				      const struct path *path,
 				      const struct path *root, __u32 trunc_flag)
 {
-	__s32 off = resolve_path(&s->path, path, root);
+	__s32 off = resolve_path(&s->path, slot, path, root);
 	__u32 len = (PATH_LEN - off) & PATH_MASK;
 
 	if (s->path.trunc)
@@ -196,7 +208,7 @@ static __always_inline __u32 put_cgroup(struct scratch *s, __u32 pos,
 
 /* Fills binary, argv (when with_args), cwd and cgroup name; returns the
  * record size. */
-static __always_inline __u32 put_strings(struct scratch *s,
+static __always_inline __u32 put_strings(struct scratch *s, __u32 slot,
 					 struct task_struct *task,
 					 struct file *exe, bool with_args)
 {
@@ -205,12 +217,14 @@ static __always_inline __u32 put_strings(struct scratch *s,
 	__u32 b = 0, a = 0, c = 0, g;
 
 	if (exe && fs)
-		b = put_path(s, 0, &exe->f_path, &fs->root, PROC_TRUNC_BINARY) &
+		b = put_path(s, slot, 0, &exe->f_path, &fs->root,
+			     PROC_TRUNC_BINARY) &
 		    PATH_MASK;
 	if (with_args)
 		a = put_args(s, b, task) & PATH_MASK;
 	if (fs)
-		c = put_path(s, b + a, &fs->pwd, &fs->root, PROC_TRUNC_CWD) &
+		c = put_path(s, slot, b + a, &fs->pwd, &fs->root,
+			     PROC_TRUNC_CWD) &
 		    PATH_MASK;
 	else
 		p->flags |= PROC_NO_CWD;
@@ -220,11 +234,6 @@ static __always_inline __u32 put_strings(struct scratch *s,
 	p->cwd_len = c;
 	p->cgroup_len = g;
 	return offsetof(struct msg_exec, data) + b + a + c + g;
-}
-
-static __always_inline struct scratch *scratch_slot(__u32 slot)
-{
-	return bpf_map_lookup_elem(&scratch, &slot);
 }
 
 SEC("tp_btf/sched_process_exec")
@@ -261,7 +270,7 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid,
 	exec_privileges(&s->msg.proc, bprm, had, old != NULL);
 	keep_exec_state(&e, &s->msg.proc);
 	put_entry(tgid, &e, BPF_ANY);
-	size = put_strings(s, task, file, true);
+	size = put_strings(s, SLOT_TRACEPOINT, task, file, true);
 	s->msg.hdr.size = size;
 	output(&s->msg, size);
 	return 0;
@@ -384,7 +393,8 @@ int snapshot(struct bpf_iter__task *ctx)
 	binary_of(&s->msg.proc, BPF_CORE_READ(task, mm, exe_file));
 	keep_exec_state(&e, &s->msg.proc);
 	put_entry(tgid, &e, BPF_NOEXIST);
-	size = put_strings(s, task, BPF_CORE_READ(task, mm, exe_file), false);
+	size = put_strings(s, SLOT_ITERATOR, task,
+			   BPF_CORE_READ(task, mm, exe_file), false);
 	s->msg.hdr.size = size;
 	bpf_seq_write(ctx->meta->seq, &s->msg, size);
 	return 0;
@@ -403,35 +413,43 @@ static __always_inline bool is_hex(char c)
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
 }
 
-/* Copies the pod UID at s[off..] into pod, with '-' separators (the
- * systemd cgroup driver writes them as '_'); false when it is not one. */
-static __always_inline bool uid_at(const char *s, int off, struct pod_key *pod)
+/* Whether the new cgroup's name (in scope_scratch) holds a pod UID at
+ * off; copies it into the entry's pod, with '-' separators (the systemd
+ * cgroup driver writes them as '_'). Global, so that it is verified once,
+ * not at each offset pod_uid tries. */
+__noinline int uid_at(__u32 off)
 {
+	__u32 zero = 0;
+	struct cgroup_scope *v = bpf_map_lookup_elem(&scope_scratch, &zero);
+
+	if (!v)
+		return 0;
 	for (int j = 0; j < POD_UID_LEN; j++) {
-		char c = s[(off + j) & (SCOPE_NAME_LEN - 1)];
+		char c = v->name[(off + j) & (SCOPE_NAME_LEN - 1)];
 
 		if (j == 8 || j == 13 || j == 18 || j == 23) {
 			if (c != '-' && c != '_')
-				return false;
+				return 0;
 			c = '-';
 		} else if (!is_hex(c)) {
-			return false;
+			return 0;
 		}
-		pod->uid[j] = c;
+		v->pod.uid[j] = c;
 	}
-	return true;
+	return 1;
 }
 
-/* Finds "pod<UID>" in a cgroup's name, as the kubelet names a pod's
- * cgroup with either cgroup driver (kubepods-besteffort-pod<UID>.slice,
- * pod<UID>). */
-static __always_inline bool pod_uid(const char *name, struct pod_key *pod)
+/* Finds "pod<UID>" in v's name, as the kubelet names a pod's cgroup with
+ * either cgroup driver (kubepods-besteffort-pod<UID>.slice, pod<UID>). */
+static __always_inline bool pod_uid(struct cgroup_scope *v)
 {
+	const char *name = v->name;
+
 	for (int i = 0; i + 3 + POD_UID_LEN <= SCOPE_NAME_LEN; i++) {
 		if (!name[i])
 			return false;
 		if (name[i] == 'p' && name[i + 1] == 'o' &&
-		    name[i + 2] == 'd' && uid_at(name, i + 3, pod))
+		    name[i + 2] == 'd' && uid_at(i + 3))
 			return true;
 	}
 	return false;
@@ -468,7 +486,7 @@ int BPF_PROG(on_cgroup_mkdir, struct cgroup *cg, const char *path)
 	parent = bpf_map_lookup_elem(&cgroup_scopes, &k);
 	if (parent)
 		v->pod = parent->pod;
-	else if (!pod_uid(v->name, &v->pod))
+	else if (!pod_uid(v))
 		return 0;
 	m = bpf_map_lookup_elem(&pod_scopes, &v->pod);
 	if (m)

@@ -163,6 +163,9 @@ func longStringSpecs() []selSpec {
 		one("string/long: prefix", s, cnd{op: CondPrefix, strs: []string{long[:200]}}, 0),
 		one("string/long: postfix", s, cnd{op: CondPostfix, strs: []string{long[len(long)-200:]}}, 0),
 		one("string/long: postfix no", s, cnd{op: CondPostfix, strs: []string{"x/end"}}, -1),
+		// the key's last bytes, past its last whole word of eight
+		one("string/long: postfix of every byte compared", s, cnd{op: CondPostfix, strs: []string{long[len(long)-(StrKeyLen-1):]}}, 0),
+		one("string/long: postfix differs in the first byte compared", s, cnd{op: CondPostfix, strs: []string{"X" + long[len(long)-(StrKeyLen-2):]}}, -1),
 		one("string/long: eq on its first bytes", s, cnd{op: CondEq, strs: []string{long[:StrKeyLen-1]}}, -1),
 	}
 }
