@@ -444,7 +444,10 @@ struct hook_config {
 	 * run at the return once its matchReturnArgs hold */
 	__u32 ret_acts;
 	struct sel_action ret_actions[MAX_SELECTORS];
-	__u32 pad3;
+	/* bit s: selector s has matchCapabilityChanges (caps_changes),
+	 * matchNamespaceChanges (ns_changes) */
+	__u16 caps_changes;
+	__u16 ns_changes;
 	/* a USDT hook's arguments: where raw[i] comes from (generic_usdt) */
 	struct usdt_arg usdt[MAX_USDT_ARGS];
 	struct quick quick;

@@ -688,26 +688,20 @@ __noinline int eval_cond(__u32 hook_id, __u32 i)
 /* matchCapabilityChanges and matchNamespaceChanges report a change once,
  * as in Tetragon: when selector sel of hook hook_id, which has one of
  * them, matched, the process's capabilities (namespaces) at exec become
- * its current ones. Global, so that the loop is verified once. */
+ * its current ones. The hook's caps_changes and ns_changes say which
+ * selectors have them (no loop over the conditions: the verifier walked
+ * it at each caller's state). */
 __noinline int changes_seen(__u32 hook_id, __u32 sel)
 {
 	struct hook_config *cfg = bpf_map_lookup_elem(&hook_configs, &hook_id);
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	__u32 seen = 0, tgid;
+	__u32 seen, tgid;
 	struct proc_entry *e;
 
 	if (!cfg)
 		return 0;
-	for (int i = 0; i < MAX_CONDS; i++) {
-		struct cond *c = &cfg->conds[i];
-
-		if (i >= cfg->n_conds)
-			break;
-		if (c->selector == sel && c->subject == SUBJ_CAPS_CHANGED)
-			seen |= 1;
-		if (c->selector == sel && c->subject == SUBJ_NS_CHANGED)
-			seen |= 2;
-	}
+	seen = ((cfg->caps_changes >> (sel & 15)) & 1) |
+	       (((cfg->ns_changes >> (sel & 15)) & 1) << 1);
 	if (!seen)
 		return 0;
 	tgid = BPF_CORE_READ(task, tgid);

@@ -944,6 +944,12 @@ func (c *compiler) cond(cfg *tracing.HookConfig, path string, cd tracing.Cond) e
 	}
 	cfg.Conds[cfg.NConds] = cd
 	cfg.NConds++
+	switch cd.Subject {
+	case tracing.SubjCapsChanged:
+		cfg.CapsChanges |= 1 << cd.Selector
+	case tracing.SubjNsChanged:
+		cfg.NsChanges |= 1 << cd.Selector
+	}
 	return nil
 }
 

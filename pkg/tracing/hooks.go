@@ -372,7 +372,10 @@ type HookConfig struct {
 	// whether the event is posted).
 	RetActs    uint32
 	RetActions [MaxSelectors]SelAction
-	Pad3       uint32
+	// bit s: selector s has a SubjCapsChanged (CapsChanges), a
+	// SubjNsChanged (NsChanges) condition; set by the conditions.
+	CapsChanges uint16
+	NsChanges   uint16
 	// USDT: where a USDT hook's raw argument i is at the probe.
 	USDT [MaxUSDTArgs]USDTArg
 	// Quick: a syscall hook's prefilter, set when it is installed (see
