@@ -584,8 +584,9 @@ __noinline int ancestor_binary_in(__u32 hook_id, __u32 i, __u32 depth)
 }
 
 /* matchBinaries with followChildren: 1 when the process or one of its
- * ancestors runs a binary of condition i's set. */
-__noinline int lineage_matches(__u32 hook_id, __u32 i)
+ * ancestors runs a binary of condition i's set. Inline in eval_cond: a
+ * frame less on the walk's call chain, the deepest. */
+static __always_inline int lineage_matches(__u32 hook_id, __u32 i)
 {
 	for (int d = 0; d < PID_MAX_DEPTH; d++) {
 		int r = ancestor_binary_in(hook_id, i, d);
@@ -719,28 +720,36 @@ __noinline int changes_seen(__u32 hook_id, __u32 sel)
 	return 0;
 }
 
-/* Whether condition c is on an argument or the return value. */
-static __always_inline bool on_args(struct cond *c)
+/* What a condition is on, as bits of the kinds select_conds evaluates. */
+enum cond_class {
+	CLASS_PROCESS = 1,
+	CLASS_ARGS = 2,
+	CLASS_RET = 4,
+};
+
+static __always_inline __u32 cond_class(struct cond *c)
 {
-	return c->subject < MAX_ARGS || c->subject == SUBJ_RET;
+	if (c->subject == SUBJ_RET)
+		return CLASS_RET;
+	return c->subject < MAX_ARGS ? CLASS_ARGS : CLASS_PROCESS;
 }
 
-/* Whether select skips condition c in phase (enum select_phase). */
-static __always_inline bool skipped(struct cond *c, int phase)
+/* The kinds of condition select evaluates in phase (enum select_phase). */
+static __always_inline __u32 phase_classes(int phase)
 {
 	switch (phase) {
 	case PHASE_ENTRY:
-		return c->subject == SUBJ_RET;
+		return CLASS_PROCESS | CLASS_ARGS;
 	case PHASE_EXIT:
-		return c->subject != SUBJ_RET;
+		return CLASS_RET;
 	case PHASE_PROCESS:
 	case PHASE_PROCESS_LAST:
-		return on_args(c);
+		return CLASS_PROCESS;
 	case PHASE_ARGS:
 	case PHASE_ARGS_FIRST:
-		return !on_args(c);
+		return CLASS_ARGS | CLASS_RET;
 	}
-	return false;
+	return CLASS_PROCESS | CLASS_ARGS | CLASS_RET;
 }
 
 /* Whether hook hook_id can match the call whose arguments are in the
@@ -785,6 +794,41 @@ __noinline int quick_pass(__u32 hook_id)
 	return 0;
 }
 
+/* The loops of select: evaluates the conditions of the kinds in classes
+ * (enum cond_class) and returns the first selector whose conditions all
+ * hold, or -1. Global, so that they are verified once, not at each of
+ * select's callers; classes is a mask, not the phase, so that no branch
+ * splits the verifier's walk of the loop by phase. */
+__noinline int select_conds(__u32 hook_id, __u32 classes)
+{
+	struct hook_config *cfg = bpf_map_lookup_elem(&hook_configs, &hook_id);
+	struct gscratch *s = scratch();
+
+	if (!cfg || !s)
+		return -1;
+	for (int i = 0; i < MAX_CONDS; i++) {
+		struct cond *c = &cfg->conds[i];
+		__u32 bit;
+
+		if (i >= cfg->n_conds)
+			break;
+		bit = 1u << (c->selector & 31);
+		if ((s->failed & bit) || !(cond_class(c) & classes))
+			continue; /* this selector already failed, or not now */
+		if (!eval_cond(hook_id, i))
+			s->failed |= bit;
+	}
+	if (!cfg->n_selectors)
+		return 0;
+	for (int i = 0; i < MAX_SELECTORS; i++) {
+		if (i >= cfg->n_selectors)
+			break;
+		if (!(s->failed & (1u << i)))
+			return i;
+	}
+	return -1;
+}
+
 /* Returns the first selector whose conditions all hold, or -1; in
  * PHASE_EXIT only selector only is a candidate. PHASE_ARGS goes on from
  * the selectors PHASE_PROCESS left: a miss on the process alone costs no
@@ -798,27 +842,7 @@ static __always_inline int select(struct gscratch *s, struct hook_config *cfg,
 		s->bin_len = 0;
 		s->ns_read = 0;
 	}
-	for (int i = 0; i < MAX_CONDS; i++) {
-		struct cond *c = &cfg->conds[i];
-		__u32 bit;
-
-		if (i >= cfg->n_conds)
-			break;
-		bit = 1u << (c->selector & 31);
-		if ((s->failed & bit) || skipped(c, phase))
-			continue; /* this selector already failed, or not now */
-		if (!eval_cond(cfg->hook_id, i))
-			s->failed |= bit;
-	}
-	if (!cfg->n_selectors)
-		return 0;
-	for (int i = 0; i < MAX_SELECTORS; i++) {
-		if (i >= cfg->n_selectors)
-			break;
-		if (!(s->failed & (1u << i)))
-			return i;
-	}
-	return -1;
+	return select_conds(cfg->hook_id, phase_classes(phase));
 }
 
 #endif
